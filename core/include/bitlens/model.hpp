@@ -1,0 +1,122 @@
+// The Keras-level model: what a .h5/.keras file says, before any compilation.
+// Produced by the loader (core/frontend), consumed by the compiler, the reference interpreter
+// and the writer. Plain value types, no HDF5 or Qt.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace bitlens {
+
+using json = nlohmann::json;
+
+// A dense float32 array in row-major order (Keras layout: conv kernel HWIO, depthwise HWC M,
+// dense (in, out)).
+struct Array {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+
+  int64_t size() const {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+  }
+};
+
+// Reference to a tensor produced by a layer: Keras' [layer_name, node_index, tensor_index].
+struct TensorRef {
+  std::string layer;
+  int node_index = 0;
+  int tensor_index = 0;
+  bool operator==(const TensorRef&) const = default;
+};
+
+struct Layer {
+  std::string name;        // unique within Model::layers
+  std::string class_name;  // "QuantConv2D", "BatchNormalization", ...
+  json config;             // the layer's "config" object, unchanged from the file
+  // Input tensors in call order (first inbound node only; shared layers are not supported).
+  // For TFOpLambda, tensor references found in kwargs are appended after the positional ones.
+  std::vector<TensorRef> inputs;
+  // Call kwargs of the first inbound node (TFOpLambda keeps its constant operand here:
+  // e.g. {"y": 0.5}); empty object otherwise.
+  json call_kwargs = json::object();
+  // Weights by their short name, the last path component without ":0" ("kernel", "bias",
+  // "gamma", "beta", "moving_mean", "moving_variance", "depthwise_kernel", "pointwise_kernel").
+  std::map<std::string, Array> weights;
+  // Full weight names as stored in the file, in file order (for the writer and for messages).
+  std::vector<std::string> weight_names;
+  // Name of the enclosing nested model when this layer came from one (flattened), else empty.
+  std::string parent;
+};
+
+struct Model {
+  std::filesystem::path file;
+  std::string name;           // model config name
+  std::string class_name;     // "Sequential", "Functional", "Model"
+  std::string keras_version;  // "2.10.0", "3.10.0", ... (empty when unknown)
+  std::string backend;
+  std::string container;      // "h5" or "keras-zip"
+  std::vector<Layer> layers;  // in file order, which is a topological order
+  std::vector<TensorRef> inputs;   // model input tensors (InputLayer outputs)
+  std::vector<TensorRef> outputs;  // model output tensors
+  // The file's model_config JSON as read (Keras 2 or 3 form). The writer patches layer
+  // configs from `layers` into it, so everything it does not model survives a round trip.
+  json raw_config;
+
+  const Layer* find(const std::string& layer_name) const {
+    for (const auto& l : layers)
+      if (l.name == layer_name) return &l;
+    return nullptr;
+  }
+  Layer* find(const std::string& layer_name) {
+    return const_cast<Layer*>(static_cast<const Model*>(this)->find(layer_name));
+  }
+};
+
+// Every load/validation failure. what() is one line: "what is wrong and what to do";
+// the CLI prints "bitlens: error: FILE: what()".
+class ModelError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Hard limits checked before anything is allocated (a corrupt or hostile file must not make
+// BitLens allocate gigabytes).
+struct LoadLimits {
+  int64_t max_elements_per_array = int64_t{1} << 28;  // 1 GiB of float32
+  int64_t max_total_elements = int64_t{1} << 29;
+  int64_t max_json_bytes = int64_t{64} << 20;
+  int max_layers = 100000;
+};
+
+// Reads a Keras model: legacy .h5 (tf.keras 2.x, standalone Keras 2.x, Keras 3 legacy) or a
+// Keras 3 .keras zip. Nested models are flattened (Layer::parent records where they came from).
+// Throws ModelError.
+Model load_model(const std::filesystem::path& path, const LoadLimits& limits = {});
+
+// How write_model_h5 lays the file out. The defaults give what tf.keras 2.x + h5py 3 write;
+// the other options reproduce older or newer writers (used by tests and fixtures).
+struct H5WriteOptions {
+  std::string keras_version = "2.10.0";
+  bool fixed_length_strings = false;  // h5py 2.x: NUL-padded fixed-length name arrays
+  bool utf8_strings = false;          // character set of string attributes
+  size_t chunk_name_lists_over = 64512;  // split layer_names/weight_names into name0, name1...
+  bool top_level_model_weights = true;   // newer tf.keras adds this group
+  bool weights_only = false;             // model.save_weights(): no model_config
+  bool keras3_legacy = false;            // Keras 3 legacy .h5: names without ":0"
+};
+
+// Writes `model` as a Keras .h5 file. The model_config JSON is rebuilt from Model::layers
+// (configs, inbound nodes) so a changed config value is written back. Throws ModelError.
+void write_model_h5(const Model& model, const std::filesystem::path& path,
+                    const H5WriteOptions& options = {});
+
+}  // namespace bitlens

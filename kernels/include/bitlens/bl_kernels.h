@@ -1,0 +1,273 @@
+/* BitLens kernel library: exact 1-bit (XNOR/popcount) and float32 kernels in portable C99.
+ * The same sources run in the host runtime and in every exported STM32 project.
+ *
+ * Rules: no heap, no stdio, no global state; only <stdint.h>, <stddef.h>, <string.h>, <math.h>.
+ * Every kernel takes its buffers and a parameter struct. One image per call (the caller loops
+ * over the batch). Kernels needing temporary memory report it through *_scratch_size() (bytes,
+ * the caller passes a 4-byte aligned buffer at least that large; 0 means pass NULL).
+ * Every optimized kernel `bl_X` has a plain reference twin `bl_X_ref` with identical results
+ * (bit for bit, float results too: both accumulate in the documented order).
+ *
+ * ---------------------------------------------------------------------------------------------
+ * Tensor formats
+ *   f32: float32, NHWC with N = 1, i.e. element (h, w, c) at index (h*W + w)*C + c.
+ *   s1:  bit-packed ±1 values. The tensor's elements in the same (h, w, c) row-major order form
+ *        one bit stream stored in uint32_t words, LSB first: element i is bit (i % 32) of word
+ *        i / 32. Bit 0 encodes +1, bit 1 encodes -1 (bit = x < 0, the sign bit; sign(0) = +1).
+ *        Size: ceil(H*W*C / 32) words. Bits past the last element of the last word are 0.
+ *        When C is a multiple of 32 every pixel starts on a word boundary (C/32 words per
+ *        pixel, identical to Larq Compute Engine's LSB-first layout). For small C nothing is
+ *        wasted: a 32x32x1 tensor takes 32 words, a 32x32x16 tensor 512 words.
+ *        Flattening an s1 tensor is free: the stream is already in Keras' flatten order.
+ *
+ * Dot products in the ±1 domain: for n real bits, dot(a, w) = n - 2 * popcount(a XOR w).
+ * ---------------------------------------------------------------------------------------------
+ */
+#ifndef BL_KERNELS_H
+#define BL_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BL_KERNELS_VERSION "0.1.0"
+
+typedef enum {
+  BL_OK = 0,
+  BL_ERR_PARAM = 1 /* a parameter is out of range or inconsistent */
+} bl_status;
+
+/* Words needed for `bits` bits. */
+#define BL_WORDS(bits) (((bits) + 31) / 32)
+
+/* ---- Padding --------------------------------------------------------------------------------
+ * Amounts follow TF: for padding="same", out = ceil(in / stride),
+ * total = max((out - 1) * stride + (k - 1) * dil + 1 - in, 0), top/left = total / 2, the rest
+ * goes bottom/right. Kernels receive pad_top/pad_left and the output size; taps that fall
+ * outside the input are "padded taps". */
+typedef enum {
+  BL_PAD_ZERO = 0,      /* exact zero: padded taps are left out of the dot product
+                           (n_eff = in-image taps * C per output pixel) */
+  BL_PAD_PLUS_ONE = 1,  /* padded taps hold +1 (bit 0) */
+  BL_PAD_MINUS_ONE = 2  /* padded taps hold -1 (bit 1) */
+} bl_bpad;
+
+/* ---- Output stage shared by all conv/dense kernels -------------------------------------------
+ * Integer kernels (binary input and binary weights) produce the ±1 dot product d per output
+ * channel c; float-accumulating kernels produce acc (see each kernel for its order).
+ *   BL_OUT_F32:  y = v * mul[c] + add[c]  (two roundings, no FMA; mul == NULL means 1,
+ *                add == NULL means 0), then y = min(max(y, act_min), act_max). Written as f32.
+ *   BL_OUT_BITS: integer kernels: bit = flip[c] ? (d > threshold[c]) : (d < threshold[c]),
+ *                (flip == NULL: no channel flipped; flip is a bit vector of C bits, word c/32,
+ *                bit c%32). The bit is written to an s1 output.
+ *                float-accumulating kernels: the f32 value y above is computed and bit = y < 0.
+ */
+typedef enum { BL_OUT_F32 = 0, BL_OUT_BITS = 1 } bl_out_kind;
+
+typedef struct {
+  bl_out_kind kind;
+  const float *mul;          /* [C] or NULL */
+  const float *add;          /* [C] or NULL */
+  float act_min, act_max;    /* use -INFINITY/INFINITY for none */
+  const int32_t *threshold;  /* [C], integer kernels with BL_OUT_BITS */
+  const uint32_t *flip;      /* [ceil(C/32)] or NULL */
+} bl_output;
+
+/* ---- Shapes ---- */
+typedef struct {
+  int32_t in_h, in_w, in_c;
+  int32_t out_h, out_w, out_c;
+  int32_t k_h, k_w;
+  int32_t stride_h, stride_w;
+  int32_t dil_h, dil_w;
+  int32_t pad_top, pad_left;
+} bl_conv_geom;
+
+/* ---- Binary conv2d: s1 input, s1 weights --------------------------------------------------
+ * weights: for output channel o, the filter's bits in (kh, kw, ci) order form one bit stream
+ * of k_h*k_w*in_c bits, padded with 0 bits to wpf = ceil(k_h*k_w*in_c / 32) words, at
+ * weights + o * wpf ("patch packing": a 3x3x1 filter takes one word, not nine).
+ * d = sum over taps (kh, kw, ci) of a * w, in-image taps only for BL_PAD_ZERO. */
+typedef struct {
+  bl_conv_geom g;
+  bl_bpad pad;
+  const uint32_t *weights;
+  bl_output out;
+} bl_bconv2d_params;
+
+size_t bl_bconv2d_weight_words(int32_t k_h, int32_t k_w, int32_t in_c, int32_t out_c);
+size_t bl_bconv2d_scratch_size(const bl_bconv2d_params *p);
+bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, void *scratch);
+bl_status bl_bconv2d_ref(const bl_bconv2d_params *p, const uint32_t *in, void *out);
+
+/* ---- Binary depthwise conv2d: s1 input, s1 weights, depth multiplier m --------------------
+ * out_c = in_c * depth_multiplier; output channel c*m + j uses input channel c.
+ * weights: for j in [0, m), tap (kh, kw): a bit vector over input channels of
+ * cw = ceil(in_c/32) words at weights + ((j * k_h + kh) * k_w + kw) * cw.
+ * d = sum over (kh, kw) of a[c] * w[c], in-image taps only for BL_PAD_ZERO. */
+typedef struct {
+  bl_conv_geom g;
+  int32_t depth_multiplier;
+  bl_bpad pad;
+  const uint32_t *weights;
+  bl_output out;
+} bl_bdepthwise_params;
+
+size_t bl_bdepthwise_weight_words(int32_t k_h, int32_t k_w, int32_t in_c, int32_t mult);
+size_t bl_bdepthwise_scratch_size(const bl_bdepthwise_params *p);
+bl_status bl_bdepthwise(const bl_bdepthwise_params *p, const uint32_t *in, void *out, void *scratch);
+bl_status bl_bdepthwise_ref(const bl_bdepthwise_params *p, const uint32_t *in, void *out);
+
+/* ---- Binary dense: s1 input of n bits, s1 weights ------------------------------------------
+ * weights: output o at weights + o * ceil(n/32), bit i = weight (i, o). d over all n bits. */
+typedef struct {
+  int32_t n_in, n_out;
+  const uint32_t *weights;
+  bl_output out;
+} bl_bdense_params;
+
+size_t bl_bdense_scratch_size(const bl_bdense_params *p);
+bl_status bl_bdense(const bl_bdense_params *p, const uint32_t *in, void *out, void *scratch);
+bl_status bl_bdense_ref(const bl_bdense_params *p, const uint32_t *in, void *out);
+
+/* ---- Binary-weights kernels: f32 input, s1 weights (same layouts as above) -----------------
+ * acc starts at 0.0f and adds, in tap order (kh, kw, ci) [dense: i = 0..n-1], +x when the
+ * weight bit is 0 and -x when it is 1. Padded taps hold pad_value (any float; their term is
+ * ±pad_value, added in order like any other tap). Float-accumulating output stage. */
+typedef struct {
+  bl_conv_geom g;
+  float pad_value;
+  const uint32_t *weights;
+  bl_output out;
+} bl_bwconv2d_params;
+
+size_t bl_bwconv2d_scratch_size(const bl_bwconv2d_params *p);
+bl_status bl_bwconv2d(const bl_bwconv2d_params *p, const float *in, void *out, void *scratch);
+bl_status bl_bwconv2d_ref(const bl_bwconv2d_params *p, const float *in, void *out);
+
+typedef struct {
+  bl_conv_geom g;
+  int32_t depth_multiplier;
+  float pad_value;
+  const uint32_t *weights; /* bl_bdepthwise layout */
+  bl_output out;
+} bl_bwdepthwise_params;
+
+bl_status bl_bwdepthwise(const bl_bwdepthwise_params *p, const float *in, void *out);
+bl_status bl_bwdepthwise_ref(const bl_bwdepthwise_params *p, const float *in, void *out);
+
+typedef struct {
+  int32_t n_in, n_out;
+  const uint32_t *weights; /* bl_bdense layout */
+  bl_output out;
+} bl_bwdense_params;
+
+bl_status bl_bwdense(const bl_bwdense_params *p, const float *in, void *out);
+bl_status bl_bwdense_ref(const bl_bwdense_params *p, const float *in, void *out);
+
+/* ---- Float kernels: f32 input, f32 weights ---------------------------------------------------
+ * conv2d weights in Keras HWIO order [k_h][k_w][in_c][out_c]; depthwise [k_h][k_w][in_c][m];
+ * dense [n_in][n_out]. acc starts at 0.0f and adds x * w in tap order (kh, kw, ci)
+ * [dense: i = 0..n-1]; padded taps hold pad_value. Float-accumulating output stage. */
+typedef struct {
+  bl_conv_geom g;
+  float pad_value;
+  const float *weights;
+  bl_output out;
+} bl_conv2d_params;
+
+bl_status bl_conv2d(const bl_conv2d_params *p, const float *in, void *out);
+bl_status bl_conv2d_ref(const bl_conv2d_params *p, const float *in, void *out);
+
+typedef struct {
+  bl_conv_geom g;
+  int32_t depth_multiplier;
+  float pad_value;
+  const float *weights;
+  bl_output out;
+} bl_depthwise_params;
+
+bl_status bl_depthwise(const bl_depthwise_params *p, const float *in, void *out);
+bl_status bl_depthwise_ref(const bl_depthwise_params *p, const float *in, void *out);
+
+typedef struct {
+  int32_t n_in, n_out;
+  const float *weights;
+  bl_output out;
+} bl_dense_params;
+
+bl_status bl_dense(const bl_dense_params *p, const float *in, void *out);
+bl_status bl_dense_ref(const bl_dense_params *p, const float *in, void *out);
+
+/* ---- Pooling ---------------------------------------------------------------------------------
+ * Window k_h x k_w, stride, TF padding amounts (pad_top/pad_left); padded positions are ignored
+ * (max over / average of the in-image elements only, as TF does). dil must be 1. */
+typedef struct {
+  bl_conv_geom g; /* in_c == out_c */
+  const uint32_t *or_mask; /* s1 max-pool only: channels whose bit is set pool with OR, the
+                              others with AND (AND of bits = max of ±1). NULL = all AND. */
+} bl_pool_params;
+
+bl_status bl_maxpool_s1(const bl_pool_params *p, const uint32_t *in, uint32_t *out);
+bl_status bl_maxpool_s1_ref(const bl_pool_params *p, const uint32_t *in, uint32_t *out);
+bl_status bl_maxpool_f32(const bl_pool_params *p, const float *in, float *out);
+bl_status bl_avgpool_f32(const bl_pool_params *p, const float *in, float *out);
+/* Global pools over H*W, output [C]. Average sums in (h, w) order then divides by H*W. */
+bl_status bl_global_avgpool_f32(int32_t h, int32_t w, int32_t c, const float *in, float *out);
+bl_status bl_global_maxpool_f32(int32_t h, int32_t w, int32_t c, const float *in, float *out);
+/* Global max-pool on s1 (max of ±1 = AND), with the same or_mask convention. */
+bl_status bl_global_maxpool_s1(int32_t h, int32_t w, int32_t c, const uint32_t *or_mask,
+                               const uint32_t *in, uint32_t *out);
+
+/* ---- Conversions -----------------------------------------------------------------------------
+ * Pack: n elements of an (…, C) f32 tensor into s1. With mul == NULL and add == NULL the bit is
+ * x < 0 (sign, sign(0) = +1). Otherwise y = x * mul[i % c] + add[i % c] (two roundings, missing
+ * one = 1 / 0) and bit = y < 0 — BatchNorm followed by sign, when it could not be folded.
+ * Unpack: bit 0 -> +1.0f, bit 1 -> -1.0f. */
+bl_status bl_pack_f32(size_t n, int32_t c, const float *mul, const float *add, const float *in,
+                      uint32_t *out);
+bl_status bl_unpack_s1(size_t n, const uint32_t *in, float *out);
+
+/* ---- Element-wise and shape ops (f32) --------------------------------------------------------*/
+typedef enum {
+  BL_ACT_LINEAR = 0,
+  BL_ACT_RELU,
+  BL_ACT_RELU6,
+  BL_ACT_SIGMOID,
+  BL_ACT_TANH,
+  BL_ACT_HARD_SIGMOID, /* max(0, min(1, 0.2x + 0.5)) as in tf.keras 2.x */
+  BL_ACT_HARD_TANH     /* clip to [-1, 1] */
+} bl_activation;
+
+/* y = act(x * mul[i % c] + add[i % c]); NULL mul/add = 1/0. BatchNorm uses mul/add. In place
+ * allowed (in == out). */
+bl_status bl_affine_f32(size_t n, int32_t c, const float *mul, const float *add,
+                        bl_activation act, const float *in, float *out);
+/* Softmax over the last axis of size c, for n/c rows: exp(x - max) / sum. In place allowed. */
+bl_status bl_softmax_f32(size_t n, int32_t c, const float *in, float *out);
+/* out = a + b element-wise; then act. */
+bl_status bl_add_f32(size_t n, const float *a, const float *b, bl_activation act, float *out);
+/* Concatenate along the last axis: `count` inputs, each pixels x c[i]. */
+bl_status bl_concat_f32(int32_t pixels, int32_t count, const int32_t *c, const float *const *in,
+                        float *out);
+bl_status bl_concat_s1(int32_t pixels, int32_t count, const int32_t *c,
+                       const uint32_t *const *in, uint32_t *out);
+/* Constant padding of an f32 HWC tensor: top, bottom, left, right. */
+bl_status bl_pad_f32(int32_t h, int32_t w, int32_t c, int32_t top, int32_t bottom, int32_t left,
+                     int32_t right, float value, const float *in, float *out);
+
+/* ---- Popcount ----------------------------------------------------------------------------------
+ * Exposed for tests and benchmarks: portable SWAR on Cortex-M (gcc would call __popcountsi2),
+ * the POPCNT instruction on x86-64 when the CPU has it (runtime dispatch, no -march needed). */
+uint32_t bl_popcount32(uint32_t x);
+/* popcount(a[i] XOR b[i]) summed over n words. */
+uint32_t bl_xor_popcount(const uint32_t *a, const uint32_t *b, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BL_KERNELS_H */

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install what is missing, build, and run the whole suite through ctest.
+# Runs the default build, then the address+undefined sanitizer build (skip it with --no-asan).
+set -euo pipefail
+cd "$(dirname "$0")"
+asan=1
+for a in "$@"; do
+  case "$a" in
+    --no-asan) asan=0 ;;
+    *) echo "usage: ./test.sh [--no-asan]" >&2; exit 2 ;;
+  esac
+done
+
+scripts/setup.sh default
+if [ "$asan" -eq 1 ]; then
+  scripts/setup.sh asan
+  echo "== sanitizer build (address, undefined) =="
+  ctest --preset asan
+fi
+echo "== default build =="
+ctest --preset default
