@@ -3,7 +3,7 @@
 # With no display (or with --cli) it prints the analyze report instead.
 set -euo pipefail
 cd "$(dirname "$0")"
-scripts/setup.sh default
+packaging/deps.sh default
 
 model="build/resources/models/forum_2layer_pad0.h5"
 cli=0

@@ -11,9 +11,9 @@ for a in "$@"; do
   esac
 done
 
-scripts/setup.sh default
+packaging/deps.sh default
 if [ "$asan" -eq 1 ]; then
-  scripts/setup.sh asan
+  packaging/deps.sh asan
   echo "== sanitizer build (address, undefined) =="
   ctest --preset asan
 fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared set-up for ./run.sh and ./test.sh: install missing Debian packages, configure and build.
-# Usage: scripts/setup.sh PRESET   (PRESET = default | asan)
+# Usage: packaging/deps.sh PRESET   (PRESET = default | asan)
 set -euo pipefail
 
 # Every package the build, the tests and the exported projects need. Keep in sync with README.md.

@@ -1,0 +1,170 @@
+// The compiler's graph IR: nodes (one per Keras layer, plus steps the compiler inserts),
+// tensors with explicit formats, and the decision record every front end renders.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bitlens/model.hpp"
+
+namespace bitlens {
+
+enum class Format { F32, S1 };
+const char* format_name(Format f);  // "f32", "s1"
+
+enum class KernelClass { Binary, BinaryWeights, Float, Fused, None, Unsupported };
+const char* kernel_class_name(KernelClass k);  // "binary", "binary-weights", ...
+
+enum class Op {
+  Input,
+  Conv2D,
+  DepthwiseConv2D,
+  Dense,
+  BatchNorm,
+  MaxPool,
+  AvgPool,
+  GlobalAvgPool,
+  GlobalMaxPool,
+  Flatten,  // also Reshape: a view, no data movement
+  ZeroPad,
+  Activation,
+  Softmax,
+  Add,
+  Concat,
+  Identity,  // training-only layers (Dropout, ...): removed
+  ConstAdd,
+  ConstMul,
+  Pack,    // f32 -> s1 (sign), inserted before binary consumers
+  Unpack,  // s1 -> f32, inserted before float consumers of a bit-packed tensor
+  Unsupported,
+};
+const char* op_name(Op op);
+
+struct Quantizer {
+  enum class Kind { None, Sign, MagnitudeAwareSign, Heaviside, Tern, DoReFa, NoOp, Unknown };
+  Kind kind = Kind::None;
+  std::string name;  // as written in the file ("SteSign", "ste_sign", ...); empty for none
+  json config = json::object();
+  bool sign_like() const { return kind == Kind::Sign; }
+  bool binary_weights() const { return kind == Kind::Sign || kind == Kind::MagnitudeAwareSign; }
+};
+Quantizer parse_quantizer(const json& j);
+
+// One reason for a decision: stable code, a sentence naming the parameter and its value,
+// and the concrete fix. Informational reasons on `binary` layers have severity Info.
+struct Reason {
+  enum class Severity { Info, Warning };
+  std::string code;
+  std::string message;
+  std::string fix;
+  Severity severity = Severity::Warning;
+};
+
+struct Decision {
+  KernelClass kernel = KernelClass::None;
+  std::string kernel_name;  // the C kernel, e.g. "bl_bconv2d" (empty when nothing runs)
+  std::string op_type;      // "sxor_s1_s1", "sadd_f32_s1", "smul_f32_f32", "op_f32_f32", ...
+  std::vector<Reason> reasons;
+  std::string fused_into;  // node name this layer was folded into
+};
+
+// A per-channel float operation applied after a conv/dense accumulator, in the exact order the
+// Keras model applies it (bias, MagnitudeAwareSign scale, BatchNorm, activation clamp).
+struct PostOp {
+  enum class Kind { Bias, Scale, BatchNorm, Clamp };
+  Kind kind;
+  std::vector<float> a;  // Bias: bias; Scale: alpha; BatchNorm: inv
+  std::vector<float> b;  // BatchNorm: shift (beta - mean*inv)
+  float lo = 0, hi = 0;  // Clamp
+  std::string from_layer;
+};
+
+struct ConvAttrs {
+  int kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  bool same = false;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  float pad_value = 0.0f;
+  int filters = 0;           // conv/dense output channels
+  int depth_multiplier = 1;  // depthwise
+  Quantizer input_q, kernel_q;
+};
+
+struct PoolAttrs {
+  int kh = 1, kw = 1, sh = 1, sw = 1;
+  bool same = false;
+  int pad_top = 0, pad_left = 0;
+  bool keepdims = false;  // global pools
+};
+
+// The output stage of a conv/dense node after folding.
+struct Epilogue {
+  std::vector<PostOp> chain;          // semantic: what the float model computes after acc
+  std::vector<int> pool_after;        // MaxPool nodes folded between acc and the binarization
+  bool bits = false;                  // output is s1
+  // Lowered form (filled by the lowering pass):
+  std::vector<float> mul, add;        // empty = identity
+  float act_min = -INFINITY, act_max = INFINITY;
+  std::vector<int32_t> threshold;     // integer kernels, bits output
+  std::vector<uint32_t> flip;         // integer kernels, bits output
+};
+
+struct Tensor {
+  std::string name;
+  std::vector<int64_t> shape;  // without batch (e.g. {32, 32, 16}); {n} for flat tensors
+  Format format = Format::F32;
+  int producer = -1;            // node id
+  std::vector<int> consumers;   // node ids
+  int alias_of = -1;            // views (Flatten/Reshape) share storage with another tensor
+  bool model_input = false, model_output = false;
+  int64_t elements() const {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+  }
+  int64_t bytes() const;  // f32: 4/element; s1: 4 * ceil(elements / 32)
+};
+
+struct Node {
+  int id = -1;
+  std::string name;        // Keras layer name, or "<layer>/pack" for inserted steps
+  std::string layer;       // the Keras layer this node reports as
+  std::string class_name;  // Keras class name ("" for inserted steps)
+  Op op = Op::Unsupported;
+  const Layer* source = nullptr;  // into CompileResult::model
+  std::vector<int> inputs, outputs;  // tensor ids
+  bool removed = false;    // fused or stripped: does not execute
+  Decision decision;
+
+  // Attributes (which are used depends on op).
+  ConvAttrs conv;
+  PoolAttrs pool;
+  std::string activation;         // Activation / fused activation name
+  float relu_max = INFINITY;      // ReLU layer max_value
+  float const_value = 0.0f;       // ConstAdd / ConstMul
+  int concat_axis = -1;
+  std::vector<int64_t> reshape_to;
+
+  // Constant data after quantization (host order as Keras stores it).
+  std::vector<float> weights;      // quantized kernel values (±1 for sign quantizers)
+  std::vector<float> weights2;     // depthwise-separable pointwise / BN params packed, ...
+  std::vector<uint32_t> weight_bits;  // packed for binary / binary-weights kernels
+  Epilogue epi;
+  std::vector<uint32_t> or_mask;   // s1 max-pool channels pooled with OR
+
+  // Costs (filled by analysis).
+  int64_t macc = 0;
+  int64_t rom_bytes = 0;
+  int64_t scratch_bytes = 0;
+};
+
+struct Graph {
+  std::vector<Node> nodes;      // topological order
+  std::vector<Tensor> tensors;
+  std::vector<int> inputs, outputs;  // model input/output tensor ids
+  int add_tensor(Tensor t);
+  const Node* find_node(const std::string& name) const;
+};
+
+}  // namespace bitlens

@@ -1,0 +1,113 @@
+// Small IR helpers: names of enums, tensor sizes, quantizer parsing.
+#include "bitlens/ir.hpp"
+
+#include <cctype>
+
+namespace bitlens {
+
+const char* format_name(Format f) { return f == Format::S1 ? "s1" : "f32"; }
+
+const char* kernel_class_name(KernelClass k) {
+  switch (k) {
+    case KernelClass::Binary: return "binary";
+    case KernelClass::BinaryWeights: return "binary-weights";
+    case KernelClass::Float: return "float";
+    case KernelClass::Fused: return "fused";
+    case KernelClass::None: return "none";
+    case KernelClass::Unsupported: return "unsupported";
+  }
+  return "?";
+}
+
+const char* op_name(Op op) {
+  switch (op) {
+    case Op::Input: return "input";
+    case Op::Conv2D: return "conv2d";
+    case Op::DepthwiseConv2D: return "depthwise_conv2d";
+    case Op::Dense: return "dense";
+    case Op::BatchNorm: return "batch_norm";
+    case Op::MaxPool: return "max_pool";
+    case Op::AvgPool: return "avg_pool";
+    case Op::GlobalAvgPool: return "global_avg_pool";
+    case Op::GlobalMaxPool: return "global_max_pool";
+    case Op::Flatten: return "flatten";
+    case Op::ZeroPad: return "zero_pad";
+    case Op::Activation: return "activation";
+    case Op::Softmax: return "softmax";
+    case Op::Add: return "add";
+    case Op::Concat: return "concat";
+    case Op::Identity: return "identity";
+    case Op::ConstAdd: return "const_add";
+    case Op::ConstMul: return "const_mul";
+    case Op::Pack: return "pack";
+    case Op::Unpack: return "unpack";
+    case Op::Unsupported: return "unsupported";
+  }
+  return "?";
+}
+
+int64_t Tensor::bytes() const {
+  const int64_t n = elements();
+  return format == Format::S1 ? 4 * ((n + 31) / 32) : 4 * n;
+}
+
+int Graph::add_tensor(Tensor t) {
+  tensors.push_back(std::move(t));
+  return static_cast<int>(tensors.size()) - 1;
+}
+
+const Node* Graph::find_node(const std::string& name) const {
+  for (const auto& n : nodes)
+    if (n.name == name) return &n;
+  return nullptr;
+}
+
+static std::string lower_snake(const std::string& s) {
+  // "SteSign" -> "ste_sign", "ste_sign" -> "ste_sign", "DoReFaQuantizer" -> "do_re_fa_quantizer"
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (std::isupper(static_cast<unsigned char>(c))) {
+      if (i > 0 && s[i - 1] != '_') out += '_';
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+Quantizer parse_quantizer(const json& j) {
+  Quantizer q;
+  if (j.is_null()) return q;
+  std::string name;
+  if (j.is_string()) {
+    name = j.get<std::string>();
+  } else if (j.is_object() && j.contains("class_name") && j["class_name"].is_string()) {
+    name = j["class_name"].get<std::string>();
+    if (j.contains("config") && j["config"].is_object()) q.config = j["config"];
+  } else {
+    q.kind = Quantizer::Kind::Unknown;
+    q.name = j.dump();
+    return q;
+  }
+  q.name = name;
+  const std::string key = lower_snake(name);
+  if (key == "ste_sign" || key == "approx_sign" || key == "swish_sign" || key == "sign")
+    q.kind = Quantizer::Kind::Sign;
+  else if (key == "magnitude_aware_sign")
+    q.kind = Quantizer::Kind::MagnitudeAwareSign;
+  else if (key == "ste_heaviside")
+    q.kind = Quantizer::Kind::Heaviside;
+  else if (key == "ste_tern")
+    q.kind = Quantizer::Kind::Tern;
+  else if (key == "do_re_fa" || key == "dorefa_quantizer" || key == "do_re_fa_quantizer")
+    q.kind = Quantizer::Kind::DoReFa;
+  else if (key == "no_op" || key == "noop")
+    q.kind = Quantizer::Kind::NoOp;
+  else
+    q.kind = Quantizer::Kind::Unknown;
+  return q;
+}
+
+}  // namespace bitlens
