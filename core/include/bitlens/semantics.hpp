@@ -1,0 +1,483 @@
+// Keras + Larq forward semantics as small inline functions: TF "same" padding amounts, the
+// BatchNormalization float expression, the Larq quantizers and the Keras activations.
+// The reference interpreter uses exactly these; the compiler derives integer thresholds from them.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bitlens/model.hpp"
+
+namespace bitlens::sem {
+
+// ---------------------------------------------------------------------------------------------
+// Spatial arithmetic (TensorFlow's conventions).
+// ---------------------------------------------------------------------------------------------
+
+// Extent of a dilated kernel: (k - 1) * dilation + 1.
+inline int64_t effective_kernel(int64_t k, int64_t dilation) { return (k - 1) * dilation + 1; }
+
+// Output size of a VALID window: floor((in - eff) / stride) + 1, or 0 when the window does not fit.
+inline int64_t valid_output(int64_t in, int64_t k, int64_t stride, int64_t dilation) {
+  const int64_t eff = effective_kernel(k, dilation);
+  return in < eff ? 0 : (in - eff) / stride + 1;
+}
+
+struct SamePad {
+  int64_t out = 0;     // ceil(in / stride)
+  int64_t before = 0;  // top / left
+  int64_t after = 0;   // bottom / right (gets the extra pixel)
+};
+
+// TF "same": out = ceil(in/stride), total = max((out-1)*stride + (k-1)*dil + 1 - in, 0),
+// before = total / 2, after = total - before.
+inline SamePad same_padding(int64_t in, int64_t k, int64_t stride, int64_t dilation) {
+  SamePad p;
+  p.out = (in + stride - 1) / stride;
+  const int64_t total =
+      std::max<int64_t>((p.out - 1) * stride + effective_kernel(k, dilation) - in, 0);
+  p.before = total / 2;
+  p.after = total - p.before;
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// BatchNormalization at inference, written as tf.nn.batch_normalization evaluates it in float32:
+//   inv = 1 / sqrt(var + eps); if scale: inv *= gamma
+//   y = x * inv + (center ? beta - mean * inv : -mean * inv)
+// Every operation rounds to float32 separately (the build uses -ffp-contract=off).
+// ---------------------------------------------------------------------------------------------
+
+inline float bn_inv(float moving_variance, float epsilon, std::optional<float> gamma) {
+  float inv = 1.0f / std::sqrt(moving_variance + epsilon);
+  if (gamma) inv *= *gamma;
+  return inv;
+}
+
+inline float bn_shift(float moving_mean, float inv, std::optional<float> beta) {
+  return beta ? *beta - moving_mean * inv : -(moving_mean * inv);
+}
+
+inline float bn_apply(float x, float inv, float shift) { return x * inv + shift; }
+
+// ---------------------------------------------------------------------------------------------
+// Larq quantizers (forward pass only; the straight-through gradients do not matter here).
+// ---------------------------------------------------------------------------------------------
+
+enum class QuantizerKind {
+  None,                // null: no quantizer
+  SteSign,             // sign, sign(0) = +1
+  ApproxSign,          // sign
+  SwishSign,           // sign
+  MagnitudeAwareSign,  // alpha * ste_sign, alpha = mean |x| over all axes but the last
+  SteHeaviside,        // x > 0 ? 1 : 0
+  SteTern,             // -1 / 0 / +1 with a threshold
+  DoReFa,              // k-bit levels ("activations" or "weights" mode)
+  NoOp,                // identity
+};
+
+struct QuantizerSpec {
+  QuantizerKind kind = QuantizerKind::None;
+  std::string class_name;  // as written in the file (for messages); empty for null
+  float clip_value = 1.0f;  // gradient only; kept for messages
+  float threshold_value = 0.05f;         // SteTern
+  bool ternary_weight_networks = false;  // SteTern
+  int k_bit = 2;                         // DoReFa
+  bool dorefa_weights = false;           // DoReFa mode == "weights"
+
+  // Outputs only -1/+1 for every input (the XNOR/popcount domain).
+  bool is_sign() const {
+    return kind == QuantizerKind::SteSign || kind == QuantizerKind::ApproxSign ||
+           kind == QuantizerKind::SwishSign;
+  }
+};
+
+inline const char* quantizer_kind_name(QuantizerKind k) {
+  switch (k) {
+    case QuantizerKind::None: return "none";
+    case QuantizerKind::SteSign: return "SteSign";
+    case QuantizerKind::ApproxSign: return "ApproxSign";
+    case QuantizerKind::SwishSign: return "SwishSign";
+    case QuantizerKind::MagnitudeAwareSign: return "MagnitudeAwareSign";
+    case QuantizerKind::SteHeaviside: return "SteHeaviside";
+    case QuantizerKind::SteTern: return "SteTern";
+    case QuantizerKind::DoReFa: return "DoReFa";
+    case QuantizerKind::NoOp: return "NoOp";
+  }
+  return "?";
+}
+
+// Maps a class name or a legacy function name to a kind; nullopt when it is no Larq quantizer.
+// Keras 3 registered names ("larq>SteSign") are accepted too.
+inline std::optional<QuantizerKind> quantizer_kind_from_name(std::string_view name) {
+  if (auto gt = name.rfind('>'); gt != std::string_view::npos) name = name.substr(gt + 1);
+  struct Entry {
+    std::string_view a, b;
+    QuantizerKind kind;
+  };
+  static constexpr Entry table[] = {
+      {"SteSign", "ste_sign", QuantizerKind::SteSign},
+      {"ApproxSign", "approx_sign", QuantizerKind::ApproxSign},
+      {"SwishSign", "swish_sign", QuantizerKind::SwishSign},
+      {"MagnitudeAwareSign", "magnitude_aware_sign", QuantizerKind::MagnitudeAwareSign},
+      {"SteHeaviside", "ste_heaviside", QuantizerKind::SteHeaviside},
+      {"SteTern", "ste_tern", QuantizerKind::SteTern},
+      {"DoReFa", "dorefa_quantizer", QuantizerKind::DoReFa},
+      {"DoReFaQuantizer", "dorefa", QuantizerKind::DoReFa},
+      {"NoOp", "NoOpQuantizer", QuantizerKind::NoOp},
+  };
+  for (const auto& e : table)
+    if (name == e.a || name == e.b) return e.kind;
+  return std::nullopt;
+}
+
+// Parses a quantizer as Larq serializes it: null, a string ("ste_sign"), or a dict
+// {"class_name": "SteSign", "config": {...}}. `where` names the place for error messages
+// (e.g. "layer 'conv1' (QuantConv2D): input_quantizer").
+inline QuantizerSpec parse_quantizer(const json& j, const std::string& where) {
+  QuantizerSpec q;
+  if (j.is_null()) return q;
+  std::string name;
+  const json* cfg = nullptr;
+  if (j.is_string()) {
+    name = j.get<std::string>();
+  } else if (j.is_object() && j.contains("class_name") && j["class_name"].is_string()) {
+    name = j["class_name"].get<std::string>();
+    if (j.contains("config") && j["config"].is_object()) cfg = &j["config"];
+  } else {
+    throw ModelError(where + ": cannot read quantizer " + j.dump() +
+                     "; expected null, a name such as \"ste_sign\" or "
+                     "{\"class_name\": \"SteSign\", \"config\": {...}}");
+  }
+  auto kind = quantizer_kind_from_name(name);
+  if (!kind)
+    throw ModelError(where + ": unsupported quantizer \"" + name +
+                     "\"; supported: SteSign, ApproxSign, SwishSign, MagnitudeAwareSign, "
+                     "SteHeaviside, SteTern, DoReFa, NoOp");
+  q.kind = *kind;
+  q.class_name = name;
+  auto number = [&](const char* key, double fallback) {
+    if (!cfg || !cfg->contains(key) || (*cfg)[key].is_null()) return fallback;
+    if (!(*cfg)[key].is_number())
+      throw ModelError(where + ": quantizer " + name + " has " + key + " = " +
+                       (*cfg)[key].dump() + ", expected a number");
+    return (*cfg)[key].get<double>();
+  };
+  q.clip_value = static_cast<float>(number("clip_value", 1.0));
+  q.threshold_value = static_cast<float>(number("threshold_value", 0.05));
+  if (cfg && cfg->contains("ternary_weight_networks") &&
+      (*cfg)["ternary_weight_networks"].is_boolean())
+    q.ternary_weight_networks = (*cfg)["ternary_weight_networks"].get<bool>();
+  const double k_bit = number("k_bit", 2.0);
+  if (q.kind == QuantizerKind::DoReFa && (k_bit < 1 || k_bit > 24 || k_bit != std::floor(k_bit)))
+    throw ModelError(where + ": DoReFa k_bit = " + std::to_string(k_bit) +
+                     " is not an integer in 1..24");
+  q.k_bit = static_cast<int>(k_bit);
+  if (cfg && cfg->contains("mode") && (*cfg)["mode"].is_string()) {
+    const auto mode = (*cfg)["mode"].get<std::string>();
+    if (mode == "weights") {
+      q.dorefa_weights = true;
+    } else if (mode != "activations") {
+      throw ModelError(where + ": DoReFa mode \"" + mode +
+                       "\" is invalid; Larq accepts \"activations\" and \"weights\"");
+    }
+  }
+  return q;
+}
+
+// Forward values follow larq >= 0.10, where clip_value only clips the straight-through
+// gradient. (larq <= 0.9 clipped the input before sign/heaviside, which gives the same values
+// for any clip_value > 0; for SteTern it differs only for |x| > clip_value.)
+
+// sign with sign(0) = +1 (larq.math.sign); -0.0 also gives +1 since -0.0 < 0 is false.
+inline float sign_pm1(float x) { return x < 0.0f ? -1.0f : 1.0f; }
+
+// SteSign / ApproxSign / SwishSign forward: sign(x), sign(0) = +1.
+inline float ste_sign(float x) { return sign_pm1(x); }
+
+// SteHeaviside forward: sign(relu(x)) = x > 0 ? 1 : 0.
+inline float ste_heaviside(float x) { return x > 0.0f ? 1.0f : 0.0f; }
+
+// TF's sign: -1, 0 or +1.
+inline float tf_sign(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f); }
+
+// SteTern forward: sign(sign(x + t) + sign(x - t)), so |x| >= t keeps its sign
+// (x == t gives +1, x == -t gives -1) and |x| < t gives 0.
+inline float ste_tern(float x, float threshold) {
+  return tf_sign(tf_sign(x + threshold) + tf_sign(x - threshold));
+}
+
+// The Ternary-Weight-Networks threshold: 0.7 * sum|x| / size, over the whole tensor.
+// The sum is accumulated in double and rounded once (TF's reduction order is unspecified).
+inline float ste_tern_twn_threshold(const std::vector<float>& x) {
+  double s = 0.0;
+  for (float v : x) s += std::fabs(v);
+  return 0.7f * static_cast<float>(s) / static_cast<float>(x.size());
+}
+
+// tf.round: round half to even, independent of the floating-point environment.
+inline float round_half_even(float x) {
+  if (std::fabs(x - std::trunc(x)) == 0.5f) return 2.0f * std::round(x * 0.5f);
+  return std::round(x);
+}
+
+// DoReFa core: round(x * n) / n with n = 2^k - 1 (as float32).
+inline float dorefa_levels(float x, int k_bit) {
+  const float n = static_cast<float>((int64_t{1} << k_bit) - 1);
+  return round_half_even(x * n) / n;
+}
+
+// DoReFa in "activations" mode: clip to [0, 1], then k-bit levels.
+inline float dorefa_activation(float x, int k_bit) {
+  return dorefa_levels(std::clamp(x, 0.0f, 1.0f), k_bit);
+}
+
+// DoReFa in "weights" mode over a whole tensor: limited = tanh(w), d = max |limited|,
+// normed = (d == 0 ? 0 : limited / (2 d)) + 0.5, q = levels(normed), out = 2 q - 1.
+inline void dorefa_weights(std::vector<float>& w, int k_bit) {
+  float d = 0.0f;
+  for (float& v : w) {
+    v = std::tanh(v);
+    d = std::max(d, std::fabs(v));
+  }
+  const float two_d = 2.0f * d;
+  for (float& v : w) {
+    const float normed = (two_d == 0.0f ? 0.0f : v / two_d) + 0.5f;
+    v = 2.0f * dorefa_levels(normed, k_bit) - 1.0f;
+  }
+}
+
+// MagnitudeAwareSign's scale: mean |x| over all axes but the last, one value per last-axis
+// index (per output channel for a kernel). Accumulated in double, rounded once to float.
+inline std::vector<float> magnitude_aware_alpha(const std::vector<float>& x, int64_t last_dim) {
+  std::vector<double> sum(static_cast<size_t>(last_dim), 0.0);
+  for (size_t i = 0; i < x.size(); ++i) sum[i % static_cast<size_t>(last_dim)] += std::fabs(x[i]);
+  const double count = static_cast<double>(x.size() / static_cast<size_t>(last_dim));
+  std::vector<float> alpha(sum.size());
+  for (size_t c = 0; c < sum.size(); ++c)
+    alpha[c] = count > 0 ? static_cast<float>(sum[c] / count) : 0.0f;
+  return alpha;
+}
+
+// Applies a quantizer to a whole tensor whose last axis has `last_dim` entries (channels).
+// Tensor-wide statistics (MagnitudeAwareSign, TWN threshold, DoReFa weights) are computed over
+// exactly the tensor given, as Larq does.
+inline void quantize_tensor(const QuantizerSpec& q, std::vector<float>& x, int64_t last_dim) {
+  switch (q.kind) {
+    case QuantizerKind::None:
+    case QuantizerKind::NoOp:
+      return;
+    case QuantizerKind::SteSign:
+    case QuantizerKind::ApproxSign:
+    case QuantizerKind::SwishSign:
+      for (float& v : x) v = ste_sign(v);
+      return;
+    case QuantizerKind::MagnitudeAwareSign: {
+      if (last_dim <= 0 || x.empty()) return;
+      const auto alpha = magnitude_aware_alpha(x, last_dim);
+      for (size_t i = 0; i < x.size(); ++i)
+        x[i] = alpha[i % static_cast<size_t>(last_dim)] * ste_sign(x[i]);
+      return;
+    }
+    case QuantizerKind::SteHeaviside:
+      for (float& v : x) v = ste_heaviside(v);
+      return;
+    case QuantizerKind::SteTern: {
+      if (x.empty()) return;
+      const float t = q.ternary_weight_networks ? ste_tern_twn_threshold(x) : q.threshold_value;
+      for (float& v : x) v = ste_tern(v, t);
+      return;
+    }
+    case QuantizerKind::DoReFa:
+      if (q.dorefa_weights) {
+        dorefa_weights(x, q.k_bit);
+      } else {
+        for (float& v : x) v = dorefa_activation(v, q.k_bit);
+      }
+      return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations.
+// ---------------------------------------------------------------------------------------------
+
+inline float relu(float x) { return std::max(x, 0.0f); }
+inline float relu6(float x) { return std::min(std::max(x, 0.0f), 6.0f); }
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+// tf.keras 2.x: clip(0.2 x + 0.5, 0, 1).
+inline float hard_sigmoid_keras2(float x) {
+  return std::clamp(x * 0.2f + 0.5f, 0.0f, 1.0f);
+}
+// Keras 3: relu6(x + 3) / 6.
+inline float hard_sigmoid_keras3(float x) { return relu6(x + 3.0f) / 6.0f; }
+inline float swish(float x) { return x * sigmoid(x); }
+inline float hard_tanh(float x) { return std::clamp(x, -1.0f, 1.0f); }  // larq.activations
+inline float elu(float x, float alpha = 1.0f) { return x > 0.0f ? x : alpha * std::expm1(x); }
+inline float softplus(float x) { return std::log1p(std::exp(-std::fabs(x))) + std::max(x, 0.0f); }
+inline float softsign(float x) { return x / (std::fabs(x) + 1.0f); }
+inline float selu(float x) {
+  constexpr float alpha = 1.6732632423543772f, scale = 1.0507009873554805f;
+  return scale * elu(x, alpha);
+}
+
+// Keras' backend.relu as the ReLU layer calls it (tf.keras 2.x):
+//   negative_slope != 0 and no max_value and threshold == 0: leaky_relu;
+//   otherwise x' = threshold != 0 ? x * (x > threshold) : relu(x) (relu6 when max_value == 6),
+//   clipped to [0, max_value] when given, minus negative_slope * relu(threshold - x).
+inline float relu_layer(float x, std::optional<float> max_value, float negative_slope,
+                        float threshold) {
+  if (negative_slope != 0.0f && !max_value && threshold == 0.0f)
+    return x > 0.0f ? x : x * negative_slope;
+  float negative_part = 0.0f;
+  if (negative_slope != 0.0f) negative_part = std::max(threshold - x, 0.0f);
+  float y;
+  bool clip_max = static_cast<bool>(max_value);
+  if (threshold != 0.0f) {
+    y = x * (x > threshold ? 1.0f : 0.0f);
+  } else if (max_value && *max_value == 6.0f) {
+    y = relu6(x);
+    clip_max = false;
+  } else {
+    y = relu(x);
+  }
+  if (clip_max) y = std::clamp(y, 0.0f, *max_value);
+  if (negative_slope != 0.0f) y -= negative_slope * negative_part;
+  return y;
+}
+
+enum class ActivationKind {
+  Linear,
+  Relu,
+  Relu6,
+  Sigmoid,
+  Tanh,
+  Softmax,  // over the last axis; not elementwise
+  HardSigmoid,
+  HardSigmoidKeras3,
+  Swish,
+  HardTanh,
+  Elu,
+  Selu,
+  Softplus,
+  Softsign,
+  Exponential,
+  Quantizer,  // a Larq quantizer used as activation (activation="ste_sign")
+};
+
+struct ActivationSpec {
+  ActivationKind kind = ActivationKind::Linear;
+  QuantizerSpec quantizer;  // for ActivationKind::Quantizer
+  std::string name;         // as written in the file
+};
+
+// Parses a Keras activation: null, a name ("relu"), a Keras 3 function dict
+// ({"class_name": "function", "config": "relu"}) or a Larq quantizer (name or dict).
+// `keras3` selects Keras 3's hard_sigmoid definition.
+inline ActivationSpec parse_activation(const json& j, const std::string& where, bool keras3) {
+  ActivationSpec a;
+  if (j.is_null()) {
+    a.name = "linear";
+    return a;
+  }
+  std::string name;
+  if (j.is_string()) {
+    name = j.get<std::string>();
+  } else if (j.is_object() && j.contains("class_name") && j["class_name"].is_string()) {
+    name = j["class_name"].get<std::string>();
+    if (name == "function" && j.contains("config") && j["config"].is_string())
+      name = j["config"].get<std::string>();
+  } else {
+    throw ModelError(where + ": cannot read activation " + j.dump() +
+                     "; expected a name such as \"relu\"");
+  }
+  a.name = name;
+  struct Entry {
+    std::string_view name;
+    ActivationKind kind;
+  };
+  static constexpr Entry table[] = {
+      {"linear", ActivationKind::Linear},       {"relu", ActivationKind::Relu},
+      {"relu6", ActivationKind::Relu6},         {"sigmoid", ActivationKind::Sigmoid},
+      {"tanh", ActivationKind::Tanh},           {"softmax", ActivationKind::Softmax},
+      {"hard_sigmoid", ActivationKind::HardSigmoid},
+      {"swish", ActivationKind::Swish},         {"silu", ActivationKind::Swish},
+      {"hard_tanh", ActivationKind::HardTanh},  {"elu", ActivationKind::Elu},
+      {"selu", ActivationKind::Selu},           {"softplus", ActivationKind::Softplus},
+      {"softsign", ActivationKind::Softsign},   {"exponential", ActivationKind::Exponential},
+  };
+  for (const auto& e : table) {
+    if (name == e.name) {
+      a.kind = e.kind;
+      if (a.kind == ActivationKind::HardSigmoid && keras3) a.kind = ActivationKind::HardSigmoidKeras3;
+      return a;
+    }
+  }
+  if (quantizer_kind_from_name(name)) {
+    a.kind = ActivationKind::Quantizer;
+    a.quantizer = parse_quantizer(j, where);
+    return a;
+  }
+  throw ModelError(where + ": unsupported activation \"" + name +
+                   "\"; supported: linear, relu, relu6, sigmoid, tanh, softmax, hard_sigmoid, "
+                   "swish, hard_tanh, elu, selu, softplus, softsign, exponential and the Larq "
+                   "quantizers");
+}
+
+// Elementwise activations (not Softmax, not tensor-wide quantizers: see quantize_tensor).
+inline float apply_activation(ActivationKind k, float x) {
+  switch (k) {
+    case ActivationKind::Linear: return x;
+    case ActivationKind::Relu: return relu(x);
+    case ActivationKind::Relu6: return relu6(x);
+    case ActivationKind::Sigmoid: return sigmoid(x);
+    case ActivationKind::Tanh: return std::tanh(x);
+    case ActivationKind::HardSigmoid: return hard_sigmoid_keras2(x);
+    case ActivationKind::HardSigmoidKeras3: return hard_sigmoid_keras3(x);
+    case ActivationKind::Swish: return swish(x);
+    case ActivationKind::HardTanh: return hard_tanh(x);
+    case ActivationKind::Elu: return elu(x);
+    case ActivationKind::Selu: return selu(x);
+    case ActivationKind::Softplus: return softplus(x);
+    case ActivationKind::Softsign: return softsign(x);
+    case ActivationKind::Exponential: return std::exp(x);
+    case ActivationKind::Softmax:
+    case ActivationKind::Quantizer: break;
+  }
+  return std::numeric_limits<float>::quiet_NaN();
+}
+
+// Softmax over contiguous groups of `axis_len` values: exp(x - max) / sum(exp(x - max)).
+inline void softmax_inplace(std::vector<float>& x, int64_t axis_len, int64_t inner = 1) {
+  if (axis_len <= 0) return;
+  const int64_t outer = static_cast<int64_t>(x.size()) / (axis_len * inner);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t in = 0; in < inner; ++in) {
+      float* base = x.data() + o * axis_len * inner + in;
+      float m = -std::numeric_limits<float>::infinity();
+      for (int64_t i = 0; i < axis_len; ++i) m = std::max(m, base[i * inner]);
+      float sum = 0.0f;
+      for (int64_t i = 0; i < axis_len; ++i) {
+        base[i * inner] = std::exp(base[i * inner] - m);
+        sum += base[i * inner];
+      }
+      for (int64_t i = 0; i < axis_len; ++i) base[i * inner] /= sum;
+    }
+  }
+}
+
+// Applies an activation to a tensor whose last axis has `last_dim` entries.
+inline void activate_tensor(const ActivationSpec& a, std::vector<float>& x, int64_t last_dim) {
+  if (a.kind == ActivationKind::Linear) return;
+  if (a.kind == ActivationKind::Softmax) return softmax_inplace(x, last_dim);
+  if (a.kind == ActivationKind::Quantizer) return quantize_tensor(a.quantizer, x, last_dim);
+  for (float& v : x) v = apply_activation(a.kind, v);
+}
+
+}  // namespace bitlens::sem

@@ -1,0 +1,195 @@
+// Reference Conv2D / DepthwiseConv2D / SeparableConv2D / Dense and their Larq Quant* forms:
+// input_quantizer, then explicit padding with pad_values, then a VALID float32 convolution with
+// the quantized kernel, summing taps in (kh, kw, ci) order from 0.0f, then bias, then activation.
+#include "reference/ops.hpp"
+
+namespace bitlens::ref {
+namespace {
+
+struct Spatial {
+  int64_t kh, kw, sh, sw, dh, dw;
+  bool same;
+  float pad_value;
+};
+
+Spatial read_spatial(const Layer& layer, const char* kernel_key) {
+  require_channels_last(layer);
+  Spatial s{};
+  const auto k = cfg_pair(layer, kernel_key, std::nullopt);
+  const auto st = cfg_pair(layer, "strides", std::array<int64_t, 2>{1, 1});
+  const auto d = cfg_pair(layer, "dilation_rate", std::array<int64_t, 2>{1, 1});
+  if ((st[0] > 1 || st[1] > 1) && (d[0] > 1 || d[1] > 1))
+    fail(layer, "strides > 1 together with dilation_rate > 1 is not allowed by Keras");
+  s.kh = k[0];
+  s.kw = k[1];
+  s.sh = st[0];
+  s.sw = st[1];
+  s.dh = d[0];
+  s.dw = d[1];
+  s.same = cfg_same_padding(layer);
+  // Larq writes pad_values since 0.9; absent means 0.0. Plain Keras convs pad with zeros.
+  s.pad_value = static_cast<float>(cfg_number(layer, "pad_values", 0.0));
+  return s;
+}
+
+// Quantizes the input, then pads it for "same" so the convolution below is always VALID.
+Array prepare_input(const Layer& layer, const Array& x, const Spatial& s,
+                    const sem::QuantizerSpec& q) {
+  require_rank(layer, x, 4, "the input");
+  Array xq = quantized(q, x);
+  if (!s.same) {
+    if (sem::valid_output(x.shape[1], s.kh, 1, s.dh) < 1 ||
+        sem::valid_output(x.shape[2], s.kw, 1, s.dw) < 1)
+      fail(layer, "input " + shape_str(x.shape) + " is smaller than the kernel " +
+                      std::to_string(s.kh) + "x" + std::to_string(s.kw) +
+                      " (dilated) with padding \"valid\"");
+    return xq;
+  }
+  const auto ph = sem::same_padding(x.shape[1], s.kh, s.sh, s.dh);
+  const auto pw = sem::same_padding(x.shape[2], s.kw, s.sw, s.dw);
+  return pad_nhwc(xq, ph.before, ph.after, pw.before, pw.after, s.pad_value);
+}
+
+void finish(const OpContext& ctx, Array& y, int64_t channels) {
+  const Layer& layer = ctx.layer;
+  if (cfg_bool(layer, "use_bias", true)) {
+    const Array& b = weight(layer, "bias", {channels});
+    for (size_t i = 0; i < y.data.size(); ++i) y.data[i] += b.data[i % channels];
+  }
+  sem::activate_tensor(cfg_activation(layer, "activation", ctx.keras3), y.data, channels);
+}
+
+// VALID depthwise convolution of padded input p with kernel (kh, kw, cin, dm); output channel
+// c * dm + m; the sum over (kh, kw) starts at 0.0f.
+Array depthwise_valid(const Array& p, const Array& k, const Spatial& s, int64_t dm) {
+  const int64_t n = p.shape[0], h = p.shape[1], w = p.shape[2], c = p.shape[3];
+  const int64_t oh = sem::valid_output(h, s.kh, s.sh, s.dh);
+  const int64_t ow = sem::valid_output(w, s.kw, s.sw, s.dw);
+  Array y{{n, oh, ow, c * dm}, {}};
+  y.data.assign(static_cast<size_t>(y.size()), 0.0f);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox)
+        for (int64_t ci = 0; ci < c; ++ci)
+          for (int64_t m = 0; m < dm; ++m) {
+            float acc = 0.0f;
+            for (int64_t ky = 0; ky < s.kh; ++ky)
+              for (int64_t kx = 0; kx < s.kw; ++kx) {
+                const int64_t iy = oy * s.sh + ky * s.dh, ix = ox * s.sw + kx * s.dw;
+                acc += p.data[((b * h + iy) * w + ix) * c + ci] *
+                       k.data[((ky * s.kw + kx) * c + ci) * dm + m];
+              }
+            y.data[((b * oh + oy) * ow + ox) * (c * dm) + ci * dm + m] = acc;
+          }
+  return y;
+}
+
+}  // namespace
+
+Array conv2d(const OpContext& ctx, const Inputs& in) {
+  const Layer& layer = ctx.layer;
+  require_inputs(layer, in, 1);
+  const Spatial s = read_spatial(layer, "kernel_size");
+  const int64_t groups = cfg_int(layer, "groups", 1);
+  if (groups != 1)
+    fail(layer, "groups = " + std::to_string(groups) +
+                    " is not supported; the reference implements groups = 1 only");
+  const int64_t filters = cfg_int(layer, "filters", std::nullopt);
+  const Array p = prepare_input(layer, *in[0], s, cfg_quantizer(layer, "input_quantizer"));
+  const int64_t cin = p.shape[3];
+  const Array k = quantized(cfg_quantizer(layer, "kernel_quantizer"),
+                            weight(layer, "kernel", {s.kh, s.kw, cin, filters}));
+
+  const int64_t n = p.shape[0], h = p.shape[1], w = p.shape[2];
+  const int64_t oh = sem::valid_output(h, s.kh, s.sh, s.dh);
+  const int64_t ow = sem::valid_output(w, s.kw, s.sw, s.dw);
+  Array y{{n, oh, ow, filters}, {}};
+  y.data.assign(static_cast<size_t>(y.size()), 0.0f);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox)
+        for (int64_t co = 0; co < filters; ++co) {
+          float acc = 0.0f;
+          for (int64_t ky = 0; ky < s.kh; ++ky)
+            for (int64_t kx = 0; kx < s.kw; ++kx) {
+              const int64_t iy = oy * s.sh + ky * s.dh, ix = ox * s.sw + kx * s.dw;
+              const float* xp = &p.data[((b * h + iy) * w + ix) * cin];
+              const float* kp = &k.data[((ky * s.kw + kx) * cin) * filters + co];
+              for (int64_t ci = 0; ci < cin; ++ci) acc += xp[ci] * kp[ci * filters];
+            }
+          y.data[((b * oh + oy) * ow + ox) * filters + co] = acc;
+        }
+  finish(ctx, y, filters);
+  return y;
+}
+
+Array depthwise_conv2d(const OpContext& ctx, const Inputs& in) {
+  const Layer& layer = ctx.layer;
+  require_inputs(layer, in, 1);
+  const Spatial s = read_spatial(layer, "kernel_size");
+  const int64_t dm = cfg_int(layer, "depth_multiplier", 1);
+  if (dm < 1) fail(layer, "depth_multiplier = " + std::to_string(dm) + " must be at least 1");
+  const Array p = prepare_input(layer, *in[0], s, cfg_quantizer(layer, "input_quantizer"));
+  const int64_t cin = p.shape[3];
+  const Array k = quantized(cfg_quantizer(layer, "depthwise_quantizer"),
+                            weight(layer, "depthwise_kernel", {s.kh, s.kw, cin, dm}));
+  Array y = depthwise_valid(p, k, s, dm);
+  finish(ctx, y, cin * dm);
+  return y;
+}
+
+Array separable_conv2d(const OpContext& ctx, const Inputs& in) {
+  const Layer& layer = ctx.layer;
+  require_inputs(layer, in, 1);
+  const Spatial s = read_spatial(layer, "kernel_size");
+  const int64_t dm = cfg_int(layer, "depth_multiplier", 1);
+  if (dm < 1) fail(layer, "depth_multiplier = " + std::to_string(dm) + " must be at least 1");
+  const int64_t filters = cfg_int(layer, "filters", std::nullopt);
+  const Array p = prepare_input(layer, *in[0], s, cfg_quantizer(layer, "input_quantizer"));
+  const int64_t cin = p.shape[3];
+  const Array dk = quantized(cfg_quantizer(layer, "depthwise_quantizer"),
+                             weight(layer, "depthwise_kernel", {s.kh, s.kw, cin, dm}));
+  const Array pk = quantized(cfg_quantizer(layer, "pointwise_quantizer"),
+                             weight(layer, "pointwise_kernel", {1, 1, cin * dm, filters}));
+  const Array mid = depthwise_valid(p, dk, s, dm);
+  const int64_t cm = cin * dm;
+  const int64_t pixels = mid.shape[0] * mid.shape[1] * mid.shape[2];
+  Array y{{mid.shape[0], mid.shape[1], mid.shape[2], filters}, {}};
+  y.data.assign(static_cast<size_t>(y.size()), 0.0f);
+  for (int64_t px = 0; px < pixels; ++px)
+    for (int64_t co = 0; co < filters; ++co) {
+      float acc = 0.0f;
+      for (int64_t c = 0; c < cm; ++c) acc += mid.data[px * cm + c] * pk.data[c * filters + co];
+      y.data[px * filters + co] = acc;
+    }
+  finish(ctx, y, filters);
+  return y;
+}
+
+Array dense(const OpContext& ctx, const Inputs& in) {
+  const Layer& layer = ctx.layer;
+  require_inputs(layer, in, 1);
+  const Array& x0 = *in[0];
+  if (x0.shape.size() < 2)
+    fail(layer, "the input must have a batch axis and a feature axis, got shape " +
+                    shape_str(x0.shape));
+  const int64_t units = cfg_int(layer, "units", std::nullopt);
+  const int64_t cin = x0.shape.back();
+  const Array x = quantized(cfg_quantizer(layer, "input_quantizer"), x0);
+  const Array k = quantized(cfg_quantizer(layer, "kernel_quantizer"),
+                            weight(layer, "kernel", {cin, units}));
+  const int64_t rows = x.size() / cin;
+  Array y{x.shape, {}};
+  y.shape.back() = units;
+  y.data.assign(static_cast<size_t>(rows * units), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t u = 0; u < units; ++u) {
+      float acc = 0.0f;
+      for (int64_t i = 0; i < cin; ++i) acc += x.data[r * cin + i] * k.data[i * units + u];
+      y.data[r * units + u] = acc;
+    }
+  finish(ctx, y, units);
+  return y;
+}
+
+}  // namespace bitlens::ref
