@@ -1,0 +1,272 @@
+/* Private helpers shared by the kernel sources: inlining, popcount, bit-stream access,
+ * the output stage, geometry checks. Nothing here is part of the public API. */
+#ifndef BL_INTERNAL_H
+#define BL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "bitlens/bl_kernels.h"
+
+/* Hot helpers must really be inlined: the x86 popcount dispatch relies on the helper being
+ * compiled inside a function that carries target("popcnt"). */
+#if defined(__GNUC__)
+#define BL_INLINE static __inline__ __attribute__((always_inline))
+#else
+#define BL_INLINE static inline
+#endif
+
+/* x86-64 with GCC/Clang: hot loops are compiled twice, once with target("popcnt") (selected at
+ * run time with __builtin_cpu_supports) and once portable. Nowhere else do we use attributes.
+ * -DBL_NO_POPCNT_DISPATCH keeps only the portable code (the tests use it to run the exact code
+ * path of the Cortex-M build on the host). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(BL_NO_POPCNT_DISPATCH)
+#define BL_X86_DISPATCH 1
+#define BL_TARGET_POPCNT __attribute__((target("popcnt")))
+#define BL_HAVE_POPCNT() (__builtin_cpu_supports("popcnt") != 0)
+#else
+#define BL_X86_DISPATCH 0
+#endif
+
+/* ---- Popcount -----------------------------------------------------------------------------
+ * Portable SWAR popcount of one word: fold bit pairs, nibbles, bytes, then sum the four bytes
+ * with a multiply. Used where only a few words are counted; long runs use bl_i_xorpop below. */
+BL_INLINE uint32_t bl_i_popc_swar(uint32_t x)
+{
+  x = x - ((x >> 1) & 0x55555555u);
+  x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+  x = (x + (x >> 4)) & 0x0f0f0f0fu;
+  return (x * 0x01010101u) >> 24;
+}
+
+/* Sum of the four bytes of x (each byte at most 255, so the sum fits easily). On ARMv7E-M
+ * one USADA8 does it; elsewhere two folding steps. */
+BL_INLINE uint32_t bl_i_bytesum(uint32_t x)
+{
+#if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__) && !defined(__clang__)
+  return __builtin_arm_usada8(x, 0u, 0u);
+#else
+  x = (x & 0x00ff00ffu) + ((x >> 8) & 0x00ff00ffu);
+  return (x + (x >> 16)) & 0xffffu;
+#endif
+}
+
+/* popcount(a[i] ^ b[i]) (and m[i] if masked) summed over n words, portable SWAR.
+ *
+ * Why this shape: Cortex-M has no popcount instruction and gcc calls __popcountsi2 for
+ * __builtin_popcount (≈20 instructions per word with the call). Per word we only do the two
+ * cheap SWAR steps (bit pairs, then nibbles: each nibble then holds 0..4). Nibble counts of
+ * three words are added (0..12, still fits 4 bits), then split into bytes (0..24) and added to a
+ * byte accumulator. Ten such groups keep every byte <= 240 < 256; only then are the bytes
+ * summed. That costs ≈8 ALU operations per word instead of ≈12 for a full popcount per word.
+ * The masks stay in registers (the M7 issues only one shifted-operand or wide-constant
+ * instruction per cycle). */
+BL_INLINE uint32_t bl_i_xorpop_swar(const uint32_t *a, const uint32_t *b, const uint32_t *m,
+                                    size_t n)
+{
+  const uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0f0f0f0fu;
+  uint32_t total = 0;
+  while (n >= 3) {
+    size_t groups = n / 3;
+    uint32_t bytes = 0;
+    if (groups > 10) groups = 10;
+    n -= groups * 3;
+    do {
+      uint32_t x0 = a[0] ^ b[0], x1 = a[1] ^ b[1], x2 = a[2] ^ b[2], s;
+      if (m) {
+        x0 &= m[0];
+        x1 &= m[1];
+        x2 &= m[2];
+        m += 3;
+      }
+      x0 = x0 - ((x0 >> 1) & m1);
+      x1 = x1 - ((x1 >> 1) & m1);
+      x2 = x2 - ((x2 >> 1) & m1);
+      x0 = (x0 & m2) + ((x0 >> 2) & m2);
+      x1 = (x1 & m2) + ((x1 >> 2) & m2);
+      x2 = (x2 & m2) + ((x2 >> 2) & m2);
+      s = x0 + x1 + x2;
+      bytes += (s & m4) + ((s >> 4) & m4);
+      a += 3;
+      b += 3;
+    } while (--groups);
+    total += bl_i_bytesum(bytes);
+  }
+  while (n > 0) {
+    uint32_t x = a[0] ^ b[0];
+    if (m) x &= *m++;
+    total += bl_i_popc_swar(x);
+    a++;
+    b++;
+    n--;
+  }
+  return total;
+}
+
+#if BL_X86_DISPATCH
+/* Same sum with the POPCNT instruction, 64 bits at a time. Only call it from a function marked
+ * BL_TARGET_POPCNT (then __builtin_popcountll is a single instruction). */
+BL_INLINE uint32_t bl_i_xorpop_hw(const uint32_t *a, const uint32_t *b, const uint32_t *m,
+                                  size_t n)
+{
+  uint64_t total = 0;
+  size_t i = 0;
+  for (; i + 2 <= n; i += 2) {
+    uint64_t x, y;
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
+    x ^= y;
+    if (m) {
+      memcpy(&y, m + i, 8);
+      x &= y;
+    }
+    total += (uint64_t)__builtin_popcountll(x);
+  }
+  if (i < n) {
+    uint32_t x = a[i] ^ b[i];
+    if (m) x &= m[i];
+    total += (uint64_t)__builtin_popcount(x);
+  }
+  return (uint32_t)total;
+}
+#endif
+
+/* ---- Bit streams --------------------------------------------------------------------------*/
+BL_INLINE uint32_t bl_i_getbit(const uint32_t *s, size_t i)
+{
+  return (s[i >> 5] >> (i & 31u)) & 1u;
+}
+
+BL_INLINE void bl_i_setbit(uint32_t *s, size_t i, uint32_t bit)
+{
+  uint32_t w = s[i >> 5] & ~(1u << (i & 31u));
+  s[i >> 5] = w | (bit << (i & 31u));
+}
+
+/* Reads n (1..32) bits starting at bit index pos. Never touches a word that holds none of them
+ * (the last input word may be the last word of the buffer). */
+BL_INLINE uint32_t bl_i_readbits(const uint32_t *s, size_t pos, uint32_t n)
+{
+  size_t w = pos >> 5;
+  uint32_t sh = (uint32_t)(pos & 31u);
+  uint32_t v = s[w] >> sh;
+  if (sh != 0 && sh + n > 32) v |= s[w + 1] << (32 - sh);
+  if (n < 32) v &= (1u << n) - 1u;
+  return v;
+}
+
+/* ORs the n (1..32) low bits of v into d at bit index pos (the target bits must be 0). */
+BL_INLINE void bl_i_orbits(uint32_t *d, size_t pos, uint32_t v, uint32_t n)
+{
+  size_t w = pos >> 5;
+  uint32_t sh = (uint32_t)(pos & 31u);
+  d[w] |= v << sh;
+  if (sh != 0 && sh + n > 32) d[w + 1] |= v >> (32 - sh);
+}
+
+/* Copies n bits from src (bit index spos) into zeroed bits of dst (bit index dpos). */
+BL_INLINE void bl_i_copybits(uint32_t *dst, size_t dpos, const uint32_t *src, size_t spos,
+                             size_t n)
+{
+  while (n > 0) {
+    uint32_t take = n < 32 ? (uint32_t)n : 32u;
+    bl_i_orbits(dst, dpos, bl_i_readbits(src, spos, take), take);
+    dpos += take;
+    spos += take;
+    n -= take;
+  }
+}
+
+/* Sets n bits of dst starting at bit index dpos (the target bits must be 0). */
+BL_INLINE void bl_i_fillbits(uint32_t *dst, size_t dpos, size_t n)
+{
+  while (n > 0) {
+    uint32_t take = n < 32 ? (uint32_t)n : 32u;
+    bl_i_orbits(dst, dpos, take == 32 ? 0xffffffffu : ((1u << take) - 1u), take);
+    dpos += take;
+    n -= take;
+  }
+}
+
+/* Sequential writer of an s1 stream: bits are collected in a register and stored a whole word at
+ * a time; bl_i_bw_flush stores the last partial word with its spare bits 0. */
+typedef struct {
+  uint32_t *p;
+  uint32_t cur;
+  uint32_t pos;
+} bl_i_bitwriter;
+
+BL_INLINE void bl_i_bw_put(bl_i_bitwriter *w, uint32_t bit)
+{
+  w->cur |= bit << w->pos;
+  if (++w->pos == 32) {
+    *w->p++ = w->cur;
+    w->cur = 0;
+    w->pos = 0;
+  }
+}
+
+BL_INLINE void bl_i_bw_flush(bl_i_bitwriter *w)
+{
+  if (w->pos != 0) {
+    *w->p++ = w->cur;
+    w->cur = 0;
+    w->pos = 0;
+  }
+}
+
+/* ---- Output stage -------------------------------------------------------------------------
+ * y = v * mul + add with both roundings (mul/add missing = 1/0, applied literally so that
+ * -0.0 + 0.0 = +0.0 exactly as the definition says), then the clamp. The clamp uses comparisons:
+ * a NaN passes through unchanged. */
+BL_INLINE float bl_i_affine_clamp(const bl_output *o, int32_t c, float v)
+{
+  float y = v * (o->mul ? o->mul[c] : 1.0f);
+  y = y + (o->add ? o->add[c] : 0.0f);
+  if (y < o->act_min) y = o->act_min;
+  if (y > o->act_max) y = o->act_max;
+  return y;
+}
+
+/* Integer kernels, binary output: flip[c] ? d > t : d < t. */
+BL_INLINE uint32_t bl_i_int_bit(const bl_output *o, int32_t c, int32_t d)
+{
+  int32_t t = o->threshold[c];
+  if (o->flip && ((o->flip[c >> 5] >> (c & 31)) & 1u)) return d > t ? 1u : 0u;
+  return d < t ? 1u : 0u;
+}
+
+/* Emits output channel c of the current pixel for an integer kernel. */
+BL_INLINE void bl_i_emit_int(const bl_output *o, int32_t c, int32_t d, float *fout,
+                             bl_i_bitwriter *bw)
+{
+  if (o->kind == BL_OUT_BITS)
+    bl_i_bw_put(bw, bl_i_int_bit(o, c, d));
+  else
+    fout[c] = bl_i_affine_clamp(o, c, (float)d);
+}
+
+/* Emits output channel c of the current pixel for a float-accumulating kernel. */
+BL_INLINE void bl_i_emit_f32(const bl_output *o, int32_t c, float acc, float *fout,
+                             bl_i_bitwriter *bw)
+{
+  float y = bl_i_affine_clamp(o, c, acc);
+  if (o->kind == BL_OUT_BITS)
+    bl_i_bw_put(bw, y < 0.0f ? 1u : 0u);
+  else
+    fout[c] = y;
+}
+
+/* ---- Parameter checks (common.c) ----------------------------------------------------------*/
+/* Geometry sanity: positive sizes, strides, dilations; non-negative pads. */
+int bl_i_geom_ok(const bl_conv_geom *g);
+/* Output stage sanity for out_c channels; integer = 1 for integer kernels (threshold needed). */
+int bl_i_output_ok(const bl_output *o, int integer);
+
+/* First and one-past-last output index whose whole window lies inside [0, in) along one axis:
+ * out index i reads input positions i*stride - pad + t*dil for t = 0..k-1. */
+void bl_i_interior(int32_t in, int32_t out, int32_t k, int32_t stride, int32_t dil, int32_t pad,
+                   int32_t *lo, int32_t *hi);
+
+#endif /* BL_INTERNAL_H */

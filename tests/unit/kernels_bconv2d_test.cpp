@@ -1,0 +1,232 @@
+// Binary conv2d: optimized == reference bit for bit over thousands of random layers, and the
+// reference itself checked against a naive float convolution on ±1 data written here.
+#include <gtest/gtest.h>
+
+#include "unit/kernels_test_util.hpp"
+
+using namespace bltest;
+
+namespace {
+
+struct BConvCase {
+  bl_conv_geom g{};
+  Pad pad = Pad::Valid;
+  std::vector<uint32_t> in, w;
+  OutStage st;
+  bl_bconv2d_params p{};
+
+  std::string str() const {
+    return geom_str(g) + " pad " + pad_name(pad) + " out " + st.desc;
+  }
+};
+
+BConvCase make_case(Rng &r, int64_t max_macs) {
+  BConvCase c;
+  const Pad pads[] = {Pad::Valid, Pad::SameZero, Pad::SamePlus, Pad::SameMinus};
+  c.pad = pads[uni(r, 0, 3)];
+  c.g = random_geom(r, c.pad, max_macs);
+  c.in = random_bits(r, size_t(c.g.in_h) * c.g.in_w * c.g.in_c);
+  const size_t per = size_t(c.g.k_h) * c.g.k_w * c.g.in_c;
+  c.w.assign(bl_bconv2d_weight_words(c.g.k_h, c.g.k_w, c.g.in_c, c.g.out_c), 0);
+  for (int32_t o = 0; o < c.g.out_c; o++) {
+    auto f = random_bits(r, per);
+    std::copy(f.begin(), f.end(), c.w.begin() + long(o * BL_WORDS(per)));
+  }
+  c.st.init(r, c.g.out_c, coin(r) ? BL_OUT_BITS : BL_OUT_F32, int32_t(per), true);
+  c.p.g = c.g;
+  c.p.pad = bpad_of(c.pad);
+  c.p.weights = c.w.data();
+  c.p.out = c.st.o;
+  return c;
+}
+
+size_t out_elems(const bl_conv_geom &g) { return size_t(g.out_h) * g.out_w * g.out_c; }
+
+std::vector<uint32_t> run_ref(const BConvCase &c) {
+  std::vector<uint32_t> out(out_words(c.p.out.kind, out_elems(c.g)), 0xdeadbeefu);
+  EXPECT_EQ(bl_bconv2d_ref(&c.p, c.in.data(), out.data()), BL_OK);
+  return out;
+}
+
+std::vector<uint32_t> run_opt(const BConvCase &c) {
+  std::vector<uint32_t> out(out_words(c.p.out.kind, out_elems(c.g)), 0xa5a5a5a5u);
+  const size_t ss = bl_bconv2d_scratch_size(&c.p);
+  std::vector<uint32_t> scratch(ss / 4);
+  EXPECT_EQ(ss % 4, 0u);
+  EXPECT_EQ(bl_bconv2d(&c.p, c.in.data(), out.data(), scratch.data()), BL_OK);
+  return out;
+}
+
+// Naive float convolution of the unpacked ±1 tensors: zero padding leaves the border taps out
+// (they multiply a 0.0f), ±1 padding multiplies the pad value. Returns d per output element.
+std::vector<float> naive_dot(const BConvCase &c) {
+  const auto &g = c.g;
+  const float padv = c.pad == Pad::SamePlus ? 1.f : c.pad == Pad::SameMinus ? -1.f : 0.f;
+  std::vector<float> x(size_t(g.in_h) * g.in_w * g.in_c);
+  for (size_t i = 0; i < x.size(); i++) x[i] = float(pm(c.in.data(), i));
+  const size_t per = size_t(g.k_h) * g.k_w * g.in_c, wpf = BL_WORDS(per);
+  std::vector<float> d(out_elems(g));
+  for (int oh = 0; oh < g.out_h; oh++)
+    for (int ow = 0; ow < g.out_w; ow++)
+      for (int o = 0; o < g.out_c; o++) {
+        float s = 0.f;
+        for (int kh = 0; kh < g.k_h; kh++)
+          for (int kw = 0; kw < g.k_w; kw++)
+            for (int ci = 0; ci < g.in_c; ci++) {
+              const int ih = oh * g.stride_h - g.pad_top + kh * g.dil_h;
+              const int iw = ow * g.stride_w - g.pad_left + kw * g.dil_w;
+              const bool inside = ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w;
+              const float a = inside ? x[(size_t(ih) * g.in_w + iw) * g.in_c + ci] : padv;
+              const float w = float(pm(c.w.data() + o * wpf, (size_t(kh) * g.k_w + kw) * g.in_c + ci));
+              s += a * w;
+            }
+        d[(size_t(oh) * g.out_w + ow) * g.out_c + o] = s;
+      }
+  return d;
+}
+
+void expect_same(const BConvCase &c, const std::vector<uint32_t> &a, const std::vector<uint32_t> &b) {
+  const long i = first_diff(a, b);
+  ASSERT_EQ(i, -1) << "first differing word " << i << " (ref " << std::hex << a[size_t(i)]
+                   << " opt " << b[size_t(i)] << std::dec << ") for " << c.str();
+}
+
+}  // namespace
+
+TEST(BConv2D, OptimizedMatchesReferenceOnRandomLayers) {
+  Rng r(20240601);
+  for (int t = 0; t < 2500; t++) {
+    const BConvCase c = make_case(r, 150000);
+    SCOPED_TRACE("case " + std::to_string(t) + ": " + c.str());
+    expect_same(c, run_ref(c), run_opt(c));
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST(BConv2D, ReferenceEqualsNaiveFloatConvolution) {
+  Rng r(77);
+  for (int t = 0; t < 400; t++) {
+    BConvCase c = make_case(r, 60000);
+    SCOPED_TRACE("case " + std::to_string(t) + ": " + c.str());
+    const auto d = naive_dot(c);
+    // Float output with the identity stage gives d itself.
+    bl_output ident{};
+    ident.kind = BL_OUT_F32;
+    ident.act_min = -INFINITY;
+    ident.act_max = INFINITY;
+    c.p.out = ident;
+    const auto f = run_ref(c);
+    for (size_t i = 0; i < d.size(); i++)
+      ASSERT_EQ(u2f(f[i]), d[i]) << "element " << i;
+    // Float output through the random stage, and bit output through random thresholds,
+    // recomputed from d by the test's own output stage.
+    OutStage fs, bs;
+    const int32_t n = c.g.k_h * c.g.k_w * c.g.in_c;
+    fs.init(r, c.g.out_c, BL_OUT_F32, n, true);
+    c.p.out = fs.o;
+    const auto f2 = run_ref(c);
+    for (size_t i = 0; i < d.size(); i++)
+      ASSERT_EQ(f2[i], f2u(stage_f32(fs.o, int32_t(i % size_t(c.g.out_c)), d[i]))) << "element " << i;
+    bs.init(r, c.g.out_c, BL_OUT_BITS, n, true);
+    c.p.out = bs.o;
+    const auto b = run_ref(c);
+    for (size_t i = 0; i < d.size(); i++)
+      ASSERT_EQ(get_bit(b.data(), i),
+                stage_int_bit(bs.o, int32_t(i % size_t(c.g.out_c)), int32_t(d[i])))
+          << "element " << i;
+    const size_t used = d.size() % 32;
+    if (used) {
+      ASSERT_EQ(b.back() >> used, 0u) << "spare output bits must be 0";
+    }
+  }
+}
+
+TEST(BConv2D, SamePadZeroMatchesReferenceOnBorders) {
+  // The exact-zero border is where the masked path runs: small images where most pixels are
+  // border pixels, aligned and unaligned channel counts.
+  Rng r(5);
+  for (int in_c : {1, 3, 31, 32, 33, 64, 96}) {
+    for (int k : {2, 3, 5}) {
+      BConvCase c = make_case(r, 1 << 30);
+      c.pad = Pad::SameZero;
+      c.g.in_h = 7; c.g.in_w = 6; c.g.in_c = in_c; c.g.out_c = 37;
+      c.g.k_h = k; c.g.k_w = k; c.g.stride_h = c.g.stride_w = 1; c.g.dil_h = c.g.dil_w = 1;
+      ASSERT_TRUE(tf_geometry(c.g, true));
+      c.in = random_bits(r, size_t(7) * 6 * in_c);
+      c.w.assign(bl_bconv2d_weight_words(k, k, in_c, 37), 0);
+      const size_t per = size_t(k) * k * in_c;
+      for (int o = 0; o < 37; o++) {
+        auto f = random_bits(r, per);
+        std::copy(f.begin(), f.end(), c.w.begin() + long(o * BL_WORDS(per)));
+      }
+      c.st.init(r, 37, BL_OUT_F32, int32_t(per), true);
+      c.p.g = c.g; c.p.pad = BL_PAD_ZERO; c.p.weights = c.w.data();
+      bl_output ident{};
+      ident.kind = BL_OUT_F32; ident.act_min = -INFINITY; ident.act_max = INFINITY;
+      c.p.out = ident;
+      SCOPED_TRACE(c.str());
+      const auto d = naive_dot(c);
+      const auto ref = run_ref(c), opt = run_opt(c);
+      expect_same(c, ref, opt);
+      for (size_t i = 0; i < d.size(); i++) ASSERT_EQ(u2f(opt[i]), d[i]) << "element " << i;
+    }
+  }
+}
+
+TEST(BConv2D, FirstLayerSingleChannelUsesPatchPacking) {
+  // 3x3x1 filters take one word each; the 9 bits are (kh, kw) row-major.
+  EXPECT_EQ(bl_bconv2d_weight_words(3, 3, 1, 16), 16u);
+  EXPECT_EQ(bl_bconv2d_weight_words(3, 3, 64, 64), 64u * 18u);
+  bl_conv_geom g{};
+  g.in_h = 3; g.in_w = 3; g.in_c = 1; g.out_h = 1; g.out_w = 1; g.out_c = 1;
+  g.k_h = g.k_w = 3; g.stride_h = g.stride_w = 1; g.dil_h = g.dil_w = 1;
+  const uint32_t in = 0x0a5u;  // pixels 0, 2, 5, 7 are -1
+  const uint32_t w = 0x0a4u;   // taps 2, 5, 7 are -1: 8 agree, 1 differs
+  bl_bconv2d_params p{};
+  p.g = g; p.pad = BL_PAD_ZERO; p.weights = &w;
+  p.out.kind = BL_OUT_F32; p.out.act_min = -INFINITY; p.out.act_max = INFINITY;
+  float out = 0, out2 = 0;
+  uint32_t scratch[2];
+  ASSERT_EQ(bl_bconv2d_ref(&p, &in, &out), BL_OK);
+  ASSERT_EQ(bl_bconv2d(&p, &in, &out2, scratch), BL_OK);
+  EXPECT_EQ(out, 7.0f);
+  EXPECT_EQ(out2, 7.0f);
+}
+
+TEST(BConv2D, BitOutputSpareBitsAreZero) {
+  Rng r(9);
+  for (int t = 0; t < 200; t++) {
+    BConvCase c = make_case(r, 20000);
+    OutStage bs;
+    bs.init(r, c.g.out_c, BL_OUT_BITS, c.g.k_h * c.g.k_w * c.g.in_c, true);
+    c.p.out = bs.o;
+    SCOPED_TRACE(c.str());
+    const auto o = run_opt(c);  // buffer pre-filled with 0xa5a5a5a5
+    const size_t used = out_elems(c.g) % 32;
+    if (used) {
+      ASSERT_EQ(o.back() >> used, 0u);
+    }
+  }
+}
+
+TEST(BConv2D, RejectsBadParameters) {
+  uint32_t w = 0, in = 0, out = 0, scratch[2];
+  bl_bconv2d_params p{};
+  p.g.in_h = p.g.in_w = p.g.in_c = p.g.out_h = p.g.out_w = p.g.out_c = 1;
+  p.g.k_h = p.g.k_w = p.g.stride_h = p.g.stride_w = p.g.dil_h = p.g.dil_w = 1;
+  p.weights = &w;
+  p.out.kind = BL_OUT_BITS;  // no thresholds
+  EXPECT_EQ(bl_bconv2d(&p, &in, &out, scratch), BL_ERR_PARAM);
+  EXPECT_EQ(bl_bconv2d_ref(&p, &in, &out), BL_ERR_PARAM);
+  p.out.kind = BL_OUT_F32;
+  EXPECT_EQ(bl_bconv2d_ref(&p, &in, &out), BL_OK);
+  p.g.stride_h = 0;
+  EXPECT_EQ(bl_bconv2d_ref(&p, &in, &out), BL_ERR_PARAM);
+  EXPECT_EQ(bl_bconv2d_scratch_size(&p), 0u);
+  p.g.stride_h = 1;
+  p.pad = static_cast<bl_bpad>(7);
+  EXPECT_EQ(bl_bconv2d(&p, &in, &out, scratch), BL_ERR_PARAM);
+  p.pad = BL_PAD_ZERO;
+  EXPECT_EQ(bl_bconv2d(&p, &in, &out, nullptr), BL_ERR_PARAM);
+  EXPECT_EQ(bl_bconv2d(&p, &in, &out, scratch), BL_OK);
+}
