@@ -1,12 +1,166 @@
-// The `bitlens` command line: thin layer over the core (parse options, print, exit codes).
+// The `bitlens` command line: thin layer over the core (parse options, call, print, exit codes).
+// Exit status: 0 success, 1 a check failed (validate/compare mismatch), 2 unusable input.
 #include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
+
+#include "bitlens/compiler.hpp"
+#include "bitlens/model.hpp"
+#include "bitlens/report.hpp"
+#include "commands.hpp"
+
+namespace bitlens::cli {
+
+const char* const kUsage =
+    "usage: bitlens <command> [options]\n"
+    "\n"
+    "Inspect Keras/Larq binary networks: which layers run on exact 1-bit kernels, which fall\n"
+    "back, why, and what it costs.\n"
+    "\n"
+    "commands:\n"
+    "  analyze MODEL   report kernels, reasons, MACC/ROM/RAM and the memory plan\n"
+    "  run MODEL       run the model on the host (kernels or reference engine)\n"
+    "  help [COMMAND]  show help for a command\n"
+    "\n"
+    "options: --help, --version\n";
+
+const std::map<std::string, std::string>& command_help() {
+  static const std::map<std::string, std::string> h = {
+      {"analyze",
+       "usage: bitlens analyze MODEL [--json] [--pad-values V] [--set LAYER.pad_values=V]... [--width N]\n"
+       "\n"
+       "Reads a Keras .h5 or .keras model and prints, per layer, the kernel class (binary,\n"
+       "binary-weights, float, fused, none, unsupported) with reason codes, MACC, ROM, the\n"
+       "operation-type table, complexity bars and the memory plan.\n"
+       "\n"
+       "  --json               print one JSON document instead (schema: docs/report-format.md)\n"
+       "  --pad-values V       what-if: override pad_values of every Larq conv layer (-1, 0, 1, ...)\n"
+       "  --set L.pad_values=V what-if: override one layer's pad_values (repeatable)\n"
+       "  --width N            fit the text report to N columns (80..160, default 100)\n"
+       "\n"
+       "Exit status: 0 report produced (also with unsupported layers), 2 unusable input.\n"},
+      {"run",
+       "usage: bitlens run MODEL (--input [NAME=]X.npy... | --random SEED [--batch N])\n"
+       "                  [--output [NAME=]Y.npy...] [--engine kernels|reference]\n"
+       "                  [--pad-values V] [--set L.pad_values=V]...\n"
+       "\n"
+       "Runs the model on the host. The kernels engine uses exactly the kernels and memory plan of\n"
+       "an exported project; the reference engine is the independent float interpreter of\n"
+       "Keras + Larq semantics. Inputs are float32 .npy files of shape (N, ...) matching the model\n"
+       "input; several inputs/outputs take one file each (NAME=FILE). Without --output, a summary\n"
+       "of the outputs is printed.\n"
+       "\n"
+       "Exit status: 0 success, 2 unusable model or input.\n"},
+  };
+  return h;
+}
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::fprintf(stderr, "bitlens: error: %s\n", msg.c_str());
+  std::exit(2);
+}
+
+std::string take_value(const std::vector<std::string>& args, size_t& i) {
+  if (i + 1 >= args.size()) usage_error("option " + args[i] + " needs a value");
+  return args[++i];
+}
+
+float parse_float_option(const std::string& opt, const std::string& v) {
+  char* end = nullptr;
+  const float f = std::strtof(v.c_str(), &end);
+  if (v.empty() || *end != '\0') usage_error(opt + " '" + v + "' is not a number (use -1, 0 or 1)");
+  return f;
+}
+
+// Options shared by commands that compile a model.
+bool parse_compile_option(const std::vector<std::string>& args, size_t& i, CompileOptions& o) {
+  if (args[i] == "--pad-values") {
+    o.pad_values = parse_float_option("--pad-values", take_value(args, i));
+    return true;
+  }
+  if (args[i] == "--set") {
+    try {
+      o.sets.push_back(parse_set_option(take_value(args, i)));
+    } catch (const ModelError& e) {
+      usage_error(e.what());
+    }
+    return true;
+  }
+  return false;
+}
+
+static int cmd_analyze(const std::vector<std::string>& args) {
+  std::string file;
+  bool as_json = false;
+  int width = 100;
+  CompileOptions opt;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--json") {
+      as_json = true;
+    } else if (a == "--width") {
+      width = std::atoi(take_value(args, i).c_str());
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(command_help().at("analyze").c_str(), stdout);
+      return 0;
+    } else if (parse_compile_option(args, i, opt)) {
+    } else if (!a.empty() && a[0] == '-') {
+      usage_error("analyze: unknown option " + a + " (see 'bitlens help analyze')");
+    } else if (file.empty()) {
+      file = a;
+    } else {
+      usage_error("analyze: only one MODEL may be given (got '" + file + "' and '" + a + "')");
+    }
+  }
+  if (file.empty()) usage_error("analyze: no MODEL given (see 'bitlens help analyze')");
+  try {
+    Model m = load_model(file);
+    CompileResult r = compile(std::move(m), opt);
+    if (as_json)
+      std::cout << json_report(r).dump(2) << "\n";
+    else
+      std::cout << text_report(r, {width});
+    return 0;
+  } catch (const ModelError& e) {
+    std::fprintf(stderr, "bitlens: error: %s: %s\n", file.c_str(), e.what());
+    return 2;
+  }
+}
+
+}  // namespace bitlens::cli
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "--version") {
+  using namespace bitlens::cli;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (cmd == "--version" || cmd == "version") {
     std::printf("bitlens %s\n", BITLENS_VERSION);
     return 0;
   }
-  std::fprintf(stderr, "usage: bitlens --version\n");
-  return 2;
+  if (cmd == "--help" || cmd == "-h") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "help") {
+    if (rest.empty()) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    auto it = command_help().find(rest[0]);
+    if (it == command_help().end()) usage_error("help: unknown command '" + rest[0] + "'");
+    std::fputs(it->second.c_str(), stdout);
+    return 0;
+  }
+  if (cmd == "analyze") return cmd_analyze(rest);
+  if (cmd == "run") return cmd_run(rest);
+  usage_error("unknown command '" + cmd + "' (see 'bitlens --help')");
 }

@@ -2,6 +2,7 @@
 // tensors with explicit formats, and the decision record every front end renders.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -101,7 +102,13 @@ struct PoolAttrs {
 // The output stage of a conv/dense node after folding.
 struct Epilogue {
   std::vector<PostOp> chain;          // semantic: what the float model computes after acc
-  std::vector<int> pool_after;        // MaxPool nodes folded between acc and the binarization
+  // MaxPool nodes between acc and the binarization, with the chain position where the part
+  // applied after that pool starts (it decides AND or OR pooling per channel).
+  struct Pool {
+    int node;
+    size_t chain_pos;
+  };
+  std::vector<Pool> pools;
   bool bits = false;                  // output is s1
   // Lowered form (filled by the lowering pass):
   std::vector<float> mul, add;        // empty = identity
@@ -135,6 +142,7 @@ struct Node {
   const Layer* source = nullptr;  // into CompileResult::model
   std::vector<int> inputs, outputs;  // tensor ids
   bool removed = false;    // fused or stripped: does not execute
+  double order = 0;        // schedule position key (inserted steps sit between layers)
   Decision decision;
 
   // Attributes (which are used depends on op).

@@ -1,0 +1,19 @@
+// Sub-commands of the `bitlens` CLI and the option helpers they share.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bitlens/compiler.hpp"
+
+namespace bitlens::cli {
+
+const std::map<std::string, std::string>& command_help();
+[[noreturn]] void usage_error(const std::string& msg);
+std::string take_value(const std::vector<std::string>& args, size_t& i);
+bool parse_compile_option(const std::vector<std::string>& args, size_t& i, CompileOptions& o);
+
+int cmd_run(const std::vector<std::string>& args);
+
+}  // namespace bitlens::cli

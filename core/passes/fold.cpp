@@ -1,0 +1,224 @@
+// Passes: strip training-only layers; fold bias/BatchNorm/activations into conv and dense
+// output stages; decide bit-packed outputs when every consumer binarizes.
+#include <algorithm>
+#include <cmath>
+
+#include "passes/passes.hpp"
+
+namespace bitlens::passes {
+
+void bypass(Graph& g, Node& n) {
+  const int out = n.outputs.at(0), in = n.inputs.at(0);
+  Tensor& to = g.tensors[out];
+  for (int c : to.consumers) {
+    for (int& i : g.nodes[c].inputs)
+      if (i == out) i = in;
+    g.tensors[in].consumers.push_back(c);
+  }
+  to.consumers.clear();
+  auto& ic = g.tensors[in].consumers;
+  ic.erase(std::remove(ic.begin(), ic.end(), n.id), ic.end());
+  if (to.model_output) {
+    to.model_output = false;
+    g.tensors[in].model_output = true;
+    for (int& o : g.outputs)
+      if (o == out) o = in;
+  }
+  n.removed = true;
+}
+
+bool strip_training_only(Graph& g) {
+  bool changed = false;
+  for (auto& n : g.nodes) {
+    if (n.op != Op::Identity || n.removed) continue;
+    bypass(g, n);
+    n.decision.kernel = KernelClass::None;
+    n.decision.reasons.push_back(make_reason("TRAINING_ONLY", {n.class_name}));
+    changed = true;
+  }
+  return changed;
+}
+
+namespace {
+
+bool is_weighted(const Node& n) {
+  return n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense;
+}
+
+// Activations that fold as a clamp on the output stage.
+bool clamp_of(const std::string& act, float relu_max, float& lo, float& hi) {
+  if (act == "relu") {
+    lo = 0.0f;
+    hi = relu_max;
+    return true;
+  }
+  if (act == "relu6") {
+    lo = 0.0f;
+    hi = 6.0f;
+    return true;
+  }
+  return false;
+}
+
+bool is_linear(const std::string& act) { return act.empty() || act == "linear"; }
+
+// The single live consumer of tensor t, or nullptr.
+Node* single_consumer(Graph& g, int t) {
+  const Tensor& tt = g.tensors[t];
+  if (tt.model_output || tt.consumers.size() != 1) return nullptr;
+  Node& c = g.nodes[tt.consumers[0]];
+  return c.removed ? nullptr : &c;
+}
+
+// A node that can be folded as an element-wise monotone step of the output stage.
+bool foldable_step(const Node& q, PostOp& op) {
+  if (q.op == Op::BatchNorm) {
+    op = q.epi.chain.at(0);
+    return true;
+  }
+  if (q.op == Op::Activation) {
+    float lo, hi;
+    if (clamp_of(q.activation, q.relu_max, lo, hi)) {
+      op = PostOp{PostOp::Kind::Clamp, {}, {}, lo, hi, q.name};
+      return true;
+    }
+  }
+  return false;
+}
+
+bool sign_consumer(const Node& c) {
+  return is_weighted(c) && c.conv.input_q.sign_like() && c.decision.kernel != KernelClass::Unsupported;
+}
+
+// Can every use of tensor t be served from bits? Collects MaxPools (with the BN/activation
+// steps after each) on the way.
+struct BitsPlan {
+  std::vector<int> pools;
+  std::vector<std::vector<int>> after_pool;  // folded nodes after each pool
+};
+
+bool collect_bits(Graph& g, int t, BitsPlan& plan) {
+  const Tensor& tt = g.tensors[t];
+  if (tt.model_output || tt.consumers.empty()) return false;
+  for (int cid : tt.consumers) {
+    Node& c = g.nodes[cid];
+    if (c.removed) continue;
+    if (sign_consumer(c)) continue;
+    if (c.op == Op::Flatten) {
+      if (!collect_bits(g, c.outputs[0], plan)) return false;
+      continue;
+    }
+    if (c.op == Op::MaxPool && tt.consumers.size() == 1) {
+      plan.pools.push_back(c.id);
+      plan.after_pool.emplace_back();
+      int cur = c.outputs[0];
+      PostOp op;
+      for (Node* q = single_consumer(g, cur); q && foldable_step(*q, op); q = single_consumer(g, cur)) {
+        plan.after_pool.back().push_back(q->id);
+        cur = q->outputs[0];
+      }
+      if (!collect_bits(g, cur, plan)) return false;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+// Can the chain be expressed as y = clamp(acc * mul + add)? (affine steps, then one clamp last)
+bool affine_then_clamp(const std::vector<PostOp>& chain) {
+  for (size_t i = 0; i < chain.size(); ++i)
+    if (chain[i].kind == PostOp::Kind::Clamp && i + 1 != chain.size()) return false;
+  return true;
+}
+
+bool integer_kernel(const Node& n) {
+  return n.conv.input_q.sign_like() && n.conv.kernel_q.binary_weights();
+}
+
+}  // namespace
+
+bool fold_epilogues(Graph& g) {
+  bool changed = false;
+  for (auto& p : g.nodes) {
+    if (p.removed || !is_weighted(p) || p.decision.kernel == KernelClass::Unsupported) continue;
+
+    // The layer's own activation.
+    float lo, hi;
+    bool activation_pending = false;
+    if (clamp_of(p.activation, INFINITY, lo, hi)) {
+      p.epi.chain.push_back({PostOp::Kind::Clamp, {}, {}, lo, hi, p.name});
+      p.activation = "linear";
+    } else if (!is_linear(p.activation)) {
+      activation_pending = true;  // sigmoid/tanh/softmax: applied in place after the kernel
+    }
+    if (activation_pending) continue;
+
+    // Direct chain: BN / ReLU right after the layer.
+    std::vector<int> direct;
+    std::vector<PostOp> chain = p.epi.chain;
+    int cur = p.outputs[0];
+    PostOp op;
+    for (Node* q = single_consumer(g, cur); q && foldable_step(*q, op); q = single_consumer(g, cur)) {
+      direct.push_back(q->id);
+      chain.push_back(op);
+      cur = q->outputs[0];
+    }
+
+    BitsPlan plan;
+    const bool bits = collect_bits(g, cur, plan) &&
+                      (integer_kernel(p) || [&] {
+                        // Float-accumulating kernels compute y = clamp(acc*mul + add) and take
+                        // its sign: the whole chain must have that form.
+                        std::vector<PostOp> full = chain;
+                        for (size_t k = 0; k < plan.pools.size(); ++k)
+                          for (int id : plan.after_pool[k]) {
+                            PostOp o;
+                            foldable_step(g.nodes[id], o);
+                            full.push_back(o);
+                          }
+                        return affine_then_clamp(full);
+                      }());
+
+    auto fuse = [&](int id) {
+      Node& q = g.nodes[id];
+      bypass(g, q);
+      q.decision.kernel = KernelClass::Fused;
+      q.decision.fused_into = p.name;
+      q.decision.reasons.push_back(
+          make_reason("FUSED", {p.name, bits ? "into its integer thresholds" : "into its output stage"}));
+      changed = true;
+    };
+
+    if (bits) {
+      p.epi.chain = chain;
+      for (int id : direct) fuse(id);
+      for (size_t k = 0; k < plan.pools.size(); ++k) {
+        p.epi.pools.push_back({plan.pools[k], p.epi.chain.size()});
+        for (int id : plan.after_pool[k]) {
+          PostOp o;
+          foldable_step(g.nodes[id], o);
+          p.epi.chain.push_back(o);
+          fuse(id);
+        }
+      }
+      p.epi.bits = true;
+      changed = true;
+      continue;
+    }
+
+    // Float output: fold the prefix of the direct chain that keeps the affine-then-clamp form.
+    for (size_t k = 0; k < direct.size(); ++k) {
+      std::vector<PostOp> trial = p.epi.chain;
+      PostOp o;
+      foldable_step(g.nodes[direct[k]], o);
+      trial.push_back(o);
+      if (!affine_then_clamp(trial)) break;
+      p.epi.chain = trial;
+      fuse(direct[k]);
+    }
+  }
+  return changed;
+}
+
+}  // namespace bitlens::passes

@@ -1,0 +1,582 @@
+// Pass: Keras Model -> IR Graph. Parses layer configs, applies weight quantizers, infers shapes.
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "passes/passes.hpp"
+
+namespace bitlens::passes {
+namespace {
+
+[[noreturn]] void fail(const Layer& l, const std::string& what) {
+  throw ModelError("layer '" + l.name + "' (" + l.class_name + "): " + what);
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r = "(";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + (s.size() == 1 ? ",)" : ")");
+}
+
+int get_int(const Layer& l, const char* key, int def) {
+  const json* v = config_get(l, key);
+  if (!v || v->is_null()) return def;
+  if (v->is_number_integer()) return v->get<int>();
+  if (v->is_number()) return static_cast<int>(v->get<double>());
+  fail(l, std::string("config '") + key + "' must be an integer, found " + v->dump() +
+              "; re-save the model from Keras");
+}
+
+// Keras writes tuples like kernel_size as [3, 3]; old files may hold a single integer.
+std::pair<int, int> get_pair(const Layer& l, const char* key, std::pair<int, int> def) {
+  const json* v = config_get(l, key);
+  if (!v || v->is_null()) return def;
+  if (v->is_number_integer()) return {v->get<int>(), v->get<int>()};
+  if (v->is_array() && v->size() == 2 && (*v)[0].is_number_integer() &&
+      (*v)[1].is_number_integer())
+    return {(*v)[0].get<int>(), (*v)[1].get<int>()};
+  fail(l, std::string("config '") + key + "' must be a pair of integers like [3, 3], found " +
+              v->dump() + "; re-save the model from Keras");
+}
+
+std::string get_str(const Layer& l, const char* key, const std::string& def) {
+  const json* v = config_get(l, key);
+  if (!v || v->is_null()) return def;
+  if (v->is_string()) return v->get<std::string>();
+  // Keras 3 may serialize an activation as {"class_name": ..., "config": ...}.
+  if (v->is_object() && v->contains("config") && (*v)["config"].is_object() &&
+      (*v)["config"].contains("name") && (*v)["config"]["name"].is_string())
+    return (*v)["config"]["name"].get<std::string>();
+  if (v->is_object() && v->contains("class_name") && (*v)["class_name"].is_string())
+    return (*v)["class_name"].get<std::string>();
+  fail(l, std::string("config '") + key + "' must be a string, found " + v->dump() +
+              "; re-save the model from Keras");
+}
+
+bool get_bool(const Layer& l, const char* key, bool def) {
+  const json* v = config_get(l, key);
+  if (!v || v->is_null()) return def;
+  if (v->is_boolean()) return v->get<bool>();
+  fail(l, std::string("config '") + key + "' must be true or false, found " + v->dump());
+}
+
+double get_num(const Layer& l, const char* key, double def) {
+  const json* v = config_get(l, key);
+  if (!v || v->is_null()) return def;
+  if (v->is_number()) return v->get<double>();
+  fail(l, std::string("config '") + key + "' must be a number, found " + v->dump());
+}
+
+const Array& weight(const Layer& l, const char* name, const std::vector<int64_t>& shape) {
+  auto it = l.weights.find(name);
+  if (it == l.weights.end())
+    fail(l, std::string("weight '") + name + "' is missing from the file; expected shape " +
+                shape_str(shape) + ". Re-save the full model with model.save()");
+  if (it->second.shape != shape)
+    fail(l, std::string("weight '") + name + "' has shape " + shape_str(it->second.shape) +
+                " but the layer config needs " + shape_str(shape) +
+                "; the file is inconsistent: re-save the model with model.save()");
+  for (float x : it->second.data)
+    if (!std::isfinite(x))
+      fail(l, std::string("weight '") + name + "' contains NaN or Inf; the model diverged in "
+                                               "training: retrain or restore a checkpoint");
+  return it->second;
+}
+
+// TF "same" padding amounts along one axis.
+void same_pad(int in, int k, int s, int d, int& out, int& before, int& after) {
+  out = (in + s - 1) / s;
+  const int eff = (k - 1) * d + 1;
+  const int total = std::max((out - 1) * s + eff - in, 0);
+  before = total / 2;
+  after = total - before;
+}
+
+// Applies a weight quantizer to latent weights, per output channel (last axis) where needed.
+std::vector<float> quantize_weights(const Quantizer& q, const Array& w) {
+  std::vector<float> r = w.data;
+  using K = Quantizer::Kind;
+  switch (q.kind) {
+    case K::Sign:
+      for (auto& x : r) x = x < 0 ? -1.0f : 1.0f;
+      break;
+    case K::MagnitudeAwareSign: {
+      const int64_t c = w.shape.empty() ? 1 : w.shape.back();
+      const int64_t rows = c ? static_cast<int64_t>(r.size()) / c : 0;
+      for (int64_t o = 0; o < c; ++o) {
+        double s = 0;
+        for (int64_t i = 0; i < rows; ++i) s += std::fabs(r[i * c + o]);
+        const float alpha = rows ? static_cast<float>(s / rows) : 0.0f;
+        for (int64_t i = 0; i < rows; ++i) r[i * c + o] = r[i * c + o] < 0 ? -alpha : alpha;
+      }
+      break;
+    }
+    default:
+      break;  // other quantizers force the float path; the reference applies them exactly
+  }
+  return r;
+}
+
+bool is_training_only(const std::string& c) {
+  static const std::set<std::string> k = {"Dropout",       "SpatialDropout1D", "SpatialDropout2D",
+                                          "SpatialDropout3D", "GaussianNoise", "GaussianDropout",
+                                          "AlphaDropout",  "ActivityRegularization"};
+  return k.count(c) > 0;
+}
+
+}  // namespace
+
+const json* config_get(const Layer& layer, const char* key) {
+  if (!layer.config.is_object()) return nullptr;
+  auto it = layer.config.find(key);
+  return it == layer.config.end() ? nullptr : &*it;
+}
+
+Graph import_model(const Model& model) {
+  Graph g;
+  // Keras tensor (layer, node, index) -> IR tensor id.
+  std::map<std::string, int> tensor_of;
+  auto key = [](const TensorRef& r) {
+    return r.layer + "#" + std::to_string(r.node_index) + "#" + std::to_string(r.tensor_index);
+  };
+
+  for (const Layer& l : model.layers) {
+    Node n;
+    n.id = static_cast<int>(g.nodes.size());
+    n.name = l.name;
+    n.layer = l.name;
+    n.class_name = l.class_name;
+    n.source = &l;
+    n.order = n.id;
+
+    std::vector<int> in_ids;
+    for (const auto& ref : l.inputs) {
+      auto it = tensor_of.find(key(ref));
+      if (it == tensor_of.end())
+        fail(l, "input '" + ref.layer + "' is not produced by any earlier layer; the model "
+                "config is inconsistent: re-save the model with model.save()");
+      in_ids.push_back(it->second);
+    }
+    n.inputs = in_ids;
+    auto in_shape = [&](size_t i) -> const std::vector<int64_t>& {
+      return g.tensors[n.inputs.at(i)].shape;
+    };
+    auto need_inputs = [&](size_t count) {
+      if (n.inputs.size() != count)
+        fail(l, "expects " + std::to_string(count) + " input(s), the model connects " +
+                    std::to_string(n.inputs.size()));
+    };
+    auto need_rank = [&](size_t rank) {
+      if (in_shape(0).size() != rank)
+        fail(l, "expects an input of rank " + std::to_string(rank + 1) +
+                    " (batch included), got shape (None, " + shape_str(in_shape(0)).substr(1));
+    };
+    auto channels_last = [&]() {
+      const std::string df = get_str(l, "data_format", "channels_last");
+      return df == "channels_last";
+    };
+
+    std::vector<int64_t> out_shape;
+    const std::string& c = l.class_name;
+    bool unsupported = false;
+    std::string unsupported_why;
+
+    if (c == "InputLayer") {
+      n.op = Op::Input;
+      const json* s = config_get(l, "batch_input_shape");
+      if (!s) s = config_get(l, "batch_shape");
+      if (!s || !s->is_array() || s->size() < 2)
+        fail(l, "has no 'batch_input_shape'/'batch_shape'; re-save the model with model.save()");
+      for (size_t i = 1; i < s->size(); ++i) {
+        if (!(*s)[i].is_number_integer() || (*s)[i].get<int64_t>() <= 0)
+          fail(l, "input shape " + s->dump() + " has an unknown or invalid dimension; BitLens "
+                  "needs fixed input sizes: build the model with tf.keras.Input(shape=(H, W, C))");
+        out_shape.push_back((*s)[i].get<int64_t>());
+      }
+    } else if (is_training_only(c)) {
+      need_inputs(1);
+      n.op = Op::Identity;
+      out_shape = in_shape(0);
+    } else if (c == "QuantConv2D" || c == "Conv2D" || c == "QuantDepthwiseConv2D" ||
+               c == "DepthwiseConv2D") {
+      need_inputs(1);
+      need_rank(3);
+      const bool depthwise = c.find("Depthwise") != std::string::npos;
+      const bool quant = c.rfind("Quant", 0) == 0;
+      n.op = depthwise ? Op::DepthwiseConv2D : Op::Conv2D;
+      auto& a = n.conv;
+      std::tie(a.kh, a.kw) = get_pair(l, "kernel_size", {1, 1});
+      std::tie(a.sh, a.sw) = get_pair(l, "strides", {1, 1});
+      std::tie(a.dh, a.dw) = get_pair(l, "dilation_rate", {1, 1});
+      const std::string padding = get_str(l, "padding", "valid");
+      if (padding != "same" && padding != "valid")
+        fail(l, "padding '" + padding + "' is not understood (expected \"same\" or \"valid\")");
+      a.same = padding == "same";
+      a.pad_value = quant ? static_cast<float>(get_num(l, "pad_values", 0.0)) : 0.0f;
+      if (quant) a.input_q = parse_quantizer(config_get(l, "input_quantizer") ? *config_get(l, "input_quantizer") : json());
+      const char* kq = depthwise ? "depthwise_quantizer" : "kernel_quantizer";
+      if (quant) a.kernel_q = parse_quantizer(config_get(l, kq) ? *config_get(l, kq) : json());
+      if (a.kh <= 0 || a.kw <= 0 || a.sh <= 0 || a.sw <= 0 || a.dh <= 0 || a.dw <= 0)
+        fail(l, "kernel_size, strides and dilation_rate must be positive");
+      if (!channels_last()) {
+        unsupported = true;
+        unsupported_why = "CHANNELS_FIRST";
+      }
+      if (!depthwise && get_int(l, "groups", 1) != 1) {
+        unsupported = true;
+        unsupported_why = "GROUPED_CONV";
+      }
+      const auto& s = in_shape(0);
+      const int H = static_cast<int>(s[0]), W = static_cast<int>(s[1]), C = static_cast<int>(s[2]);
+      int oh, ow;
+      if (a.same) {
+        same_pad(H, a.kh, a.sh, a.dh, oh, a.pad_top, a.pad_bottom);
+        same_pad(W, a.kw, a.sw, a.dw, ow, a.pad_left, a.pad_right);
+      } else {
+        oh = (H - ((a.kh - 1) * a.dh + 1)) / a.sh + 1;
+        ow = (W - ((a.kw - 1) * a.dw + 1)) / a.sw + 1;
+        if (H < (a.kh - 1) * a.dh + 1 || W < (a.kw - 1) * a.dw + 1)
+          fail(l, "the " + std::to_string(a.kh) + "x" + std::to_string(a.kw) +
+                      " kernel is larger than its " + std::to_string(H) + "x" +
+                      std::to_string(W) + " input with padding=\"valid\"");
+      }
+      if (depthwise) {
+        a.depth_multiplier = get_int(l, "depth_multiplier", 1);
+        if (a.depth_multiplier <= 0) fail(l, "depth_multiplier must be positive");
+        a.filters = C * a.depth_multiplier;
+        const Array& k = weight(l, "depthwise_kernel", {a.kh, a.kw, C, a.depth_multiplier});
+        n.weights = quantize_weights(a.kernel_q, k);
+      } else {
+        a.filters = get_int(l, "filters", 0);
+        if (a.filters <= 0) fail(l, "config 'filters' must be a positive integer");
+        const Array& k = weight(l, "kernel", {a.kh, a.kw, C, a.filters});
+        n.weights = quantize_weights(a.kernel_q, k);
+      }
+      if (a.kernel_q.kind == Quantizer::Kind::MagnitudeAwareSign) {
+        // Split alpha*sign(w) into sign(w) and a per-channel scale folded after the dot product.
+        PostOp p{PostOp::Kind::Scale, {}, {}, 0, 0, l.name};
+        const int64_t co = a.filters;
+        p.a.assign(co, 0.0f);
+        for (size_t i = 0; i < n.weights.size(); ++i) {
+          const size_t o = depthwise ? (i % (C * a.depth_multiplier)) : (i % co);
+          p.a[o] = std::fabs(n.weights[i]);
+          n.weights[i] = n.weights[i] < 0 ? -1.0f : 1.0f;
+        }
+        n.epi.chain.push_back(std::move(p));
+      }
+      if (get_bool(l, "use_bias", true)) {
+        const Array& b = weight(l, "bias", {a.filters});
+        n.epi.chain.push_back({PostOp::Kind::Bias, b.data, {}, 0, 0, l.name});
+      }
+      n.activation = get_str(l, "activation", "linear");
+      out_shape = {oh, ow, a.filters};
+      if (oh <= 0 || ow <= 0) fail(l, "output size is empty");
+    } else if (c == "QuantSeparableConv2D" || c == "SeparableConv2D") {
+      // Not lowered in this version: reported, and the reference interpreter still runs it.
+      need_inputs(1);
+      need_rank(3);
+      unsupported = true;
+      unsupported_why = "SEPARABLE_CONV";
+      n.op = Op::Unsupported;
+      int kh, kw, sh, sw, dh, dw;
+      std::tie(kh, kw) = get_pair(l, "kernel_size", {1, 1});
+      std::tie(sh, sw) = get_pair(l, "strides", {1, 1});
+      std::tie(dh, dw) = get_pair(l, "dilation_rate", {1, 1});
+      const auto& s = in_shape(0);
+      int oh, ow, t0, t1;
+      if (get_str(l, "padding", "valid") == "same") {
+        same_pad(static_cast<int>(s[0]), kh, sh, dh, oh, t0, t1);
+        same_pad(static_cast<int>(s[1]), kw, sw, dw, ow, t0, t1);
+      } else {
+        oh = (static_cast<int>(s[0]) - ((kh - 1) * dh + 1)) / sh + 1;
+        ow = (static_cast<int>(s[1]) - ((kw - 1) * dw + 1)) / sw + 1;
+      }
+      out_shape = {oh, ow, get_int(l, "filters", 1)};
+    } else if (c == "QuantDense" || c == "Dense") {
+      need_inputs(1);
+      n.op = Op::Dense;
+      auto& a = n.conv;
+      const bool quant = c == "QuantDense";
+      if (quant) {
+        a.input_q = parse_quantizer(config_get(l, "input_quantizer") ? *config_get(l, "input_quantizer") : json());
+        a.kernel_q = parse_quantizer(config_get(l, "kernel_quantizer") ? *config_get(l, "kernel_quantizer") : json());
+      }
+      a.filters = get_int(l, "units", 0);
+      if (a.filters <= 0) fail(l, "config 'units' must be a positive integer");
+      const auto& s = in_shape(0);
+      const int64_t nin = s.back();
+      const Array& k = weight(l, "kernel", {nin, a.filters});
+      n.weights = quantize_weights(a.kernel_q, k);
+      if (a.kernel_q.kind == Quantizer::Kind::MagnitudeAwareSign) {
+        PostOp p{PostOp::Kind::Scale, std::vector<float>(a.filters, 0.0f), {}, 0, 0, l.name};
+        for (size_t i = 0; i < n.weights.size(); ++i) {
+          p.a[i % a.filters] = std::fabs(n.weights[i]);
+          n.weights[i] = n.weights[i] < 0 ? -1.0f : 1.0f;
+        }
+        n.epi.chain.push_back(std::move(p));
+      }
+      if (get_bool(l, "use_bias", true)) {
+        const Array& b = weight(l, "bias", {a.filters});
+        n.epi.chain.push_back({PostOp::Kind::Bias, b.data, {}, 0, 0, l.name});
+      }
+      n.activation = get_str(l, "activation", "linear");
+      out_shape = s;
+      out_shape.back() = a.filters;
+      if (s.size() != 1) {
+        unsupported = true;
+        unsupported_why = "DENSE_RANK";
+      }
+    } else if (c == "BatchNormalization") {
+      need_inputs(1);
+      n.op = Op::BatchNorm;
+      const auto& s = in_shape(0);
+      int axis = -1;
+      const json* ax = config_get(l, "axis");
+      if (ax && ax->is_array() && ax->size() == 1 && (*ax)[0].is_number_integer())
+        axis = (*ax)[0].get<int>();
+      else if (ax && ax->is_number_integer())
+        axis = ax->get<int>();
+      const int rank = static_cast<int>(s.size()) + 1;
+      if (axis < 0) axis += rank;
+      if (axis != rank - 1) {
+        unsupported = true;
+        unsupported_why = "BN_AXIS";
+      }
+      const int64_t C = s.back();
+      const float eps = static_cast<float>(get_num(l, "epsilon", 1e-3));
+      const bool center = get_bool(l, "center", true), scale = get_bool(l, "scale", true);
+      const Array& mean = weight(l, "moving_mean", {C});
+      const Array& var = weight(l, "moving_variance", {C});
+      PostOp p{PostOp::Kind::BatchNorm, std::vector<float>(C), std::vector<float>(C), 0, 0, l.name};
+      const Array* gamma = scale ? &weight(l, "gamma", {C}) : nullptr;
+      const Array* beta = center ? &weight(l, "beta", {C}) : nullptr;
+      for (int64_t i = 0; i < C; ++i) {
+        if (var.data[i] < 0)
+          fail(l, "moving_variance[" + std::to_string(i) + "] is negative (" +
+                      std::to_string(var.data[i]) + "); the file is corrupt: re-save the model");
+        // Keras' inference expression: inv = rsqrt(var + eps) * gamma;
+        // y = x * inv + (beta - mean * inv). Same float32 operations as the reference.
+        float inv = 1.0f / std::sqrt(var.data[i] + eps);
+        if (gamma) inv *= gamma->data[i];
+        p.a[i] = inv;
+        p.b[i] = beta ? beta->data[i] - mean.data[i] * inv : -(mean.data[i] * inv);
+      }
+      n.epi.chain.push_back(std::move(p));
+      out_shape = s;
+    } else if (c == "MaxPooling2D" || c == "AveragePooling2D") {
+      need_inputs(1);
+      need_rank(3);
+      n.op = c == "MaxPooling2D" ? Op::MaxPool : Op::AvgPool;
+      auto& p = n.pool;
+      std::tie(p.kh, p.kw) = get_pair(l, "pool_size", {2, 2});
+      std::tie(p.sh, p.sw) = get_pair(l, "strides", {p.kh, p.kw});
+      p.same = get_str(l, "padding", "valid") == "same";
+      if (p.kh <= 0 || p.kw <= 0 || p.sh <= 0 || p.sw <= 0)
+        fail(l, "pool_size and strides must be positive");
+      if (!channels_last()) {
+        unsupported = true;
+        unsupported_why = "CHANNELS_FIRST";
+      }
+      const auto& s = in_shape(0);
+      int oh, ow, b;
+      if (p.same) {
+        same_pad(static_cast<int>(s[0]), p.kh, p.sh, 1, oh, p.pad_top, b);
+        same_pad(static_cast<int>(s[1]), p.kw, p.sw, 1, ow, p.pad_left, b);
+      } else {
+        if (s[0] < p.kh || s[1] < p.kw) fail(l, "pool window is larger than its input");
+        oh = static_cast<int>((s[0] - p.kh) / p.sh + 1);
+        ow = static_cast<int>((s[1] - p.kw) / p.sw + 1);
+      }
+      out_shape = {oh, ow, s[2]};
+    } else if (c == "GlobalAveragePooling2D" || c == "GlobalMaxPooling2D") {
+      need_inputs(1);
+      need_rank(3);
+      n.op = c == "GlobalMaxPooling2D" ? Op::GlobalMaxPool : Op::GlobalAvgPool;
+      n.pool.keepdims = get_bool(l, "keepdims", false);
+      const auto& s = in_shape(0);
+      out_shape = n.pool.keepdims ? std::vector<int64_t>{1, 1, s[2]} : std::vector<int64_t>{s[2]};
+    } else if (c == "Flatten") {
+      need_inputs(1);
+      n.op = Op::Flatten;
+      int64_t e = 1;
+      for (auto d : in_shape(0)) e *= d;
+      out_shape = {e};
+    } else if (c == "Reshape") {
+      need_inputs(1);
+      n.op = Op::Flatten;
+      const json* t = config_get(l, "target_shape");
+      if (!t || !t->is_array()) fail(l, "config 'target_shape' is missing or not a list");
+      int64_t e = 1, known = 1;
+      for (auto d : in_shape(0)) e *= d;
+      int minus = -1;
+      for (size_t i = 0; i < t->size(); ++i) {
+        if (!(*t)[i].is_number_integer()) fail(l, "target_shape " + t->dump() + " is not a list of integers");
+        const int64_t d = (*t)[i].get<int64_t>();
+        if (d == -1 && minus < 0) {
+          minus = static_cast<int>(i);
+          out_shape.push_back(1);
+        } else if (d <= 0) {
+          fail(l, "target_shape " + t->dump() + " has an invalid dimension");
+        } else {
+          out_shape.push_back(d);
+          known *= d;
+        }
+      }
+      if (minus >= 0) out_shape[minus] = known ? e / known : 0;
+      int64_t got = 1;
+      for (auto d : out_shape) got *= d;
+      if (got != e)
+        fail(l, "target_shape " + t->dump() + " does not hold the " + std::to_string(e) +
+                    " elements of its input " + shape_str(in_shape(0)));
+      n.reshape_to = out_shape;
+    } else if (c == "ZeroPadding2D") {
+      need_inputs(1);
+      need_rank(3);
+      n.op = Op::ZeroPad;
+      const json* p = config_get(l, "padding");
+      int t = 1, b = 1, le = 1, r = 1;
+      auto bad = [&]() { fail(l, "config 'padding' " + (p ? p->dump() : std::string("(missing)")) + " is not understood"); };
+      if (!p || p->is_number_integer()) {
+        t = b = le = r = p ? p->get<int>() : 1;
+      } else if (p->is_array() && p->size() == 2) {
+        const json &a = (*p)[0], &bb = (*p)[1];
+        if (a.is_number_integer() && bb.is_number_integer()) {
+          t = b = a.get<int>();
+          le = r = bb.get<int>();
+        } else if (a.is_array() && bb.is_array() && a.size() == 2 && bb.size() == 2) {
+          t = a[0].get<int>(); b = a[1].get<int>(); le = bb[0].get<int>(); r = bb[1].get<int>();
+        } else {
+          bad();
+        }
+      } else {
+        bad();
+      }
+      if (t < 0 || b < 0 || le < 0 || r < 0) bad();
+      n.conv.pad_top = t; n.conv.pad_bottom = b; n.conv.pad_left = le; n.conv.pad_right = r;
+      const auto& s = in_shape(0);
+      out_shape = {s[0] + t + b, s[1] + le + r, s[2]};
+    } else if (c == "Activation" || c == "ReLU" || c == "Softmax") {
+      need_inputs(1);
+      out_shape = in_shape(0);
+      if (c == "Activation") {
+        n.activation = get_str(l, "activation", "linear");
+      } else if (c == "Softmax") {
+        n.activation = "softmax";
+        const int axis = get_int(l, "axis", -1);
+        if (axis != -1 && axis != static_cast<int>(out_shape.size())) {
+          unsupported = true;
+          unsupported_why = "SOFTMAX_AXIS";
+        }
+      } else {
+        n.activation = "relu";
+        const double mv = get_num(l, "max_value", INFINITY);
+        if (get_num(l, "negative_slope", 0.0) != 0.0 || get_num(l, "threshold", 0.0) != 0.0) {
+          unsupported = true;
+          unsupported_why = "LEAKY_RELU";
+        }
+        n.relu_max = static_cast<float>(mv);
+      }
+      n.op = n.activation == "softmax" ? Op::Softmax : Op::Activation;
+      static const std::set<std::string> known = {"linear", "relu", "relu6", "sigmoid", "tanh",
+                                                  "softmax", "hard_sigmoid"};
+      if (!known.count(n.activation)) {
+        unsupported = true;
+        unsupported_why = "ACTIVATION";
+      }
+    } else if (c == "Add" || c == "Concatenate" ||
+               (c == "TFOpLambda" && n.inputs.size() == 2)) {
+      if (n.inputs.size() < 2) fail(l, "needs at least two inputs");
+      if (c == "Concatenate") {
+        n.op = Op::Concat;
+        const int rank = static_cast<int>(in_shape(0).size());
+        int axis = get_int(l, "axis", -1);
+        if (axis < 0) axis += rank + 1;
+        n.concat_axis = axis;
+        out_shape = in_shape(0);
+        if (axis != rank) {
+          unsupported = true;
+          unsupported_why = "CONCAT_AXIS";
+        }
+        for (size_t i = 1; i < n.inputs.size(); ++i) {
+          const auto& si = in_shape(i);
+          if (si.size() != out_shape.size()) fail(l, "inputs have different ranks");
+          for (size_t d = 0; d + 1 < si.size(); ++d)
+            if (si[d] != out_shape[d]) fail(l, "inputs " + shape_str(in_shape(0)) + " and " + shape_str(si) + " cannot be concatenated on the last axis");
+          out_shape.back() += si.back();
+        }
+      } else {
+        const std::string fn = c == "TFOpLambda" ? get_str(l, "function", "") : "add";
+        if (fn.find("add") == std::string::npos) {
+          unsupported = true;
+          unsupported_why = "TFOP";
+        }
+        n.op = Op::Add;
+        out_shape = in_shape(0);
+        for (size_t i = 1; i < n.inputs.size(); ++i)
+          if (in_shape(i) != out_shape)
+            fail(l, "inputs " + shape_str(in_shape(0)) + " and " + shape_str(in_shape(i)) +
+                        " have different shapes (broadcasting is not supported)");
+      }
+    } else if (c == "TFOpLambda") {
+      need_inputs(1);
+      out_shape = in_shape(0);
+      const std::string fn = get_str(l, "function", "");
+      const json& kw = l.call_kwargs;
+      const json* y = kw.is_object() && kw.contains("y") ? &kw["y"] : nullptr;
+      const bool is_add = fn == "__operators__.add" || fn == "math.add";
+      const bool is_mul = fn == "math.multiply" || fn == "__operators__.mul" || fn == "math.mul";
+      if ((is_add || is_mul) && y && y->is_number()) {
+        n.op = is_add ? Op::ConstAdd : Op::ConstMul;
+        n.const_value = y->get<float>();
+      } else {
+        n.op = Op::Unsupported;
+        unsupported = true;
+        unsupported_why = "TFOP";
+      }
+    } else {
+      n.op = Op::Unsupported;
+      unsupported = true;
+      unsupported_why = "UNKNOWN_LAYER";
+      // Shape unknown: the rest of the graph downstream is still listed, with this shape.
+      out_shape = n.inputs.empty() ? std::vector<int64_t>{} : in_shape(0);
+    }
+
+    if (unsupported) {
+      if (n.op != Op::Unsupported) n.op = Op::Unsupported;
+      n.decision.kernel = KernelClass::Unsupported;
+      n.decision.reasons.push_back(make_reason(unsupported_why, {c, l.name}));
+    }
+
+    // Output tensor(s). Multi-output layers are not supported: one output each.
+    Tensor t;
+    t.name = l.name;
+    t.shape = out_shape;
+    t.producer = n.id;
+    const int tid = g.add_tensor(std::move(t));
+    n.outputs = {tid};
+    tensor_of[key({l.name, 0, 0})] = tid;
+    for (int in : n.inputs) g.tensors[in].consumers.push_back(n.id);
+    g.nodes.push_back(std::move(n));
+  }
+
+  for (const auto& ref : model.inputs) {
+    auto it = tensor_of.find(key(ref));
+    if (it == tensor_of.end()) throw ModelError("model input '" + ref.layer + "' is not a layer of the model; re-save the model with model.save()");
+    g.inputs.push_back(it->second);
+    g.tensors[it->second].model_input = true;
+  }
+  for (const auto& ref : model.outputs) {
+    auto it = tensor_of.find(key(ref));
+    if (it == tensor_of.end()) throw ModelError("model output '" + ref.layer + "' is not a layer of the model; re-save the model with model.save()");
+    g.outputs.push_back(it->second);
+    g.tensors[it->second].model_output = true;
+  }
+  if (g.inputs.empty()) throw ModelError("the model has no input layer; build it with tf.keras.Input(shape=...) and re-save");
+  if (g.outputs.empty()) throw ModelError("the model has no output; re-save the model with model.save()");
+  return g;
+}
+
+}  // namespace bitlens::passes

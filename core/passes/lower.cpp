@@ -1,0 +1,198 @@
+// Pass: lower constants into the kernel library's layouts — packed weight bits, integer
+// thresholds (exact: derived by evaluating the float model's own expression at every integer
+// dot product), per-channel mul/add, and AND/OR masks of bit max-pools.
+#include <algorithm>
+#include <cmath>
+
+#include "passes/passes.hpp"
+
+namespace bitlens::passes {
+namespace {
+
+// The float value the Keras model computes from the dot product d, for channel c: the same
+// float32 operations in the same order as the reference interpreter (bias add, scale, BatchNorm
+// as x * inv + shift, clamps). fp-contract is off for the whole build, so no FMA sneaks in.
+float eval_chain(const std::vector<PostOp>& chain, size_t c, float v) {
+  for (const auto& op : chain) {
+    switch (op.kind) {
+      case PostOp::Kind::Bias: v = v + op.a[c]; break;
+      case PostOp::Kind::Scale: v = v * op.a[c]; break;
+      case PostOp::Kind::BatchNorm: {
+        const float t = v * op.a[c];
+        v = t + op.b[c];
+        break;
+      }
+      case PostOp::Kind::Clamp: v = std::min(std::max(v, op.lo), op.hi); break;
+    }
+  }
+  return v;
+}
+
+// Sign of the slope of chain[from..] for channel c: +1, -1, or 0 (constant).
+int chain_direction(const std::vector<PostOp>& chain, size_t from, size_t c) {
+  int s = 1;
+  for (size_t i = from; i < chain.size(); ++i) {
+    const auto& op = chain[i];
+    if (op.kind == PostOp::Kind::Scale || op.kind == PostOp::Kind::BatchNorm) {
+      if (op.a[c] == 0.0f) return 0;
+      if (op.a[c] < 0.0f) s = -s;
+    }
+  }
+  return s;
+}
+
+int64_t dot_length(const Graph& g, const Node& n) {
+  const int64_t cin = g.tensors[n.inputs[0]].shape.back();
+  if (n.op == Op::Conv2D) return int64_t{n.conv.kh} * n.conv.kw * cin;
+  if (n.op == Op::DepthwiseConv2D) return int64_t{n.conv.kh} * n.conv.kw;
+  return cin;  // dense
+}
+
+void set_bit(std::vector<uint32_t>& v, size_t word0, size_t bit) {
+  v[word0 + bit / 32] |= uint32_t{1} << (bit % 32);
+}
+
+void pack_weights(const Graph& g, Node& n) {
+  const auto& a = n.conv;
+  const int64_t cin = g.tensors[n.inputs[0]].shape.back();
+  const auto& w = n.weights;
+  n.weight_bits.clear();
+  if (n.op == Op::Conv2D) {
+    const int64_t co = a.filters, bits = int64_t{a.kh} * a.kw * cin, wpf = (bits + 31) / 32;
+    n.weight_bits.assign(static_cast<size_t>(co * wpf), 0u);
+    for (int64_t t = 0; t < bits; ++t)
+      for (int64_t o = 0; o < co; ++o)
+        if (w[t * co + o] < 0) set_bit(n.weight_bits, o * wpf, t);
+  } else if (n.op == Op::DepthwiseConv2D) {
+    const int64_t m = a.depth_multiplier, cw = (cin + 31) / 32;
+    n.weight_bits.assign(static_cast<size_t>(m * a.kh * a.kw * cw), 0u);
+    for (int64_t kh = 0; kh < a.kh; ++kh)
+      for (int64_t kw = 0; kw < a.kw; ++kw)
+        for (int64_t c = 0; c < cin; ++c)
+          for (int64_t j = 0; j < m; ++j)
+            if (w[((kh * a.kw + kw) * cin + c) * m + j] < 0)
+              set_bit(n.weight_bits, ((j * a.kh + kh) * a.kw + kw) * cw, c);
+  } else {
+    const int64_t co = a.filters, words = (cin + 31) / 32;
+    n.weight_bits.assign(static_cast<size_t>(co * words), 0u);
+    for (int64_t i = 0; i < cin; ++i)
+      for (int64_t o = 0; o < co; ++o)
+        if (w[i * co + o] < 0) set_bit(n.weight_bits, o * words, i);
+  }
+}
+
+// y = clamp(acc * mul + add): compose the chain's affine steps (double, rounded once).
+void lower_affine(Node& n, int64_t channels) {
+  auto& e = n.epi;
+  std::vector<double> m(channels, 1.0), b(channels, 0.0);
+  for (const auto& op : e.chain) {
+    for (int64_t c = 0; c < channels; ++c) {
+      switch (op.kind) {
+        case PostOp::Kind::Bias: b[c] += op.a[c]; break;
+        case PostOp::Kind::Scale: m[c] *= op.a[c]; b[c] *= op.a[c]; break;
+        case PostOp::Kind::BatchNorm:
+          m[c] *= op.a[c];
+          b[c] = b[c] * op.a[c] + op.b[c];
+          break;
+        case PostOp::Kind::Clamp: break;
+      }
+    }
+    if (op.kind == PostOp::Kind::Clamp) {
+      e.act_min = std::max(e.act_min, op.lo);
+      e.act_max = std::min(e.act_max, op.hi);
+    }
+  }
+  // A lone BatchNorm stays exactly Keras' x * inv + shift.
+  const bool lone_bn = e.chain.size() >= 1 && e.chain[0].kind == PostOp::Kind::BatchNorm &&
+                       std::all_of(e.chain.begin() + 1, e.chain.end(),
+                                   [](const PostOp& o) { return o.kind == PostOp::Kind::Clamp; });
+  bool identity_mul = true, zero_add = true;
+  for (int64_t c = 0; c < channels; ++c) {
+    identity_mul = identity_mul && m[c] == 1.0;
+    zero_add = zero_add && b[c] == 0.0;
+  }
+  e.mul.clear();
+  e.add.clear();
+  if (!identity_mul || lone_bn) {
+    e.mul.resize(channels);
+    for (int64_t c = 0; c < channels; ++c) e.mul[c] = lone_bn ? e.chain[0].a[c] : static_cast<float>(m[c]);
+  }
+  if (!zero_add || lone_bn) {
+    e.add.resize(channels);
+    for (int64_t c = 0; c < channels; ++c) e.add[c] = lone_bn ? e.chain[0].b[c] : static_cast<float>(b[c]);
+  }
+}
+
+void lower_thresholds(const Graph& g, Node& n, int64_t channels) {
+  auto& e = n.epi;
+  const int64_t N = dot_length(g, n);
+  e.threshold.assign(channels, 0);
+  e.flip.assign((channels + 31) / 32, 0u);
+  bool any_flip = false;
+  for (int64_t c = 0; c < channels; ++c) {
+    auto bit = [&](int64_t d) { return eval_chain(e.chain, c, static_cast<float>(d)) < 0.0f; };
+    const bool lo = bit(-N), hi = bit(N);
+    if (lo == hi) {
+      e.threshold[c] = static_cast<int32_t>(lo ? N + 1 : -N);  // constant: always / never
+      continue;
+    }
+    // bit() is monotone in d (every step is monotone): binary search the first d where it
+    // equals `hi`.
+    int64_t l = -N, r = N;  // bit(l) == lo, bit(r) == hi
+    while (r - l > 1) {
+      const int64_t mid = l + (r - l) / 2;
+      (bit(mid) == lo ? l : r) = mid;
+    }
+    if (lo) {
+      e.threshold[c] = static_cast<int32_t>(r);  // bit = d < r
+    } else {
+      e.threshold[c] = static_cast<int32_t>(r - 1);  // bit = d >= r  <=>  d > r - 1
+      e.flip[c / 32] |= uint32_t{1} << (c % 32);
+      any_flip = true;
+    }
+  }
+  if (!any_flip) e.flip.clear();
+}
+
+}  // namespace
+
+bool lower_constants(Graph& g) {
+  for (auto& n : g.nodes) {
+    if (n.removed) continue;
+    const bool weighted = n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense;
+    if (!weighted) continue;
+    const auto k = n.decision.kernel;
+    if (k != KernelClass::Binary && k != KernelClass::BinaryWeights && k != KernelClass::Float) continue;
+    const int64_t channels = g.tensors[n.outputs[0]].shape.back();
+    if (k != KernelClass::Float) pack_weights(g, n);
+    if (n.epi.bits && k == KernelClass::Binary)
+      lower_thresholds(g, n, channels);
+    else
+      lower_affine(n, channels);
+
+    // Bit max-pools between this node and its binarizing consumers: AND where the steps after
+    // the pool increase with the value, OR where they decrease (max becomes min).
+    for (const auto& p : n.epi.pools) {
+      Node& pool = g.nodes[p.node];
+      pool.or_mask.assign((channels + 31) / 32, 0u);
+      bool any = false;
+      for (int64_t c = 0; c < channels; ++c)
+        if (chain_direction(n.epi.chain, p.chain_pos, c) < 0) {
+          pool.or_mask[c / 32] |= uint32_t{1} << (c % 32);
+          any = true;
+        }
+      if (!any) pool.or_mask.clear();
+    }
+  }
+  // Unfused BatchNorm and constant arithmetic run as bl_affine_f32.
+  for (auto& n : g.nodes) {
+    if (n.removed || n.decision.kernel != KernelClass::Float) continue;
+    if (n.op == Op::BatchNorm) {
+      n.epi.mul = n.epi.chain.at(0).a;
+      n.epi.add = n.epi.chain.at(0).b;
+    }
+  }
+  return true;
+}
+
+}  // namespace bitlens::passes

@@ -1,0 +1,52 @@
+// Internal interface of the compiler passes (one file per pass; pipeline.cpp runs them in order).
+#pragma once
+
+#include <string>
+
+#include "bitlens/compiler.hpp"
+#include "bitlens/ir.hpp"
+
+namespace bitlens::passes {
+
+// Model -> Graph: one node per Keras layer with parsed attributes, quantized constants and
+// inferred shapes. Throws ModelError for unusable models (bad shapes, missing weights).
+Graph import_model(const Model& model);
+
+// Removes training-only layers (Dropout, GaussianNoise, ...): consumers read their input.
+bool strip_training_only(Graph& g);
+
+// Folds bias, MagnitudeAwareSign scales, BatchNorm and clamp activations into the producing
+// conv/dense node's epilogue chain; decides bit-packed outputs (consumers all binarize,
+// MaxPool/Flatten in between allowed).
+bool fold_epilogues(Graph& g);
+
+// Chooses a kernel class and kernel per node with reasons; inserts Pack/Unpack steps where a
+// tensor's format differs from what its consumer needs.
+bool select_kernels(Graph& g);
+
+// Lowers constants into the kernels' layouts: packed weight bits, integer thresholds, mul/add.
+bool lower_constants(Graph& g);
+
+// Costs (MACC, ROM, scratch) per node, and the execution schedule.
+void compute_costs(Graph& g);
+std::vector<int> make_schedule(const Graph& g);
+MemoryPlan plan_memory(const Graph& g, const std::vector<int>& schedule);
+
+// Reason wording: one table (reasons.cpp), rendered everywhere.
+// `args` fill the {0}, {1}, ... placeholders of the code's message and fix.
+Reason make_reason(const std::string& code, const std::vector<std::string>& args = {});
+// Every code with its severity, message and fix templates (for docs and tests).
+struct ReasonInfo {
+  const char* code;
+  Reason::Severity severity;
+  const char* message;
+  const char* fix;
+};
+const std::vector<ReasonInfo>& reason_table();
+
+// Helpers shared by passes.
+const json* config_get(const Layer& layer, const char* key);
+// Replaces every use of node's output tensor by its input tensor (node removed from the flow).
+void bypass(Graph& g, Node& n);
+
+}  // namespace bitlens::passes

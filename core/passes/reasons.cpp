@@ -1,0 +1,153 @@
+// The one wording table for decision reasons. Codes are stable (documented in docs/decisions.md);
+// messages name the parameter and its value; fixes say what to change.
+#include <stdexcept>
+
+#include "passes/passes.hpp"
+
+namespace bitlens::passes {
+
+using S = Reason::Severity;
+
+const std::vector<ReasonInfo>& reason_table() {
+  static const std::vector<ReasonInfo> table = {
+      // ---- why a conv/dense layer is not `binary`
+      {"INPUT_NOT_QUANTIZED", S::Warning,
+       "input_quantizer is null: the layer multiplies real-valued inputs, so XNOR/popcount "
+       "cannot apply; its {0} weights are +-1 and are stored as bits, the kernel adds or "
+       "subtracts inputs instead of multiplying",
+       "This is normal for the first layer (keeping it in higher precision preserves accuracy). "
+       "To make it fully binary, set input_quantizer=\"ste_sign\" on '{1}' and retrain"},
+      {"INPUT_QUANTIZER_NOT_SIGN", S::Warning,
+       "input_quantizer is {0}, which does not produce +-1 values, so the inputs cannot be "
+       "bit-packed",
+       "Use input_quantizer=\"ste_sign\" (or approx_sign / swish_sign) on '{1}' and retrain"},
+      {"KERNEL_NOT_QUANTIZED", S::Warning,
+       "{0} has no kernel quantizer: its weights are real-valued float32",
+       "Use a Larq Quant layer with kernel_quantizer=\"ste_sign\" for '{1}' if it should be "
+       "binary; keeping the first and last layers in float is common"},
+      {"KERNEL_QUANTIZER_NOT_SIGN", S::Warning,
+       "kernel_quantizer is {0}, which does not produce +-1 (or +-alpha) weights",
+       "Use kernel_quantizer=\"ste_sign\" or \"magnitude_aware_sign\" on '{1}' and retrain"},
+      {"PAD_VALUE_NOT_BINARY", S::Warning,
+       "padding=\"same\" with pad_values={0}: the border value is neither -1, +1 nor an exact "
+       "0, so the padded input is not binary; the layer runs with float inputs and bit weights",
+       "Set pad_values to 1.0, -1.0 or 0.0 on '{1}' (all three run on the exact binary kernel) "
+       "and retrain, or use padding=\"valid\""},
+      {"FLOAT_LAYER", S::Info,
+       "{0} is a float32 layer (no quantizers): it runs on a float kernel",
+       "Nothing to do if '{1}' is meant to stay in float (stems and heads usually are). To make "
+       "it binary use the Larq Quant{0} with ste_sign quantizers and retrain"},
+      {"FLOAT_OP", S::Info,
+       "{0} operates on real values and runs in float32, as expected",
+       "Nothing to do"},
+      {"BN_NOT_FOLDED", S::Warning,
+       "BatchNormalization could not be folded into a preceding layer ({0}), so it runs as a "
+       "separate float pass",
+       "Place BatchNormalization directly after a conv/dense layer (before any non-ReLU "
+       "activation) so it folds into the kernel's output stage"},
+      {"ACTIVATION_NOT_FOLDED", S::Info,
+       "activation '{0}' could not be folded into a preceding kernel ({1}), so it runs as a "
+       "separate float pass",
+       "Nothing required; ReLU/ReLU6 directly after a conv/dense fold for free"},
+      {"MAXPOOL_FLOAT", S::Info,
+       "max-pooling runs on float values because its input is float ({0})",
+       "When every consumer binarizes the pooled values, pooling runs on bits instead"},
+      {"INPUT_UNPACKED", S::Warning,
+       "this layer needs float inputs but its input is bit-packed; an unpack step (s1 -> f32) "
+       "is inserted",
+       "Nothing required"},
+      // ---- informational notes on binary layers
+      {"PAD_ZERO_EXACT", S::Info,
+       "padding=\"same\" with pad_values=0: the border is a true 0 (no 1-bit code); the kernel "
+       "leaves border taps out of the popcount (N_eff = in-image taps x channels), which is "
+       "exact for float and bit-packed outputs; costs a few extra instructions on {0} border "
+       "pixels of {1}",
+       "Nothing required. pad_values=1.0 or -1.0 avoids the border bookkeeping entirely"},
+      {"PAD_ONE", S::Info,
+       "padding=\"same\" with pad_values={0}: the padded input stays binary and runs on the "
+       "plain XNOR/popcount kernel",
+       "Nothing required"},
+      {"CHANNELS_NOT_MULTIPLE_OF_32", S::Info,
+       "{0} input channels per tap is not a multiple of 32: filters are packed along the whole "
+       "{1} patch ({2} bits in {3} words), {4} spare bits per filter",
+       "Nothing required; multiples of 32 channels use the word-aligned fast path"},
+      {"OUTPUT_BITS", S::Info,
+       "every consumer binarizes this output, so bias/BatchNorm/activation fold into per-channel "
+       "integer thresholds and the output is bit-packed ({0})",
+       "Nothing required"},
+      {"OUTPUT_FLOAT", S::Info,
+       "the output is float32 because {0}",
+       "Nothing required; if the next layer binarized its input the output could be bit-packed"},
+      {"MAXPOOL_ON_BITS", S::Info,
+       "max-pooling runs on bits (AND per channel, OR where the folded scale is negative): the "
+       "sign of a max equals the max of the signs",
+       "Nothing required"},
+      {"INPUT_PACKED", S::Info,
+       "the layer's input_quantizer binarizes its float input: a pack step (f32 -> s1) is "
+       "inserted before it",
+       "Nothing required"},
+      {"MAGNITUDE_AWARE_SCALE", S::Info,
+       "magnitude_aware_sign weights: the per-channel scale alpha is folded into the output stage",
+       "Nothing required"},
+      // ---- fused / removed
+      {"FUSED", S::Info, "folded into '{0}' ({1})", "Nothing required"},
+      {"TRAINING_ONLY", S::Info, "{0} does nothing at inference and is removed", "Nothing required"},
+      {"VIEW", S::Info, "{0} of a contiguous tensor is a view: no data is moved", "Nothing required"},
+      {"MODEL_INPUT", S::Info, "model input, {0}", "Nothing required"},
+      // ---- unsupported
+      {"UNKNOWN_LAYER", S::Warning,
+       "layer class '{0}' is not known to BitLens, so '{1}' cannot be deployed; its output shape "
+       "is assumed equal to its input's for the rest of the analysis",
+       "Replace it with supported layers (see docs/decisions.md for the list), or implement it "
+       "as a custom kernel in the exported project"},
+      {"SEPARABLE_CONV", S::Warning,
+       "'{0}' (separable convolution) is analysed but not yet lowered to kernels",
+       "Replace it with a DepthwiseConv2D followed by a 1x1 Conv2D (the same computation)"},
+      {"CHANNELS_FIRST", S::Warning,
+       "data_format=\"channels_first\" is not supported ('{1}')",
+       "Build the model with data_format=\"channels_last\" (the Keras default)"},
+      {"GROUPED_CONV", S::Warning, "grouped convolution (groups > 1) is not supported ('{1}')",
+       "Use groups=1 or split the layer into separate convolutions"},
+      {"DENSE_RANK", S::Warning,
+       "'{1}' applies Dense to a tensor of rank > 2; only flat inputs are supported",
+       "Insert a Flatten (or GlobalAveragePooling2D) before the Dense layer"},
+      {"BN_AXIS", S::Warning, "BatchNormalization over an axis other than the last ('{1}')",
+       "Use axis=-1 (channels_last)"},
+      {"SOFTMAX_AXIS", S::Warning, "softmax over an axis other than the last ('{1}')",
+       "Use axis=-1"},
+      {"LEAKY_RELU", S::Warning,
+       "ReLU with negative_slope or threshold != 0 is not supported ('{1}')",
+       "Use a plain ReLU (max_value is fine)"},
+      {"ACTIVATION", S::Warning, "activation of '{1}' is not supported",
+       "Use linear, relu, relu6, sigmoid, tanh, hard_sigmoid or softmax"},
+      {"CONCAT_AXIS", S::Warning, "concatenation along an axis other than channels ('{1}')",
+       "Concatenate along the last axis"},
+      {"TFOP", S::Warning,
+       "TF operation layer '{1}' is not supported (only add / multiply by a constant, and add of "
+       "two tensors)",
+       "Express the operation with Keras layers (Add, Multiply, Activation, ...)"},
+      {"INPUT_QUANTIZER_UNSUPPORTED", S::Warning,
+       "input_quantizer {0} has no kernel in BitLens ('{1}')",
+       "Use ste_sign (binary) or no input quantizer (binary weights / float)"},
+  };
+  return table;
+}
+
+static std::string fill(std::string text, const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string key = "{" + std::to_string(i) + "}";
+    for (size_t pos = text.find(key); pos != std::string::npos;
+         pos = text.find(key, pos + args[i].size()))
+      text.replace(pos, key.size(), args[i]);
+  }
+  return text;
+}
+
+Reason make_reason(const std::string& code, const std::vector<std::string>& args) {
+  for (const auto& r : reason_table()) {
+    if (code == r.code) return Reason{code, fill(r.message, args), fill(r.fix, args), r.severity};
+  }
+  throw std::logic_error("unknown reason code " + code);
+}
+
+}  // namespace bitlens::passes

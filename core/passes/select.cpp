@@ -1,0 +1,368 @@
+// Pass: choose a kernel class and C kernel for every node, with reasons; give every tensor its
+// format and insert pack (f32 -> s1) / unpack (s1 -> f32) steps where formats differ.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "passes/passes.hpp"
+
+namespace bitlens::passes {
+namespace {
+
+std::string quantizer_text(const Quantizer& q) {
+  if (q.kind == Quantizer::Kind::None) return "null";
+  return "\"" + q.name + "\"";
+}
+
+std::string fmt_value(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", static_cast<double>(v));
+  if (std::fabs(v - std::round(v * 10) / 10) > 1e-6f) std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
+  return buf;
+}
+
+bool binary_pad(const ConvAttrs& a) {
+  return !a.same || a.pad_value == 0.0f || a.pad_value == 1.0f || a.pad_value == -1.0f;
+}
+
+// Inserts a conversion step feeding `consumer` input slot `slot` and returns the new tensor.
+int insert_conversion(Graph& g, int consumer, size_t slot, Op op) {
+  const int src = g.nodes[consumer].inputs[slot];
+  // Reuse an existing conversion of the same tensor.
+  for (const auto& n : g.nodes)
+    if (!n.removed && n.op == op && n.inputs.size() == 1 && n.inputs[0] == src) {
+      const int t = n.outputs[0];
+      g.nodes[consumer].inputs[slot] = t;
+      auto& sc = g.tensors[src].consumers;
+      sc.erase(std::remove(sc.begin(), sc.end(), consumer), sc.end());
+      g.tensors[t].consumers.push_back(consumer);
+      if (g.nodes[consumer].order - 0.5 < n.order) g.nodes[n.id].order = g.nodes[consumer].order - 0.5;
+      return t;
+    }
+  Node n;
+  n.id = static_cast<int>(g.nodes.size());
+  const Node& c = g.nodes[consumer];
+  n.layer = c.layer;
+  n.name = c.name + (op == Op::Pack ? "/pack" : "/unpack");
+  n.op = op;
+  n.order = c.order - 0.5;
+  n.inputs = {src};
+  Tensor t;
+  t.name = n.name;
+  t.shape = g.tensors[src].shape;
+  t.format = op == Op::Pack ? Format::S1 : Format::F32;
+  t.producer = n.id;
+  t.consumers = {consumer};
+  const int tid = g.add_tensor(std::move(t));
+  n.outputs = {tid};
+  auto& sc = g.tensors[src].consumers;
+  sc.erase(std::remove(sc.begin(), sc.end(), consumer), sc.end());
+  sc.push_back(n.id);
+  if (op == Op::Pack) {
+    n.decision.kernel = KernelClass::Binary;
+    n.decision.kernel_name = "bl_pack_f32";
+    n.decision.op_type = "op_f32_s1";
+    n.decision.reasons.push_back(make_reason("INPUT_PACKED"));
+  } else {
+    n.decision.kernel = KernelClass::Float;
+    n.decision.kernel_name = "bl_unpack_s1";
+    n.decision.op_type = "op_s1_f32";
+    n.decision.reasons.push_back(make_reason("INPUT_UNPACKED"));
+  }
+  g.nodes[consumer].inputs[slot] = tid;
+  g.nodes.push_back(std::move(n));
+  return tid;
+}
+
+void need_format(Graph& g, int node, size_t slot, Format f) {
+  const int t = g.nodes[node].inputs[slot];
+  if (g.tensors[t].format == f) return;
+  insert_conversion(g, node, slot, f == Format::S1 ? Op::Pack : Op::Unpack);
+}
+
+void select_weighted(Graph& g, int id) {
+  Node& n = g.nodes[id];
+  auto& a = n.conv;
+  auto& d = n.decision;
+  const char* kind = n.op == Op::Dense ? "dense" : n.op == Op::Conv2D ? "conv2d" : "depthwise";
+  const std::string base = n.op == Op::Dense ? "bdense" : n.op == Op::Conv2D ? "bconv2d" : "bdepthwise";
+  const std::string plain_class = n.op == Op::Dense ? "Dense" : n.op == Op::Conv2D ? "Conv2D" : "DepthwiseConv2D";
+  const bool quant_layer = n.class_name.rfind("Quant", 0) == 0;
+  const bool w_bin = a.kernel_q.binary_weights();
+  using K = Quantizer::Kind;
+  (void)kind;
+
+  if (a.input_q.kind == K::Unknown || a.input_q.kind == K::Heaviside || a.input_q.kind == K::Tern ||
+      a.input_q.kind == K::DoReFa) {
+    d.kernel = KernelClass::Unsupported;
+    d.reasons.push_back(make_reason("INPUT_QUANTIZER_UNSUPPORTED", {quantizer_text(a.input_q), n.name}));
+    return;
+  }
+  if (!w_bin && a.kernel_q.kind != K::None && a.kernel_q.kind != K::NoOp) {
+    d.kernel = KernelClass::Unsupported;
+    d.reasons.push_back(make_reason("KERNEL_QUANTIZER_NOT_SIGN", {quantizer_text(a.kernel_q), n.name}));
+    return;
+  }
+
+  const bool in_sign = a.input_q.sign_like();
+  if (in_sign && w_bin && binary_pad(a)) {
+    d.kernel = KernelClass::Binary;
+    d.kernel_name = "bl_" + base;
+    d.op_type = "sxor_s1_s1";
+    need_format(g, id, 0, Format::S1);
+  } else if (w_bin) {
+    d.kernel = KernelClass::BinaryWeights;
+    d.kernel_name = "bl_bw" + base.substr(1);
+    d.op_type = "sadd_f32_s1";
+    if (in_sign) {
+      // Inputs are +-1 but the border value is not binary: unpacked +-1 floats feed the
+      // add/subtract kernel, which pads with the exact value.
+      need_format(g, id, 0, Format::S1);
+      need_format(g, id, 0, Format::F32);
+      d.reasons.push_back(make_reason("PAD_VALUE_NOT_BINARY", {fmt_value(a.pad_value), n.name}));
+    } else {
+      need_format(g, id, 0, Format::F32);
+      d.reasons.push_back(make_reason("INPUT_NOT_QUANTIZED", {quantizer_text(a.kernel_q), n.name}));
+    }
+  } else {
+    d.kernel = KernelClass::Float;
+    d.kernel_name = "bl_" + base.substr(1);
+    d.op_type = "smul_f32_f32";
+    if (in_sign) {
+      need_format(g, id, 0, Format::S1);
+      need_format(g, id, 0, Format::F32);
+    } else {
+      need_format(g, id, 0, Format::F32);
+    }
+    if (quant_layer)
+      d.reasons.push_back(make_reason("KERNEL_NOT_QUANTIZED", {n.class_name, n.name}));
+    else
+      d.reasons.push_back(make_reason("FLOAT_LAYER", {plain_class, n.name}));
+  }
+
+  if (d.kernel == KernelClass::Binary) {
+    const int cin = static_cast<int>(g.tensors[n.inputs[0]].shape.back());
+    if (a.same) {
+      if (a.pad_value == 0.0f) {
+        const auto& os = g.tensors[n.outputs[0]].shape;
+        // Border output pixels: rows/cols whose window crosses the padding.
+        auto border = [](int out, int s, int k, int dil, int before, int in) {
+          int inner = 0;
+          for (int o = 0; o < out; ++o) {
+            const int lo = o * s - before, hi = lo + (k - 1) * dil;
+            if (lo >= 0 && hi < in) ++inner;
+          }
+          return out - inner;
+        };
+        const auto& is = g.tensors[n.inputs[0]].shape;
+        const int bh = border(static_cast<int>(os[0]), a.sh, a.kh, a.dh, a.pad_top, static_cast<int>(is[0]));
+        const int bw = border(static_cast<int>(os[1]), a.sw, a.kw, a.dw, a.pad_left, static_cast<int>(is[1]));
+        const int64_t total = os[0] * os[1];
+        const int64_t inner = (os[0] - bh) * (os[1] - bw);
+        d.reasons.push_back(make_reason("PAD_ZERO_EXACT", {std::to_string(total - inner), std::to_string(total)}));
+      } else {
+        d.reasons.push_back(make_reason("PAD_ONE", {fmt_value(a.pad_value)}));
+      }
+    }
+    if (n.op == Op::Conv2D && cin % 32 != 0) {
+      const int bits = a.kh * a.kw * cin;
+      const int words = (bits + 31) / 32;
+      d.reasons.push_back(make_reason(
+          "CHANNELS_NOT_MULTIPLE_OF_32",
+          {std::to_string(cin), std::to_string(a.kh) + "x" + std::to_string(a.kw) + "x" + std::to_string(cin),
+           std::to_string(bits), std::to_string(words), std::to_string(words * 32 - bits)}));
+    }
+  }
+  for (const auto& p : n.epi.chain)
+    if (p.kind == PostOp::Kind::Scale && p.from_layer == n.name)
+      d.reasons.push_back(make_reason("MAGNITUDE_AWARE_SCALE"));
+  if (n.epi.bits) {
+    std::string what = n.epi.pools.empty() ? "1 bit per value" : "max-pooling on bits follows";
+    d.reasons.push_back(make_reason("OUTPUT_BITS", {what}));
+  } else if (d.kernel == KernelClass::Binary) {
+    const Tensor& t = g.tensors[n.outputs[0]];
+    std::string why = t.model_output ? "it is a model output" : "a consumer needs real values";
+    if (!t.model_output)
+      for (int c : t.consumers)
+        if (!g.nodes[c].removed) {
+          why = "'" + g.nodes[c].name + "' (" + g.nodes[c].class_name + ") needs real values";
+          break;
+        }
+    d.reasons.push_back(make_reason("OUTPUT_FLOAT", {why}));
+  }
+  g.tensors[n.outputs[0]].format = n.epi.bits ? Format::S1 : Format::F32;
+}
+
+}  // namespace
+
+bool select_kernels(Graph& g) {
+  // Which pools were folded into a producer's bit output.
+  std::map<int, int> pool_owner;
+  for (const auto& n : g.nodes)
+    for (const auto& p : n.epi.pools) pool_owner[p.node] = n.id;
+
+  const size_t original = g.nodes.size();
+  // Conversions are appended while nodes are referenced: at most two per input slot plus one
+  // per model output, so reserving keeps every reference valid.
+  size_t slots = 0;
+  for (const auto& n : g.nodes) slots += n.inputs.size();
+  g.nodes.reserve(original + 2 * slots + g.outputs.size() + 1);
+  for (size_t i = 0; i < original; ++i) {
+    const int id = static_cast<int>(i);
+    Node& n = g.nodes[i];
+    auto& d = n.decision;
+    if (n.removed) continue;
+    if (d.kernel == KernelClass::Unsupported) {
+      g.tensors[n.outputs[0]].format = Format::F32;
+      continue;
+    }
+    switch (n.op) {
+      case Op::Input:
+        d.kernel = KernelClass::None;
+        d.reasons.push_back(make_reason("MODEL_INPUT", {"float32"}));
+        break;
+      case Op::Conv2D:
+      case Op::DepthwiseConv2D:
+      case Op::Dense:
+        select_weighted(g, id);
+        break;
+      case Op::MaxPool:
+        if (pool_owner.count(id) && g.tensors[g.nodes[i].inputs[0]].format == Format::S1) {
+          g.nodes[i].decision.kernel = KernelClass::Binary;
+          g.nodes[i].decision.kernel_name = "bl_maxpool_s1";
+          g.nodes[i].decision.op_type = "op_s1_s1";
+          g.nodes[i].decision.reasons.push_back(make_reason("MAXPOOL_ON_BITS"));
+          g.tensors[g.nodes[i].outputs[0]].format = Format::S1;
+        } else {
+          need_format(g, id, 0, Format::F32);
+          Node& m = g.nodes[i];
+          m.decision.kernel = KernelClass::Float;
+          m.decision.kernel_name = "bl_maxpool_f32";
+          m.decision.op_type = "op_f32_f32";
+          m.decision.reasons.push_back(make_reason("MAXPOOL_FLOAT", {"its consumers need real values"}));
+          g.tensors[m.outputs[0]].format = Format::F32;
+        }
+        break;
+      case Op::Flatten: {
+        d.kernel = KernelClass::None;
+        d.reasons.push_back(make_reason("VIEW", {n.class_name}));
+        Tensor& out = g.tensors[n.outputs[0]];
+        out.format = g.tensors[n.inputs[0]].format;
+        out.alias_of = g.tensors[n.inputs[0]].alias_of >= 0 ? g.tensors[n.inputs[0]].alias_of : n.inputs[0];
+        break;
+      }
+      case Op::Concat: {
+        bool all_bits = true;
+        for (int t : n.inputs) all_bits = all_bits && g.tensors[t].format == Format::S1;
+        if (all_bits) {
+          d.kernel = KernelClass::Binary;
+          d.kernel_name = "bl_concat_s1";
+          d.op_type = "op_s1_s1";
+          g.tensors[n.outputs[0]].format = Format::S1;
+        } else {
+          for (size_t s = 0; s < g.nodes[i].inputs.size(); ++s) need_format(g, id, s, Format::F32);
+          Node& m = g.nodes[i];
+          m.decision.kernel = KernelClass::Float;
+          m.decision.kernel_name = "bl_concat_f32";
+          m.decision.op_type = "op_f32_f32";
+          m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Concatenate"}));
+        }
+        break;
+      }
+      default: {
+        for (size_t s = 0; s < g.nodes[i].inputs.size(); ++s) need_format(g, id, s, Format::F32);
+        Node& m = g.nodes[i];
+        m.decision.kernel = KernelClass::Float;
+        m.decision.op_type = "op_f32_f32";
+        g.tensors[m.outputs[0]].format = Format::F32;
+        switch (m.op) {
+          case Op::BatchNorm: {
+            m.decision.kernel_name = "bl_affine_f32";
+            std::string why = "its input is not produced by a conv/dense layer";
+            const Tensor& in = g.tensors[m.inputs[0]];
+            if (in.producer >= 0) {
+              const Node& p = g.nodes[in.producer];
+              if (p.op == Op::Conv2D || p.op == Op::DepthwiseConv2D || p.op == Op::Dense) {
+                why = !p.activation.empty() && p.activation != "linear"
+                          ? "'" + p.name + "' applies activation '" + p.activation + "' first"
+                          : "'" + p.name + "' applies a ReLU first and its output is not binarized";
+                if (in.consumers.size() > 1) why = "'" + p.name + "' output has other consumers";
+              } else {
+                why = "it follows '" + p.name + "' (" + p.class_name + ")";
+              }
+            }
+            m.decision.reasons.push_back(make_reason("BN_NOT_FOLDED", {why}));
+            break;
+          }
+          case Op::Activation:
+            m.decision.kernel_name = "bl_affine_f32";
+            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Activation '" + m.activation + "'"}));
+            break;
+          case Op::Softmax:
+            m.decision.kernel_name = "bl_softmax_f32";
+            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Softmax"}));
+            break;
+          case Op::AvgPool:
+            m.decision.kernel_name = "bl_avgpool_f32";
+            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Average pooling"}));
+            break;
+          case Op::GlobalAvgPool:
+            m.decision.kernel_name = "bl_global_avgpool_f32";
+            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Global average pooling"}));
+            break;
+          case Op::GlobalMaxPool:
+            m.decision.kernel_name = "bl_global_maxpool_f32";
+            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Global max pooling"}));
+            break;
+          case Op::ZeroPad:
+            m.decision.kernel_name = "bl_pad_f32";
+            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Zero padding"}));
+            break;
+          case Op::Add:
+            m.decision.kernel_name = "bl_add_f32";
+            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Add"}));
+            break;
+          case Op::ConstAdd:
+          case Op::ConstMul:
+            m.decision.kernel_name = "bl_affine_f32";
+            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Arithmetic with a constant"}));
+            break;
+          default:
+            break;
+        }
+      }
+    }
+  }
+  // Model outputs are delivered as float.
+  for (size_t k = 0; k < g.outputs.size(); ++k) {
+    const int t = g.outputs[k];
+    if (g.tensors[t].format == Format::S1) {
+      Node n;
+      n.id = static_cast<int>(g.nodes.size());
+      const Node& p = g.nodes[g.tensors[t].producer];
+      n.layer = p.layer;
+      n.name = p.name + "/unpack";
+      n.op = Op::Unpack;
+      n.order = p.order + 0.5;
+      n.inputs = {t};
+      Tensor o;
+      o.name = n.name;
+      o.shape = g.tensors[t].shape;
+      o.producer = n.id;
+      o.model_output = true;
+      g.tensors[t].model_output = false;
+      g.tensors[t].consumers.push_back(n.id);
+      const int tid = g.add_tensor(std::move(o));
+      n.outputs = {tid};
+      n.decision.kernel = KernelClass::Float;
+      n.decision.kernel_name = "bl_unpack_s1";
+      n.decision.op_type = "op_s1_f32";
+      g.outputs[k] = tid;
+      g.nodes.push_back(std::move(n));
+    }
+  }
+  return true;
+}
+
+}  // namespace bitlens::passes

@@ -1,0 +1,32 @@
+// Builds the kernel library's parameter structs from IR nodes. The executor, the scratch-size
+// accounting and the code generator all use these, so host and target agree by construction.
+#pragma once
+
+#include <cmath>
+
+#include "bitlens/bl_kernels.h"
+#include "bitlens/ir.hpp"
+
+namespace bitlens::runtime {
+
+bl_conv_geom conv_geom(const Graph& g, const Node& n);
+bl_output output_stage(const Node& n);
+bl_bpad binary_pad(const Node& n);
+
+bl_bconv2d_params bconv2d_params(const Graph& g, const Node& n);
+bl_bdepthwise_params bdepthwise_params(const Graph& g, const Node& n);
+bl_bdense_params bdense_params(const Graph& g, const Node& n);
+bl_bwconv2d_params bwconv2d_params(const Graph& g, const Node& n);
+bl_bwdepthwise_params bwdepthwise_params(const Graph& g, const Node& n);
+bl_bwdense_params bwdense_params(const Graph& g, const Node& n);
+bl_conv2d_params conv2d_params(const Graph& g, const Node& n);
+bl_depthwise_params depthwise_params(const Graph& g, const Node& n);
+bl_dense_params dense_params(const Graph& g, const Node& n);
+bl_pool_params pool_params(const Graph& g, const Node& n);
+
+// Scratch bytes the node's kernel needs (0 for most).
+size_t scratch_bytes(const Graph& g, const Node& n);
+
+bl_activation activation_of(const std::string& name);
+
+}  // namespace bitlens::runtime
