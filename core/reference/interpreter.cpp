@@ -19,8 +19,8 @@ Array identity(const OpContext& ctx, const Inputs& in) {
   return *in[0];
 }
 
-// The shape an InputLayer declares (without the batch axis), if it declares one.
-std::optional<std::vector<int64_t>> declared_input_shape(const Layer& layer) {
+// The batch shape an InputLayer declares (with the batch axis, unknown = -1), if any.
+std::optional<std::vector<int64_t>> configured_batch_shape(const Layer& layer) {
   for (const char* key : {"batch_input_shape", "batch_shape"}) {
     if (!ref::has_key(layer, key) || !layer.config[key].is_array()) continue;
     std::vector<int64_t> shape;
@@ -38,7 +38,7 @@ Array input_layer(const OpContext& ctx, const Inputs& in) {
   if (static_cast<int64_t>(x.data.size()) != x.size())
     ref::fail(layer, "input holds " + std::to_string(x.data.size()) + " values for shape " +
                          ref::shape_str(x.shape));
-  if (auto shape = declared_input_shape(layer)) {
+  if (auto shape = configured_batch_shape(layer)) {
     bool ok = shape->size() == x.shape.size();
     for (size_t d = 1; ok && d < shape->size(); ++d)
       if ((*shape)[d] >= 0 && (*shape)[d] != x.shape[d]) ok = false;
