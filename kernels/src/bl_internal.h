@@ -207,6 +207,26 @@ BL_INLINE void bl_i_bw_put(bl_i_bitwriter *w, uint32_t bit)
   }
 }
 
+/* Appends the n (1..32) low bits of v (higher bits of v must be 0). */
+BL_INLINE void bl_i_bw_putn(bl_i_bitwriter *w, uint32_t v, uint32_t n)
+{
+  w->cur |= v << w->pos;
+  if (w->pos + n >= 32) {
+    *w->p++ = w->cur;
+    w->cur = w->pos ? v >> (32 - w->pos) : 0u;
+    w->pos = w->pos + n - 32;
+  } else {
+    w->pos += n;
+  }
+}
+
+BL_INLINE void bl_i_bw_init(bl_i_bitwriter *w, void *out)
+{
+  w->p = (uint32_t *)out;
+  w->cur = 0;
+  w->pos = 0;
+}
+
 BL_INLINE void bl_i_bw_flush(bl_i_bitwriter *w)
 {
   if (w->pos != 0) {

@@ -214,7 +214,9 @@ typedef struct {
 bl_status bl_maxpool_s1(const bl_pool_params *p, const uint32_t *in, uint32_t *out);
 bl_status bl_maxpool_s1_ref(const bl_pool_params *p, const uint32_t *in, uint32_t *out);
 bl_status bl_maxpool_f32(const bl_pool_params *p, const float *in, float *out);
+bl_status bl_maxpool_f32_ref(const bl_pool_params *p, const float *in, float *out);
 bl_status bl_avgpool_f32(const bl_pool_params *p, const float *in, float *out);
+bl_status bl_avgpool_f32_ref(const bl_pool_params *p, const float *in, float *out);
 /* Global pools over H*W, output [C]. Average sums in (h, w) order then divides by H*W. */
 bl_status bl_global_avgpool_f32(int32_t h, int32_t w, int32_t c, const float *in, float *out);
 bl_status bl_global_maxpool_f32(int32_t h, int32_t w, int32_t c, const float *in, float *out);

@@ -1,0 +1,143 @@
+/* Element-wise and shape ops on f32 (affine/BatchNorm + activation, softmax, add, constant
+ * padding) and concatenation of f32 and s1 tensors along the channel axis. */
+#include <math.h>
+
+#include "bl_internal.h"
+
+static int act_ok(bl_activation a)
+{
+  return (unsigned)a <= (unsigned)BL_ACT_HARD_TANH;
+}
+
+/* Keras' activations in float; hard_sigmoid is tf.keras 2.x's max(0, min(1, 0.2x + 0.5)). */
+static float act_apply(bl_activation a, float x)
+{
+  switch (a) {
+    case BL_ACT_RELU:
+      return x < 0.0f ? 0.0f : x;
+    case BL_ACT_RELU6:
+      return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
+    case BL_ACT_SIGMOID:
+      return 1.0f / (1.0f + expf(-x));
+    case BL_ACT_TANH:
+      return tanhf(x);
+    case BL_ACT_HARD_SIGMOID: {
+      float y = 0.2f * x;
+      y = y + 0.5f;
+      return y < 0.0f ? 0.0f : (y > 1.0f ? 1.0f : y);
+    }
+    case BL_ACT_HARD_TANH:
+      return x < -1.0f ? -1.0f : (x > 1.0f ? 1.0f : x);
+    case BL_ACT_LINEAR:
+    default:
+      return x;
+  }
+}
+
+bl_status bl_affine_f32(size_t n, int32_t c, const float *mul, const float *add,
+                        bl_activation act, const float *in, float *out)
+{
+  size_t i, ch = 0;
+  if (c < 1 || !in || !out || !act_ok(act)) return BL_ERR_PARAM;
+  for (i = 0; i < n; i++) {
+    float y = in[i] * (mul ? mul[ch] : 1.0f);
+    y = y + (add ? add[ch] : 0.0f);
+    out[i] = act_apply(act, y);
+    if (++ch == (size_t)c) ch = 0;
+  }
+  return BL_OK;
+}
+
+/* Per row: m = max, e_k = exp(x_k - m) (written to out), s = sum of e_k in order, out = e / s.
+ * Subtracting the max keeps exp from overflowing; the largest term is exp(0) = 1, so s >= 1. */
+bl_status bl_softmax_f32(size_t n, int32_t c, const float *in, float *out)
+{
+  size_t r, k, cc;
+  if (c < 1 || !in || !out || n % (size_t)c != 0) return BL_ERR_PARAM;
+  cc = (size_t)c;
+  for (r = 0; r < n; r += cc) {
+    float m = in[r], s = 0.0f;
+    for (k = 1; k < cc; k++)
+      if (in[r + k] > m) m = in[r + k];
+    for (k = 0; k < cc; k++) {
+      const float e = expf(in[r + k] - m);
+      out[r + k] = e;
+      s += e;
+    }
+    for (k = 0; k < cc; k++) out[r + k] = out[r + k] / s;
+  }
+  return BL_OK;
+}
+
+bl_status bl_add_f32(size_t n, const float *a, const float *b, bl_activation act, float *out)
+{
+  size_t i;
+  if (!a || !b || !out || !act_ok(act)) return BL_ERR_PARAM;
+  for (i = 0; i < n; i++) out[i] = act_apply(act, a[i] + b[i]);
+  return BL_OK;
+}
+
+bl_status bl_concat_f32(int32_t pixels, int32_t count, const int32_t *c, const float *const *in,
+                        float *out)
+{
+  int32_t px, i;
+  if (pixels < 0 || count < 1 || !c || !in || !out) return BL_ERR_PARAM;
+  for (i = 0; i < count; i++)
+    if (c[i] < 1 || !in[i]) return BL_ERR_PARAM;
+  for (px = 0; px < pixels; px++) {
+    for (i = 0; i < count; i++) {
+      memcpy(out, in[i] + (size_t)px * (size_t)c[i], (size_t)c[i] * sizeof(float));
+      out += c[i];
+    }
+  }
+  return BL_OK;
+}
+
+/* s1: each pixel's c[i] bits of every input are appended to one output stream. */
+bl_status bl_concat_s1(int32_t pixels, int32_t count, const int32_t *c,
+                       const uint32_t *const *in, uint32_t *out)
+{
+  bl_i_bitwriter bw;
+  int32_t px, i;
+  if (pixels < 0 || count < 1 || !c || !in || !out) return BL_ERR_PARAM;
+  for (i = 0; i < count; i++)
+    if (c[i] < 1 || !in[i]) return BL_ERR_PARAM;
+  bl_i_bw_init(&bw, out);
+  for (px = 0; px < pixels; px++) {
+    for (i = 0; i < count; i++) {
+      size_t pos = (size_t)px * (size_t)c[i], left = (size_t)c[i];
+      while (left > 0) {
+        const uint32_t take = left < 32 ? (uint32_t)left : 32u;
+        bl_i_bw_putn(&bw, bl_i_readbits(in[i], pos, take), take);
+        pos += take;
+        left -= take;
+      }
+    }
+  }
+  bl_i_bw_flush(&bw);
+  return BL_OK;
+}
+
+bl_status bl_pad_f32(int32_t h, int32_t w, int32_t c, int32_t top, int32_t bottom, int32_t left,
+                     int32_t right, float value, const float *in, float *out)
+{
+  int32_t y, x;
+  size_t k, ow, cc;
+  if (h < 1 || w < 1 || c < 1 || top < 0 || bottom < 0 || left < 0 || right < 0 || !in || !out)
+    return BL_ERR_PARAM;
+  cc = (size_t)c;
+  ow = (size_t)(w + left + right);
+  for (y = 0; y < h + top + bottom; y++) {
+    float *row = out + (size_t)y * ow * cc;
+    if (y < top || y >= top + h) {
+      for (k = 0; k < ow * cc; k++) row[k] = value;
+      continue;
+    }
+    for (k = 0; k < (size_t)left * cc; k++) row[k] = value;
+    memcpy(row + (size_t)left * cc, in + (size_t)(y - top) * (size_t)w * cc,
+           (size_t)w * cc * sizeof(float));
+    for (x = 0, k = ((size_t)left + (size_t)w) * cc; x < right; x++)
+      for (size_t j = 0; j < cc; j++) row[k++] = value;
+  }
+  return BL_OK;
+}

@@ -1,0 +1,213 @@
+// Binary-weights kernels (f32 input, 1-bit weights): optimized == reference bit for bit over
+// random layers, and each reference equals the add/subtract definition evaluated here.
+#include <gtest/gtest.h>
+
+#include "unit/kernels_test_util.hpp"
+
+using namespace bltest;
+
+namespace {
+
+std::vector<float> inputs(Rng &r, size_t n) {
+  auto x = random_floats(r, n);
+  for (auto &v : x) {  // exact zeros of both signs exercise the sign-of-zero rules
+    const int t = uni(r, 0, 30);
+    if (t == 0) v = 0.f;
+    if (t == 1) v = -0.f;
+  }
+  return x;
+}
+
+float pad_value(Rng &r) {
+  const float choices[] = {0.f, 1.f, -1.f, 0.5f, -0.f};
+  return coin(r, 0.8) ? choices[uni(r, 0, 4)] : unif(r, -3.f, 3.f);
+}
+
+struct Case {
+  bl_conv_geom g{};
+  int32_t m = 0;  // depth multiplier (0: not depthwise)
+  Pad pad = Pad::Valid;
+  float padv = 0.f;
+  std::vector<float> in;
+  std::vector<uint32_t> w;
+  OutStage st;
+  std::string str() const {
+    std::ostringstream s;
+    s << geom_str(g) << " mult " << m << " pad " << pad_name(pad) << " value " << padv << " out "
+      << st.desc;
+    return s.str();
+  }
+};
+
+Case make_conv(Rng &r, int32_t mult) {
+  Case c;
+  c.pad = coin(r, 0.3) ? Pad::Valid : Pad::SameValue;
+  c.padv = c.pad == Pad::Valid ? 0.f : pad_value(r);
+  c.m = mult;
+  c.g = random_geom(r, c.pad, 100000, mult);
+  c.in = inputs(r, size_t(c.g.in_h) * c.g.in_w * c.g.in_c);
+  if (mult == 0) {
+    const size_t per = size_t(c.g.k_h) * c.g.k_w * c.g.in_c;
+    for (int o = 0; o < c.g.out_c; o++) {
+      auto f = random_bits(r, per);
+      c.w.insert(c.w.end(), f.begin(), f.end());
+    }
+  } else {
+    for (int t = 0; t < mult * c.g.k_h * c.g.k_w; t++) {
+      auto f = random_bits(r, size_t(c.g.in_c));
+      c.w.insert(c.w.end(), f.begin(), f.end());
+    }
+  }
+  c.st.init(r, c.g.out_c, coin(r) ? BL_OUT_BITS : BL_OUT_F32, 10, false);
+  return c;
+}
+
+size_t elems(const bl_conv_geom &g) { return size_t(g.out_h) * g.out_w * g.out_c; }
+
+// Definition, written here: acc += w ? -x : x in tap order (kh, kw, ci); padded taps = value.
+std::vector<float> conv_def(const Case &c) {
+  const auto &g = c.g;
+  const size_t per = size_t(g.k_h) * g.k_w * g.in_c, wpf = BL_WORDS(per), cw = BL_WORDS(size_t(g.in_c));
+  std::vector<float> acc(elems(g));
+  for (int oh = 0; oh < g.out_h; oh++)
+    for (int ow = 0; ow < g.out_w; ow++)
+      for (int oc = 0; oc < g.out_c; oc++) {
+        float s = 0.f;
+        for (int kh = 0; kh < g.k_h; kh++)
+          for (int kw = 0; kw < g.k_w; kw++) {
+            const int ih = oh * g.stride_h - g.pad_top + kh * g.dil_h;
+            const int iw = ow * g.stride_w - g.pad_left + kw * g.dil_w;
+            const bool inside = ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w;
+            auto x_at = [&](int ci) {
+              return inside ? c.in[(size_t(ih) * g.in_w + iw) * g.in_c + ci] : c.padv;
+            };
+            if (c.m == 0) {
+              for (int ci = 0; ci < g.in_c; ci++) {
+                const float x = x_at(ci);
+                s += get_bit(c.w.data() + oc * wpf, (size_t(kh) * g.k_w + kw) * g.in_c + ci) ? -x : x;
+              }
+            } else {
+              const int ch = oc / c.m, j = oc % c.m;
+              const float x = x_at(ch);
+              s += get_bit(c.w.data() + ((size_t(j) * g.k_h + kh) * g.k_w + kw) * cw, size_t(ch)) ? -x : x;
+            }
+          }
+        acc[(size_t(oh) * g.out_w + ow) * g.out_c + oc] = s;
+      }
+  return acc;
+}
+
+void check_def(const Case &c, const std::vector<uint32_t> &out, const std::vector<float> &acc) {
+  for (size_t i = 0; i < acc.size(); i++) {
+    const int32_t oc = int32_t(i % size_t(c.g.out_c));
+    const float y = stage_f32(c.st.o, oc, acc[i]);
+    if (c.st.o.kind == BL_OUT_BITS)
+      ASSERT_EQ(get_bit(out.data(), i), y < 0.f ? 1 : 0) << "element " << i;
+    else
+      ASSERT_EQ(out[i], f2u(y)) << "element " << i;
+  }
+}
+
+std::vector<uint32_t> run_conv(const Case &c, bool ref) {
+  std::vector<uint32_t> out(out_words(c.st.o.kind, elems(c.g)), 0xa5a5a5a5u);
+  bl_bwconv2d_params p{c.g, c.padv, c.w.data(), c.st.o};
+  if (ref) {
+    EXPECT_EQ(bl_bwconv2d_ref(&p, c.in.data(), out.data()), BL_OK);
+  } else {
+    std::vector<uint32_t> scratch(bl_bwconv2d_scratch_size(&p) / 4);
+    EXPECT_EQ(bl_bwconv2d(&p, c.in.data(), out.data(), scratch.data()), BL_OK);
+  }
+  return out;
+}
+
+std::vector<uint32_t> run_dw(const Case &c, bool ref) {
+  std::vector<uint32_t> out(out_words(c.st.o.kind, elems(c.g)), 0xa5a5a5a5u);
+  bl_bwdepthwise_params p{c.g, c.m, c.padv, c.w.data(), c.st.o};
+  EXPECT_EQ(ref ? bl_bwdepthwise_ref(&p, c.in.data(), out.data())
+                : bl_bwdepthwise(&p, c.in.data(), out.data()),
+            BL_OK);
+  return out;
+}
+
+}  // namespace
+
+TEST(BWConv2D, OptimizedMatchesReferenceOnRandomLayers) {
+  Rng r(555);
+  for (int t = 0; t < 1500; t++) {
+    const Case c = make_conv(r, 0);
+    SCOPED_TRACE("case " + std::to_string(t) + ": " + c.str());
+    ASSERT_EQ(first_diff(run_conv(c, true), run_conv(c, false)), -1);
+  }
+}
+
+TEST(BWConv2D, ReferenceEqualsAddSubtractDefinition) {
+  Rng r(556);
+  for (int t = 0; t < 200; t++) {
+    const Case c = make_conv(r, 0);
+    SCOPED_TRACE("case " + std::to_string(t) + ": " + c.str());
+    check_def(c, run_conv(c, true), conv_def(c));
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST(BWDepthwise, OptimizedMatchesReferenceOnRandomLayers) {
+  Rng r(557);
+  for (int t = 0; t < 1500; t++) {
+    const Case c = make_conv(r, coin(r, 0.6) ? 1 : uni(r, 2, 3));
+    SCOPED_TRACE("case " + std::to_string(t) + ": " + c.str());
+    ASSERT_EQ(first_diff(run_dw(c, true), run_dw(c, false)), -1);
+  }
+}
+
+TEST(BWDepthwise, ReferenceEqualsAddSubtractDefinition) {
+  Rng r(558);
+  for (int t = 0; t < 200; t++) {
+    const Case c = make_conv(r, uni(r, 1, 3));
+    SCOPED_TRACE("case " + std::to_string(t) + ": " + c.str());
+    check_def(c, run_dw(c, true), conv_def(c));
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST(BWDense, OptimizedMatchesReferenceAndDefinition) {
+  Rng r(559);
+  for (int t = 0; t < 1500; t++) {
+    const int32_t n_in = coin(r, 0.3) ? 32 * uni(r, 1, 30) : uni(r, 1, 1200), n_out = uni(r, 1, 70);
+    const auto x = inputs(r, size_t(n_in));
+    std::vector<uint32_t> w;
+    for (int o = 0; o < n_out; o++) {
+      auto f = random_bits(r, size_t(n_in));
+      w.insert(w.end(), f.begin(), f.end());
+    }
+    OutStage st;
+    st.init(r, n_out, coin(r) ? BL_OUT_BITS : BL_OUT_F32, 10, false);
+    SCOPED_TRACE("case " + std::to_string(t) + ": n_in " + std::to_string(n_in) + " n_out " +
+                 std::to_string(n_out) + " out " + st.desc);
+    bl_bwdense_params p{n_in, n_out, w.data(), st.o};
+    std::vector<uint32_t> a(out_words(st.o.kind, size_t(n_out)), 1u), b(a.size(), 2u);
+    ASSERT_EQ(bl_bwdense_ref(&p, x.data(), a.data()), BL_OK);
+    ASSERT_EQ(bl_bwdense(&p, x.data(), b.data()), BL_OK);
+    ASSERT_EQ(first_diff(a, b), -1);
+    if (t < 300) {
+      const size_t wpo = BL_WORDS(size_t(n_in));
+      for (int o = 0; o < n_out; o++) {
+        float s = 0.f;
+        for (int i = 0; i < n_in; i++) s += get_bit(w.data() + o * wpo, size_t(i)) ? -x[size_t(i)] : x[size_t(i)];
+        const float y = stage_f32(st.o, o, s);
+        if (st.o.kind == BL_OUT_BITS)
+          ASSERT_EQ(get_bit(a.data(), size_t(o)), y < 0.f ? 1 : 0);
+        else
+          ASSERT_EQ(a[size_t(o)], f2u(y));
+      }
+    }
+  }
+}
+
+TEST(BWConv2D, RejectsMissingScratch) {
+  Rng r(1);
+  const Case c = make_conv(r, 0);
+  bl_bwconv2d_params p{c.g, c.padv, c.w.data(), c.st.o};
+  std::vector<uint32_t> out(out_words(c.st.o.kind, elems(c.g)));
+  EXPECT_GT(bl_bwconv2d_scratch_size(&p), 0u);
+  EXPECT_EQ(bl_bwconv2d(&p, c.in.data(), out.data(), nullptr), BL_ERR_PARAM);
+}
