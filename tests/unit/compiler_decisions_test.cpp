@@ -1,0 +1,251 @@
+// Kernel choice, reasons, folding and costs on the forum's models, the MNIST tutorial network
+// and targeted configurations, built in memory exactly as tf.keras + larq serialize them.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "bitlens/compiler.hpp"
+#include "bitlens/keras_builder.hpp"
+#include "bitlens/report.hpp"
+#include "passes/passes.hpp"
+
+using namespace bitlens;
+namespace kb = bitlens::keras;
+
+namespace {
+
+Model forum(int layers, double pad) {
+  kb::ModelBuilder b("test");
+  auto x = b.input({32, 32, 1}, "input_1");
+  for (int i = 0; i < layers; ++i) {
+    kb::ConvOptions o;
+    o.filters = 16;
+    o.padding = "same";
+    o.use_bias = false;
+    o.input_quantizer = "ste_sign";
+    o.kernel_quantizer = "ste_sign";
+    o.pad_values = pad;
+    x = b.quant_conv2d(x, o);
+  }
+  return b.build();
+}
+
+Model mnist() {
+  kb::ModelBuilder b("mnist_tutorial", kb::Style::sequential);
+  auto x = b.input({28, 28, 1});
+  kb::ConvOptions c;
+  c.filters = 32;
+  c.use_bias = false;
+  c.kernel_quantizer = "ste_sign";
+  c.kernel_clip = true;
+  x = b.quant_conv2d(x, c);
+  x = b.max_pool2d(x);
+  kb::BatchNormOptions bn;
+  bn.scale = false;
+  x = b.batch_norm(x, bn);
+  c.filters = 64;
+  c.input_quantizer = "ste_sign";
+  x = b.quant_conv2d(x, c);
+  x = b.max_pool2d(x);
+  x = b.batch_norm(x, bn);
+  x = b.quant_conv2d(x, c);
+  x = b.batch_norm(x, bn);
+  x = b.flatten(x);
+  kb::DenseOptions d;
+  d.units = 64;
+  d.use_bias = false;
+  d.input_quantizer = "ste_sign";
+  d.kernel_quantizer = "ste_sign";
+  d.kernel_clip = true;
+  x = b.quant_dense(x, d);
+  x = b.batch_norm(x, bn);
+  d.units = 10;
+  x = b.quant_dense(x, d);
+  x = b.batch_norm(x, bn);
+  x = b.activation(x, "softmax");
+  return b.build();
+}
+
+const Node& node(const CompileResult& r, const std::string& name) {
+  const Node* n = r.graph.find_node(name);
+  if (!n) throw std::runtime_error("no node " + name);
+  return *n;
+}
+
+bool has_reason(const Node& n, const std::string& code) {
+  for (const auto& r : n.decision.reasons)
+    if (r.code == code) return true;
+  return false;
+}
+
+}  // namespace
+
+class ForumModels : public ::testing::TestWithParam<double> {};
+
+TEST_P(ForumModels, OneLayerIsBinaryWithinStBudget) {
+  const double pad = GetParam();
+  CompileResult r = compile(forum(1, pad));
+  const Node& conv = node(r, "quant_conv2d");
+  EXPECT_EQ(conv.decision.kernel, KernelClass::Binary);
+  EXPECT_EQ(conv.decision.op_type, "sxor_s1_s1");
+  EXPECT_FALSE(conv.epi.bits) << "the model output stays float";
+  // 16 filters x one word of 9 bits: 64 B (ST: 640 B as float).
+  EXPECT_EQ(conv.rom_bytes, 64);
+  EXPECT_LE(r.totals.rom_bytes, 256);
+  EXPECT_LE(r.totals.ram_bytes, 69668);
+  EXPECT_EQ(conv.macc, 32 * 32 * 16 * 9);
+  EXPECT_EQ(r.totals.op_types.at("sxor_s1_s1"), 147456);
+  if (pad == 0.0)
+    EXPECT_TRUE(has_reason(conv, "PAD_ZERO_EXACT"));
+  else
+    EXPECT_TRUE(has_reason(conv, "PAD_ONE"));
+  EXPECT_TRUE(has_reason(conv, "CHANNELS_NOT_MULTIPLE_OF_32"));
+}
+
+TEST_P(ForumModels, TwoLayersBothBinaryFirstOutputsBits) {
+  const double pad = GetParam();
+  CompileResult r = compile(forum(2, pad));
+  const Node& c1 = node(r, "quant_conv2d");
+  const Node& c2 = node(r, "quant_conv2d_1");
+  EXPECT_EQ(c1.decision.kernel, KernelClass::Binary);
+  EXPECT_EQ(c2.decision.kernel, KernelClass::Binary);
+  EXPECT_TRUE(c1.epi.bits);
+  EXPECT_TRUE(has_reason(c1, "OUTPUT_BITS"));
+  EXPECT_EQ(r.graph.tensors[c1.outputs[0]].format, Format::S1);
+  EXPECT_EQ(r.graph.tensors[c1.outputs[0]].bytes(), 32 * 32 * 16 / 8);
+  EXPECT_LE(r.totals.rom_bytes, 1024);  // ST: 9,920 B
+  EXPECT_LE(r.totals.ram_bytes, 70400);
+  EXPECT_GE(r.totals.ram_bytes, r.totals.ram_lower_bound_bytes);
+}
+
+INSTANTIATE_TEST_SUITE_P(PadValues, ForumModels, ::testing::Values(-1.0, 0.0, 1.0));
+
+TEST(Decisions, MnistTutorialNetwork) {
+  CompileResult r = compile(mnist());
+  const Node& c1 = node(r, "quant_conv2d");
+  EXPECT_EQ(c1.decision.kernel, KernelClass::BinaryWeights);
+  EXPECT_TRUE(has_reason(c1, "INPUT_NOT_QUANTIZED"));
+  EXPECT_TRUE(c1.epi.bits) << "conv -> maxpool -> BN -> sign folds into the float-input kernel's output";
+  for (const char* n : {"quant_conv2d_1", "quant_conv2d_2", "quant_dense", "quant_dense_1"})
+    EXPECT_EQ(node(r, n).decision.kernel, KernelClass::Binary) << n;
+  for (const char* n : {"batch_normalization", "batch_normalization_1", "batch_normalization_2",
+                        "batch_normalization_3", "batch_normalization_4"})
+    EXPECT_EQ(node(r, n).decision.kernel, KernelClass::Fused) << n;
+  EXPECT_EQ(node(r, "max_pooling2d").decision.kernel, KernelClass::Binary);
+  EXPECT_EQ(node(r, "max_pooling2d_1").decision.kernel, KernelClass::Binary);
+  EXPECT_TRUE(has_reason(node(r, "max_pooling2d_1"), "MAXPOOL_ON_BITS"));
+  EXPECT_EQ(node(r, "flatten").decision.kernel, KernelClass::None);
+  EXPECT_EQ(node(r, "quant_dense_1").epi.bits, false);
+}
+
+TEST(Decisions, NonBinaryPadValueFallsBackToBinaryWeights) {
+  CompileResult r = compile(forum(2, 0.5));
+  const Node& c2 = node(r, "quant_conv2d_1");
+  EXPECT_EQ(c2.decision.kernel, KernelClass::BinaryWeights);
+  ASSERT_TRUE(has_reason(c2, "PAD_VALUE_NOT_BINARY"));
+  for (const auto& re : c2.decision.reasons)
+    if (re.code == "PAD_VALUE_NOT_BINARY") {
+      EXPECT_NE(re.message.find("pad_values=0.5"), std::string::npos) << re.message;
+      EXPECT_NE(re.fix.find("quant_conv2d_1"), std::string::npos) << re.fix;
+    }
+}
+
+TEST(Decisions, OverridesChangePadValues) {
+  CompileOptions o;
+  o.pad_values = 1.0f;
+  CompileResult r = compile(forum(2, 0.0), o);
+  EXPECT_TRUE(has_reason(node(r, "quant_conv2d_1"), "PAD_ONE"));
+  CompileOptions s;
+  s.sets.push_back(parse_set_option("quant_conv2d_1.pad_values=0.5"));
+  CompileResult r2 = compile(forum(2, 0.0), s);
+  EXPECT_EQ(node(r2, "quant_conv2d").decision.kernel, KernelClass::Binary);
+  EXPECT_EQ(node(r2, "quant_conv2d_1").decision.kernel, KernelClass::BinaryWeights);
+  CompileOptions bad;
+  bad.sets.push_back(parse_set_option("nope.pad_values=1"));
+  EXPECT_THROW(compile(forum(1, 0.0), bad), ModelError);
+  EXPECT_THROW(parse_set_option("pad_values"), ModelError);
+}
+
+TEST(Decisions, UnknownLayerIsUnsupportedAndRestIsAnalysed) {
+  kb::ModelBuilder b("m");
+  auto x = b.input({8, 8, 4});
+  x = b.layer("MyCustomLayer", {x}, json{{"name", "custom"}, {"trainable", true}}, {8, 8, 4});
+  kb::ConvOptions c;
+  c.filters = 8;
+  c.padding = "same";
+  c.input_quantizer = "ste_sign";
+  c.kernel_quantizer = "ste_sign";
+  c.pad_values = 1.0;
+  x = b.quant_conv2d(x, c);
+  CompileResult r = compile(b.build());
+  const Node& u = node(r, "custom");
+  EXPECT_EQ(u.decision.kernel, KernelClass::Unsupported);
+  ASSERT_FALSE(u.decision.reasons.empty());
+  EXPECT_EQ(u.decision.reasons[0].code, "UNKNOWN_LAYER");
+  EXPECT_NE(u.decision.reasons[0].message.find("MyCustomLayer"), std::string::npos);
+  EXPECT_EQ(node(r, "quant_conv2d").decision.kernel, KernelClass::Binary);
+}
+
+TEST(Decisions, FloatLayersExplainThemselves) {
+  kb::ModelBuilder b("m");
+  auto x = b.input({8, 8, 3});
+  kb::ConvOptions c;
+  c.filters = 4;
+  x = b.conv2d(x, c);
+  x = b.batch_norm(x);
+  x = b.activation(x, "relu");
+  x = b.flatten(x);
+  kb::DenseOptions d;
+  d.units = 3;
+  d.activation = "softmax";
+  x = b.dense(x, d);
+  CompileResult r = compile(b.build());
+  const Node& conv = node(r, "conv2d");
+  EXPECT_EQ(conv.decision.kernel, KernelClass::Float);
+  EXPECT_TRUE(has_reason(conv, "FLOAT_LAYER"));
+  EXPECT_EQ(node(r, "batch_normalization").decision.kernel, KernelClass::Fused);
+  EXPECT_EQ(node(r, "activation").decision.kernel, KernelClass::Fused);
+  EXPECT_EQ(conv.epi.act_min, 0.0f);
+}
+
+TEST(Decisions, TrainingOnlyLayersAreRemoved) {
+  kb::ModelBuilder b("m");
+  auto x = b.input({16});
+  x = b.dropout(x);
+  kb::DenseOptions d;
+  d.units = 4;
+  d.input_quantizer = "ste_sign";
+  d.kernel_quantizer = "ste_sign";
+  x = b.quant_dense(x, d);
+  CompileResult r = compile(b.build());
+  EXPECT_EQ(node(r, "dropout").decision.kernel, KernelClass::None);
+  EXPECT_TRUE(node(r, "dropout").removed);
+  EXPECT_EQ(node(r, "quant_dense").decision.kernel, KernelClass::Binary);
+}
+
+TEST(Decisions, EveryReasonCodeIsDocumented) {
+  std::ifstream f(std::string(BITLENS_SOURCE_DIR) + "/docs/decisions.md");
+  ASSERT_TRUE(f) << "docs/decisions.md is missing";
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string doc = ss.str();
+  for (const auto& r : passes::reason_table())
+    EXPECT_NE(doc.find(std::string("`") + r.code + "`"), std::string::npos) << r.code << " is not in docs/decisions.md";
+}
+
+TEST(Memory, PlanIsConsistent) {
+  CompileResult r = compile(mnist());
+  const auto& p = r.plan;
+  EXPECT_GE(p.arena_bytes, p.lower_bound_bytes);
+  for (size_t i = 0; i < p.buffers.size(); ++i) {
+    EXPECT_EQ(p.buffers[i].offset % 4, 0);
+    EXPECT_LE(p.buffers[i].offset + p.buffers[i].size, p.arena_bytes);
+    for (size_t j = i + 1; j < p.buffers.size(); ++j) {
+      const auto &a = p.buffers[i], &b = p.buffers[j];
+      const bool time = !(a.last_step < b.first_step || b.last_step < a.first_step);
+      const bool space = !(a.offset + a.size <= b.offset || b.offset + b.size <= a.offset);
+      EXPECT_FALSE(time && space) << a.name << " overlaps " << b.name;
+    }
+  }
+}
