@@ -44,9 +44,13 @@ struct Layer {
   json config;             // the layer's "config" object, unchanged from the file
   // Input tensors in call order (first inbound node only; shared layers are not supported).
   // For TFOpLambda, tensor references found in kwargs are appended after the positional ones.
+  // Every layer is called once, so node_index is always 0 here (whatever the file said).
+  // A layer of a nested model that consumed the nested model's input refers to the outer
+  // tensor that was passed in (nested InputLayers are dropped when flattening).
   std::vector<TensorRef> inputs;
   // Call kwargs of the first inbound node (TFOpLambda keeps its constant operand here:
-  // e.g. {"y": 0.5}); empty object otherwise.
+  // e.g. {"y": 0.5}; a constant *first* operand, stored by Keras as _CONSTANT_VALUE, appears
+  // under "x"); empty object otherwise.
   json call_kwargs = json::object();
   // Weights by their short name, the last path component without ":0" ("kernel", "bias",
   // "gamma", "beta", "moving_mean", "moving_variance", "depthwise_kernel", "pointwise_kernel").
@@ -54,7 +58,12 @@ struct Layer {
   // Full weight names as stored in the file, in file order (for the writer and for messages).
   std::vector<std::string> weight_names;
   // Name of the enclosing nested model when this layer came from one (flattened), else empty.
+  // Deeper nesting gives a path: "outer/inner". Layer::name is the layer's own name unless
+  // that clashes with another layer, then "<parent>/<name>"; config["name"] stays as stored.
   std::string parent;
+  // Created by the loader, not stored in the file: the InputLayer of a Sequential model
+  // saved without one (named "<first layer>_input", as Keras names it).
+  bool synthetic = false;
 };
 
 struct Model {
@@ -114,9 +123,26 @@ struct H5WriteOptions {
   bool keras3_legacy = false;            // Keras 3 legacy .h5: names without ":0"
 };
 
-// Writes `model` as a Keras .h5 file. The model_config JSON is rebuilt from Model::layers
-// (configs, inbound nodes) so a changed config value is written back. Throws ModelError.
+// Writes `model` as a Keras .h5 file. Layer configs are patched from Model::layers into
+// Model::raw_config, so a changed config value is written back and everything else survives
+// a round trip byte for byte (weights are written exactly as held). When layers were added,
+// removed or renamed (or raw_config is empty), a Functional config with inbound nodes is
+// rebuilt from Model::layers instead (not possible for flattened nested models).
+// Throws ModelError.
 void write_model_h5(const Model& model, const std::filesystem::path& path,
                     const H5WriteOptions& options = {});
+
+// Writes `model` as a Keras 3 .keras archive (config.json in Keras 3 form, metadata.json,
+// model.weights.h5 with layers/<snake_case class>[_N]/vars/<i>). Throws ModelError.
+void write_model_keras(const Model& model, const std::filesystem::path& path,
+                       const std::string& keras_version = "3.10.0");
+
+// The model_config JSON write_model_h5 would store (Keras 2 form, or Keras 3 form when
+// `keras3` is set).
+json model_config_json(const Model& model, bool keras3 = false);
+
+// The input shape an InputLayer config declares (batch_input_shape or Keras 3 batch_shape),
+// without the batch dimension; unknown dimensions are -1. nullopt when there is none.
+std::optional<std::vector<int64_t>> declared_input_shape(const Layer& input_layer);
 
 }  // namespace bitlens
