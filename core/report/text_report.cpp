@@ -80,22 +80,24 @@ struct Table {
   }
 };
 
-// Word-wraps `text` to `width` columns with `indent` spaces on continuation lines.
+// Word-wraps `text` to `width` columns; continuation lines start with `indent` spaces.
 std::string wrap(const std::string& text, size_t width, size_t indent) {
-  std::istringstream in(text);
-  std::string word, out, line;
+  const size_t lead = text.find_first_not_of(' ');
+  std::istringstream in(text.substr(lead == std::string::npos ? text.size() : lead));
+  std::string word, out;
+  std::string line(lead == std::string::npos ? 0 : lead, ' ');
+  bool empty = true;
   while (in >> word) {
-    if (!line.empty() && line.size() + 1 + word.size() > width) {
+    if (!empty && line.size() + 1 + word.size() > width) {
       out += line + "\n";
       line = std::string(indent, ' ');
-    } else if (!line.empty() && line.size() > indent) {
-      line += " ";
+      empty = true;
     }
-    if (line.empty()) line = std::string(0, ' ');
+    if (!empty) line += ' ';
     line += word;
+    empty = false;
   }
-  out += line;
-  return out;
+  return out + line;
 }
 
 std::string bar(double fraction, int width) {
