@@ -29,7 +29,7 @@ TEST(Pack, MatchesPerElementDefinitionWithAffine) {
     for (size_t i = 0; i < n; i++) {
       float y = x[i] * (m ? m[i % size_t(c)] : 1.f);
       y = y + (a ? a[i % size_t(c)] : 0.f);
-      ASSERT_EQ(get_bit(out.data(), i), y < 0.f ? 1 : 0) << "element " << i;
+      BL_ASSERT_EQ(get_bit(out.data(), i), y < 0.f ? 1 : 0) << "element " << i;
     }
     if (n % 32) {
       ASSERT_EQ(out.back() >> (n % 32), 0u);

@@ -105,8 +105,8 @@ TEST(Concat, F32AndS1InterleavePerPixel) {
       for (int i = 0; i < count; i++)
         for (int j = 0; j < c[size_t(i)]; j++, k++) {
           const size_t src = size_t(px) * c[size_t(i)] + j;
-          ASSERT_EQ(fo[k], fx[size_t(i)][src]);
-          ASSERT_EQ(get_bit(bo.data(), k), get_bit(bx[size_t(i)].data(), src)) << "bit " << k;
+          BL_ASSERT_EQ(fo[k], fx[size_t(i)][src]);
+          BL_ASSERT_EQ(get_bit(bo.data(), k), get_bit(bx[size_t(i)].data(), src)) << "bit " << k;
         }
     if (k % 32) {
       ASSERT_EQ(bo.back() >> (k % 32), 0u);
@@ -129,7 +129,7 @@ TEST(PadF32, ConstantBorderAroundCopiedInterior) {
         for (int k = 0; k < c; k++) {
           const bool inside = i >= top && i < top + h && j >= left && j < left + w;
           const float expect = inside ? x[(size_t(i - top) * w + (j - left)) * c + k] : value;
-          ASSERT_EQ(y[(size_t(i) * ow + j) * c + k], expect);
+          BL_ASSERT_EQ(y[(size_t(i) * ow + j) * c + k], expect);
         }
   }
 }

@@ -20,7 +20,7 @@ PoolCase make(Rng &r) {
     c.pad = coin(r) ? Pad::Valid : Pad::SameZero;
     bl_conv_geom &g = c.g;
     g.in_h = uni(r, 1, 20); g.in_w = uni(r, 1, 20);
-    g.in_c = coin(r, 0.25) ? 32 * uni(r, 1, 3) : uni(r, 1, 100);
+    g.in_c = coin(r, 0.25) ? 32 * uni(r, 1, 3) : uni(r, 1, 70);
     g.out_c = g.in_c;
     g.k_h = uni(r, 1, 5); g.k_w = uni(r, 1, 5);
     g.stride_h = uni(r, 1, 3); g.stride_w = uni(r, 1, 3);
@@ -43,7 +43,7 @@ void window(const bl_conv_geom &g, int oh, int ow, F f) {
 
 TEST(MaxPoolS1, OptimizedEqualsReferenceEqualsPlusMinusOneMax) {
   Rng r(61);
-  for (int t = 0; t < 1500; t++) {
+  for (int t = 0; t < 1000; t++) {
     const PoolCase c = make(r);
     const auto &g = c.g;
     const auto in = random_bits(r, size_t(g.in_h) * g.in_w * g.in_c);
@@ -69,14 +69,14 @@ TEST(MaxPoolS1, OptimizedEqualsReferenceEqualsPlusMinusOneMax) {
             v = is_or ? std::min(v, x) : std::max(v, x);
           });
           const size_t i = (size_t(oh) * g.out_w + ow) * g.out_c + ch;
-          ASSERT_EQ(get_bit(a.data(), i), v < 0 ? 1 : 0) << "element " << i;
+          BL_ASSERT_EQ(get_bit(a.data(), i), v < 0 ? 1 : 0) << "element " << i;
         }
   }
 }
 
 TEST(PoolF32, MaxAndAverageOptimizedEqualReferenceAndDefinition) {
   Rng r(62);
-  for (int t = 0; t < 1500; t++) {
+  for (int t = 0; t < 1000; t++) {
     const PoolCase c = make(r);
     const auto &g = c.g;
     const auto in = random_floats(r, size_t(g.in_h) * g.in_w * g.in_c);
@@ -89,8 +89,8 @@ TEST(PoolF32, MaxAndAverageOptimizedEqualReferenceAndDefinition) {
     ASSERT_EQ(bl_avgpool_f32_ref(&p, in.data(), ar.data()), BL_OK);
     ASSERT_EQ(bl_avgpool_f32(&p, in.data(), ao.data()), BL_OK);
     for (size_t i = 0; i < n; i++) {
-      ASSERT_EQ(f2u(mr[i]), f2u(mo[i])) << "max element " << i;
-      ASSERT_EQ(f2u(ar[i]), f2u(ao[i])) << "avg element " << i;
+      BL_ASSERT_EQ(f2u(mr[i]), f2u(mo[i])) << "max element " << i;
+      BL_ASSERT_EQ(f2u(ar[i]), f2u(ao[i])) << "avg element " << i;
     }
     if (t < 300) {
       for (int oh = 0; oh < g.out_h; oh++)
@@ -105,8 +105,8 @@ TEST(PoolF32, MaxAndAverageOptimizedEqualReferenceAndDefinition) {
               cnt++;
             });
             const size_t i = (size_t(oh) * g.out_w + ow) * g.out_c + ch;
-            ASSERT_EQ(mr[i], mx);
-            ASSERT_EQ(ar[i], s / float(cnt));
+            BL_ASSERT_EQ(mr[i], mx);
+            BL_ASSERT_EQ(ar[i], s / float(cnt));
           }
     }
   }
@@ -157,7 +157,7 @@ TEST(GlobalPool, F32AndS1MatchDefinition) {
       }
       ASSERT_EQ(avg[size_t(ch)], s / float(h * w));
       ASSERT_EQ(mx[size_t(ch)], m);
-      ASSERT_EQ(get_bit(bo.data(), size_t(ch)), v < 0 ? 1 : 0);
+      BL_ASSERT_EQ(get_bit(bo.data(), size_t(ch)), v < 0 ? 1 : 0);
     }
     if (c % 32) {
       ASSERT_EQ(bo.back() >> (c % 32), 0u);

@@ -14,6 +14,13 @@
 
 #include "bitlens/bl_kernels.h"
 
+// ASSERT_EQ for per-element loops: compares first and only builds the gtest message on a
+// mismatch (checking every element through ASSERT_EQ is slow in Debug+ASan builds).
+#define BL_ASSERT_EQ(a, b) \
+  if ((a) == (b)) {        \
+  } else                   \
+    ASSERT_EQ(a, b)
+
 namespace bltest {
 
 using Rng = std::mt19937;
