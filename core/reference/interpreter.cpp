@@ -113,10 +113,13 @@ Array reference_layer(const Layer& layer, const std::vector<Array>& inputs,
                       const std::string& keras_version) {
   const auto& table = op_table();
   auto it = table.find(layer.class_name);
-  if (it == table.end())
+  if (it == table.end()) {
+    std::string list;
+    for (const auto& [name, fn] : table) list += (list.empty() ? "" : ", ") + name;
     ref::fail(layer, "layer class \"" + layer.class_name +
                          "\" is not supported by the reference interpreter; remove or replace "
-                         "the layer (supported classes: see `bitlens run --help`)");
+                         "the layer (supported: " + list + ")");
+  }
   Inputs in;
   for (const auto& a : inputs) {
     if (static_cast<int64_t>(a.data.size()) != a.size())

@@ -1,5 +1,8 @@
 // Reference convolutions and dense layers against results computed by hand: binary conv with
 // pad_values -1 / 0 / +1, strides, valid padding, depthwise, separable, dense, bias, activation.
+#include <random>
+#include <sstream>
+
 #include "unit/reference_test_util.hpp"
 
 namespace bitlens {
@@ -249,6 +252,65 @@ TEST(ReferenceConv, BatchOfTwoIsComputedPerSample) {
   EXPECT_EQ(y.data[9], 2.0f);
   // corner of the second sample: -a + 3p with a = +1 -> -1 + 3 = 2
   EXPECT_EQ(y.data[17], 2.0f);
+}
+
+// An independent formulation: no padded copy, the output pixel's window is located with TF's
+// "same" offset computed here from its definition, and out-of-image taps read the pad value.
+// Inputs and kernels are +-1 after sign quantization, so every sum is an exact integer.
+TEST(ReferenceConv, MatchesDirectIndexingOnRandomConfigs) {
+  std::mt19937 rng(1234);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int iter = 0; iter < 300; ++iter) {
+    const int h = pick(1, 7), w = pick(1, 7), cin = pick(1, 5), cout = pick(1, 4);
+    const int kh = pick(1, 4), kw = pick(1, 4);
+    const bool dilate = pick(0, 2) == 0;
+    const int sh = dilate ? 1 : pick(1, 3), sw = dilate ? 1 : pick(1, 3);
+    const int dh = dilate ? pick(1, 2) : 1, dw = dilate ? pick(1, 2) : 1;
+    const bool same = pick(0, 1) == 1;
+    const float pad = static_cast<float>(pick(-1, 1));
+    const int ekh = (kh - 1) * dh + 1, ekw = (kw - 1) * dw + 1;
+    if (!same && (ekh > h || ekw > w)) continue;
+    std::ostringstream cfg_text;
+    cfg_text << "h=" << h << " w=" << w << " cin=" << cin << " cout=" << cout << " k=" << kh << "x"
+             << kw << " s=" << sh << "x" << sw << " d=" << dh << "x" << dw
+             << (same ? " same" : " valid") << " pad=" << pad;
+    SCOPED_TRACE(cfg_text.str());
+    Array x{{1, h, w, cin}, {}}, k{{kh, kw, cin, cout}, {}};
+    std::normal_distribution<float> n01;
+    for (int i = 0; i < h * w * cin; ++i) x.data.push_back(n01(rng));
+    for (int i = 0; i < kh * kw * cin * cout; ++i) k.data.push_back(n01(rng));
+    json cfg = {{"filters", cout},
+                {"kernel_size", {kh, kw}},
+                {"strides", {sh, sw}},
+                {"dilation_rate", {dh, dw}},
+                {"padding", same ? "same" : "valid"},
+                {"use_bias", false},
+                {"input_quantizer", "ste_sign"},
+                {"kernel_quantizer", "ste_sign"},
+                {"pad_values", pad}};
+    const Array y = run1(layer("c", "QuantConv2D", cfg, {"in"}, {{"kernel", k}}), x);
+
+    const int oh = same ? (h + sh - 1) / sh : (h - ekh) / sh + 1;
+    const int ow = same ? (w + sw - 1) / sw : (w - ekw) / sw + 1;
+    const int top = same ? std::max((oh - 1) * sh + ekh - h, 0) / 2 : 0;
+    const int left = same ? std::max((ow - 1) * sw + ekw - w, 0) / 2 : 0;
+    ASSERT_EQ(y.shape, (std::vector<int64_t>{1, oh, ow, cout}));
+    auto sgn = [](float v) { return v < 0 ? -1.0f : 1.0f; };
+    for (int oy = 0; oy < oh; ++oy)
+      for (int ox = 0; ox < ow; ++ox)
+        for (int co = 0; co < cout; ++co) {
+          float acc = 0;
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx)
+              for (int ci = 0; ci < cin; ++ci) {
+                const int iy = oy * sh + ky * dh - top, ix = ox * sw + kx * dw - left;
+                const bool inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                const float a = inside ? sgn(x.data[(iy * w + ix) * cin + ci]) : pad;
+                acc += a * sgn(k.data[((ky * kw + kx) * cin + ci) * cout + co]);
+              }
+          ASSERT_EQ(y.data[(oy * ow + ox) * cout + co], acc) << "at " << oy << "," << ox << "," << co;
+        }
+  }
 }
 
 }  // namespace

@@ -16,6 +16,15 @@ struct ReferenceTrace {
   std::map<std::string, Array> outputs;
 };
 
+// Semantics notes (see bitlens/semantics.hpp for the exact expressions):
+// - A quantizer with tensor-wide statistics sees exactly the tensor Keras gives it: a
+//   MagnitudeAwareSign *input* quantizer averages |x| over the batch too (as Larq does), so its
+//   result for one sample depends on the others in the batch; kernels are not affected.
+// - Quantizer forward values follow larq >= 0.10 (clip_value only clips gradients).
+// - Float sums run in a fixed order from 0.0f (conv taps in (kh, kw, ci) order, then bias), so
+//   sums of +-1 products are exact integers; other float results may differ from TensorFlow in
+//   the last bits (TF's reduction order is unspecified).
+
 // Runs `model` on `inputs` (one per Model::inputs, in that order, each of shape (N, ...) matching
 // the InputLayer's shape apart from the batch size). Returns one array per Model::outputs.
 // Only layers that the outputs depend on are computed. Throws ModelError naming the layer for
