@@ -1,0 +1,181 @@
+// The `bitlens` command line end to end: exit statuses, the one-line error format
+// ("bitlens: error: FILE: what is wrong and what to do"), JSON output, and `run`.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+
+#include "bitlens/keras_builder.hpp"
+#include "bitlens/model.hpp"
+#include "bitlens/npy.hpp"
+
+using namespace bitlens;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int status;
+  std::string out, err;
+};
+
+Result cli(const std::string& args) {
+  const fs::path dir = fs::temp_directory_path() / ("bitlens_cli_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string err_file = (dir / "stderr.txt").string();
+  const std::string cmd = std::string(BITLENS_CLI) + " " + args + " 2>" + err_file;
+  Result r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  std::ifstream e(err_file);
+  r.err.assign(std::istreambuf_iterator<char>(e), {});
+  return r;
+}
+
+std::string model(const std::string& name) { return std::string(BITLENS_MODELS_DIR) + "/" + name; }
+
+fs::path temp(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("bitlens_cli_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return dir / name;
+}
+
+void expect_error(const Result& r, const std::string& file, const std::string& needle) {
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(r.err.rfind("bitlens: error: " + file + ": ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+}
+
+}  // namespace
+
+TEST(Cli, VersionAndHelp) {
+  auto v = cli("--version");
+  EXPECT_EQ(v.status, 0);
+  EXPECT_EQ(v.out, std::string("bitlens ") + BITLENS_VERSION + "\n");
+  auto h = cli("--help");
+  EXPECT_EQ(h.status, 0);
+  EXPECT_NE(h.out.find("analyze"), std::string::npos);
+  auto ha = cli("help analyze");
+  EXPECT_EQ(ha.status, 0);
+  EXPECT_NE(ha.out.find("--pad-values"), std::string::npos);
+  EXPECT_EQ(cli("frobnicate").status, 2);
+  EXPECT_EQ(cli("analyze").status, 2);
+}
+
+TEST(Cli, AnalyzeForumModelShowsBinaryKernels) {
+  auto r = cli("analyze " + model("forum_2layer_padp1.h5"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("quant_conv2d_1 (QuantConv2D)"), std::string::npos);
+  EXPECT_NE(r.out.find("PAD_ONE"), std::string::npos);
+  EXPECT_EQ(r.out.find("float  "), std::string::npos) << "no float fallback expected";
+}
+
+TEST(Cli, AnalyzeJsonHasDocumentedFields) {
+  auto r = cli("analyze --json --pad-values 0 " + model("mnist_tutorial.h5"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json j = json::parse(r.out);
+  for (const char* k : {"file", "name", "keras_version", "inputs", "outputs"}) EXPECT_TRUE(j["model"].contains(k)) << k;
+  for (const char* k : {"macc", "rom_bytes", "activations_bytes", "ram_bytes", "ram_lower_bound_bytes", "op_types"})
+    EXPECT_TRUE(j["totals"].contains(k)) << k;
+  ASSERT_FALSE(j["layers"].empty());
+  for (const auto& l : j["layers"])
+    for (const char* k : {"name", "class_name", "kernel", "op_type", "input_format", "output_format", "output_shape",
+                          "macc", "rom_bytes", "fused_into", "reasons"})
+      EXPECT_TRUE(l.contains(k)) << k;
+  EXPECT_EQ(j["overrides"]["pad_values"], 0.0);
+}
+
+TEST(Cli, UnusableFilesGiveOneLineErrors) {
+  const fs::path text = temp("not_hdf5.h5");
+  std::ofstream(text) << "this is not an HDF5 file\n";
+  expect_error(cli("analyze " + text.string()), text.string(), "HDF5");
+
+  const fs::path empty = temp("empty.h5");
+  std::ofstream(empty).close();
+  auto e = cli("analyze " + empty.string());
+  EXPECT_EQ(e.status, 2);
+  EXPECT_EQ(e.err.rfind("bitlens: error: " + empty.string() + ": ", 0), 0u) << e.err;
+
+  const fs::path trunc = temp("truncated.h5");
+  {
+    std::ifstream in(model("mnist_tutorial.h5"), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(trunc, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  }
+  auto t = cli("analyze " + trunc.string());
+  EXPECT_EQ(t.status, 2);
+  EXPECT_EQ(t.err.rfind("bitlens: error: " + trunc.string() + ": ", 0), 0u) << t.err;
+
+  auto missing = cli("analyze /nonexistent/model.h5");
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_EQ(missing.err.rfind("bitlens: error: /nonexistent/model.h5: ", 0), 0u) << missing.err;
+}
+
+TEST(Cli, WeightsOnlyFileIsExplained) {
+  Model m = load_model(model("forum_1layer_pad0.h5"));
+  H5WriteOptions o;
+  o.weights_only = true;
+  const fs::path w = temp("weights_only.h5");
+  write_model_h5(m, w, o);
+  auto r = cli("analyze " + w.string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("weights only"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("model.save"), std::string::npos) << r.err;
+}
+
+TEST(Cli, UnknownLayerStillProducesAReport) {
+  keras::ModelBuilder b("m");
+  auto x = b.input({8, 8, 2});
+  x = b.layer("LSTMish", {x}, json{{"name", "weird"}, {"trainable", true}}, {8, 8, 2});
+  const fs::path f = temp("unknown_layer.h5");
+  write_model_h5(b.build(), f);
+  auto r = cli("analyze " + f.string());
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("unsupported"), std::string::npos);
+  EXPECT_NE(r.out.find("LSTMish"), std::string::npos);
+}
+
+TEST(Cli, BadOverridesAreRejected) {
+  auto r = cli("analyze " + model("forum_1layer_pad0.h5") + " --set nolayer.pad_values=1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("nolayer"), std::string::npos) << r.err;
+  auto p = cli("analyze " + model("forum_1layer_pad0.h5") + " --pad-values abc");
+  EXPECT_EQ(p.status, 2);
+}
+
+TEST(Cli, RunBothEnginesAgreeThroughNpyFiles) {
+  const fs::path in = temp("x.npy"), k = temp("yk.npy"), ref = temp("yr.npy");
+  Array x;
+  x.shape = {3, 28, 28, 1};
+  for (int i = 0; i < 3 * 28 * 28; ++i) x.data.push_back(static_cast<float>((i * 37) % 101) / 50.0f - 1.0f);
+  write_npy(in, x);
+  auto a = cli("run " + model("mnist_tutorial.h5") + " --input " + in.string() + " --output " + k.string());
+  ASSERT_EQ(a.status, 0) << a.err;
+  auto b = cli("run " + model("mnist_tutorial.h5") + " --engine reference --input " + in.string() + " --output " + ref.string());
+  ASSERT_EQ(b.status, 0) << b.err;
+  const Array yk = read_npy(k), yr = read_npy(ref);
+  ASSERT_EQ(yk.shape, (std::vector<int64_t>{3, 10}));
+  ASSERT_EQ(yk.shape, yr.shape);
+  for (size_t i = 0; i < yk.data.size(); ++i) EXPECT_NEAR(yk.data[i], yr.data[i], 1e-6);
+}
+
+TEST(Cli, RunRejectsWrongInputShape) {
+  const fs::path in = temp("wrong.npy");
+  Array x;
+  x.shape = {1, 32, 32, 1};
+  x.data.assign(32 * 32, 0.5f);
+  write_npy(in, x);
+  auto r = cli("run " + model("mnist_tutorial.h5") + " --input " + in.string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("(N, 28, 28, 1)"), std::string::npos) << r.err;
+  auto rnd = cli("run " + model("forum_1layer_pad0.h5") + " --random 3 --batch 2");
+  EXPECT_EQ(rnd.status, 0) << rnd.err;
+}
