@@ -129,7 +129,7 @@ inline std::optional<QuantizerKind> quantizer_kind_from_name(std::string_view na
       {"SteHeaviside", "ste_heaviside", QuantizerKind::SteHeaviside},
       {"SteTern", "ste_tern", QuantizerKind::SteTern},
       {"DoReFa", "dorefa_quantizer", QuantizerKind::DoReFa},
-      {"DoReFaQuantizer", "dorefa", QuantizerKind::DoReFa},
+      {"DoReFaQuantizer", "DoReFaQuantizer", QuantizerKind::DoReFa},
       {"NoOp", "NoOpQuantizer", QuantizerKind::NoOp},
   };
   for (const auto& e : table)
