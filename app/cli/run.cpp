@@ -141,7 +141,10 @@ int cmd_run(const std::vector<std::string>& args) {
     }
     return 0;
   } catch (const ModelError& e) {
-    std::fprintf(stderr, "bitlens: error: %s: %s\n", current.c_str(), e.what());
+    // Messages about .npy files already start with the file name.
+    std::string msg = e.what();
+    if (msg.rfind(current + ": ", 0) == 0) msg = msg.substr(current.size() + 2);
+    std::fprintf(stderr, "bitlens: error: %s: %s\n", current.c_str(), msg.c_str());
     return 2;
   }
 }
