@@ -93,6 +93,7 @@ class Flattener {
   // Returns the model's output tensors.
   std::vector<RawRef> flatten(const json& model, const std::string& scope,
                               const std::vector<RawRef>* outer_inputs) {
+    if (scope.empty()) reserve_top_level_names(model["config"]);
     if (++models_ > kMaxNestedModels)
       throw ModelError("model_config nests more than " + std::to_string(kMaxNestedModels) +
                        " models; BitLens cannot read it");
@@ -165,9 +166,12 @@ class Flattener {
 
   std::string add_layer(const json& entry, const std::string& scope, const std::string& name,
                         std::vector<RawRef> inputs, json kwargs, bool synthetic = false) {
+    // Top-level layers keep their names; a nested layer whose name is taken (by a top-level
+    // layer or an earlier nested one) becomes "<parent>/<name>".
     std::string flat = name;
-    for (int n = 1; used_flat_.count(flat); ++n)
-      flat = join_scope(scope, name) + (n > 1 ? "_" + std::to_string(n) : "");
+    if (!scope.empty())
+      for (int n = 1; used_flat_.count(flat) || reserved_.count(flat); ++n)
+        flat = join_scope(scope, name) + (n > 1 ? "_" + std::to_string(n) : "");
     used_flat_.insert(flat);
     FlatLayer f;
     f.layer.name = flat;
@@ -450,7 +454,23 @@ class Flattener {
     return outs;
   }
 
+  void reserve_top_level_names(const json& cfg) {
+    const json* list = cfg.is_array() ? &cfg
+                       : (cfg.is_object() && cfg.contains("layers") && cfg["layers"].is_array())
+                           ? &cfg["layers"]
+                           : nullptr;
+    if (!list) return;
+    for (const auto& e : *list) {
+      if (!e.is_object()) continue;
+      if (e.contains("name") && e["name"].is_string()) reserved_.insert(e["name"].get<std::string>());
+      if (e.contains("config") && e["config"].is_object() && e["config"].contains("name") &&
+          e["config"]["name"].is_string())
+        reserved_.insert(e["config"]["name"].get<std::string>());
+    }
+  }
+
   const LoadLimits& limits_;
+  std::set<std::string> reserved_;
   std::set<std::string> used_flat_;
   int models_ = 0;
   int layer_count_ = 0;

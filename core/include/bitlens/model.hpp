@@ -104,6 +104,9 @@ struct LoadLimits {
   int64_t max_total_elements = int64_t{1} << 29;
   int64_t max_json_bytes = int64_t{64} << 20;
   int max_layers = 100000;
+  // Read HDF5 in a forked child process: libhdf5 crashes on some damaged files, and this
+  // turns such a crash (or a hang) into a ModelError. Off only for debugging the reader.
+  bool isolate_hdf5 = true;
 };
 
 // Reads a Keras model: legacy .h5 (tf.keras 2.x, standalone Keras 2.x, Keras 3 legacy) or a
