@@ -44,12 +44,16 @@ struct Table {
   std::vector<bool> right;
   std::vector<size_t> cap;
   std::vector<std::vector<std::string>> rows;  // an empty row draws a separator
+  size_t max_width = 1000;  // the last column shrinks to keep lines within this
 
   std::string render() const {
     std::vector<size_t> w(head.size());
     for (size_t c = 0; c < head.size(); ++c) w[c] = head[c].size();
     for (const auto& r : rows)
       for (size_t c = 0; c < r.size() && c < w.size(); ++c) w[c] = std::max(w[c], std::min(r[c].size(), cap[c]));
+    size_t total = 2 * (w.size() - 1);
+    for (size_t x : w) total += x;
+    if (total > max_width) w.back() = std::max<size_t>(12, w.back() - std::min(w.back(), total - max_width));
     std::ostringstream o;
     auto line = [&]() {
       for (size_t c = 0; c < w.size(); ++c) o << std::string(w[c], '-') << (c + 1 < w.size() ? "  " : "");
@@ -169,14 +173,17 @@ std::string text_report(const CompileResult& r, const ReportOptions& options) {
 
   // Per-layer table.
   const size_t name_cap = width >= 120 ? 28 : 22;
-  Table t{{"id", "layer (class)", "kernel", "fmt", "oshape", "macc", "rom", "reasons"},
+  Table t{{"id", width >= 100 ? "layer (class)" : "layer", "kernel", "fmt", "oshape", "macc", "rom", "reasons"},
           {true, false, false, false, false, true, true, false},
-          {4, name_cap + 18, 14, 7, 12, 13, 9, 60},
+          {4, width >= 100 ? name_cap + 18 : name_cap, 14, 7, 12, 11, 7, 60},
           {}};
+  t.max_width = width;
   int id = 0;
   for (const Node* n : nodes) {
+    // Narrow terminals drop the class name; the decisions section still names every layer.
     std::string name = n->class_name.empty() ? "  " + n->name.substr(n->layer.size()) + " (step)"
-                                             : fit(n->name, name_cap) + " (" + n->class_name + ")";
+                       : width >= 100        ? fit(n->name, name_cap) + " (" + n->class_name + ")"
+                                             : fit(n->name, name_cap);
     std::string fmt = "-";
     if (!n->removed && !n->inputs.empty() && !n->outputs.empty())
       fmt = std::string(format_name(g.tensors[n->inputs[0]].format)) + ">" + format_name(g.tensors[n->outputs[0]].format);
