@@ -52,6 +52,35 @@ BL_INLINE uint32_t bl_i_bytesum(uint32_t x)
 #endif
 }
 
+/* ARMv7E-M (Cortex-M4/M7) with GCC: the hot loop (many filters against one patch) is an
+ * assembly routine in popcount.c. gcc neither keeps SWAR masks in registers nor loads with LDM,
+ * and cannot be told to; a self-contained routine also leaves the compiler's register
+ * allocation (frame pointer, -O0 builds) alone. Define BL_NO_ARM_ASM to use plain C instead. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__thumb2__) && \
+    defined(__ARM_FEATURE_SIMD32) && !defined(BL_NO_ARM_ASM)
+#define BL_ARM_ASM 1
+/* counts[c] = popcount(patch[0..6*iters) XOR w_c) for c < nch, where w_c = w + c * 6 * iters
+ * (filters follow each other). iters 1..5. */
+void bl_i_arm_counts_set(const uint32_t *patch, const uint32_t *w, uint32_t *counts,
+                         uint32_t nch, uint32_t iters);
+/* counts[c] += popcount(patch[0..k) XOR w_c[0..k)) with k = 6 * iters + 3 * has3 and
+ * w_c = w + c * (k + skip): a slice of each filter. 2 * iters + has3 <= 10, k >= 3. */
+void bl_i_arm_counts_add(const uint32_t *patch, const uint32_t *w, uint32_t *counts,
+                         uint32_t nch, uint32_t iters, uint32_t has3, uint32_t skip);
+#else
+#define BL_ARM_ASM 0
+#endif
+
+/* acc + sum of the four bytes of x. */
+BL_INLINE uint32_t bl_i_bytesum_acc(uint32_t x, uint32_t acc)
+{
+#if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__) && !defined(__clang__)
+  return __builtin_arm_usada8(x, 0u, acc);
+#else
+  return acc + bl_i_bytesum(x);
+#endif
+}
+
 /* popcount(a[i] ^ b[i]) (and m[i] if masked) summed over n words, portable SWAR.
  *
  * Why this shape: Cortex-M has no popcount instruction and gcc calls __popcountsi2 for
@@ -60,13 +89,25 @@ BL_INLINE uint32_t bl_i_bytesum(uint32_t x)
  * three words are added (0..12, still fits 4 bits), then split into bytes (0..24) and added to a
  * byte accumulator. Ten such groups keep every byte <= 240 < 256; only then are the bytes
  * summed. That costs ≈8 ALU operations per word instead of ≈12 for a full popcount per word.
- * The masks stay in registers (the M7 issues only one shifted-operand or wide-constant
- * instruction per cycle). */
+ * On ARMv7E-M the unmasked bulk goes through the assembly routine. */
 BL_INLINE uint32_t bl_i_xorpop_swar(const uint32_t *a, const uint32_t *b, const uint32_t *m,
                                     size_t n)
 {
   const uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0f0f0f0fu;
   uint32_t total = 0;
+#if BL_ARM_ASM
+  if (!m) {
+    while (n >= 6) {
+      uint32_t iters = (uint32_t)(n / 6), cnt;
+      if (iters > 5) iters = 5;
+      bl_i_arm_counts_set(a, b, &cnt, 1, iters);
+      total += cnt;
+      a += 6 * iters;
+      b += 6 * iters;
+      n -= (size_t)iters * 6;
+    }
+  }
+#endif
   while (n >= 3) {
     size_t groups = n / 3;
     uint32_t bytes = 0;
