@@ -208,6 +208,24 @@ class Flattener {
     return nullptr;
   }
 
+  // The input shape a nested model declares (its InputLayer or its first layer).
+  static json nested_input_shape(const json& entry, int depth) {
+    if (depth > kMaxNestedModels || !entry.is_object() || !entry.contains("config")) return nullptr;
+    const json& cfg = entry["config"];
+    if (cfg.is_object() && cfg.contains("build_input_shape") && cfg["build_input_shape"].is_array())
+      return cfg["build_input_shape"];
+    const json* list = cfg.is_array() ? &cfg
+                       : (cfg.is_object() && cfg.contains("layers") && cfg["layers"].is_array())
+                           ? &cfg["layers"]
+                           : nullptr;
+    if (!list || list->empty() || !(*list)[0].is_object()) return nullptr;
+    const json& first = (*list)[0];
+    if (first.contains("class_name") && first["class_name"].is_string() &&
+        is_model_class(first["class_name"].get<std::string>()))
+      return nested_input_shape(first, depth + 1);
+    return first.contains("config") ? input_shape_of(first["config"]) : json(nullptr);
+  }
+
   std::vector<RawRef> flatten_sequential(const json& cfg, const std::string& scope,
                                          const std::vector<RawRef>* outer) {
     const json* list = nullptr;
@@ -249,7 +267,7 @@ class Flattener {
       }
       if (!current) {
         // Standalone Keras 2.3 / old files: no InputLayer, the first layer has the shape.
-        json shape = input_shape_of(entry["config"]);
+        json shape = is_model_class(cls) ? nested_input_shape(entry, 0) : input_shape_of(entry["config"]);
         if (shape.is_null() && cfg.is_object()) {
           if (cfg.contains("build_input_shape") && cfg["build_input_shape"].is_array())
             shape = cfg["build_input_shape"];

@@ -301,12 +301,10 @@ Snapshot snapshot_keras_weights(const std::string& image, const LoadLimits& limi
   return s;
 }
 
-constexpr int kHdf5TimeoutMs = 30000;
-
 Snapshot take_snapshot(const std::function<Snapshot()>& work, const LoadLimits& limits) {
   if (!limits.isolate_hdf5) return work();
   return deserialize(io::run_isolated([&] { return serialize(work()); }, "the HDF5 library",
-                                      kHdf5TimeoutMs));
+                                      limits.hdf5_timeout_ms));
 }
 
 // Weights of a legacy .h5 file: model_weights/<layer>/<weight name>, names from weight_names.

@@ -340,6 +340,26 @@ TEST(ModelH5Traps, SequentialWithoutInputLayerUsesBatchInputShape) {
   EXPECT_EQ(m.outputs, (std::vector<bitlens::TensorRef>{{"dense", 0, 0}}));
 }
 
+TEST(ModelH5Traps, SequentialWithoutInputLayerStartingWithANestedModel) {
+  TempDir dir;
+  k::ModelBuilder inner("inner", k::Style::sequential, 2);
+  auto i = inner.input({4}, "inner_in");
+  inner.dense(i, {.units = 3, .name = "inner_dense"});
+  k::ModelBuilder outer("outer", k::Style::sequential, 3);
+  auto o = outer.input({4});
+  o = outer.nested(inner, {o});
+  outer.batch_norm(o, {.scale = false});
+  k::BuildOptions bo;
+  bo.sequential_input_layer = false;
+  auto built = outer.build(bo);
+  bitlens::write_model_h5(built, dir / "m.h5");
+  auto m = bitlens::load_model(dir / "m.h5");
+  expect_same_model(m, built);
+  EXPECT_EQ(m.layers[0].name, "inner_input");
+  EXPECT_EQ(bitlens::declared_input_shape(m.layers[0]), (std::vector<int64_t>{4}));
+  EXPECT_EQ(m.find("inner_dense")->inputs, (std::vector<bitlens::TensorRef>{{"inner_input", 0, 0}}));
+}
+
 TEST(ModelH5Traps, SequentialWithInputLayerKeepsIt) {
   auto m = small_sequential().build();
   EXPECT_EQ(m.layers[0].class_name, "InputLayer");

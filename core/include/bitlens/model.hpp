@@ -107,6 +107,8 @@ struct LoadLimits {
   // Read HDF5 in a forked child process: libhdf5 crashes on some damaged files, and this
   // turns such a crash (or a hang) into a ModelError. Off only for debugging the reader.
   bool isolate_hdf5 = true;
+  // A damaged file can also make libhdf5 loop; the isolated reader gives up after this long.
+  int hdf5_timeout_ms = 20000;
 };
 
 // Reads a Keras model: legacy .h5 (tf.keras 2.x, standalone Keras 2.x, Keras 3 legacy) or a
