@@ -42,6 +42,13 @@ std::string run_isolated(const std::function<std::string()>& work, const std::st
   if (pid == 0) {
     // Child: a crash must end here quietly, not in a sanitizer's or fuzzer's handler.
     for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::signal(sig, SIG_DFL);
+    // What a damaged file makes libhdf5 do (and sanitizer reports about it) is summed up by
+    // the parent's one-line ModelError; keep the child's stderr out of the user's terminal.
+    int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (devnull >= 0) {
+      ::dup2(devnull, STDERR_FILENO);
+      ::close(devnull);
+    }
     ::close(fds[0]);
     std::string out;
     char status = 'o';
