@@ -104,6 +104,15 @@ int main(void)
 
   printf("BitLens kernels, %s\n", BENCH_CPU);
   {
+    /* Calibration: a loop of exactly 2 * 1000000 instructions (SUBS + BNE). */
+    uint32_t k = 1000000u;
+    t0 = ticks();
+    __asm__ volatile("1: subs %0, %0, #1\n\tbne 1b" : "+r"(k) : : "cc");
+    t1 = ticks();
+    printf("%-44s %12lu instr  (expected 2000000 + 1-3)\n", "0 calibration loop",
+           (unsigned long)instr(t1 - t0 - overhead));
+  }
+  {
     static const struct { bl_bpad pad; const char *name; } pads[2] = {
         {BL_PAD_PLUS_ONE, "1 bconv2d 3x3 32x32x64->64 pad +1 bits"},
         {BL_PAD_ZERO, "2 bconv2d 3x3 32x32x64->64 pad 0 bits"}};

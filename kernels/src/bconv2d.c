@@ -110,35 +110,6 @@ typedef void (*bconv_chan_fn)(const bl_output *o, const uint32_t *weights, size_
                               int32_t out_c, const bconv_pixel *px, float *fout,
                               bl_i_bitwriter *bw);
 
-#if BL_ARM_ASM
-/* counts[c] (+)= popcount(patch[off, off+len) XOR filter c [off, off+len)) for nch (<= 32)
- * filters of wpf words, by the assembly routines: a single call when the whole filter is 6..30
- * words in 6-word steps (3x3x64: 18), otherwise slices of up to 30 words in 3-word steps, and
- * the last 0..2 words in C. */
-static void bconv_counts_arm(const uint32_t *patch, const uint32_t *w, size_t wpf, size_t off,
-                             size_t len, uint32_t nch, uint32_t *counts, int set)
-{
-  const size_t end = off + len;
-  size_t k;
-  uint32_t c;
-  if (set) {
-    if (off == 0 && len == wpf && wpf % 6 == 0 && wpf <= 30) {
-      bl_i_arm_counts_set(patch, w, counts, nch, (uint32_t)(wpf / 6));
-      return;
-    }
-    memset(counts, 0, nch * sizeof(uint32_t));
-  }
-  while (end - off >= 3) {
-    const size_t left = end - off, chunk = left >= 30 ? 30 : left - left % 3;
-    bl_i_arm_counts_add(patch + off, w + off, counts, nch, (uint32_t)(chunk / 6),
-                        (uint32_t)(chunk % 6 != 0), (uint32_t)(wpf - chunk));
-    off += chunk;
-  }
-  for (c = 0; c < nch; c++)
-    for (k = off; k < end; k++) counts[c] += bl_i_popc_swar(patch[k] ^ w[(size_t)c * wpf + k]);
-}
-#endif
-
 /* Popcounts of nb (<= 32) filters against the pixel's patch: POPCNT on x86 when hw, the
  * assembly routines on ARMv7E-M, portable SWAR otherwise. */
 BL_INLINE void bconv_block_counts(const bconv_pixel *px, const uint32_t *w, size_t wpf,
@@ -149,7 +120,7 @@ BL_INLINE void bconv_block_counts(const bconv_pixel *px, const uint32_t *w, size
   if (px->runs) {
 #if BL_ARM_ASM
     for (r = 0; r < px->nruns; r++)
-      bconv_counts_arm(px->patch, w, wpf, px->runs[r] & 0xffffu, px->runs[r] >> 16, nb, counts,
+      bl_i_arm_counts(px->patch, w, wpf, px->runs[r] & 0xffffu, px->runs[r] >> 16, nb, counts,
                        r == 0);
     if (px->nruns == 0) memset(counts, 0, nb * sizeof(uint32_t));
 #else
@@ -172,7 +143,7 @@ BL_INLINE void bconv_block_counts(const bconv_pixel *px, const uint32_t *w, size
   }
 #if BL_ARM_ASM
   if (!px->mask) {
-    bconv_counts_arm(px->patch, w, wpf, 0, wpf, nb, counts, 1);
+    bl_i_arm_counts(px->patch, w, wpf, 0, wpf, nb, counts, 1);
     return;
   }
 #endif

@@ -145,6 +145,36 @@ BL_INLINE uint32_t bl_i_xorpop_swar(const uint32_t *a, const uint32_t *b, const 
   return total;
 }
 
+#if BL_ARM_ASM
+/* counts[c] (+)= popcount(patch[off, off+len) XOR filter c [off, off+len)) for nch (<= 32)
+ * filters of wpf words, by the assembly routines: a single call when the whole filter is 6..30
+ * words in 6-word steps (3x3x64: 18), otherwise slices of up to 30 words in 3-word steps, and
+ * the last 0..2 words in C. */
+static inline void bl_i_arm_counts(const uint32_t *patch, const uint32_t *w, size_t wpf,
+                                   size_t off, size_t len, uint32_t nch, uint32_t *counts,
+                                   int set)
+{
+  const size_t end = off + len;
+  size_t k;
+  uint32_t c;
+  if (set) {
+    if (off == 0 && len == wpf && wpf % 6 == 0 && wpf <= 30) {
+      bl_i_arm_counts_set(patch, w, counts, nch, (uint32_t)(wpf / 6));
+      return;
+    }
+    memset(counts, 0, nch * sizeof(uint32_t));
+  }
+  while (end - off >= 3) {
+    const size_t left = end - off, chunk = left >= 30 ? 30 : left - left % 3;
+    bl_i_arm_counts_add(patch + off, w + off, counts, nch, (uint32_t)(chunk / 6),
+                        (uint32_t)(chunk % 6 != 0), (uint32_t)(wpf - chunk));
+    off += chunk;
+  }
+  for (c = 0; c < nch; c++)
+    for (k = off; k < end; k++) counts[c] += bl_i_popc_swar(patch[k] ^ w[(size_t)c * wpf + k]);
+}
+#endif
+
 #if BL_X86_DISPATCH
 /* Same sum with the POPCNT instruction, 64 bits at a time. Only call it from a function marked
  * BL_TARGET_POPCNT (then __builtin_popcountll is a single instruction). */

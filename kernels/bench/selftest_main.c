@@ -1,0 +1,184 @@
+/* On-target property test (Cortex-M4/M7 under QEMU): the assembly popcount paths only exist on
+ * ARMv7E-M, so random layers are checked here, optimized == reference, for binary conv2d (all
+ * pad modes, both output kinds, aligned and unaligned channels) and binary dense. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bitlens/bl_kernels.h"
+
+extern void initialise_monitor_handles(void);
+
+static uint32_t rng_state = 2024u;
+static uint32_t rnd(void)
+{
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 17;
+  rng_state ^= rng_state << 5;
+  return rng_state;
+}
+static int32_t uni(int32_t lo, int32_t hi) { return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1)); }
+
+static uint32_t in_bits[4096], w_bits[40000], out_a[8192], out_b[8192], scratch[4096];
+static int32_t thr[256];
+static uint32_t flip[8];
+static float mul[256], add[256];
+
+/* TF "same" or "valid" geometry along one axis; returns 0 if valid leaves no output. */
+static int axis(int32_t in, int32_t k, int32_t s, int32_t d, int same, int32_t *out, int32_t *pad)
+{
+  const int32_t eff = (k - 1) * d + 1;
+  if (same) {
+    int32_t total;
+    *out = (in + s - 1) / s;
+    total = (*out - 1) * s + eff - in;
+    *pad = total > 0 ? total / 2 : 0;
+    return 1;
+  }
+  if (in < eff) return 0;
+  *out = (in - eff) / s + 1;
+  *pad = 0;
+  return 1;
+}
+
+static void random_bits(uint32_t *dst, size_t n)
+{
+  size_t i;
+  for (i = 0; i < (n + 31) / 32; i++) dst[i] = rnd();
+  if (n % 32) dst[n / 32] &= (1u << (n % 32)) - 1u;
+}
+
+static void random_output(bl_output *o, int32_t c, int32_t n)
+{
+  int32_t i;
+  memset(o, 0, sizeof *o);
+  o->kind = (rnd() & 1) ? BL_OUT_BITS : BL_OUT_F32;
+  o->act_min = -1e30f;
+  o->act_max = 1e30f;
+  for (i = 0; i < c; i++) {
+    thr[i] = uni(-n - 2, n + 2);
+    mul[i] = (float)uni(-200, 200) / 100.0f;
+    add[i] = (float)uni(-100, 100);
+  }
+  o->threshold = thr;
+  if (rnd() & 1) {
+    random_bits(flip, (size_t)c);
+    o->flip = flip;
+  }
+  if (rnd() & 1) o->mul = mul;
+  if (rnd() & 1) o->add = add;
+  if ((rnd() & 3) == 0) {
+    o->act_min = 0.0f;
+    o->act_max = 6.0f;
+  }
+}
+
+static size_t out_bytes(const bl_output *o, size_t elems)
+{
+  return o->kind == BL_OUT_BITS ? (elems + 31) / 32 * 4 : elems * 4;
+}
+
+static int conv_case(int t)
+{
+  bl_bconv2d_params p;
+  bl_conv_geom *g = &p.g;
+  size_t elems, wpf;
+  int same;
+  memset(&p, 0, sizeof p);
+  for (;;) {
+    static const int32_t aligned[] = {32, 64, 96, 128, 160, 192, 256};
+    g->in_h = uni(1, 12);
+    g->in_w = uni(1, 12);
+    g->in_c = (rnd() % 3) ? aligned[rnd() % 7] : uni(1, 100);
+    g->out_c = uni(1, 70);
+    g->k_h = uni(1, 5);
+    g->k_w = uni(1, 5);
+    g->stride_h = uni(1, 3);
+    g->stride_w = uni(1, 3);
+    g->dil_h = uni(1, 2);
+    g->dil_w = uni(1, 2);
+    same = (rnd() % 4) != 0;
+    if (!axis(g->in_h, g->k_h, g->stride_h, g->dil_h, same, &g->out_h, &g->pad_top)) continue;
+    if (!axis(g->in_w, g->k_w, g->stride_w, g->dil_w, same, &g->out_w, &g->pad_left)) continue;
+    wpf = ((size_t)g->k_h * g->k_w * g->in_c + 31) / 32;
+    elems = (size_t)g->out_h * g->out_w * g->out_c;
+    if ((size_t)g->in_h * g->in_w * g->in_c > 32 * 4096) continue;
+    if (wpf * (size_t)g->out_c > 40000 || elems > 8192) continue;
+    if (elems * wpf > 200000) continue;
+    break;
+  }
+  p.pad = (bl_bpad)(rnd() % 3);
+  random_bits(in_bits, (size_t)g->in_h * g->in_w * g->in_c);
+  {
+    int32_t o;
+    for (o = 0; o < g->out_c; o++) random_bits(w_bits + (size_t)o * wpf, (size_t)g->k_h * g->k_w * g->in_c);
+  }
+  p.weights = w_bits;
+  random_output(&p.out, g->out_c, g->k_h * g->k_w * g->in_c);
+  if (bl_bconv2d_scratch_size(&p) > sizeof scratch) return 0;
+  memset(out_a, 0x5a, sizeof out_a);
+  memset(out_b, 0xa5, sizeof out_b);
+  if (bl_bconv2d(&p, in_bits, out_a, scratch) != BL_OK || bl_bconv2d_ref(&p, in_bits, out_b) != BL_OK ||
+      memcmp(out_a, out_b, out_bytes(&p.out, elems)) != 0) {
+    printf("bconv2d MISMATCH case %d: in %ldx%ldx%ld out %ldx%ldx%ld k %ldx%ld s %ld,%ld d %ld,%ld "
+           "pad %ld,%ld mode %d kind %d\n",
+           t, (long)g->in_h, (long)g->in_w, (long)g->in_c, (long)g->out_h, (long)g->out_w,
+           (long)g->out_c, (long)g->k_h, (long)g->k_w, (long)g->stride_h, (long)g->stride_w,
+           (long)g->dil_h, (long)g->dil_w, (long)g->pad_top, (long)g->pad_left, (int)p.pad,
+           (int)p.out.kind);
+    return 1;
+  }
+  return 0;
+}
+
+static int dense_case(int t)
+{
+  bl_bdense_params p;
+  size_t wpo;
+  int32_t o;
+  memset(&p, 0, sizeof p);
+  p.n_in = (rnd() & 1) ? 32 * uni(1, 60) : uni(1, 2000);
+  p.n_out = uni(1, 70);
+  wpo = ((size_t)p.n_in + 31) / 32;
+  random_bits(in_bits, (size_t)p.n_in);
+  for (o = 0; o < p.n_out; o++) random_bits(w_bits + (size_t)o * wpo, (size_t)p.n_in);
+  p.weights = w_bits;
+  random_output(&p.out, p.n_out, p.n_in);
+  memset(out_a, 0x5a, sizeof out_a);
+  memset(out_b, 0xa5, sizeof out_b);
+  if (bl_bdense(&p, in_bits, out_a, NULL) != BL_OK || bl_bdense_ref(&p, in_bits, out_b) != BL_OK ||
+      memcmp(out_a, out_b, out_bytes(&p.out, (size_t)p.n_out)) != 0) {
+    printf("bdense MISMATCH case %d: n_in %ld n_out %ld kind %d\n", t, (long)p.n_in,
+           (long)p.n_out, (int)p.out.kind);
+    return 1;
+  }
+  return 0;
+}
+
+static int popcount_case(int t)
+{
+  size_t n = (size_t)uni(0, 200), i;
+  uint32_t expect = 0;
+  for (i = 0; i < n; i++) {
+    uint32_t x;
+    in_bits[i] = rnd();
+    w_bits[i] = rnd();
+    for (x = in_bits[i] ^ w_bits[i]; x; x &= x - 1) expect++;
+  }
+  if (bl_xor_popcount(in_bits, w_bits, n) != expect) {
+    printf("xor_popcount MISMATCH case %d: n %lu\n", t, (unsigned long)n);
+    return 1;
+  }
+  return 0;
+}
+
+int main(void)
+{
+  int t, fails = 0;
+  initialise_monitor_handles();
+  for (t = 0; t < 400; t++) fails += conv_case(t);
+  for (t = 0; t < 300; t++) fails += dense_case(t);
+  for (t = 0; t < 300; t++) fails += popcount_case(t);
+  printf("selftest %s: %d failures in 1000 random cases\n", BENCH_CPU, fails);
+  return fails != 0;
+}
