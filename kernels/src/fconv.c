@@ -7,7 +7,7 @@
  * -ffp-contract=off), so results equal the references bit for bit; the block only shares the
  * input load and the tap/padding bookkeeping, and keeps the weights (HWIO: contiguous over
  * output channels) streaming. */
-#define F_BLOCK 16
+#define F_BLOCK 8
 
 static int f_ok(const bl_conv_geom *g, const float *w, const bl_output *o)
 {
@@ -55,12 +55,63 @@ bl_status bl_conv2d_ref(const bl_conv2d_params *p, const float *in, void *out)
   return BL_OK;
 }
 
+/* One block of output channels for one pixel: acc[i] for channels ob..ob+bs-1 over all taps.
+ * With a full block of 8 the accumulators are named locals, so they stay in FPU registers
+ * (one input load and 8 weight loads, multiplies and adds per tap). */
+static void conv_block(const bl_conv2d_params *p, const float *in, int32_t oh, int32_t ow,
+                       int32_t ob, int32_t bs, float *acc)
+{
+  const bl_conv_geom *g = &p->g;
+  const float *wrow = p->weights + ob;
+  const size_t oc = (size_t)g->out_c;
+  int32_t kh, kw, ci, i;
+  float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
+  for (i = 0; i < bs; i++) acc[i] = 0.0f;
+  for (kh = 0; kh < g->k_h; kh++) {
+    const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+    for (kw = 0; kw < g->k_w; kw++) {
+      const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
+      const int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
+      const float *px =
+          inside ? in + ((size_t)ih * (size_t)g->in_w + (size_t)iw) * (size_t)g->in_c : NULL;
+      if (bs == F_BLOCK) {
+        for (ci = 0; ci < g->in_c; ci++, wrow += oc) {
+          const float x = px ? px[ci] : p->pad_value;
+          a0 += x * wrow[0];
+          a1 += x * wrow[1];
+          a2 += x * wrow[2];
+          a3 += x * wrow[3];
+          a4 += x * wrow[4];
+          a5 += x * wrow[5];
+          a6 += x * wrow[6];
+          a7 += x * wrow[7];
+        }
+      } else {
+        for (ci = 0; ci < g->in_c; ci++, wrow += oc) {
+          const float x = px ? px[ci] : p->pad_value;
+          for (i = 0; i < bs; i++) acc[i] += x * wrow[i];
+        }
+      }
+    }
+  }
+  if (bs == F_BLOCK) {
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = a4;
+    acc[5] = a5;
+    acc[6] = a6;
+    acc[7] = a7;
+  }
+}
+
 bl_status bl_conv2d(const bl_conv2d_params *p, const float *in, void *out)
 {
   const bl_conv_geom *g;
   bl_i_bitwriter bw;
   float *fout, acc[F_BLOCK];
-  int32_t oh, ow, ob, kh, kw, ci, i;
+  int32_t oh, ow, ob, i;
   if (!p || !f_ok(&p->g, p->weights, &p->out) || !in || !out) return BL_ERR_PARAM;
   g = &p->g;
   fout = p->out.kind == BL_OUT_F32 ? (float *)out : NULL;
@@ -69,26 +120,7 @@ bl_status bl_conv2d(const bl_conv2d_params *p, const float *in, void *out)
     for (ow = 0; ow < g->out_w; ow++) {
       for (ob = 0; ob < g->out_c; ob += F_BLOCK) {
         const int32_t bs = g->out_c - ob < F_BLOCK ? g->out_c - ob : F_BLOCK;
-        const float *wrow = p->weights + ob;
-        for (i = 0; i < bs; i++) acc[i] = 0.0f;
-        for (kh = 0; kh < g->k_h; kh++) {
-          const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
-          for (kw = 0; kw < g->k_w; kw++) {
-            const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
-            const int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
-            const float *px = inside ? in + ((size_t)ih * (size_t)g->in_w + (size_t)iw) *
-                                                (size_t)g->in_c
-                                     : NULL;
-            for (ci = 0; ci < g->in_c; ci++, wrow += g->out_c) {
-              const float x = px ? px[ci] : p->pad_value;
-              if (bs == F_BLOCK) {
-                for (i = 0; i < F_BLOCK; i++) acc[i] += x * wrow[i];
-              } else {
-                for (i = 0; i < bs; i++) acc[i] += x * wrow[i];
-              }
-            }
-          }
-        }
+        conv_block(p, in, oh, ow, ob, bs, acc);
         for (i = 0; i < bs; i++) bl_i_emit_f32(&p->out, ob + i, acc[i], fout, &bw);
       }
       if (fout) fout += g->out_c;
