@@ -73,7 +73,7 @@ struct Model {
   std::string keras_version;  // "2.10.0", "3.10.0", ... (empty when unknown)
   std::string backend;
   std::string container;      // "h5" or "keras-zip"
-  std::vector<Layer> layers;  // in file order, which is a topological order
+  std::vector<Layer> layers;  // topological order (file order wherever the file allows it)
   std::vector<TensorRef> inputs;   // model input tensors (InputLayer outputs)
   std::vector<TensorRef> outputs;  // model output tensors
   // The file's model_config JSON as read (Keras 2 or 3 form). The writer patches layer
