@@ -118,6 +118,10 @@ const std::vector<ReasonInfo>& reason_table() {
       {"LEAKY_RELU", S::Warning,
        "ReLU with negative_slope or threshold != 0 is not supported ('{1}')",
        "Use a plain ReLU (max_value is fine)"},
+      {"RELU_MAX_VALUE", S::Warning,
+       "ReLU(max_value={0}) on '{1}' does not follow a conv/dense layer it could fold into, and "
+       "the standalone activation kernels only cap at 6",
+       "Place the ReLU directly after a conv/dense layer, or use max_value=6 (ReLU6) or none"},
       {"ACTIVATION", S::Warning, "activation of '{1}' is not supported",
        "Use linear, relu, relu6, sigmoid, tanh, hard_sigmoid or softmax"},
       {"CONCAT_AXIS", S::Warning, "concatenation along an axis other than channels ('{1}')",

@@ -296,6 +296,13 @@ bool select_kernels(Graph& g) {
             break;
           }
           case Op::Activation:
+            if (m.activation == "relu" && std::isfinite(m.relu_max) && m.relu_max != 6.0f) {
+              // Only a clamp folded into a conv/dense output stage can apply an arbitrary cap.
+              m.decision.kernel = KernelClass::Unsupported;
+              m.decision.op_type.clear();
+              m.decision.reasons.push_back(make_reason("RELU_MAX_VALUE", {fmt_value(m.relu_max), m.name}));
+              break;
+            }
             m.decision.kernel_name = "bl_affine_f32";
             m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Activation '" + m.activation + "'"}));
             break;

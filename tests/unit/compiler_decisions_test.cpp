@@ -249,3 +249,22 @@ TEST(Memory, PlanIsConsistent) {
     }
   }
 }
+
+TEST(Decisions, ReluMaxValueFoldsOrIsReported) {
+  kb::ModelBuilder b("m");
+  auto x = b.input({6, 6, 2});
+  kb::ConvOptions c;
+  c.filters = 2;
+  x = b.conv2d(x, c);
+  kb::ReLUOptions capped;
+  capped.max_value = 4.0;
+  x = b.relu(x, capped);
+  auto y = b.add({x, x});
+  y = b.relu(y, capped);
+  CompileResult r = compile(b.build());
+  EXPECT_EQ(node(r, "re_lu").decision.kernel, KernelClass::Fused);
+  EXPECT_EQ(node(r, "conv2d").epi.act_max, 4.0f);
+  const Node& standalone = node(r, "re_lu_1");
+  EXPECT_EQ(standalone.decision.kernel, KernelClass::Unsupported);
+  EXPECT_TRUE(has_reason(standalone, "RELU_MAX_VALUE"));
+}
