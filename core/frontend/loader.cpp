@@ -1,5 +1,6 @@
 // load_model: recognises the container (legacy .h5, Keras 3 .keras zip, weights-only files,
 // foreign files), reads model_config and the weights, and hands them to the assembler.
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <functional>
@@ -23,7 +24,30 @@ const char* const kWeightsOnly =
     "the file holds weights only (model.save_weights); save the full model with "
     "model.save(\"m.h5\") and open that file";
 
+// Deepest [ ] / { } nesting outside strings. Copying or printing a json value recurses, so
+// absurdly deep documents are refused before they are parsed.
+int json_depth(const std::string& text) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') max_depth = std::max(max_depth, ++depth);
+    else if (c == ']' || c == '}') --depth;
+  }
+  return max_depth;
+}
+
 json parse_json(const std::string& text, const std::string& what) {
+  constexpr int kMaxDepth = 256;
+  if (json_depth(text) > kMaxDepth)
+    throw ModelError(what + " nests deeper than " + std::to_string(kMaxDepth) +
+                     " levels, which no Keras model does; the file is damaged — " + kResave);
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {

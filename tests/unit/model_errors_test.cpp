@@ -461,3 +461,25 @@ TEST(ModelErrors, UnknownLayersLoadWithTheirClassName) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace model_test;
+
+TEST(ModelErrors, AbsurdlyDeepJsonIsRefusedBeforeParsing) {
+  TempDir dir;
+  bitlens::write_model_h5(small_functional().build(), dir / "m.h5");
+  {
+    RawFile f(dir / "m.h5");
+    json cfg = f.model_config();
+    std::string text = cfg.dump();
+    // A 100,000-deep list in an unused key: copying such a value would overflow the stack.
+    std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    text.insert(text.size() - 1, ", \"junk\": " + deep);
+    f.set_string("/", "model_config", text);
+  }
+  std::string msg = load_error(dir / "m.h5");
+  EXPECT_TRUE(contains(msg, "model_config nests deeper than 256 levels")) << msg;
+}
+
+}  // namespace
