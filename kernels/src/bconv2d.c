@@ -315,7 +315,7 @@ bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, 
   g = &p->g;
   wpf = bconv_wpf(g);
   /* run entries pack word offsets and lengths into 16 bits each */
-  if ((g->in_c & 31) == 0 && wpf > 0xffffu) return BL_ERR_PARAM;
+  if (p->pad == BL_PAD_ZERO && (g->in_c & 31) == 0 && wpf > 0xffffu) return BL_ERR_PARAM;
   patch = (uint32_t *)scratch;
   aux = patch + wpf;
 #if BL_X86_DISPATCH

@@ -60,6 +60,7 @@ typedef enum {
  * channel c; float-accumulating kernels produce acc (see each kernel for its order).
  *   BL_OUT_F32:  y = v * mul[c] + add[c]  (two roundings, no FMA; mul == NULL means 1,
  *                add == NULL means 0), then y = min(max(y, act_min), act_max). Written as f32.
+ *                (The clamp is two comparisons, y < act_min and y > act_max: a NaN stays NaN.)
  *   BL_OUT_BITS: integer kernels: bit = flip[c] ? (d > threshold[c]) : (d < threshold[c]),
  *                (flip == NULL: no channel flipped; flip is a bit vector of C bits, word c/32,
  *                bit c%32). The bit is written to an s1 output.
@@ -98,6 +99,9 @@ typedef struct {
   bl_output out;
 } bl_bconv2d_params;
 
+/* Spare bits of each filter's last word must be 0 (they meet 0 bits in the gathered patch).
+ * Limit: exact zero padding with in_c % 32 == 0 allows at most 65535 words per filter (else
+ * BL_ERR_PARAM from bl_bconv2d). */
 size_t bl_bconv2d_weight_words(int32_t k_h, int32_t k_w, int32_t in_c, int32_t out_c);
 size_t bl_bconv2d_scratch_size(const bl_bconv2d_params *p);
 bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, void *scratch);
@@ -204,7 +208,11 @@ bl_status bl_dense_ref(const bl_dense_params *p, const float *in, void *out);
 
 /* ---- Pooling ---------------------------------------------------------------------------------
  * Window k_h x k_w, stride, TF padding amounts (pad_top/pad_left); padded positions are ignored
- * (max over / average of the in-image elements only, as TF does). dil must be 1. */
+ * (max over / average of the in-image elements only, as TF does). dil must be 1, and every
+ * window must hold at least one in-image element (always true for TF geometry), otherwise
+ * BL_ERR_PARAM. f32 max: first element, then replaced by any later x > m, in (kh, kw) order.
+ * f32 average: in-image elements summed from 0.0f in (kh, kw) order, divided by their count.
+ * bl_maxpool_f32_ref / bl_avgpool_f32_ref are the element-by-element references. */
 typedef struct {
   bl_conv_geom g; /* in_c == out_c */
   const uint32_t *or_mask; /* s1 max-pool only: channels whose bit is set pool with OR, the
