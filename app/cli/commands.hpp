@@ -15,5 +15,7 @@ std::string take_value(const std::vector<std::string>& args, size_t& i);
 bool parse_compile_option(const std::vector<std::string>& args, size_t& i, CompileOptions& o);
 
 int cmd_run(const std::vector<std::string>& args);
+int cmd_compare(const std::vector<std::string>& args);
+int cmd_variant(const std::vector<std::string>& args);
 
 }  // namespace bitlens::cli

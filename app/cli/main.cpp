@@ -24,6 +24,8 @@ const char* const kUsage =
     "commands:\n"
     "  analyze MODEL   report kernels, reasons, MACC/ROM/RAM and the memory plan\n"
     "  run MODEL       run the model on the host (kernels or reference engine)\n"
+    "  compare MODEL.. compare pad_values variants or model files side by side\n"
+    "  variant MODEL   write a copy of the model with pad_values changed\n"
     "  help [COMMAND]  show help for a command\n"
     "\n"
     "options: --help, --version\n";
@@ -55,6 +57,23 @@ const std::map<std::string, std::string>& command_help() {
        "of the outputs is printed.\n"
        "\n"
        "Exit status: 0 success, 2 unusable model or input.\n"},
+      {"compare",
+       "usage: bitlens compare MODEL --pad-values V1,V2,... | --set LAYER.pad_values=V...\n"
+       "       bitlens compare A.h5 B.h5 [C.h5...]\n"
+       "                      [--input X.npy | --random SEED] [--samples N] [--json] [--width N]\n"
+       "\n"
+       "Compares the model as saved with variants whose pad_values are overridden (every conv\n"
+       "layer with --pad-values, one layer per --set), or separate model files (layers matched by\n"
+       "name). For each variant: kernel class per layer (changes marked), MACC by op type, ROM,\n"
+       "RAM, and functional agreement with the first column from running all variants on the\n"
+       "same inputs (default 64 random samples): max/mean abs difference, cosine, top-1\n"
+       "agreement for softmax outputs, and per layer the fraction of outputs that differ.\n"
+       "pad_values is part of the trained model: changing it without retraining changes outputs.\n"},
+      {"variant",
+       "usage: bitlens variant MODEL (--pad-values V | --set LAYER.pad_values=V...) -o OUT.h5 [--force]\n"
+       "\n"
+       "Writes a new .h5 in the same Keras layout with only those config values changed and every\n"
+       "weight copied unchanged. Refuses to overwrite an existing file without --force.\n"},
   };
   return h;
 }
@@ -162,5 +181,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "analyze") return cmd_analyze(rest);
   if (cmd == "run") return cmd_run(rest);
+  if (cmd == "compare") return cmd_compare(rest);
+  if (cmd == "variant") return cmd_variant(rest);
   usage_error("unknown command '" + cmd + "' (see 'bitlens --help')");
 }

@@ -1,0 +1,383 @@
+// Comparison of model variants: compile each, run all on the same inputs with the kernels
+// engine, and line up kernels, costs, output agreement and per-layer divergence.
+#include "bitlens/compare.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "bitlens/report.hpp"
+#include "bitlens/runtime.hpp"
+
+namespace bitlens {
+namespace {
+
+struct Observed {
+  Format format = Format::F32;
+  int64_t elements = 0;            // per sample
+  std::vector<uint32_t> words;     // all samples, f32 bits or s1 words
+};
+
+// Runs a compiled variant and records every executed node's output for every sample.
+std::map<std::string, Observed> run_and_observe(const CompileResult& c, const std::vector<Array>& x,
+                                                std::vector<Array>& outputs) {
+  std::map<std::string, Observed> obs;
+  Executor ex(c);
+  ex.set_observer([&](int id, const void* data, int64_t bytes) {
+    const Node& n = c.graph.nodes[id];
+    const Tensor& t = c.graph.tensors[n.outputs[0]];
+    Observed& o = obs[n.name];
+    o.format = t.format;
+    o.elements = t.elements();
+    const auto* w = static_cast<const uint32_t*>(data);
+    o.words.insert(o.words.end(), w, w + bytes / 4);
+  });
+  outputs = ex.run(x);
+  return obs;
+}
+
+std::optional<double> diff_fraction(const Observed& a, const Observed& b) {
+  if (a.format != b.format || a.elements != b.elements || a.words.size() != b.words.size() || a.elements == 0)
+    return std::nullopt;
+  const size_t samples = a.format == Format::S1 ? a.words.size() / static_cast<size_t>((a.elements + 31) / 32)
+                                                : a.words.size() / static_cast<size_t>(a.elements);
+  int64_t differ = 0;
+  if (a.format == Format::S1) {
+    for (size_t i = 0; i < a.words.size(); ++i) differ += __builtin_popcount(a.words[i] ^ b.words[i]);
+  } else {
+    for (size_t i = 0; i < a.words.size(); ++i) {
+      float fa, fb;
+      std::memcpy(&fa, &a.words[i], 4);
+      std::memcpy(&fb, &b.words[i], 4);
+      if (std::fabs(fa - fb) > 1e-6f * (1.0f + std::fabs(fb))) ++differ;
+    }
+  }
+  return static_cast<double>(differ) / (static_cast<double>(a.elements) * static_cast<double>(samples));
+}
+
+bool softmax_output(const CompileResult& c) {
+  if (c.graph.outputs.empty()) return false;
+  const Tensor& t = c.graph.tensors[c.graph.outputs[0]];
+  if (t.producer < 0) return false;
+  const Node& n = c.graph.nodes[t.producer];
+  return n.op == Op::Softmax || n.activation == "softmax";
+}
+
+Agreement agree(const CompileResult& ref_c, const Array& ref, const CompileResult& c, const Array& y) {
+  Agreement a;
+  if (ref.shape != y.shape) {
+    a.why_not = "output shapes differ";
+    return a;
+  }
+  a.available = true;
+  double dot = 0, na = 0, nb = 0, sum = 0;
+  for (size_t i = 0; i < ref.data.size(); ++i) {
+    const double r = ref.data[i], p = y.data[i], d = std::fabs(r - p);
+    a.max_abs = std::max(a.max_abs, d);
+    sum += d;
+    dot += r * p;
+    na += r * r;
+    nb += p * p;
+  }
+  a.mean_abs = ref.data.empty() ? 0 : sum / static_cast<double>(ref.data.size());
+  a.cosine = (na > 0 && nb > 0) ? dot / (std::sqrt(na) * std::sqrt(nb)) : (na == nb ? 1.0 : 0.0);
+  if (softmax_output(ref_c) && softmax_output(c) && !ref.shape.empty() && ref.shape[0] > 0) {
+    const int64_t n = ref.shape[0], k = ref.size() / n;
+    int64_t same = 0;
+    for (int64_t s = 0; s < n; ++s) {
+      const auto* r0 = ref.data.data() + s * k;
+      const auto* p0 = y.data.data() + s * k;
+      same += (std::max_element(r0, r0 + k) - r0) == (std::max_element(p0, p0 + k) - p0);
+    }
+    a.top1 = static_cast<double>(same) / static_cast<double>(n);
+  }
+  return a;
+}
+
+std::string codes_of(const Node& n) {
+  std::string s;
+  for (const auto& r : n.decision.reasons)
+    if (r.code != "FUSED" && r.code != "MODEL_INPUT") s += (s.empty() ? "" : ",") + r.code;
+  return s;
+}
+
+}  // namespace
+
+CompareResult compare_variants(const std::vector<VariantSpec>& specs, const CompareOptions& options) {
+  if (specs.empty()) throw ModelError("nothing to compare");
+  CompareResult res;
+  std::vector<CompileResult> compiled;
+  compiled.reserve(specs.size());
+  std::map<std::string, Model> loaded;
+  for (const auto& s : specs) {
+    auto it = loaded.find(s.file);
+    if (it == loaded.end()) it = loaded.emplace(s.file, load_model(s.file)).first;
+    compiled.push_back(compile(it->second, s.options));
+  }
+
+  std::vector<Array> x = options.inputs;
+  if (x.empty()) x = random_inputs(compiled[0], options.seed, std::max(1, options.samples));
+  res.samples = x.empty() ? 0 : static_cast<int>(x[0].shape[0]);
+
+  std::vector<std::map<std::string, Observed>> observed(specs.size());
+  std::vector<std::vector<Array>> outputs(specs.size());
+  std::vector<std::string> run_error(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    try {
+      check_inputs(compiled[i], x);
+      observed[i] = run_and_observe(compiled[i], x, outputs[i]);
+    } catch (const ModelError& e) {
+      run_error[i] = e.what();
+    }
+  }
+
+  for (size_t i = 0; i < specs.size(); ++i) {
+    VariantSummary v;
+    v.label = specs[i].label;
+    v.file = specs[i].file;
+    v.totals = compiled[i].totals;
+    if (!run_error[i].empty() || !run_error[0].empty()) {
+      v.agreement.why_not = !run_error[i].empty() ? run_error[i] : run_error[0];
+    } else if (outputs[i].empty() || outputs[0].empty()) {
+      v.agreement.why_not = "no outputs";
+    } else {
+      v.agreement = agree(compiled[0], outputs[0][0], compiled[i], outputs[i][0]);
+      for (int id : compiled[i].schedule) {
+        const Node& n = compiled[i].graph.nodes[id];
+        auto a = observed[0].find(n.name), b = observed[i].find(n.name);
+        if (a == observed[0].end() || b == observed[i].end()) continue;
+        const auto f = diff_fraction(a->second, b->second);
+        if (f && *f > 0) {
+          v.first_divergence = n.layer;
+          break;
+        }
+      }
+    }
+    res.variants.push_back(std::move(v));
+  }
+
+  // Layers: the first variant's order, then layers only other variants have.
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  for (const auto& c : compiled) {
+    std::vector<const Node*> nodes;
+    for (const auto& n : c.graph.nodes)
+      if (!n.class_name.empty()) nodes.push_back(&n);
+    for (const Node* n : nodes)
+      if (seen.insert(n->name).second) names.push_back(n->name);
+  }
+  for (const auto& name : names) {
+    LayerComparison l;
+    l.name = name;
+    std::set<std::string> sig;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const Node* n = compiled[i].graph.find_node(name);
+      if (!n) {
+        l.kernel.push_back(std::nullopt);
+        l.codes.push_back("");
+        l.pad_values.push_back(std::nullopt);
+        l.diff_fraction.push_back(std::nullopt);
+        sig.insert("absent");
+        continue;
+      }
+      l.kernel.push_back(n->decision.kernel);
+      l.codes.push_back(codes_of(*n));
+      const bool has_pad = n->source && n->source->config.is_object() && n->source->config.contains("pad_values");
+      l.pad_values.push_back(has_pad || (n->class_name.rfind("Quant", 0) == 0 && n->class_name.find("Conv") != std::string::npos)
+                                 ? std::optional<float>(n->conv.pad_value)
+                                 : std::nullopt);
+      if (i == 0) l.same_padding = n->conv.same;
+      sig.insert(kernel_class_name(n->decision.kernel));
+      auto a = observed[0].find(name), b = observed[i].find(name);
+      l.diff_fraction.push_back(a != observed[0].end() && b != observed[i].end() ? diff_fraction(a->second, b->second)
+                                                                                 : std::nullopt);
+    }
+    l.changed = sig.size() > 1;
+    res.layers.push_back(std::move(l));
+  }
+
+  // pad_values only matters where padding="same".
+  bool any_pad_layer = false, any_same = false;
+  for (const auto& l : res.layers) {
+    if (!l.pad_values.empty() && l.pad_values[0]) {
+      any_pad_layer = true;
+      any_same = any_same || l.same_padding;
+    }
+  }
+  bool pad_overridden = false;
+  for (const auto& s : specs) {
+    pad_overridden = pad_overridden || s.options.pad_values.has_value();
+    for (const auto& set : s.options.sets) pad_overridden = pad_overridden || set.key == "pad_values";
+  }
+  if (pad_overridden && any_pad_layer && !any_same)
+    res.notes.push_back("pad_values has no effect on this model: every layer with pad_values uses padding=\"valid\", "
+                        "so no border value is ever read; the variants compute the same function");
+  else if (pad_overridden && !any_pad_layer)
+    res.notes.push_back("the model has no layer with a pad_values parameter");
+  for (size_t i = 0; i < specs.size(); ++i)
+    if (!run_error[i].empty()) res.notes.push_back("variant " + specs[i].label + " could not run: " + run_error[i]);
+  return res;
+}
+
+namespace {
+
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+std::string sci(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, v == 0 ? "%.0f" : "%.3g", v);
+  return buf;
+}
+
+std::string fit(const std::string& s, size_t w) { return s.size() <= w ? s : s.substr(0, w - 3) + "..."; }
+
+}  // namespace
+
+std::string compare_text(const CompareResult& r, int width) {
+  std::ostringstream o;
+  const size_t key_w = 26, col_w = 16;
+  const size_t per_block = std::max<size_t>(1, (static_cast<size_t>(std::max(width, 60)) - key_w) / col_w);
+  const size_t nv = r.variants.size();
+
+  o << "BitLens " << BITLENS_VERSION << " - compare\n\nVariants\n";
+  for (size_t i = 0; i < nv; ++i) {
+    o << "  " << static_cast<char>('A' + static_cast<int>(i % 26)) << "  " << r.variants[i].label << "  ("
+      << std::filesystem::path(r.variants[i].file).filename().string() << ")\n";
+  }
+  for (const auto& n : r.notes) o << "\nnote: " << n << "\n";
+
+  auto header = [&](size_t from, size_t to, const std::string& title) {
+    std::string h = title;
+    h.resize(key_w, ' ');
+    for (size_t i = from; i < to; ++i) {
+      std::string c = std::string(1, static_cast<char>('A' + static_cast<int>(i % 26))) + " " + r.variants[i].label;
+      c = fit(c, col_w - 1);
+      c.resize(col_w, ' ');
+      h += c;
+    }
+    while (!h.empty() && h.back() == ' ') h.pop_back();
+    o << h << "\n" << std::string(std::min<size_t>(key_w + (to - from) * col_w, static_cast<size_t>(width)), '-') << "\n";
+  };
+  auto row = [&](const std::string& key, size_t from, size_t to, auto cell) {
+    std::string line = fit(key, key_w - 1);
+    line.resize(key_w, ' ');
+    for (size_t i = from; i < to; ++i) {
+      std::string c = fit(cell(i), col_w - 1);
+      c.resize(col_w, ' ');
+      line += c;
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    o << line << "\n";
+  };
+
+  for (size_t from = 0; from < nv; from += per_block) {
+    const size_t to = std::min(nv, from + per_block);
+    o << "\n";
+    header(from, to, "layer kernels (* differ)");
+    for (const auto& l : r.layers) {
+      row((l.changed ? "* " : "  ") + l.name, from, to, [&](size_t i) {
+        if (!l.kernel[i]) return std::string("(absent)");
+        std::string k = kernel_class_name(*l.kernel[i]);
+        if (l.pad_values[i] && l.same_padding) k += " p" + sci(*l.pad_values[i]);
+        return k;
+      });
+    }
+    o << "\n";
+    header(from, to, "costs");
+    row("macc", from, to, [&](size_t i) { return with_commas(r.variants[i].totals.macc); });
+    std::set<std::string> types;
+    for (const auto& v : r.variants)
+      for (const auto& [k, _] : v.totals.op_types) types.insert(k);
+    for (const auto& t : types)
+      row("  " + t, from, to, [&](size_t i) {
+        auto it = r.variants[i].totals.op_types.find(t);
+        return it == r.variants[i].totals.op_types.end() ? std::string("-") : with_commas(it->second);
+      });
+    row("weights (ro) B", from, to, [&](size_t i) { return with_commas(r.variants[i].totals.rom_bytes); });
+    row("activations (rw) B", from, to, [&](size_t i) { return with_commas(r.variants[i].totals.activations_bytes); });
+    row("  lower bound B", from, to, [&](size_t i) { return with_commas(r.variants[i].totals.ram_lower_bound_bytes); });
+    o << "\n";
+    o << "functional agreement with A, all variants run on the same " << r.samples << " input samples\n";
+    header(from, to, "agreement with A");
+    auto agr = [&](auto f) {
+      return [&, f](size_t i) {
+        const auto& a = r.variants[i].agreement;
+        return a.available ? f(a) : std::string("n/a");
+      };
+    };
+    row("max abs diff", from, to, agr([](const Agreement& a) { return sci(a.max_abs); }));
+    row("mean abs diff", from, to, agr([](const Agreement& a) { return sci(a.mean_abs); }));
+    row("cosine", from, to, agr([](const Agreement& a) { return fixed(a.cosine, 6); }));
+    row("top-1 agreement", from, to,
+        agr([](const Agreement& a) { return a.top1 ? fixed(*a.top1 * 100, 1) + "%" : std::string("-"); }));
+    row("first divergence", from, to, [&](size_t i) {
+      if (i == 0) return std::string("-");
+      if (!r.variants[i].agreement.available) return std::string("n/a");
+      return r.variants[i].first_divergence.empty() ? std::string("none") : r.variants[i].first_divergence;
+    });
+    o << "\n";
+    header(from, to, "outputs differing from A");
+    for (const auto& l : r.layers) {
+      bool any = false;
+      for (size_t i = 0; i < nv; ++i) any = any || l.diff_fraction[i].has_value();
+      if (!any) continue;
+      row("  " + l.name, from, to, [&](size_t i) {
+        if (!l.diff_fraction[i]) return std::string("-");
+        return fixed(*l.diff_fraction[i] * 100, 2) + "%";
+      });
+    }
+  }
+  return o.str();
+}
+
+json compare_json(const CompareResult& r) {
+  json j;
+  j["samples"] = r.samples;
+  j["notes"] = r.notes;
+  j["variants"] = json::array();
+  for (const auto& v : r.variants) {
+    json a;
+    a["available"] = v.agreement.available;
+    if (v.agreement.available) {
+      a["max_abs"] = v.agreement.max_abs;
+      a["mean_abs"] = v.agreement.mean_abs;
+      a["cosine"] = v.agreement.cosine;
+      a["top1"] = v.agreement.top1 ? json(*v.agreement.top1) : json(nullptr);
+    } else {
+      a["why_not"] = v.agreement.why_not;
+    }
+    j["variants"].push_back({{"label", v.label},
+                             {"file", std::filesystem::path(v.file).filename().string()},
+                             {"macc", v.totals.macc},
+                             {"op_types", v.totals.op_types},
+                             {"rom_bytes", v.totals.rom_bytes},
+                             {"activations_bytes", v.totals.activations_bytes},
+                             {"ram_lower_bound_bytes", v.totals.ram_lower_bound_bytes},
+                             {"agreement", a},
+                             {"first_divergence", v.first_divergence.empty() ? json(nullptr) : json(v.first_divergence)}});
+  }
+  j["layers"] = json::array();
+  for (const auto& l : r.layers) {
+    json k = json::array(), c = json::array(), d = json::array(), p = json::array();
+    for (size_t i = 0; i < l.kernel.size(); ++i) {
+      k.push_back(l.kernel[i] ? json(kernel_class_name(*l.kernel[i])) : json(nullptr));
+      c.push_back(l.codes[i]);
+      d.push_back(l.diff_fraction[i] ? json(*l.diff_fraction[i]) : json(nullptr));
+      p.push_back(l.pad_values[i] ? json(*l.pad_values[i]) : json(nullptr));
+    }
+    j["layers"].push_back({{"name", l.name}, {"kernel", k}, {"reasons", c}, {"pad_values", p},
+                           {"same_padding", l.same_padding}, {"changed", l.changed}, {"diff_fraction", d}});
+  }
+  return j;
+}
+
+}  // namespace bitlens

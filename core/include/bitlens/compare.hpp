@@ -1,0 +1,65 @@
+// Side-by-side comparison of model variants (pad_values overrides or separate files): kernel
+// classes per layer, costs, and functional agreement measured by running every variant on the
+// same inputs with the kernels engine.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bitlens/compiler.hpp"
+
+namespace bitlens {
+
+struct VariantSpec {
+  std::string label;         // column title, e.g. "saved", "pad=-1", "b.h5"
+  std::string file;          // model file
+  CompileOptions options;    // overrides applied to it
+};
+
+struct CompareOptions {
+  std::vector<Array> inputs;  // if empty: random inputs
+  uint64_t seed = 0;
+  int samples = 64;
+};
+
+struct Agreement {
+  bool available = false;     // false when a variant cannot run or output shapes differ
+  std::string why_not;
+  double max_abs = 0, mean_abs = 0, cosine = 1;
+  std::optional<double> top1;  // classifiers (softmax output): fraction of equal argmax
+};
+
+struct LayerComparison {
+  std::string name;
+  std::vector<std::optional<KernelClass>> kernel;   // per variant; nullopt: layer absent there
+  std::vector<std::string> codes;                   // reason codes per variant (comma-joined)
+  std::vector<std::optional<float>> pad_values;     // per variant, conv layers with pad_values
+  bool same_padding = false;                        // padding="same" in the first variant
+  bool changed = false;                             // kernel class differs across variants
+  // Fraction of the layer's output elements that differ from the first variant (bits for s1
+  // tensors, values beyond 1e-6 relative for f32), over all samples; nullopt: not comparable.
+  std::vector<std::optional<double>> diff_fraction;
+};
+
+struct VariantSummary {
+  std::string label, file;
+  Totals totals;
+  Agreement agreement;  // against the first variant
+  std::string first_divergence;  // first layer (schedule order) whose output differs
+};
+
+struct CompareResult {
+  std::vector<VariantSummary> variants;
+  std::vector<LayerComparison> layers;  // union of layer names, in the first variant's order
+  std::vector<std::string> notes;       // e.g. "pad_values has no effect: every conv is valid"
+  int samples = 0;
+};
+
+// Builds the variants, compiles, runs and compares them. Throws ModelError (naming the file).
+CompareResult compare_variants(const std::vector<VariantSpec>& variants, const CompareOptions& options);
+
+std::string compare_text(const CompareResult& r, int width = 120);
+json compare_json(const CompareResult& r);
+
+}  // namespace bitlens
