@@ -1,0 +1,103 @@
+// `bitlens-gui [MODEL] [--screenshot FILE.png [--tab T] [--size WxH] [--select LAYER]]`:
+// the desktop app, or a headless render of its window into a PNG (README screenshots, tests).
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
+#include <QIcon>
+#include <QTabWidget>
+#include <QTimer>
+#include <cstdio>
+
+#include "graph/graph_view.hpp"
+#include "main_window.hpp"
+#include "pages/graph_page.hpp"
+
+int main(int argc, char** argv) {
+  // A screenshot needs no display: use the off-screen platform unless the caller chose one.
+  for (int i = 1; i < argc; ++i)
+    if (QByteArray(argv[i]) == "--screenshot" && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+      qputenv("QT_QPA_PLATFORM", "offscreen");
+
+  QApplication app(argc, argv);
+  QApplication::setApplicationName(QStringLiteral("bitlens-gui"));
+  QApplication::setOrganizationName(QStringLiteral("BitLens"));
+  QApplication::setApplicationVersion(QStringLiteral(BITLENS_VERSION));
+  QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/bitlens.svg")));
+
+  QCommandLineParser parser;
+  parser.setApplicationDescription(QStringLiteral("BitLens: which layers of a Keras/Larq binary network run on exact 1-bit kernels, and why."));
+  parser.addHelpOption();
+  parser.addVersionOption();
+  parser.addPositionalArgument(QStringLiteral("MODEL"), QStringLiteral("Keras .h5 or .keras model to open"));
+  QCommandLineOption shot(QStringLiteral("screenshot"), QStringLiteral("Render the window off-screen into FILE.png and exit."), QStringLiteral("FILE"));
+  QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("Tab to show: graph, report, charts or fallbacks."), QStringLiteral("TAB"), QStringLiteral("graph"));
+  QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size for the screenshot."), QStringLiteral("WxH"), QStringLiteral("1366x768"));
+  QCommandLineOption select(QStringLiteral("select"), QStringLiteral("Select this layer (details panel)."), QStringLiteral("LAYER"));
+  parser.addOptions({shot, tab, size, select});
+  parser.process(app);
+
+  const QStringList args = parser.positionalArguments();
+  const QString model = args.isEmpty() ? QString() : args.first();
+  const QStringList tabs = {QStringLiteral("graph"), QStringLiteral("report"), QStringLiteral("charts"), QStringLiteral("fallbacks")};
+  const int tab_index = static_cast<int>(tabs.indexOf(parser.value(tab).toLower()));
+  if (tab_index < 0) {
+    std::fprintf(stderr, "bitlens-gui: error: --tab must be one of graph, report, charts, fallbacks\n");
+    return 2;
+  }
+  const QStringList wh = parser.value(size).toLower().split(QLatin1Char('x'));
+  const int w = wh.size() == 2 ? wh[0].toInt() : 0, h = wh.size() == 2 ? wh[1].toInt() : 0;
+  if (w < 200 || h < 150 || w > 10000 || h > 10000) {
+    std::fprintf(stderr, "bitlens-gui: error: --size must be WxH, e.g. 1366x768\n");
+    return 2;
+  }
+
+  bitlens::gui::MainWindow window;
+  window.tabs()->setCurrentIndex(tab_index);
+  if (!parser.isSet(shot)) {
+    window.show();
+    if (!model.isEmpty()) window.open_file(model);
+    return QApplication::exec();
+  }
+
+  // Headless: errors go to stderr (exit 2), the window is rendered once the analysis is shown.
+  const QString out = parser.value(shot);
+  window.set_error_dialogs(false);
+  window.resize(w, h);
+  window.reset_splitter();
+  window.show();
+  int status = 0;
+  auto save = [&] {
+    window.graph_page()->view()->fit();
+    // Charts and views lay out lazily; let pending layout/paint events run before grabbing.
+    QTimer::singleShot(150, &window, [&] {
+      if (!window.grab().save(out, "PNG")) {
+        std::fprintf(stderr, "bitlens-gui: error: cannot write %s\n", qPrintable(out));
+        status = 1;
+      }
+      QApplication::quit();
+    });
+  };
+  if (model.isEmpty()) {
+    QTimer::singleShot(0, &window, save);
+  } else {
+    QObject::connect(&window, &bitlens::gui::MainWindow::analysisFinished, &window, [&](bool ok) {
+      if (!ok) {
+        std::fprintf(stderr, "bitlens-gui: error: %s: %s\n", qPrintable(QFileInfo(model).fileName()), qPrintable(window.last_error()));
+        status = 2;
+        QApplication::quit();
+        return;
+      }
+      if (parser.isSet(select) && !window.select_layer(parser.value(select))) {
+        std::fprintf(stderr, "bitlens-gui: error: no layer named '%s'\n", qPrintable(parser.value(select)));
+        status = 2;
+        QApplication::quit();
+        return;
+      }
+      save();
+    });
+    window.open_file(model);
+  }
+  const int rc = QApplication::exec();
+  return status != 0 ? status : rc;
+}

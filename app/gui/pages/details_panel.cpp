@@ -1,0 +1,174 @@
+// HTML rendering of one layer's details (see details_panel.hpp).
+#include "pages/details_panel.hpp"
+
+#include <cmath>
+
+#include "layer_text.hpp"
+#include "palette.hpp"
+
+namespace bitlens::gui {
+namespace {
+
+QString esc(const std::string& s) { return QString::fromStdString(s).toHtmlEscaped(); }
+
+// Quantizers are stored as null, a string, or {"class_name", "config"}: show the class name and
+// any non-default config compactly.
+QString value_text(const json& v) {
+  if (v.is_object() && v.contains("class_name")) {
+    QString s = QString::fromStdString(v["class_name"].get<std::string>());
+    if (v.contains("config") && v["config"].is_object() && !v["config"].empty())
+      s += QStringLiteral(" ") + QString::fromStdString(v["config"].dump());
+    return s;
+  }
+  if (v.is_string()) return QString::fromStdString(v.get<std::string>());
+  return QString::fromStdString(v.dump());
+}
+
+// Config keys that decide the kernel or the cost, shown first in this order.
+const char* const kKeyParams[] = {"input_quantizer", "kernel_quantizer", "depthwise_quantizer", "pointwise_quantizer",
+                                  "padding", "pad_values", "strides", "kernel_size", "dilation_rate", "filters",
+                                  "units", "depth_multiplier", "activation", "use_bias", "pool_size", "max_value",
+                                  "axis", "epsilon", "center", "scale"};
+
+QString row(const QString& k, const QString& v) {
+  return QStringLiteral("<tr><td style='padding-right:12px'><b>%1</b></td><td>%2</td></tr>").arg(k, v);
+}
+
+}  // namespace
+
+WeightStats weight_stats(const std::string& name, const Array& a) {
+  WeightStats s;
+  s.name = QString::fromStdString(name);
+  s.shape = a.shape;
+  s.count = static_cast<int64_t>(a.data.size());
+  if (a.data.empty()) return s;
+  s.min = s.max = a.data[0];
+  double sum = 0;
+  for (float w : a.data) {
+    if (w > 0) ++s.positive;
+    else if (w < 0) ++s.negative;
+    else ++s.zero;
+    if (std::fabs(w) < kNearZero) ++s.near_zero;
+    s.min = std::min(s.min, w);
+    s.max = std::max(s.max, w);
+    sum += std::fabs(w);
+  }
+  s.mean_abs = sum / static_cast<double>(s.count);
+  return s;
+}
+
+DetailsPanel::DetailsPanel(QWidget* parent) : QTextBrowser(parent) {
+  setObjectName(QStringLiteral("detailsPanel"));
+  setOpenLinks(false);
+  setPlaceholderText(QStringLiteral("Open a model (Ctrl+O) or drop a .h5/.keras file here."));
+}
+
+void DetailsPanel::set_result(std::shared_ptr<const CompileResult> r) {
+  r_ = std::move(r);
+  show_node(-1);
+}
+
+void DetailsPanel::show_node(int node_id) {
+  node_ = -1;
+  if (!r_) {
+    clear();
+    return;
+  }
+  if (node_id >= 0 && static_cast<size_t>(node_id) < r_->graph.nodes.size()) {
+    node_ = node_id;
+    setHtml(node_html(r_->graph.nodes[static_cast<size_t>(node_id)]));
+  } else {
+    setHtml(summary_html());
+  }
+}
+
+QString DetailsPanel::summary_html() const {
+  const CompileResult& r = *r_;
+  QString h = QStringLiteral("<h3>%1</h3><table>").arg(esc(r.model.name));
+  h += row(QStringLiteral("file"), esc(r.model.file.filename().string()));
+  h += row(QStringLiteral("class"), esc(r.model.class_name) + QStringLiteral(", keras ") + esc(r.model.keras_version));
+  h += row(QStringLiteral("MACC"), number_text(r.totals.macc));
+  h += row(QStringLiteral("weights (ROM)"), bytes_text(r.totals.rom_bytes));
+  h += row(QStringLiteral("activations (RAM)"), bytes_text(r.totals.activations_bytes) +
+                                                    QStringLiteral(", lower bound ") + bytes_text(r.plan.lower_bound_bytes));
+  std::map<KernelClass, int> counts;
+  for (const auto& n : r.graph.nodes)
+    if (!n.class_name.empty()) ++counts[n.decision.kernel];
+  QStringList parts;
+  for (KernelClass k : kAllKernelClasses)
+    if (counts[k]) parts << QStringLiteral("%1 %2").arg(counts[k]).arg(kernel_style(k).label);
+  h += row(QStringLiteral("layers"), parts.join(QStringLiteral(", ")));
+  h += QStringLiteral("</table><p>Select a layer in the graph or a table to see its decision, config and weights.</p>");
+  return h;
+}
+
+QString DetailsPanel::node_html(const Node& n) const {
+  const CompileResult& r = *r_;
+  const auto& st = kernel_style(n.decision.kernel);
+  QString h = QStringLiteral("<h3>%1</h3>").arg(esc(n.name));
+  h += QStringLiteral("<p><span style='background:%1;color:%2'>&nbsp;%3&nbsp;</span> <b>%4</b> &nbsp;%5</p>")
+           .arg(st.fill.name(), st.text.name(), st.badge, st.label,
+                n.class_name.empty() ? QStringLiteral("inserted %1 step").arg(QLatin1String(op_name(n.op))) : esc(n.class_name));
+
+  h += QStringLiteral("<h4>Decision</h4><table>");
+  if (!n.decision.kernel_name.empty()) h += row(QStringLiteral("C kernel"), esc(n.decision.kernel_name));
+  if (!n.decision.op_type.empty()) h += row(QStringLiteral("op type"), esc(n.decision.op_type));
+  if (!n.decision.fused_into.empty()) h += row(QStringLiteral("folded into"), esc(n.decision.fused_into));
+  h += row(QStringLiteral("MACC"), number_text(n.macc));
+  h += row(QStringLiteral("ROM"), bytes_text(n.rom_bytes));
+  h += row(QStringLiteral("RAM"), bytes_text(node_ram_bytes(r, n)) + QStringLiteral(" (scratch ") + bytes_text(n.scratch_bytes) + QStringLiteral(")"));
+  h += QStringLiteral("</table>");
+  for (const auto& re : n.decision.reasons) {
+    h += QStringLiteral("<p><b>%1</b>%2: %3").arg(esc(re.code),
+                                                 re.severity == Reason::Severity::Info ? QStringLiteral(" (note)") : QString(),
+                                                 esc(re.message));
+    if (!re.fix.empty()) h += QStringLiteral("<br><i>fix:</i> %1").arg(esc(re.fix));
+    h += QStringLiteral("</p>");
+  }
+
+  h += QStringLiteral("<h4>Tensors</h4><table>");
+  auto tensor_row = [&](const QString& kind, int t) {
+    const Tensor& tt = r.graph.tensors[static_cast<size_t>(t)];
+    h += row(kind, QStringLiteral("%1 &nbsp;%2 %3 (%4)").arg(esc(tt.name), shape_text(tt.shape),
+                                                              QLatin1String(format_name(tt.format)), bytes_text(tt.bytes())));
+  };
+  for (int t : n.inputs) tensor_row(QStringLiteral("in"), t);
+  for (int t : n.outputs) tensor_row(QStringLiteral("out"), t);
+  h += QStringLiteral("</table>");
+
+  if (n.source) {
+    const json& cfg = n.source->config;
+    h += QStringLiteral("<h4>Keras config</h4><table>");
+    for (const char* k : kKeyParams)
+      if (cfg.contains(k)) h += row(QString::fromLatin1(k), value_text(cfg[k]).toHtmlEscaped());
+    h += QStringLiteral("</table>");
+    h += QStringLiteral("<p><b>full config</b></p><pre style='font-size:small'>%1</pre>").arg(QString::fromStdString(cfg.dump(2)).toHtmlEscaped());
+
+    if (!n.source->weights.empty()) {
+      h += QStringLiteral("<h4>Weights (latent, as stored)</h4><table>");
+      for (const auto& [name, arr] : n.source->weights) {
+        const WeightStats s = weight_stats(name, arr);
+        QString v = QStringLiteral("%1 = %2 values, range [%3, %4], mean |w| %5")
+                        .arg(shape_text(s.shape), number_text(s.count))
+                        .arg(static_cast<double>(s.min), 0, 'g', 3)
+                        .arg(static_cast<double>(s.max), 0, 'g', 3)
+                        .arg(s.mean_abs, 0, 'g', 3);
+        if (name.find("kernel") != std::string::npos && s.count > 0) {
+          const double c = static_cast<double>(s.count);
+          v += QStringLiteral("<br>near 0 (|w| &lt; %1): %2 (%3%) &nbsp; sign balance: %4% +1 / %5% -1")
+                   .arg(static_cast<double>(kNearZero))
+                   .arg(number_text(s.near_zero))
+                   .arg(100.0 * static_cast<double>(s.near_zero) / c, 0, 'f', 1)
+                   // Larq's sign maps 0 to +1.
+                   .arg(100.0 * static_cast<double>(s.positive + s.zero) / c, 0, 'f', 1)
+                   .arg(100.0 * static_cast<double>(s.negative) / c, 0, 'f', 1);
+        }
+        h += row(esc(name), v);
+      }
+      h += QStringLiteral("</table>");
+    }
+  }
+  return h;
+}
+
+}  // namespace bitlens::gui
