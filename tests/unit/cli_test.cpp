@@ -179,3 +179,13 @@ TEST(Cli, RunRejectsWrongInputShape) {
   auto rnd = cli("run " + model("forum_1layer_pad0.h5") + " --random 3 --batch 2");
   EXPECT_EQ(rnd.status, 0) << rnd.err;
 }
+
+// Found by the 30-minute fuzzing run: a damaged global heap makes libhdf5 itself crash while
+// reading a variable-length string; the loader's sandbox turns that into the usual error.
+TEST(Cli, FileThatCrashesLibHdf5GivesAnError) {
+  const std::string f = std::string(BITLENS_SOURCE_DIR) + "/tests/data/hdf5_global_heap_crash.h5";
+  auto r = cli("analyze " + f);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(r.err.rfind("bitlens: error: " + f + ": ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("damaged"), std::string::npos) << r.err;
+}
