@@ -17,5 +17,8 @@ bool parse_compile_option(const std::vector<std::string>& args, size_t& i, Compi
 int cmd_run(const std::vector<std::string>& args);
 int cmd_compare(const std::vector<std::string>& args);
 int cmd_variant(const std::vector<std::string>& args);
+int cmd_export(const std::vector<std::string>& args);
+int cmd_validate(const std::vector<std::string>& args);
+int cmd_boards(const std::vector<std::string>& args);
 
 }  // namespace bitlens::cli

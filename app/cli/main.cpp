@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bitlens/boards.hpp"
 #include "bitlens/compiler.hpp"
 #include "bitlens/model.hpp"
 #include "bitlens/report.hpp"
@@ -26,6 +27,9 @@ const char* const kUsage =
     "  run MODEL       run the model on the host (kernels or reference engine)\n"
     "  compare MODEL.. compare pad_values variants or model files side by side\n"
     "  variant MODEL   write a copy of the model with pad_values changed\n"
+    "  export MODEL    write a ready-to-build STM32/QEMU firmware project (--board B --out DIR)\n"
+    "  validate MODEL  build and run the generated C (host or QEMU) and compare with the host\n"
+    "  boards          list the boards export, validate and analyze --board know\n"
     "  help [COMMAND]  show help for a command\n"
     "\n"
     "options: --help, --version\n";
@@ -34,6 +38,7 @@ const std::map<std::string, std::string>& command_help() {
   static const std::map<std::string, std::string> h = {
       {"analyze",
        "usage: bitlens analyze MODEL [--json] [--pad-values V] [--set LAYER.pad_values=V]... [--width N]\n"
+       "                       [--board B]\n"
        "\n"
        "Reads a Keras .h5 or .keras model and prints, per layer, the kernel class (binary,\n"
        "binary-weights, float, fused, none, unsupported) with reason codes, MACC, ROM, the\n"
@@ -43,6 +48,7 @@ const std::map<std::string, std::string>& command_help() {
        "  --pad-values V       what-if: override pad_values of every Larq conv layer (-1, 0, 1, ...)\n"
        "  --set L.pad_values=V what-if: override one layer's pad_values (repeatable)\n"
        "  --width N            fit the text report to N columns (80..160, default 100)\n"
+       "  --board B            also check whether the model fits board B (see 'bitlens boards')\n"
        "\n"
        "Exit status: 0 report produced (also with unsupported layers), 2 unusable input.\n"},
       {"run",
@@ -74,6 +80,42 @@ const std::map<std::string, std::string>& command_help() {
        "\n"
        "Writes a new .h5 in the same Keras layout with only those config values changed and every\n"
        "weight copied unchanged. Refuses to overwrite an existing file without --force.\n"},
+      {"export",
+       "usage: bitlens export MODEL --board B --out DIR [--name NAME] [--force] [--vectors N] [--seed S]\n"
+       "                      [--pad-values V] [--set L.pad_values=V]...\n"
+       "\n"
+       "Writes a self-contained firmware project for board B (see 'bitlens boards'): network/ (the\n"
+       "generated NAME.h, NAME.c, NAME_data.c), bitlens/ (the kernel library), app/ (a test program\n"
+       "with N embedded test vectors and the host runtime's outputs for them), board/ (start-up,\n"
+       "linker script, clock/console set-up), Makefile, CMakeLists.txt + toolchain file, README.md.\n"
+       "Build it with 'make' (arm-none-eabi-gcc + newlib only); 'make run' on QEMU boards.\n"
+       "\n"
+       "  --name NAME   network name used in file and symbol names (default: the model file name)\n"
+       "  --force       write into a non-empty DIR (only the project's files are replaced)\n"
+       "  --vectors N   test vectors to embed (default 2); --seed S their random seed\n"
+       "\n"
+       "Exit status: 0 written, 2 unusable model, unknown board or DIR not empty (without --force).\n"},
+      {"validate",
+       "usage: bitlens validate MODEL [--target host|qemu-m4|qemu-m7]\n"
+       "                        [--input X.npy... | --random SEED [--batch N]] [--name NAME]\n"
+       "                        [--network DIR] [--keep DIR] [--pad-values V] [--set L.pad_values=V]...\n"
+       "\n"
+       "Generates the C code, builds it (host: the C compiler 'cc'; qemu-m4/qemu-m7: the exported\n"
+       "project with arm-none-eabi-gcc), runs it (QEMU mps2-an386 / mps2-an500) and compares its\n"
+       "outputs with the host runtime and the reference interpreter: bit-exact counts, differing bits\n"
+       "of binary outputs, rmse, mae, l2r, cos and max abs error (ST's definitions) of float outputs,\n"
+       "and on QEMU the executed instructions of every step. Default inputs: --random 0 --batch 2.\n"
+       "\n"
+       "  --network DIR  validate these generated sources (an exported project's network/) instead\n"
+       "  --keep DIR     build in DIR and keep it (default: a temporary directory)\n"
+       "\n"
+       "Exit status: 0 all outputs match, 1 mismatch, 2 unusable model or missing tools (the message\n"
+       "names the Debian package to install).\n"},
+      {"boards",
+       "usage: bitlens boards [--json]\n"
+       "\n"
+       "Lists the boards (resources/boards/*.json): MCU, core, FPU, flash, RAM, clock and console.\n"
+       "'bitlens analyze MODEL --board B' tells whether a model fits one of them.\n"},
   };
   return h;
 }
@@ -116,11 +158,14 @@ static int cmd_analyze(const std::vector<std::string>& args) {
   std::string file;
   bool as_json = false;
   int width = 100;
+  std::string board;
   CompileOptions opt;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--json") {
       as_json = true;
+    } else if (a == "--board") {
+      board = take_value(args, i);
     } else if (a == "--width") {
       width = std::atoi(take_value(args, i).c_str());
     } else if (a == "--help" || a == "-h") {
@@ -139,10 +184,15 @@ static int cmd_analyze(const std::vector<std::string>& args) {
   try {
     Model m = load_model(file);
     CompileResult r = compile(std::move(m), opt);
-    if (as_json)
-      std::cout << json_report(r).dump(2) << "\n";
-    else
+    const std::optional<FitCheck> fit = board.empty() ? std::nullopt : std::optional(check_fit(r, find_board(board)));
+    if (as_json) {
+      json j = json_report(r);
+      if (fit) j["fit"] = fit_json(*fit);
+      std::cout << j.dump(2) << "\n";
+    } else {
       std::cout << text_report(r, {width});
+      if (fit) std::cout << "\n" << fit_text(*fit);
+    }
     return 0;
   } catch (const ModelError& e) {
     std::fprintf(stderr, "bitlens: error: %s: %s\n", file.c_str(), e.what());
@@ -183,5 +233,8 @@ int main(int argc, char** argv) {
   if (cmd == "run") return cmd_run(rest);
   if (cmd == "compare") return cmd_compare(rest);
   if (cmd == "variant") return cmd_variant(rest);
+  if (cmd == "export") return cmd_export(rest);
+  if (cmd == "validate") return cmd_validate(rest);
+  if (cmd == "boards") return cmd_boards(rest);
   usage_error("unknown command '" + cmd + "' (see 'bitlens --help')");
 }

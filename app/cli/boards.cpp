@@ -1,0 +1,63 @@
+// `bitlens boards`: lists the board database (resources/boards/*.json) that export, validate and
+// analyze --board use.
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+
+#include "bitlens/boards.hpp"
+#include "commands.hpp"
+
+namespace bitlens::cli {
+
+int cmd_boards(const std::vector<std::string>& args) {
+  bool as_json = false;
+  for (const auto& a : args) {
+    if (a == "--json") {
+      as_json = true;
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(command_help().at("boards").c_str(), stdout);
+      return 0;
+    } else {
+      usage_error("boards: unknown argument " + a + " (see 'bitlens help boards')");
+    }
+  }
+  try {
+    const auto boards = load_boards();
+    if (as_json) {
+      json j = json::array();
+      for (const auto& b : boards) {
+        json regions = json::array();
+        for (const auto& r : b.memory)
+          regions.push_back({{"name", r.name}, {"kind", r.kind}, {"origin", r.origin}, {"size", r.size}});
+        j.push_back({{"id", b.id}, {"description", b.description}, {"mcu", b.mcu}, {"core", b.core}, {"fpu", b.fpu},
+                     {"emulated", b.emulated}, {"qemu_machine", b.qemu_machine}, {"clock_hz", b.clock_hz},
+                     {"memory", regions}, {"data_region", b.data_region}, {"stack_region", b.stack_region},
+                     {"console", b.console}, {"file", b.file.filename().string()}});
+      }
+      std::cout << j.dump(2) << "\n";
+      return 0;
+    }
+    std::cout << std::left << std::setw(15) << "board" << std::setw(18) << "MCU" << std::setw(11) << "core"
+              << std::setw(12) << "FPU" << std::right << std::setw(10) << "flash" << std::setw(10) << "RAM" << std::setw(9)
+              << "clock" << "  console\n";
+    for (const auto& b : boards) {
+      uint64_t ram = 0;
+      for (const auto& r : b.memory)
+        if (r.kind == "ram") ram += r.size;
+      const std::string con = b.console.value("kind", "") == "uart"
+                                  ? b.console.value("uart", "") + " " + b.console.value("tx", "") + "/" +
+                                        b.console.value("rx", "") + " (" + b.console.value("via", "") + ")"
+                                  : "semihosting, QEMU " + b.qemu_machine;
+      std::cout << std::left << std::setw(15) << b.id << std::setw(18) << b.mcu.substr(0, 17) << std::setw(11) << b.core
+                << std::setw(12) << b.fpu << std::right << std::setw(10)
+                << (std::to_string(b.flash().size / 1024) + " KiB") << std::setw(10) << (std::to_string(ram / 1024) + " KiB")
+                << std::setw(9) << (std::to_string(b.clock_hz / 1000000) + " MHz") << "  " << con << "\n";
+    }
+    return 0;
+  } catch (const ModelError& e) {
+    std::fprintf(stderr, "bitlens: error: boards: %s\n", e.what());
+    return 2;
+  }
+}
+
+}  // namespace bitlens::cli
