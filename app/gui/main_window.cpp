@@ -217,6 +217,8 @@ void MainWindow::open_file(const QString& path) {
       [](QPromise<Analysis>& promise, QString p, quint64 g, QFont f) { promise.addResult(analyze_file(p, g, f, &promise)); },
       pending_path_, gen, font);
   progress_watcher_.setFuture(future);
+  // Runs in the UI thread; when the worker is already done (a file that fails at once) Qt
+  // runs it right here, so analysisFinished may come before open_file() returns.
   future.then(this, [this](Analysis a) {
     // A newer open/reload was started meanwhile: its result is the one to show.
     if (a.generation != generation_) return;

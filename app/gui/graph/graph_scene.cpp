@@ -101,6 +101,10 @@ std::vector<NodeItem*> GraphScene::node_items() const {
   return v;
 }
 
+void GraphScene::set_item_caching(bool on) {
+  for (const auto& [id, item] : nodes_) item->setCacheMode(on ? QGraphicsItem::DeviceCoordinateCache : QGraphicsItem::NoCache);
+}
+
 std::vector<int> GraphScene::search(const QString& text) {
   std::vector<int> hits;
   for (const auto& [id, item] : nodes_) {

@@ -31,6 +31,9 @@ class GraphScene : public QGraphicsScene {
   int node_count() const { return static_cast<int>(nodes_.size()); }
   std::vector<NodeItem*> node_items() const;
   QRectF graph_rect() const { return graph_rect_; }
+  // Node pixmap caching speeds up on-screen repaints; exports turn it off so PNGs are sharp at
+  // any scale and SVGs get real text instead of bitmaps.
+  void set_item_caching(bool on);
 
   // Marks nodes whose name contains `text` (case-insensitive); returns their ids in graph order.
   std::vector<int> search(const QString& text);

@@ -60,7 +60,9 @@ QImage GraphView::render_image(double scale) const {
   img.fill(palette().color(QPalette::Base));
   QPainter p(&img);
   p.setRenderHints(QPainter::Antialiasing | QPainter::TextAntialiasing);
+  graph_->set_item_caching(false);
   graph_->render(&p, QRectF(QPointF(0, 0), src.size() * scale), src);
+  graph_->set_item_caching(true);
   return img;
 }
 
@@ -78,7 +80,9 @@ bool GraphView::export_svg(const QString& path) const {
   svg.setTitle(QStringLiteral("BitLens layer graph"));
   QPainter p;
   if (!p.begin(&svg)) return false;
+  graph_->set_item_caching(false);
   graph_->render(&p, QRectF(QPointF(0, 0), src.size()), src);
+  graph_->set_item_caching(true);
   return p.end();
 }
 

@@ -26,6 +26,9 @@ QWidget* make_kernel_legend(QWidget* parent) {
   auto* fused = new QLabel(QStringLiteral("  dashed box: layers folded into one kernel"), w);
   l->addWidget(fused);
   l->addStretch();
+  // The legend may be clipped in a narrow window; it must not force the window wider.
+  w->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  w->setMinimumWidth(0);
   return w;
 }
 
