@@ -1,0 +1,151 @@
+// Exported firmware on emulated Cortex-M4/M7 (QEMU mps2-an386 / mps2-an500): the forum models
+// (all pad_values) and the MNIST tutorial network compute what the host runtime computes;
+// validate exit statuses; a corrupted weight is caught; a project copied out of the repository
+// builds with only arm-none-eabi-gcc + newlib (make and CMake).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "bitlens/export.hpp"
+#include "bitlens/runtime.hpp"
+#include "bitlens/validate.hpp"
+#include "export_test_util.hpp"
+
+using namespace bitlens;
+using namespace export_test;
+
+namespace {
+
+Cmd cli(const std::string& args) { return sh(std::string(BITLENS_CLI) + " " + args); }
+
+struct Case {
+  std::string model;
+  ValidateTarget target;
+};
+
+std::string case_name(const ::testing::TestParamInfo<Case>& i) {
+  return i.param.model.substr(0, i.param.model.find('.')) + "_" + (i.param.target == ValidateTarget::QemuM4 ? "m4" : "m7");
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> r;
+  for (const char* m : {"forum_1layer_padm1.h5", "forum_1layer_pad0.h5", "forum_1layer_padp1.h5", "forum_2layer_padm1.h5",
+                        "forum_2layer_pad0.h5", "forum_2layer_padp1.h5", "mnist_tutorial.h5"})
+    for (auto t : {ValidateTarget::QemuM4, ValidateTarget::QemuM7}) r.push_back({m, t});
+  return r;
+}
+
+}  // namespace
+
+class OnQemu : public ::testing::TestWithParam<Case> {};
+
+// One build and run per model and core: the firmware's own check against the embedded expected
+// outputs, and validate's comparison with the host runtime and the reference interpreter.
+TEST_P(OnQemu, OutputsEqualHostRuntime) {
+  if (!have_cross_tools()) GTEST_SKIP() << "arm-none-eabi-gcc, make or qemu-system-arm not installed";
+  const Case& k = GetParam();
+  const auto c = compiled(k.model);
+  ValidateOptions o;
+  o.target = k.target;
+  o.inputs = random_inputs(c, 42, 2);
+  const ValidateResult r = validate(c, o);
+  const std::string report = validate_text(c, r);
+  std::printf("%s", report.c_str());  // instruction counts per step go into the test log
+  EXPECT_TRUE(r.pass()) << report;
+  EXPECT_TRUE(r.firmware_pass) << report;
+  ASSERT_EQ(r.steps.size(), c.schedule.size()) << report;
+  for (const auto& s : r.steps) EXPECT_GT(s.count, 0u) << s.node;
+  ASSERT_EQ(r.totals.size(), 2u);
+  const bool softmax_on_m4 = k.model == "mnist_tutorial.h5" && k.target == ValidateTarget::QemuM4;
+  for (const auto& out : r.vs_runtime.outputs) {
+    if (softmax_on_m4) {
+      // newlib's expf for single-precision-FPU cores (fdlibm) and glibc's differ in the last bit
+      // for some arguments: the softmax output may differ by 1 ulp; the logits before it are
+      // bit-exact (all integer kernels), and the tolerance check holds.
+      EXPECT_EQ(out.out_of_tolerance, 0) << report;
+      EXPECT_LT(out.max_abs, 1e-6) << report;
+    } else {
+      EXPECT_EQ(out.bit_exact, out.elements) << report;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Export, OnQemu, ::testing::ValuesIn(cases()), case_name);
+
+TEST(ExportValidateCli, ExitStatusesAndCorruptedWeight) {
+  if (!have_cross_tools()) GTEST_SKIP() << "arm-none-eabi-gcc, make or qemu-system-arm not installed";
+  const std::string m = model("forum_2layer_pad0.h5");
+  auto r = cli("validate " + m + " --target host --random 3 --batch 2");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("Result: PASS"), std::string::npos) << r.out;
+
+  // Corrupt one weight word of the exported network: validate must fail with a clear report.
+  const fs::path dir = fresh_dir("corrupt");
+  r = cli("export " + m + " --board qemu-m4 --out " + (dir / "p").string() + " --vectors 1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const fs::path data = dir / "p" / "network" / "forum_2layer_pad0_data.c";
+  std::string text = read(data);
+  const std::string marker = "forum_2layer_pad0_quant_conv2d_1_weights[80] = {\n    0x";
+  const size_t at = text.find(marker);
+  ASSERT_NE(at, std::string::npos) << text.substr(0, 600);
+  char& digit = text[at + marker.size() + 7];  // last hex digit of the first word
+  digit = digit == '0' ? '1' : '0';
+  write(data, text);
+  const std::string net = " --network " + (dir / "p" / "network").string();
+  r = cli("validate " + m + " --target host" + net);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("MISMATCH"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("does NOT match the host runtime"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Result: FAIL"), std::string::npos) << r.out;
+  r = cli("validate " + m + " --target qemu-m4" + net);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("Firmware self-check against the embedded expected outputs: FAIL"), std::string::npos) << r.out;
+  // The untouched export validates.
+  r = cli("validate " + m + " --target qemu-m7 --random 1 --batch 1");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("Instructions per step"), std::string::npos) << r.out;
+
+  // Missing tools: exit 2 naming the Debian package.
+  r = sh("env PATH=/nonexistent " + std::string(BITLENS_CLI) + " validate " + m + " --target qemu-m4");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("install the Debian package"), std::string::npos) << r.out;
+  // Unusable model: exit 2.
+  write(dir / "bad.h5", "not a model");
+  EXPECT_EQ(cli("validate " + (dir / "bad.h5").string()).status, 2);
+}
+
+// The project is self-contained: copied out of the build/source trees it builds with nothing
+// but the cross toolchain (make with a minimal PATH, and CMake with the toolchain file) and
+// runs under QEMU. An STM32 board project builds the same way.
+TEST(ExportStandalone, CopyOutsideRepositoryBuildsWithMakeAndCmake) {
+  if (!have_cross_tools()) GTEST_SKIP() << "arm-none-eabi-gcc, make or qemu-system-arm not installed";
+  const fs::path dir = fresh_dir("standalone");
+  auto r = cli("export " + model("forum_2layer_padm1.h5") + " --board qemu-m7 --out " + (dir / "orig").string() +
+               " --vectors 2 --name fw");
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = sh("cp -r " + (dir / "orig").string() + " " + (dir / "copy").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  // Nothing in it points back into BitLens' trees.
+  r = sh("grep -rl '" + std::string(BITLENS_SOURCE_DIR) + "\\|" + std::string(BITLENS_BINARY_DIR) + "' " +
+         (dir / "copy").string());
+  EXPECT_NE(r.status, 0) << "files referring to the repository:\n" << r.out;
+  const std::string env = "env -i PATH=/usr/bin:/bin HOME=" + dir.string() + " ";
+  r = sh("cd " + (dir / "copy").string() + " && " + env + "make -j2 && " + env + "make size && " + env + "make run");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("\nPASS"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("text"), std::string::npos) << "make size output:\n" << r.out;
+  if (have("cmake")) {
+    r = sh("cd " + (dir / "copy").string() + " && " + env +
+           "cmake -S . -B build-cmake -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake && " + env +
+           "cmake --build build-cmake -j2 && " + env + "cmake --build build-cmake --target run");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("\nPASS"), std::string::npos) << r.out;
+  }
+  r = cli("export " + model("forum_2layer_pad0.h5") + " --board NUCLEO-F446RE --out " + (dir / "f446").string() +
+          " --vectors 1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = sh("cp -r " + (dir / "f446").string() + " " + (dir / "f446copy").string() + " && cd " + (dir / "f446copy").string() +
+         " && " + env + "make -j2 && " + env + "make size");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(fs::exists(dir / "f446copy" / "build" / "forum_2layer_pad0.bin"));
+}
