@@ -9,15 +9,19 @@
 #include <QTimer>
 #include <cstdio>
 
+#include "analysis.hpp"
 #include "graph/graph_view.hpp"
 #include "main_window.hpp"
 #include "pages/graph_page.hpp"
 
 int main(int argc, char** argv) {
-  // A screenshot needs no display: use the off-screen platform unless the caller chose one.
-  for (int i = 1; i < argc; ++i)
-    if (QByteArray(argv[i]) == "--screenshot" && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
-      qputenv("QT_QPA_PLATFORM", "offscreen");
+  // Screenshots, listings, --help and --version need no display: use the off-screen platform
+  // unless the caller chose one.
+  for (int i = 1; i < argc; ++i) {
+    const QByteArray a(argv[i]);
+    const bool headless = a == "--screenshot" || a == "--examples" || a == "--help" || a == "-h" || a == "--version" || a == "-v";
+    if (headless && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  }
 
   QApplication app(argc, argv);
   QApplication::setApplicationName(QStringLiteral("bitlens-gui"));
@@ -34,8 +38,20 @@ int main(int argc, char** argv) {
   QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("Tab to show: graph, report, charts or fallbacks."), QStringLiteral("TAB"), QStringLiteral("graph"));
   QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size for the screenshot."), QStringLiteral("WxH"), QStringLiteral("1366x768"));
   QCommandLineOption select(QStringLiteral("select"), QStringLiteral("Select this layer (details panel)."), QStringLiteral("LAYER"));
-  parser.addOptions({shot, tab, size, select});
+  QCommandLineOption examples(QStringLiteral("examples"), QStringLiteral("List the bundled example models and exit."));
+  parser.addOptions({shot, tab, size, select, examples});
   parser.process(app);
+
+  if (parser.isSet(examples)) {
+    const QDir dir(bitlens::gui::data_dir(QStringLiteral("models")));
+    if (dir.path().isEmpty() || !dir.exists()) {
+      std::fprintf(stderr, "bitlens-gui: error: no example models next to the program (../share/bitlens/models)\n");
+      return 2;
+    }
+    for (const QString& f : dir.entryList({QStringLiteral("*.h5"), QStringLiteral("*.keras")}, QDir::Files, QDir::Name))
+      std::printf("%s\n", qPrintable(dir.filePath(f)));
+    return 0;
+  }
 
   const QStringList args = parser.positionalArguments();
   const QString model = args.isEmpty() ? QString() : args.first();
