@@ -201,10 +201,13 @@ Graph import_model(const Model& model) {
       n.op = Op::Identity;
       out_shape = in_shape(0);
     } else if (c == "QuantConv2D" || c == "Conv2D" || c == "QuantDepthwiseConv2D" ||
-               c == "DepthwiseConv2D") {
+               c == "DepthwiseConv2D" || c == "QuantSeparableConv2D" || c == "SeparableConv2D") {
       need_inputs(1);
       need_rank(3);
-      const bool depthwise = c.find("Depthwise") != std::string::npos;
+      // A separable convolution is lowered as its two parts: a depthwise node (this one, an
+      // inserted step) and a 1x1 pointwise node that carries the layer's name, bias and activation.
+      const bool separable = c.find("Separable") != std::string::npos;
+      const bool depthwise = c.find("Depthwise") != std::string::npos || separable;
       const bool quant = c.rfind("Quant", 0) == 0;
       n.op = depthwise ? Op::DepthwiseConv2D : Op::Conv2D;
       auto& a = n.conv;
@@ -246,7 +249,8 @@ Graph import_model(const Model& model) {
       if (depthwise) {
         a.depth_multiplier = get_int(l, "depth_multiplier", 1);
         if (a.depth_multiplier <= 0) fail(l, "depth_multiplier must be positive");
-        a.filters = C * a.depth_multiplier;
+        a.filters = separable ? get_int(l, "filters", 0) : C * a.depth_multiplier;
+        if (a.filters <= 0) fail(l, "config 'filters' must be a positive integer");
         const Array& k = weight(l, "depthwise_kernel", {a.kh, a.kw, C, a.depth_multiplier});
         n.weights = quantize_weights(a.kernel_q, k);
       } else {
@@ -255,46 +259,55 @@ Graph import_model(const Model& model) {
         const Array& k = weight(l, "kernel", {a.kh, a.kw, C, a.filters});
         n.weights = quantize_weights(a.kernel_q, k);
       }
-      if (a.kernel_q.kind == Quantizer::Kind::MagnitudeAwareSign) {
-        // Split alpha*sign(w) into sign(w) and a per-channel scale folded after the dot product.
-        PostOp p{PostOp::Kind::Scale, {}, {}, 0, 0, l.name};
-        const int64_t co = a.filters;
-        p.a.assign(co, 0.0f);
-        for (size_t i = 0; i < n.weights.size(); ++i) {
-          const size_t o = depthwise ? (i % (C * a.depth_multiplier)) : (i % co);
-          p.a[o] = std::fabs(n.weights[i]);
-          n.weights[i] = n.weights[i] < 0 ? -1.0f : 1.0f;
+      // MagnitudeAwareSign: split alpha*sign(w) into sign(w) and a per-channel scale folded
+      // after the dot product (weights' last axis is the output channel for every layout here).
+      auto split_magnitude = [&](Node& m, int64_t channels) {
+        if (m.conv.kernel_q.kind != Quantizer::Kind::MagnitudeAwareSign) return;
+        PostOp p{PostOp::Kind::Scale, std::vector<float>(static_cast<size_t>(channels), 0.0f), {}, 0, 0, l.name};
+        for (size_t i = 0; i < m.weights.size(); ++i) {
+          p.a[i % static_cast<size_t>(channels)] = std::fabs(m.weights[i]);
+          m.weights[i] = m.weights[i] < 0 ? -1.0f : 1.0f;
         }
-        n.epi.chain.push_back(std::move(p));
+        m.epi.chain.push_back(std::move(p));
+      };
+      split_magnitude(n, depthwise ? int64_t{C} * a.depth_multiplier : a.filters);
+      if (oh <= 0 || ow <= 0) fail(l, "output size is empty");
+      if (separable && !unsupported) {
+        const int mid = C * a.depth_multiplier;
+        Node dw = n;
+        dw.name = l.name + "/depthwise";
+        dw.class_name.clear();
+        dw.conv.filters = mid;
+        Tensor t;
+        t.name = dw.name;
+        t.shape = {oh, ow, mid};
+        t.producer = dw.id;
+        dw.outputs = {g.add_tensor(std::move(t))};
+        for (int in : dw.inputs) g.tensors[in].consumers.push_back(dw.id);
+        g.nodes.push_back(std::move(dw));
+
+        // The pointwise part multiplies the depthwise part's outputs (not re-quantized).
+        Node pw;
+        pw.id = static_cast<int>(g.nodes.size());
+        pw.order = pw.id;
+        pw.name = pw.layer = l.name;
+        pw.class_name = c;
+        pw.source = &l;
+        pw.op = Op::Conv2D;
+        pw.separable_pointwise = true;
+        pw.inputs = {g.nodes.back().outputs[0]};
+        pw.conv.filters = a.filters;
+        if (quant) pw.conv.kernel_q = parse_quantizer(config_get(l, "pointwise_quantizer") ? *config_get(l, "pointwise_quantizer") : json());
+        pw.weights = quantize_weights(pw.conv.kernel_q, weight(l, "pointwise_kernel", {1, 1, mid, a.filters}));
+        split_magnitude(pw, a.filters);
+        n = std::move(pw);
       }
       if (get_bool(l, "use_bias", true)) {
-        const Array& b = weight(l, "bias", {a.filters});
+        const Array& b = weight(l, "bias", {n.conv.filters});
         n.epi.chain.push_back({PostOp::Kind::Bias, b.data, {}, 0, 0, l.name});
       }
       n.activation = get_str(l, "activation", "linear");
-      out_shape = {oh, ow, a.filters};
-      if (oh <= 0 || ow <= 0) fail(l, "output size is empty");
-    } else if (c == "QuantSeparableConv2D" || c == "SeparableConv2D") {
-      // Not lowered in this version: reported, and the reference interpreter still runs it.
-      need_inputs(1);
-      need_rank(3);
-      unsupported = true;
-      unsupported_why = "SEPARABLE_CONV";
-      n.op = Op::Unsupported;
-      int kh, kw, sh, sw, dh, dw;
-      std::tie(kh, kw) = get_pair(l, "kernel_size", {1, 1});
-      std::tie(sh, sw) = get_pair(l, "strides", {1, 1});
-      std::tie(dh, dw) = get_pair(l, "dilation_rate", {1, 1});
-      const auto& s = in_shape(0);
-      int oh, ow, t0, t1;
-      if (get_str(l, "padding", "valid") == "same") {
-        same_pad(static_cast<int>(s[0]), kh, sh, dh, oh, t0, t1);
-        same_pad(static_cast<int>(s[1]), kw, sw, dw, ow, t0, t1);
-      } else {
-        oh = (static_cast<int>(s[0]) - ((kh - 1) * dh + 1)) / sh + 1;
-        ow = (static_cast<int>(s[1]) - ((kw - 1) * dw + 1)) / sw + 1;
-      }
-      out_shape = {oh, ow, get_int(l, "filters", 1)};
+      out_shape = {oh, ow, n.conv.filters};
     } else if (c == "QuantDense" || c == "Dense") {
       need_inputs(1);
       n.op = Op::Dense;

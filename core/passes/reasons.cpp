@@ -33,6 +33,12 @@ const std::vector<ReasonInfo>& reason_table() {
        "0, so the padded input is not binary; the layer runs with float inputs and bit weights",
        "Set pad_values to 1.0, -1.0 or 0.0 on '{1}' (all three run on the exact binary kernel) "
        "and retrain, or use padding=\"valid\""},
+      {"SEPARABLE_POINTWISE", S::Info,
+       "the pointwise (1x1) part of separable convolution '{1}' multiplies the depthwise part's "
+       "outputs, which Larq does not re-quantize, so its {0} weights are stored as bits and the "
+       "kernel adds or subtracts real values",
+       "Nothing required. For a fully binary pointwise part, split the layer into "
+       "QuantDepthwiseConv2D + QuantConv2D(1x1) with input_quantizer=\"ste_sign\" and retrain"},
       {"FLOAT_LAYER", S::Info,
        "{0} is a float32 layer (no quantizers): it runs on a float kernel",
        "Nothing to do if '{1}' is meant to stay in float (stems and heads usually are). To make "
@@ -100,9 +106,6 @@ const std::vector<ReasonInfo>& reason_table() {
        "is assumed equal to its input's for the rest of the analysis",
        "Replace it with supported layers (see docs/decisions.md for the list), or implement it "
        "as a custom kernel in the exported project"},
-      {"SEPARABLE_CONV", S::Warning,
-       "'{0}' (separable convolution) is analysed but not yet lowered to kernels",
-       "Replace it with a DepthwiseConv2D followed by a 1x1 Conv2D (the same computation)"},
       {"CHANNELS_FIRST", S::Warning,
        "data_format=\"channels_first\" is not supported ('{1}')",
        "Build the model with data_format=\"channels_last\" (the Keras default)"},

@@ -121,6 +121,9 @@ void select_weighted(Graph& g, int id) {
       need_format(g, id, 0, Format::S1);
       need_format(g, id, 0, Format::F32);
       d.reasons.push_back(make_reason("PAD_VALUE_NOT_BINARY", {fmt_value(a.pad_value), n.name}));
+    } else if (n.separable_pointwise) {
+      need_format(g, id, 0, Format::F32);
+      d.reasons.push_back(make_reason("SEPARABLE_POINTWISE", {quantizer_text(a.kernel_q), n.name}));
     } else {
       need_format(g, id, 0, Format::F32);
       d.reasons.push_back(make_reason("INPUT_NOT_QUANTIZED", {quantizer_text(a.kernel_q), n.name}));

@@ -133,3 +133,41 @@ TEST(EngineVsReference, RandomLayerConfigurations) {
   EXPECT_EQ(run, count);
   EXPECT_GT(bits_layers, count / 3) << "too few configurations exercised bit-packed outputs";
 }
+
+TEST(EngineVsReference, SeparableConvolutionsLowerToDepthwisePlusPointwise) {
+  int k = 0;
+  for (const bool quant : {true, false})
+    for (const double pad : {-1.0, 0.0, 1.0})
+      for (const int mult : {1, 2}) {
+        SCOPED_TRACE(std::string(quant ? "QuantSeparableConv2D" : "SeparableConv2D") + " pad_values=" +
+                     std::to_string(pad) + " depth_multiplier=" + std::to_string(mult));
+        kb::ModelBuilder b("sep", kb::Style::functional, static_cast<uint64_t>(++k));
+        auto x = b.input({9, 7, 5});
+        kb::SeparableOptions o;
+        o.filters = 6;
+        o.padding = "same";
+        o.pad_values = pad;
+        o.depth_multiplier = mult;
+        if (quant) {
+          o.input_quantizer = "ste_sign";
+          o.depthwise_quantizer = "ste_sign";
+          o.pointwise_quantizer = "ste_sign";
+          x = b.quant_separable_conv2d(x, o);
+        } else {
+          x = b.separable_conv2d(x, o);
+        }
+        CompileResult r = compile(b.build());
+        const Node* dw = r.graph.find_node(r.model.layers.back().name + "/depthwise");
+        const Node* pw = r.graph.find_node(r.model.layers.back().name);
+        ASSERT_TRUE(dw && pw);
+        EXPECT_EQ(dw->decision.kernel, quant ? KernelClass::Binary : KernelClass::Float);
+        EXPECT_EQ(pw->decision.kernel, quant ? KernelClass::BinaryWeights : KernelClass::Float);
+        const auto xs = random_inputs(r, static_cast<uint64_t>(k), 3);
+        Executor ex(r);
+        const auto got = ex.run(xs);
+        const auto want = reference_run(r.model, xs);
+        for (size_t i = 0; i < got[0].data.size(); ++i)
+          ASSERT_NEAR(got[0].data[i], want[0].data[i], quant ? 0.0f : 1e-5f * (1.0f + std::fabs(want[0].data[i])))
+              << "element " << i;
+      }
+}

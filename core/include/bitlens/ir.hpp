@@ -143,6 +143,7 @@ struct Node {
   std::vector<int> inputs, outputs;  // tensor ids
   bool removed = false;    // fused or stripped: does not execute
   double order = 0;        // schedule position key (inserted steps sit between layers)
+  bool separable_pointwise = false;  // the 1x1 part of a separable convolution
   Decision decision;
 
   // Attributes (which are used depends on op).
