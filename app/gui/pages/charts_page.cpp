@@ -56,8 +56,9 @@ QBarCategoryAxis* category_axis(const QStringList& names) {
 QValueAxis* value_axis(const QString& title, double max) {
   auto* axis = new QValueAxis;
   axis->setTitleText(title);
-  axis->setLabelFormat(QStringLiteral("%.3g"));
+  axis->setLabelFormat(QStringLiteral("%.0f"));  // bytes and MACs are whole numbers
   axis->setRange(0, max > 0 ? max * 1.05 : 1);
+  axis->applyNiceNumbers();
   style_axis(axis);
   return axis;
 }
