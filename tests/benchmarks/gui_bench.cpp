@@ -18,7 +18,8 @@ using namespace bitlens;
 
 namespace {
 
-// 1 input + float stem + 99 residual blocks of (QuantConv2D, BatchNormalization, Add) = 300 layers.
+// 1 input + float stem + 99 residual blocks of (QuantConv2D, BatchNormalization, Add) + global
+// pool = 300 Keras layers.
 Model large_model() {
   keras::ModelBuilder b("bench_300", keras::Style::functional, 3);
   auto x = b.input({16, 16, 8});
@@ -29,6 +30,7 @@ Model large_model() {
     y = b.batch_norm(y);
     x = b.add({x, y});
   }
+  b.global_average_pool2d(x);
   return b.build();
 }
 
