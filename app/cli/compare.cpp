@@ -62,6 +62,8 @@ int cmd_compare(const std::vector<std::string>& args) {
       if (opt.samples < 1 || opt.samples > 100000) usage_error("--samples must be between 1 and 100000");
     } else if (a == "--json") {
       as_json = true;
+    } else if (a == "--board") {
+      opt.board = take_value(args, i);
     } else if (a == "--width") {
       width = std::atoi(take_value(args, i).c_str());
     } else if (a == "--help" || a == "-h") {

@@ -66,7 +66,7 @@ const std::map<std::string, std::string>& command_help() {
       {"compare",
        "usage: bitlens compare MODEL --pad-values V1,V2,... | --set LAYER.pad_values=V...\n"
        "       bitlens compare A.h5 B.h5 [C.h5...]\n"
-       "                      [--input X.npy | --random SEED] [--samples N] [--json] [--width N]\n"
+       "                      [--input X.npy | --random SEED] [--samples N] [--board B] [--json] [--width N]\n"
        "\n"
        "Compares the model as saved with variants whose pad_values are overridden (every conv\n"
        "layer with --pad-values, one layer per --set), or separate model files (layers matched by\n"
@@ -74,7 +74,9 @@ const std::map<std::string, std::string>& command_help() {
        "RAM, and functional agreement with the first column from running all variants on the\n"
        "same inputs (default 64 random samples): max/mean abs difference, cosine, top-1\n"
        "agreement for softmax outputs, and per layer the fraction of outputs that differ.\n"
-       "pad_values is part of the trained model: changing it without retraining changes outputs.\n"},
+       "pad_values is part of the trained model: changing it without retraining changes outputs.\n"
+       "--board B adds whether each variant fits the board (flash and RAM margins) and a coarse\n"
+       "Cortex-M instruction estimate from the benchmarked kernel costs (docs/performance.md).\n"},
       {"variant",
        "usage: bitlens variant MODEL (--pad-values V | --set LAYER.pad_values=V...) -o OUT.h5 [--force]\n"
        "\n"

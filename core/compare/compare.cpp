@@ -108,6 +108,36 @@ std::string codes_of(const Node& n) {
 
 }  // namespace
 
+int64_t estimate_instructions(const CompileResult& c) {
+  // Calibrated on QEMU Cortex-M4 counts (M7 within 3 %): kernels/bench (3x3 conv with 64
+  // channels: 10.1 instructions per XORed word, ~2.5 per output) and the exported forum model
+  // (1 and 16 channels, bit-level patch gathering: 20.6 per word, ~57 per output). Other kernels
+  // per MACC: float conv 1/0.241, binary-weights 1/0.149, binary dense 1/2.979, element-wise
+  // steps 11,753 / 2,048 (the forum model's pack step).
+  const Graph& g = c.graph;
+  double total = 0;
+  for (int id : c.schedule) {
+    const Node& n = g.nodes[id];
+    const auto& type = n.decision.op_type;
+    if (n.op == Op::Conv2D && type == "sxor_s1_s1") {
+      const int64_t cin = g.tensors[n.inputs[0]].shape.back();
+      const double words = static_cast<double>((n.conv.kh * n.conv.kw * cin + 31) / 32);
+      const bool aligned = cin % 32 == 0;
+      total += static_cast<double>(g.tensors[n.outputs[0]].elements()) *
+               (words * (aligned ? 10.1 : 20.6) + (aligned ? 2.5 : 56.9));
+    } else if (type == "sxor_s1_s1") {
+      total += static_cast<double>(n.macc) / 2.979;
+    } else if (type == "smul_f32_f32") {
+      total += static_cast<double>(n.macc) / 0.241;
+    } else if (type == "sadd_f32_s1") {
+      total += static_cast<double>(n.macc) / 0.149;
+    } else {
+      total += static_cast<double>(n.macc) * (11753.0 / 2048.0);
+    }
+  }
+  return static_cast<int64_t>(total + 0.5);
+}
+
 CompareResult compare_variants(const std::vector<VariantSpec>& specs, const CompareOptions& options) {
   if (specs.empty()) throw ModelError("nothing to compare");
   CompareResult res;
@@ -141,6 +171,10 @@ CompareResult compare_variants(const std::vector<VariantSpec>& specs, const Comp
     v.label = specs[i].label;
     v.file = specs[i].file;
     v.totals = compiled[i].totals;
+    if (options.board) {
+      v.fit = check_fit(compiled[i], find_board(*options.board));
+      v.est_instructions = estimate_instructions(compiled[i]);
+    }
     if (!run_error[i].empty() || !run_error[0].empty()) {
       v.agreement.why_not = !run_error[i].empty() ? run_error[i] : run_error[0];
     } else if (outputs[i].empty() || outputs[0].empty()) {
@@ -305,6 +339,17 @@ std::string compare_text(const CompareResult& r, int width) {
     row("weights (ro) B", from, to, [&](size_t i) { return with_commas(r.variants[i].totals.rom_bytes); });
     row("activations (rw) B", from, to, [&](size_t i) { return with_commas(r.variants[i].totals.activations_bytes); });
     row("  lower bound B", from, to, [&](size_t i) { return with_commas(r.variants[i].totals.ram_lower_bound_bytes); });
+    if (!r.variants.empty() && r.variants[0].fit) {
+      row("fits " + r.variants[0].fit->board, from, to, [&](size_t i) {
+        const auto& f = *r.variants[i].fit;
+        return std::string(f.fits() ? "yes" : "NO") + " (" + with_commas(f.flash_available - f.flash_needed) + ")";
+      });
+      row("  RAM margin B", from, to, [&](size_t i) {
+        const auto& f = *r.variants[i].fit;
+        return with_commas(f.ram_available - f.ram_needed);
+      });
+      row("est. instructions (M4)", from, to, [&](size_t i) { return with_commas(r.variants[i].est_instructions); });
+    }
     o << "\n";
     o << "functional agreement with A, all variants run on the same " << r.samples << " input samples\n";
     header(from, to, "agreement with A");
@@ -363,7 +408,9 @@ json compare_json(const CompareResult& r) {
                              {"activations_bytes", v.totals.activations_bytes},
                              {"ram_lower_bound_bytes", v.totals.ram_lower_bound_bytes},
                              {"agreement", a},
-                             {"first_divergence", v.first_divergence.empty() ? json(nullptr) : json(v.first_divergence)}});
+                             {"first_divergence", v.first_divergence.empty() ? json(nullptr) : json(v.first_divergence)},
+                             {"fit", v.fit ? fit_json(*v.fit) : json(nullptr)},
+                             {"est_instructions", v.fit ? json(v.est_instructions) : json(nullptr)}});
   }
   j["layers"] = json::array();
   for (const auto& l : r.layers) {

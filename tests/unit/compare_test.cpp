@@ -155,3 +155,24 @@ TEST(Variant, RoundTripEqualsOverrideAndKeepsWeights) {
   }
   fs::remove(out);
 }
+
+TEST(Compare, BoardFitAndInstructionEstimateTrackMeasuredFirmware) {
+  // Measured with `bitlens validate --target qemu-m4` (docs/performance.md).
+  const std::pair<const char*, double> measured[] = {{"forum_2layer_pad0.h5", 3911197}, {"mnist_tutorial.h5", 3385796}};
+  for (const auto& [file, instr] : measured) {
+    const double est = static_cast<double>(estimate_instructions(compile(load_model(model(file)))));
+    EXPECT_GT(est, 0.6 * instr) << file << " estimate " << est;
+    EXPECT_LT(est, 1.4 * instr) << file << " estimate " << est;
+  }
+  CompareOptions o;
+  o.samples = 2;
+  o.board = "NUCLEO-L476RG";
+  const CompareResult r = compare_variants(pad_variants(model("forum_2layer_pad0.h5")), o);
+  for (const auto& v : r.variants) {
+    ASSERT_TRUE(v.fit.has_value());
+    EXPECT_TRUE(v.fit->fits());
+    EXPECT_GT(v.est_instructions, 0);
+  }
+  EXPECT_NE(compare_text(r).find("fits NUCLEO-L476RG"), std::string::npos);
+  EXPECT_TRUE(compare_json(r)["variants"][0]["fit"].is_object());
+}

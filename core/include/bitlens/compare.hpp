@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bitlens/boards.hpp"
 #include "bitlens/compiler.hpp"
 
 namespace bitlens {
@@ -21,6 +22,7 @@ struct CompareOptions {
   std::vector<Array> inputs;  // if empty: random inputs
   uint64_t seed = 0;
   int samples = 64;
+  std::optional<std::string> board;  // --board: fit per variant and an instruction estimate
 };
 
 struct Agreement {
@@ -47,6 +49,8 @@ struct VariantSummary {
   Totals totals;
   Agreement agreement;  // against the first variant
   std::string first_divergence;  // first layer (schedule order) whose output differs
+  std::optional<FitCheck> fit;   // with CompareOptions::board
+  int64_t est_instructions = 0;  // with CompareOptions::board: estimate_instructions()
 };
 
 struct CompareResult {
@@ -55,6 +59,11 @@ struct CompareResult {
   std::vector<std::string> notes;       // e.g. "pad_values has no effect: every conv is valid"
   int samples = 0;
 };
+
+// Instruction estimate for one Cortex-M4 inference, from kernel costs measured under QEMU
+// (docs/performance.md): binary convolutions by XORed words and outputs, other kernels per MACC.
+// Within about 40 % on the bundled models; `bitlens validate --target qemu-m4` gives exact counts.
+int64_t estimate_instructions(const CompileResult& c);
 
 // Builds the variants, compiles, runs and compares them. Throws ModelError (naming the file).
 CompareResult compare_variants(const std::vector<VariantSpec>& variants, const CompareOptions& options);
