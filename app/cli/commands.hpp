@@ -13,6 +13,10 @@ const std::map<std::string, std::string>& command_help();
 [[noreturn]] void usage_error(const std::string& msg);
 std::string take_value(const std::vector<std::string>& args, size_t& i);
 bool parse_compile_option(const std::vector<std::string>& args, size_t& i, CompileOptions& o);
+// The arguments every MODEL command shares: --help, --pad-values/--set, unknown options and the
+// single MODEL. Returns false when help was printed (the command then returns 0).
+bool model_command_arg(const char* cmd, const std::vector<std::string>& args, size_t& i, CompileOptions& opt,
+                       std::string& model);
 
 int cmd_run(const std::vector<std::string>& args);
 int cmd_compare(const std::vector<std::string>& args);

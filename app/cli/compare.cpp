@@ -122,16 +122,8 @@ int cmd_variant(const std::vector<std::string>& args) {
       out = take_value(args, i);
     } else if (a == "--force") {
       force = true;
-    } else if (a == "--help" || a == "-h") {
-      std::fputs(command_help().at("variant").c_str(), stdout);
+    } else if (!model_command_arg("variant", args, i, opt, file)) {
       return 0;
-    } else if (parse_compile_option(args, i, opt)) {
-    } else if (!a.empty() && a[0] == '-') {
-      usage_error("variant: unknown option " + a + " (see 'bitlens help variant')");
-    } else if (file.empty()) {
-      file = a;
-    } else {
-      usage_error("variant: only one MODEL may be given");
     }
   }
   if (file.empty()) usage_error("variant: no MODEL given (see 'bitlens help variant')");

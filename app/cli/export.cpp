@@ -34,16 +34,8 @@ int cmd_export(const std::vector<std::string>& args) {
       char* end = nullptr;
       po.seed = std::strtoull(v.c_str(), &end, 10);
       if (v.empty() || *end) usage_error("--seed must be a non-negative integer");
-    } else if (a == "--help" || a == "-h") {
-      std::fputs(command_help().at("export").c_str(), stdout);
+    } else if (!model_command_arg("export", args, i, opt, model_file)) {
       return 0;
-    } else if (parse_compile_option(args, i, opt)) {
-    } else if (!a.empty() && a[0] == '-') {
-      usage_error("export: unknown option " + a + " (see 'bitlens help export')");
-    } else if (model_file.empty()) {
-      model_file = a;
-    } else {
-      usage_error("export: only one MODEL may be given");
     }
   }
   if (model_file.empty()) usage_error("export: no MODEL given (see 'bitlens help export')");

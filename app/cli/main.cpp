@@ -156,6 +156,21 @@ bool parse_compile_option(const std::vector<std::string>& args, size_t& i, Compi
   return false;
 }
 
+bool model_command_arg(const char* cmd, const std::vector<std::string>& args, size_t& i, CompileOptions& opt,
+                       std::string& model) {
+  const std::string& a = args[i];
+  if (a == "--help" || a == "-h") {
+    std::fputs(command_help().at(cmd).c_str(), stdout);
+    return false;
+  }
+  if (parse_compile_option(args, i, opt)) return true;
+  const std::string c = cmd;
+  if (!a.empty() && a[0] == '-') usage_error(c + ": unknown option " + a + " (see 'bitlens help " + c + "')");
+  if (!model.empty()) usage_error(c + ": only one MODEL may be given (got '" + model + "' and '" + a + "')");
+  model = a;
+  return true;
+}
+
 static int cmd_analyze(const std::vector<std::string>& args) {
   std::string file;
   bool as_json = false;
@@ -170,16 +185,8 @@ static int cmd_analyze(const std::vector<std::string>& args) {
       board = take_value(args, i);
     } else if (a == "--width") {
       width = std::atoi(take_value(args, i).c_str());
-    } else if (a == "--help" || a == "-h") {
-      std::fputs(command_help().at("analyze").c_str(), stdout);
+    } else if (!model_command_arg("analyze", args, i, opt, file)) {
       return 0;
-    } else if (parse_compile_option(args, i, opt)) {
-    } else if (!a.empty() && a[0] == '-') {
-      usage_error("analyze: unknown option " + a + " (see 'bitlens help analyze')");
-    } else if (file.empty()) {
-      file = a;
-    } else {
-      usage_error("analyze: only one MODEL may be given (got '" + file + "' and '" + a + "')");
     }
   }
   if (file.empty()) usage_error("analyze: no MODEL given (see 'bitlens help analyze')");

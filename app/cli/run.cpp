@@ -78,16 +78,8 @@ int cmd_run(const std::vector<std::string>& args) {
     } else if (a == "--batch") {
       batch = std::atoi(take_value(args, i).c_str());
       if (batch < 1 || batch > 100000) usage_error("--batch must be between 1 and 100000");
-    } else if (a == "--help" || a == "-h") {
-      std::fputs(command_help().at("run").c_str(), stdout);
+    } else if (!model_command_arg("run", args, i, opt, model_file)) {
       return 0;
-    } else if (parse_compile_option(args, i, opt)) {
-    } else if (!a.empty() && a[0] == '-') {
-      usage_error("run: unknown option " + a + " (see 'bitlens help run')");
-    } else if (model_file.empty()) {
-      model_file = a;
-    } else {
-      usage_error("run: only one MODEL may be given");
     }
   }
   if (model_file.empty()) usage_error("run: no MODEL given (see 'bitlens help run')");

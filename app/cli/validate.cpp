@@ -44,16 +44,8 @@ int cmd_validate(const std::vector<std::string>& args) {
       vo.network_dir = take_value(args, i);
     } else if (a == "--keep") {
       vo.work_dir = take_value(args, i);
-    } else if (a == "--help" || a == "-h") {
-      std::fputs(command_help().at("validate").c_str(), stdout);
+    } else if (!model_command_arg("validate", args, i, opt, model_file)) {
       return 0;
-    } else if (parse_compile_option(args, i, opt)) {
-    } else if (!a.empty() && a[0] == '-') {
-      usage_error("validate: unknown option " + a + " (see 'bitlens help validate')");
-    } else if (model_file.empty()) {
-      model_file = a;
-    } else {
-      usage_error("validate: only one MODEL may be given");
     }
   }
   if (model_file.empty()) usage_error("validate: no MODEL given (see 'bitlens help validate')");
