@@ -157,7 +157,6 @@ struct Node {
 
   // Constant data after quantization (host order as Keras stores it).
   std::vector<float> weights;      // quantized kernel values (±1 for sign quantizers)
-  std::vector<float> weights2;     // depthwise-separable pointwise / BN params packed, ...
   std::vector<uint32_t> weight_bits;  // packed for binary / binary-weights kernels
   Epilogue epi;
   std::vector<uint32_t> or_mask;   // s1 max-pool channels pooled with OR
