@@ -1,6 +1,8 @@
 /* On-target property test (Cortex-M4/M7 under QEMU): the assembly popcount paths only exist on
  * ARMv7E-M, so random layers are checked here, optimized == reference, for binary conv2d (all
- * pad modes, both output kinds, aligned and unaligned channels) and binary dense. */
+ * pad modes, both output kinds, aligned and unaligned channels) and binary dense. Also: bl_expf
+ * and bl_tanhf give bit for bit the host's results (checksums over fixed inputs, the same
+ * numbers tests/unit/kernels_mathf_test.cpp checks on the host). */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -172,6 +174,48 @@ static int popcount_case(int t)
   return 0;
 }
 
+/* Keep in sync with tests/unit/kernels_mathf_test.cpp (ChecksumMatchesTheFirmwareSelftest):
+ * FNV-1a over the result bits of 4096 evenly spaced inputs in [-95.7, 16.3] and 4096 scattered
+ * bit patterns with |x| in [2^-31, 128) for bl_expf, 4096 inputs in [-12, 12) for bl_tanhf. */
+#define EXPF_CHECKSUM 0x6d179a6du
+#define TANHF_CHECKSUM 0x09a392a5u
+
+static uint32_t fnv(uint32_t h, float y)
+{
+  uint32_t b;
+  memcpy(&b, &y, sizeof b);
+  return (h ^ b) * 16777619u;
+}
+
+static float scattered(uint32_t i)
+{
+  const uint32_t u = i * 0x9e3779b9u;
+  const uint32_t b = (u & 0x80000000u) | (0x30000000u + (u & 0x7fffffffu) % 0x13000000u);
+  float f;
+  memcpy(&f, &b, sizeof f);
+  return f;
+}
+
+static int mathf_check(void)
+{
+  uint32_t he = 2166136261u, ht = 2166136261u, i;
+  int fails = 0;
+  for (i = 0; i < 4096; i++) he = fnv(he, bl_expf((float)((int32_t)i - 3500) * 0.02734375f));
+  for (i = 0; i < 4096; i++) he = fnv(he, bl_expf(scattered(i)));
+  for (i = 0; i < 4096; i++) ht = fnv(ht, bl_tanhf((float)((int32_t)i - 2048) * 0.005859375f));
+  if (he != EXPF_CHECKSUM) {
+    printf("bl_expf MISMATCH: checksum 0x%08lx, host 0x%08lx\n", (unsigned long)he,
+           (unsigned long)EXPF_CHECKSUM);
+    fails++;
+  }
+  if (ht != TANHF_CHECKSUM) {
+    printf("bl_tanhf MISMATCH: checksum 0x%08lx, host 0x%08lx\n", (unsigned long)ht,
+           (unsigned long)TANHF_CHECKSUM);
+    fails++;
+  }
+  return fails;
+}
+
 int main(void)
 {
   int t, fails = 0;
@@ -180,5 +224,11 @@ int main(void)
   for (t = 0; t < 300; t++) fails += dense_case(t);
   for (t = 0; t < 300; t++) fails += popcount_case(t);
   printf("selftest %s: %d failures in 1000 random cases\n", BENCH_CPU, fails);
+  {
+    const int mf = mathf_check();
+    printf("selftest %s: bl_expf/bl_tanhf on 12288 inputs %s the host's bits\n", BENCH_CPU,
+           mf ? "do NOT match" : "match");
+    fails += mf;
+  }
   return fails != 0;
 }

@@ -1,7 +1,5 @@
 /* Element-wise and shape ops on f32 (affine/BatchNorm + activation, softmax, add, constant
  * padding) and concatenation of f32 and s1 tensors along the channel axis. */
-#include <math.h>
-
 #include "bl_internal.h"
 
 static int act_ok(bl_activation a)
@@ -9,7 +7,8 @@ static int act_ok(bl_activation a)
   return (unsigned)a <= (unsigned)BL_ACT_HARD_TANH;
 }
 
-/* Keras' activations in float; hard_sigmoid is tf.keras 2.x's max(0, min(1, 0.2x + 0.5)). */
+/* Keras' activations in float (sigmoid and tanh on bl_expf, bl_tanhf: the same bits on every
+ * target); hard_sigmoid is tf.keras 2.x's max(0, min(1, 0.2x + 0.5)). */
 static float act_apply(bl_activation a, float x)
 {
   switch (a) {
@@ -18,9 +17,9 @@ static float act_apply(bl_activation a, float x)
     case BL_ACT_RELU6:
       return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
     case BL_ACT_SIGMOID:
-      return 1.0f / (1.0f + expf(-x));
+      return 1.0f / (1.0f + bl_expf(-x));
     case BL_ACT_TANH:
-      return tanhf(x);
+      return bl_tanhf(x);
     case BL_ACT_HARD_SIGMOID: {
       float y = 0.2f * x;
       y = y + 0.5f;
@@ -60,7 +59,7 @@ bl_status bl_softmax_f32(size_t n, int32_t c, const float *in, float *out)
     for (k = 1; k < cc; k++)
       if (in[r + k] > m) m = in[r + k];
     for (k = 0; k < cc; k++) {
-      const float e = expf(in[r + k] - m);
+      const float e = bl_expf(in[r + k] - m);
       out[r + k] = e;
       s += e;
     }

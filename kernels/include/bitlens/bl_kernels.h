@@ -241,6 +241,19 @@ bl_status bl_pack_f32(size_t n, int32_t c, const float *mul, const float *add, c
                       uint32_t *out);
 bl_status bl_unpack_s1(size_t n, const uint32_t *in, float *out);
 
+/* ---- Portable float math -------------------------------------------------------------------
+ * Deterministic replacements for expf/tanhf: only IEEE-754 float32 + - * / and integer
+ * operations in a fixed order (no libm, no double), so the host and every Cortex-M compute the
+ * same bits (libm's expf differs between glibc and newlib). Softmax, sigmoid and tanh use them.
+ * bl_expf: error < 1 ulp over the whole float range (round-to-nearest most of the time);
+ *   overflow -> +INFINITY, exp(-inf) and results below 2^-150 -> +0, subnormal results are
+ *   rounded to nearest (computed with integer operations, independent of flush-to-zero), NaN
+ *   returned unchanged.
+ * bl_tanhf: odd polynomial for |x| < 0.25, (1 - e) / (1 + e) with e = bl_expf(-2|x|) above,
+ *   +-1 from |x| >= 9.1; error a few ulp; NaN unchanged. */
+float bl_expf(float x);
+float bl_tanhf(float x);
+
 /* ---- Element-wise and shape ops (f32) --------------------------------------------------------*/
 typedef enum {
   BL_ACT_LINEAR = 0,
@@ -256,7 +269,8 @@ typedef enum {
  * allowed (in == out). */
 bl_status bl_affine_f32(size_t n, int32_t c, const float *mul, const float *add,
                         bl_activation act, const float *in, float *out);
-/* Softmax over the last axis of size c, for n/c rows: exp(x - max) / sum. In place allowed. */
+/* Softmax over the last axis of size c, for n/c rows: bl_expf(x - max) / sum (sum in order).
+ * In place allowed. */
 bl_status bl_softmax_f32(size_t n, int32_t c, const float *in, float *out);
 /* out = a + b element-wise; then act. */
 bl_status bl_add_f32(size_t n, const float *a, const float *b, bl_activation act, float *out);
