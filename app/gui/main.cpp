@@ -12,6 +12,7 @@
 #include "analysis.hpp"
 #include "graph/graph_view.hpp"
 #include "main_window.hpp"
+#include "pages/compare_page.hpp"
 #include "pages/graph_page.hpp"
 
 int main(int argc, char** argv) {
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
   parser.addVersionOption();
   parser.addPositionalArgument(QStringLiteral("MODEL"), QStringLiteral("Keras .h5 or .keras model to open"));
   QCommandLineOption shot(QStringLiteral("screenshot"), QStringLiteral("Render the window off-screen into FILE.png and exit."), QStringLiteral("FILE"));
-  QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("Tab to show: graph, report, charts or fallbacks."), QStringLiteral("TAB"), QStringLiteral("graph"));
+  QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("Tab to show: graph, report, charts, fallbacks or compare (the model as saved against pad_values -1, 0 and +1)."), QStringLiteral("TAB"), QStringLiteral("graph"));
   QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size for the screenshot."), QStringLiteral("WxH"), QStringLiteral("1366x768"));
   QCommandLineOption select(QStringLiteral("select"), QStringLiteral("Select this layer (details panel)."), QStringLiteral("LAYER"));
   QCommandLineOption examples(QStringLiteral("examples"), QStringLiteral("List the bundled example models and exit."));
@@ -55,10 +56,10 @@ int main(int argc, char** argv) {
 
   const QStringList args = parser.positionalArguments();
   const QString model = args.isEmpty() ? QString() : args.first();
-  const QStringList tabs = {QStringLiteral("graph"), QStringLiteral("report"), QStringLiteral("charts"), QStringLiteral("fallbacks")};
+  const QStringList tabs = {QStringLiteral("graph"), QStringLiteral("report"), QStringLiteral("charts"), QStringLiteral("fallbacks"), QStringLiteral("compare")};
   const int tab_index = static_cast<int>(tabs.indexOf(parser.value(tab).toLower()));
   if (tab_index < 0) {
-    std::fprintf(stderr, "bitlens-gui: error: --tab must be one of graph, report, charts, fallbacks\n");
+    std::fprintf(stderr, "bitlens-gui: error: --tab must be one of graph, report, charts, fallbacks, compare\n");
     return 2;
   }
   const QStringList wh = parser.value(size).toLower().split(QLatin1Char('x'));
@@ -108,6 +109,20 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bitlens-gui: error: no layer named '%s'\n", qPrintable(parser.value(select)));
         status = 2;
         QApplication::quit();
+        return;
+      }
+      // The Compare tab runs its comparison after the analysis: shoot once it is shown.
+      bitlens::gui::ComparePage* compare = window.compare_page();
+      if (window.tabs()->currentWidget() == compare && compare->busy()) {
+        QObject::connect(compare, &bitlens::gui::ComparePage::comparisonFinished, &window, [&](bool compared) {
+          if (!compared) {
+            std::fprintf(stderr, "bitlens-gui: error: %s: %s\n", qPrintable(QFileInfo(model).fileName()), qPrintable(compare->error()));
+            status = 2;
+            QApplication::quit();
+            return;
+          }
+          save();
+        }, Qt::SingleShotConnection);
         return;
       }
       save();

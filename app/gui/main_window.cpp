@@ -22,7 +22,9 @@
 #include <QtConcurrent/QtConcurrent>
 
 #include "pages/charts_page.hpp"
+#include "pages/compare_page.hpp"
 #include "pages/details_panel.hpp"
+#include "pages/export_dialog.hpp"
 #include "pages/fallbacks_page.hpp"
 #include "pages/graph_page.hpp"
 
@@ -47,6 +49,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   report_ = new ReportPage(this);
   charts_ = new ChartsPage(this);
   fallbacks_ = new FallbacksPage(this);
+  compare_ = new ComparePage(this);
   details_ = new DetailsPanel(this);
   tabs_ = new QTabWidget(this);
   tabs_->setObjectName(QStringLiteral("tabs"));
@@ -54,6 +57,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   tabs_->addTab(report_, QStringLiteral("&Report"));
   tabs_->addTab(charts_, QStringLiteral("&Charts"));
   tabs_->addTab(fallbacks_, QStringLiteral("&Fallbacks"));
+  tabs_->addTab(compare_, QStringLiteral("C&ompare"));
   splitter_ = new QSplitter(Qt::Horizontal, this);
   splitter_->addWidget(tabs_);
   splitter_->addWidget(details_);
@@ -148,6 +152,9 @@ void MainWindow::create_actions() {
                         QStringLiteral("actionExportMarkdown"), [this] { export_report(ReportPage::ExportFormat::Markdown); }));
   exp->addAction(action(QStringLiteral("Report as &JSON..."), QKeySequence(QStringLiteral("Ctrl+Shift+J")),
                         QStringLiteral("actionExportJson"), [this] { export_report(ReportPage::ExportFormat::Json); }));
+  QAction* project = action(QStringLiteral("Export &Firmware Project..."), QKeySequence(QStringLiteral("Ctrl+E")),
+                            QStringLiteral("actionExportProject"), [this] { open_export_dialog(); });
+  file->addAction(project);
   file->addSeparator();
   file->addAction(action(QStringLiteral("&Quit"), QKeySequence::Quit, QStringLiteral("actionQuit"), [this] { close(); }));
 
@@ -173,7 +180,7 @@ void MainWindow::create_actions() {
   view->addAction(action(QStringLiteral("Zoom &Out"), QKeySequence::ZoomOut, QStringLiteral("actionZoomOut"), [this] { graph_->view()->zoom_out(); }));
   view->addAction(action(QStringLiteral("&Fit to Window"), QKeySequence(QStringLiteral("Ctrl+0")), QStringLiteral("actionFit"), [this] { graph_->view()->fit(); }));
   view->addSeparator();
-  const QStringList names = {QStringLiteral("&Graph"), QStringLiteral("&Report"), QStringLiteral("&Charts"), QStringLiteral("F&allbacks")};
+  const QStringList names = {QStringLiteral("&Graph"), QStringLiteral("&Report"), QStringLiteral("&Charts"), QStringLiteral("F&allbacks"), QStringLiteral("C&ompare")};
   for (int i = 0; i < names.size(); ++i)
     view->addAction(action(names[i], QKeySequence(QStringLiteral("Ctrl+%1").arg(i + 1)), QStringLiteral("actionTab%1").arg(i + 1),
                            [this, i] { tabs_->setCurrentIndex(i); }));
@@ -199,6 +206,9 @@ void MainWindow::create_actions() {
     a->setIconText(a->text().remove(QLatin1Char('&')).remove(QStringLiteral("...")));
     tb->addAction(a);
   }
+  tb->addSeparator();
+  project->setIconText(QStringLiteral("Export Project"));
+  tb->addAction(project);
   tb->addSeparator();
   tb->addAction(find);
   for (QAction* a : findChildren<QAction*>())
@@ -256,6 +266,8 @@ void MainWindow::apply(Analysis a) {
   charts_->set_result(analysis_.result);
   fallbacks_->set_result(analysis_.result);
   details_->set_result(analysis_.result);
+  compare_->set_model(analysis_.path);
+  if (export_dialog_) export_dialog_->set_model(analysis_.result, analysis_.path);
   setWindowTitle(QStringLiteral("%1 - BitLens").arg(QFileInfo(analysis_.path).fileName()));
   status_->setText(QStringLiteral("%1: %2 nodes, analyzed in %3 ms (read %4, compile %5, layout %6)")
                        .arg(QFileInfo(analysis_.path).fileName())
@@ -295,6 +307,14 @@ void MainWindow::show_error(const QString& title, const QString& text) {
   error_box_->setObjectName(QStringLiteral("errorDialog"));
   error_box_->setAttribute(Qt::WA_DeleteOnClose);
   error_box_->open();
+}
+
+ExportDialog* MainWindow::open_export_dialog() {
+  if (!export_dialog_) export_dialog_ = new ExportDialog(this);
+  export_dialog_->set_model(analysis_.result, analysis_.path);
+  export_dialog_->show();  // non-modal: the window stays usable, tests drive the dialog
+  export_dialog_->raise();
+  return export_dialog_;
 }
 
 void MainWindow::open_dialog() {

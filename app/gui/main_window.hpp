@@ -11,6 +11,7 @@
 #include <QTimer>
 
 #include "analysis.hpp"
+#include "pages/export_dialog.hpp"
 #include "pages/report_page.hpp"
 
 QT_BEGIN_NAMESPACE
@@ -24,6 +25,7 @@ QT_END_NAMESPACE
 namespace bitlens::gui {
 
 class ChartsPage;
+class ComparePage;
 class DetailsPanel;
 class FallbacksPage;
 class GraphPage;
@@ -31,7 +33,7 @@ class GraphPage;
 class MainWindow : public QMainWindow {
   Q_OBJECT
  public:
-  enum Tab { GraphTab, ReportTab, ChartsTab, FallbacksTab };
+  enum Tab { GraphTab, ReportTab, ChartsTab, FallbacksTab, CompareTab };
   explicit MainWindow(QWidget* parent = nullptr);
   ~MainWindow() override;
 
@@ -57,6 +59,10 @@ class MainWindow : public QMainWindow {
   ReportPage* report_page() const { return report_; }
   ChartsPage* charts_page() const { return charts_; }
   FallbacksPage* fallbacks_page() const { return fallbacks_; }
+  ComparePage* compare_page() const { return compare_; }
+  // The Export dialog (Ctrl+E) for the current model, created on first use; shown non-modally.
+  ExportDialog* open_export_dialog();
+  ExportDialog* export_dialog() const { return export_dialog_; }
   DetailsPanel* details() const { return details_; }
   QTabWidget* tabs() const { return tabs_; }
   QStringList recent_files() const;
@@ -84,6 +90,8 @@ class MainWindow : public QMainWindow {
   ReportPage* report_;
   ChartsPage* charts_;
   FallbacksPage* fallbacks_;
+  ComparePage* compare_;
+  QPointer<ExportDialog> export_dialog_;
   DetailsPanel* details_;
   QTabWidget* tabs_;
   QSplitter* splitter_;

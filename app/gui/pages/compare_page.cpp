@@ -1,0 +1,591 @@
+// Compare tab (see compare_page.hpp).
+#include "pages/compare_page.hpp"
+
+#include <QApplication>
+#include <QBarCategoryAxis>
+#include <QBarSeries>
+#include <QBarSet>
+#include <QChart>
+#include <QChartView>
+#include <QCheckBox>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QListWidget>
+#include <QPushButton>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QValueAxis>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrent>
+#include <cstdio>
+
+#include "layer_text.hpp"
+#include "palette.hpp"
+
+namespace bitlens::gui {
+
+const std::array<float, 3> ComparePage::kPadValues = {-1.0f, 0.0f, 1.0f};
+
+namespace {
+
+QString number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return QString::fromLatin1(buf);
+}
+
+QString pad_label(float p) { return QStringLiteral("pad=") + number(static_cast<double>(p)); }
+
+QString with_commas(int64_t v) { return QLocale(QLocale::English).toString(static_cast<qlonglong>(v)); }
+
+// Kernel class, pad_values and output divergence of one cell, as shown and exported.
+QString cell_text(const LayerComparison& l, size_t v) {
+  if (!l.kernel[v]) return QStringLiteral("(absent)");
+  QString t = QString::fromLatin1(kernel_class_name(*l.kernel[v]));
+  if (l.pad_values[v]) t += QStringLiteral(" p") + number(static_cast<double>(*l.pad_values[v]));
+  if (v > 0 && l.diff_fraction[v] && *l.diff_fraction[v] > 0)
+    t += QStringLiteral(" \u0394%1%").arg(*l.diff_fraction[v] * 100.0, 0, 'f', 2);
+  return t;
+}
+
+bool kernel_differs(const LayerComparison& l, size_t v) { return v > 0 && l.kernel[v] != l.kernel[0]; }
+
+QChart* new_chart(const QString& title) {
+  auto* c = new QChart;
+  const QPalette pal = QApplication::palette();
+  if (pal.color(QPalette::Window).lightness() < 128) c->setTheme(QChart::ChartThemeDark);
+  c->setBackgroundBrush(pal.color(QPalette::Base));
+  c->setTitleBrush(pal.color(QPalette::Text));
+  c->legend()->setLabelColor(pal.color(QPalette::Text));
+  c->setTitle(title);
+  c->setMargins(QMargins(4, 4, 4, 4));
+  c->legend()->setAlignment(Qt::AlignBottom);
+  return c;
+}
+
+void set_chart(QChartView* view, QChart* c) {
+  QChart* old = view->chart();  // setChart does not delete the previous chart
+  view->setChart(c);
+  delete old;
+}
+
+// A bar chart with one category per variant and one bar set per (name, values) pair.
+QChart* bar_chart(const QString& title, const QString& unit, const QStringList& variants,
+                  const std::vector<std::pair<QString, std::vector<double>>>& sets, int first_colour) {
+  QChart* c = new_chart(title);
+  auto* series = new QBarSeries;
+  double max = 0;
+  for (size_t i = 0; i < sets.size(); ++i) {
+    auto* set = new QBarSet(sets[i].first);
+    set->setColor(series_colour(first_colour + static_cast<int>(i)));
+    for (double v : sets[i].second) {
+      *set << v;
+      max = std::max(max, v);
+    }
+    series->append(set);
+  }
+  c->addSeries(series);
+  const QColor text = QApplication::palette().color(QPalette::Text);
+  auto* x = new QBarCategoryAxis;
+  x->append(variants);
+  x->setLabelsColor(text);
+  QFont small = x->labelsFont();
+  small.setPointSizeF(small.pointSizeF() * 0.8);
+  x->setLabelsFont(small);
+  x->setLabelsAngle(-45);
+  auto* y = new QValueAxis;
+  y->setTitleText(unit);
+  y->setLabelFormat(QStringLiteral("%.0f"));
+  if (unit == QLatin1String("%")) {
+    y->setRange(0, 100);
+  } else {
+    y->setRange(0, max > 0 ? max * 1.05 : 1);
+    y->applyNiceNumbers();
+  }
+  y->setLabelsFont(small);
+  y->setLabelsColor(text);
+  y->setTitleBrush(text);
+  c->addAxis(x, Qt::AlignBottom);
+  c->addAxis(y, Qt::AlignLeft);
+  series->attachAxis(x);
+  series->attachAxis(y);
+  if (sets.size() == 1) c->legend()->setVisible(false);
+  return c;
+}
+
+QString csv_field(const QString& s) {
+  if (!s.contains(QLatin1Char(',')) && !s.contains(QLatin1Char('"')) && !s.contains(QLatin1Char('\n'))) return s;
+  QString q = s;
+  q.replace(QLatin1Char('"'), QStringLiteral("\"\""));
+  return QLatin1Char('"') + q + QLatin1Char('"');
+}
+
+}  // namespace
+
+ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
+  setObjectName(QStringLiteral("comparePage"));
+  status_ = new QLabel(this);
+  status_->setObjectName(QStringLiteral("compareStatus"));
+  status_->setWordWrap(true);
+  status_->setMinimumWidth(100);
+  saved_ = new QCheckBox(QStringLiteral("as saved"), this);
+  saved_->setObjectName(QStringLiteral("compareSaved"));
+  saved_->setChecked(true);
+  saved_->setToolTip(QStringLiteral("The model as saved: the reference column the others are compared with"));
+  const QStringList pad_text = {QStringLiteral("pad_values \u22121"), QStringLiteral("0"), QStringLiteral("+1")};
+  for (size_t i = 0; i < pads_.size(); ++i) {
+    pads_[i] = new QCheckBox(pad_text[static_cast<int>(i)], this);
+    pads_[i]->setObjectName(QStringLiteral("comparePad%1").arg(i));
+    pads_[i]->setChecked(true);
+    pads_[i]->setToolTip(QStringLiteral("Every conv layer's pad_values overridden with %1 (without retraining)").arg(number(static_cast<double>(kPadValues[i]))));
+  }
+  add_ = new QPushButton(QStringLiteral("Add files..."), this);
+  add_->setToolTip(QStringLiteral("Compare with other model files (layers matched by name)"));
+  clear_ = new QPushButton(QStringLiteral("Clear files"), this);
+  file_list_ = new QListWidget(this);
+  file_list_->setMaximumHeight(44);
+  file_list_->setFlow(QListView::LeftToRight);
+  file_list_->setVisible(false);
+  clear_->setVisible(false);
+  md_ = new QPushButton(QStringLiteral("Markdown..."), this);
+  csv_ = new QPushButton(QStringLiteral("CSV..."), this);
+  md_->setToolTip(QStringLiteral("Export the comparison as Markdown"));
+  csv_->setToolTip(QStringLiteral("Export the comparison as CSV"));
+  md_->setEnabled(false);
+  csv_->setEnabled(false);
+
+  auto* controls = new QHBoxLayout;
+  controls->addWidget(new QLabel(QStringLiteral("Variants:"), this));
+  controls->addWidget(saved_);
+  for (QCheckBox* c : pads_) controls->addWidget(c);
+  controls->addWidget(add_);
+  controls->addWidget(clear_);
+  controls->addWidget(file_list_, 1);
+  controls->addStretch();
+  auto* status_row = new QHBoxLayout;
+  status_row->addWidget(status_, 1);
+  status_row->addWidget(new QLabel(QStringLiteral("Export:"), this));
+  status_row->addWidget(md_);
+  status_row->addWidget(csv_);
+
+  notes_ = new QLabel(this);
+  notes_->setObjectName(QStringLiteral("compareNotes"));
+  notes_->setWordWrap(true);
+  notes_->setVisible(false);
+  notes_->setStyleSheet(QStringLiteral("QLabel { border: 1px solid %1; padding: 3px; }").arg(highlight_colour().name()));
+
+  layers_ = new QTableWidget(this);
+  layers_->setObjectName(QStringLiteral("compareLayers"));
+  layers_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  layers_->setSelectionMode(QAbstractItemView::SingleSelection);
+  layers_->setMouseTracking(true);
+  layers_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  layers_->verticalHeader()->setDefaultSectionSize(layers_->fontMetrics().height() + 6);
+  layers_->setWordWrap(false);
+
+  auto chart_view = [this](const QString& name) {
+    auto* v = new QChartView(this);
+    v->setObjectName(name);
+    v->setRenderHint(QPainter::Antialiasing);
+    v->setMinimumSize(140, 120);
+    return v;
+  };
+  macc_ = chart_view(QStringLiteral("compareMaccChart"));
+  rom_ = chart_view(QStringLiteral("compareRomChart"));
+  ram_ = chart_view(QStringLiteral("compareRamChart"));
+  agreement_ = chart_view(QStringLiteral("compareAgreementChart"));
+  auto* charts = new QWidget(this);
+  auto* grid = new QGridLayout(charts);
+  grid->setContentsMargins(0, 0, 0, 0);
+  grid->setSpacing(2);
+  grid->addWidget(macc_, 0, 0);
+  grid->addWidget(rom_, 0, 1);
+  grid->addWidget(ram_, 0, 2);
+  grid->addWidget(agreement_, 0, 3);
+  split_ = new QSplitter(Qt::Vertical, this);
+  QSplitter* split = split_;
+  split->addWidget(layers_);
+  split->addWidget(charts);
+  split->setStretchFactor(0, 1);
+  split->setStretchFactor(1, 1);
+  split->setChildrenCollapsible(false);
+
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->addLayout(controls);
+  layout->addLayout(status_row);
+  layout->addWidget(notes_);
+  layout->addWidget(split, 1);
+
+  connect(saved_, &QCheckBox::toggled, this, [this] { selection_changed(); });
+  for (QCheckBox* c : pads_) connect(c, &QCheckBox::toggled, this, [this] { selection_changed(); });
+  connect(add_, &QPushButton::clicked, this, [this] {
+    const QString dir = model_.isEmpty() ? QString() : QFileInfo(model_).absolutePath();
+    const QStringList paths = QFileDialog::getOpenFileNames(this, QStringLiteral("Add models to compare"), dir,
+                                                            QStringLiteral("Keras models (*.h5 *.hdf5 *.keras);;All files (*)"));
+    if (!paths.isEmpty()) add_files(paths);
+  });
+  connect(clear_, &QPushButton::clicked, this, [this] { clear_files(); });
+  connect(md_, &QPushButton::clicked, this, [this] { export_dialog(ExportFormat::Markdown); });
+  connect(csv_, &QPushButton::clicked, this, [this] { export_dialog(ExportFormat::Csv); });
+  clear_charts();
+  status_->setText(QStringLiteral("Open a model to compare its pad_values variants."));
+}
+
+ComparePage::~ComparePage() { ++generation_; }
+
+void ComparePage::set_model(const QString& path) {
+  model_ = path;
+  dirty_ = true;
+  if (path.isEmpty()) {
+    ++generation_;
+    busy_ = false;
+    result_.reset();
+    show_result();
+    return;
+  }
+  if (isVisible()) run();
+}
+
+void ComparePage::set_saved_enabled(bool on) { saved_->setChecked(on); }
+
+void ComparePage::set_pad_enabled(float pad, bool on) {
+  for (size_t i = 0; i < kPadValues.size(); ++i)
+    if (kPadValues[i] == pad) pads_[i]->setChecked(on);
+}
+
+void ComparePage::add_files(const QStringList& paths) {
+  for (const QString& p : paths) {
+    const QString abs = QFileInfo(p).absoluteFilePath();
+    if (files_.contains(abs)) continue;
+    files_ << abs;
+    auto* item = new QListWidgetItem(QFileInfo(abs).fileName(), file_list_);
+    item->setToolTip(abs);
+  }
+  file_list_->setVisible(!files_.isEmpty());
+  clear_->setVisible(!files_.isEmpty());
+  selection_changed();
+}
+
+void ComparePage::clear_files() {
+  files_.clear();
+  file_list_->clear();
+  file_list_->setVisible(false);
+  clear_->setVisible(false);
+  selection_changed();
+}
+
+void ComparePage::selection_changed() {
+  dirty_ = true;
+  if (!model_.isEmpty() && isVisible()) run();
+}
+
+std::vector<VariantSpec> ComparePage::variant_specs() const {
+  std::vector<VariantSpec> specs;
+  if (model_.isEmpty()) return specs;
+  const std::string file = model_.toStdString();
+  if (saved_->isChecked()) specs.push_back({"saved", file, {}});
+  for (size_t i = 0; i < pads_.size(); ++i) {
+    if (!pads_[i]->isChecked()) continue;
+    VariantSpec s{pad_label(kPadValues[i]).toStdString(), file, {}};
+    s.options.pad_values = kPadValues[i];
+    specs.push_back(std::move(s));
+  }
+  for (const QString& f : files_) specs.push_back({QFileInfo(f).fileName().toStdString(), f.toStdString(), {}});
+  return specs;
+}
+
+void ComparePage::showEvent(QShowEvent* event) {
+  QWidget::showEvent(event);
+  if (dirty_ && !model_.isEmpty()) run();
+}
+
+void ComparePage::run() {
+  dirty_ = false;
+  const quint64 gen = ++generation_;
+  const std::vector<VariantSpec> specs = variant_specs();
+  if (specs.empty()) {
+    busy_ = false;
+    result_.reset();
+    error_ = model_.isEmpty() ? QString() : QStringLiteral("Pick at least one variant.");
+    show_result();
+    emit comparisonFinished(false);
+    return;
+  }
+  busy_ = true;
+  status_->setText(QStringLiteral("Comparing %1 variant(s) of %2...").arg(specs.size()).arg(QFileInfo(model_).fileName()));
+  using Outcome = std::pair<std::shared_ptr<const CompareResult>, QString>;
+  QFuture<Outcome> future = QtConcurrent::run([specs]() -> Outcome {
+    try {
+      return {std::make_shared<const CompareResult>(compare_variants(specs, CompareOptions{})), QString()};
+    } catch (const std::exception& e) {
+      return {nullptr, QString::fromStdString(e.what())};
+    }
+  });
+  future.then(this, [this, gen](Outcome o) {
+    if (gen != generation_) return;  // the model or the selection changed meanwhile
+    busy_ = false;
+    result_ = std::move(o.first);
+    error_ = o.second;
+    show_result();
+    emit comparisonFinished(result_ != nullptr);
+  });
+}
+
+QString ComparePage::notes_text() const { return notes_->isVisible() ? notes_->text() : QString(); }
+
+void ComparePage::show_result() {
+  layers_->clear();
+  layers_->setRowCount(0);
+  layers_->setColumnCount(0);
+  md_->setEnabled(result_ != nullptr);
+  csv_->setEnabled(result_ != nullptr);
+  notes_->setVisible(false);
+  if (!result_) {
+    status_->setText(error_.isEmpty() ? QStringLiteral("Open a model to compare its pad_values variants.")
+                                      : QStringLiteral("Cannot compare: %1").arg(error_));
+    clear_charts();
+    return;
+  }
+  const CompareResult& r = *result_;
+  QStringList labels;
+  for (const auto& v : r.variants) labels << QString::fromStdString(v.label);
+  status_->setText(QStringLiteral("%1: %2 variants; agreement with \"%3\" over %4 random input samples. "
+                                  "Cells: kernel class, pad_values (p), \u0394 outputs differing; \u2260 kernel class changed.")
+                       .arg(QFileInfo(model_).fileName())
+                       .arg(r.variants.size())
+                       .arg(labels.value(0))
+                       .arg(r.samples));
+  if (!r.notes.empty()) {
+    QStringList notes;
+    for (const auto& n : r.notes) notes << QString::fromStdString(n);
+    notes_->setText(notes.join(QLatin1Char('\n')));
+    notes_->setVisible(true);
+  }
+
+  // Per-layer kernel classes.
+  layers_->setColumnCount(static_cast<int>(r.variants.size()));
+  layers_->setHorizontalHeaderLabels(labels);
+  const QList<QStringList> rows = table_rows();
+  layers_->setRowCount(static_cast<int>(rows.size()));
+  for (int row = 0; row < static_cast<int>(r.layers.size()); ++row) {
+    const LayerComparison& l = r.layers[static_cast<size_t>(row)];
+    auto* head = new QTableWidgetItem((l.changed ? QStringLiteral("\u2260 ") : QString()) + QString::fromStdString(l.name));
+    head->setToolTip(l.changed ? QStringLiteral("The kernel class of this layer differs between the variants")
+                               : l.same_padding ? QStringLiteral("padding=\"same\": pad_values matters here") : QString());
+    if (l.changed) {
+      QFont f = head->font();
+      f.setBold(true);
+      head->setFont(f);
+    }
+    layers_->setVerticalHeaderItem(row, head);
+    for (size_t v = 0; v < r.variants.size(); ++v) {
+      const bool differs = kernel_differs(l, v);
+      auto* item = new QTableWidgetItem((differs ? QStringLiteral("\u2260 ") : QString()) + cell_text(l, v));
+      if (l.kernel[v]) {
+        const KernelStyle& st = kernel_style(*l.kernel[v]);
+        item->setBackground(st.fill);
+        item->setForeground(st.text);
+        item->setData(Qt::UserRole, static_cast<int>(*l.kernel[v]));
+      }
+      if (differs) {
+        QFont f = item->font();
+        f.setBold(true);
+        item->setFont(f);
+      }
+      QStringList tip;
+      tip << QStringLiteral("<b>%1</b> in <b>%2</b>").arg(QString::fromStdString(l.name).toHtmlEscaped(), labels[static_cast<int>(v)].toHtmlEscaped());
+      if (!l.kernel[v]) {
+        tip << QStringLiteral("not present in this variant");
+      } else {
+        tip << QStringLiteral("kernel: %1").arg(QLatin1String(kernel_class_name(*l.kernel[v])));
+        const QString codes = QString::fromStdString(l.codes[v]);
+        tip << QStringLiteral("reasons: %1").arg(codes.isEmpty() ? QStringLiteral("none") : codes.toHtmlEscaped());
+        if (l.pad_values[v]) tip << QStringLiteral("pad_values: %1").arg(number(static_cast<double>(*l.pad_values[v])));
+        if (v > 0 && l.diff_fraction[v])
+          tip << QStringLiteral("outputs differing from %1: %2%").arg(labels[0].toHtmlEscaped()).arg(*l.diff_fraction[v] * 100.0, 0, 'f', 2);
+        if (differs) tip << QStringLiteral("<i>kernel class differs from %1</i>").arg(labels[0].toHtmlEscaped());
+      }
+      item->setToolTip(tip.join(QStringLiteral("<br>")));
+      layers_->setItem(row, static_cast<int>(v), item);
+    }
+  }
+
+  // Costs and functional agreement, below the layers in the same columns.
+  const int first_metric = static_cast<int>(r.layers.size());
+  const QColor metric_bg = QApplication::palette().color(QPalette::AlternateBase);
+  for (int i = first_metric; i < rows.size(); ++i) {
+    auto* head = new QTableWidgetItem(rows[i][0]);
+    QFont f = head->font();
+    f.setItalic(true);
+    head->setFont(f);
+    layers_->setVerticalHeaderItem(i, head);
+    for (int v = 1; v < rows[i].size(); ++v) {
+      auto* item = new QTableWidgetItem(rows[i][v]);
+      item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+      item->setBackground(metric_bg);
+      const VariantSummary& s = r.variants[static_cast<size_t>(v - 1)];
+      if (v > 1 && i >= first_metric + 4) {
+        item->setToolTip(s.agreement.available ? QStringLiteral("%1 against %2 over %3 samples").arg(rows[i][0], labels[0]).arg(r.samples)
+                                               : QString::fromStdString(s.agreement.why_not));
+      }
+      layers_->setItem(i, v - 1, item);
+    }
+  }
+
+  // The table as tall as its rows (within reason), the charts below get the rest.
+  const int table_height = layers_->horizontalHeader()->height() + 2 * layers_->frameWidth() + 4 +
+                           layers_->rowCount() * layers_->verticalHeader()->defaultSectionSize();
+  const QList<int> sizes = split_->sizes();
+  const int total = sizes.value(0) + sizes.value(1);
+  if (total > 0) {
+    const int top = std::clamp(table_height, total / 3, total * 3 / 5);
+    split_->setSizes({top, total - top});
+  }
+
+  // Charts.
+  std::vector<double> macc, rom, arena, bound, cosine;
+  for (size_t v = 0; v < r.variants.size(); ++v) {
+    const VariantSummary& s = r.variants[v];
+    macc.push_back(static_cast<double>(s.totals.macc));
+    rom.push_back(static_cast<double>(s.totals.rom_bytes));
+    arena.push_back(static_cast<double>(s.totals.ram_bytes));
+    bound.push_back(static_cast<double>(s.totals.ram_lower_bound_bytes));
+    cosine.push_back(v == 0 ? 100.0 : s.agreement.available ? std::max(0.0, s.agreement.cosine) * 100.0 : 0.0);
+  }
+  set_chart(macc_, bar_chart(QStringLiteral("MACC per variant"), QStringLiteral("MACC"), labels, {{QStringLiteral("MACC"), macc}}, 0));
+  set_chart(rom_, bar_chart(QStringLiteral("ROM (weights) per variant"), QStringLiteral("bytes"), labels,
+                            {{QStringLiteral("ROM"), rom}}, 2));
+  set_chart(ram_, bar_chart(QStringLiteral("RAM per variant"), QStringLiteral("bytes"), labels,
+                            {{QStringLiteral("arena + I/O"), arena}, {QStringLiteral("lower bound"), bound}}, 1));
+  set_chart(agreement_, bar_chart(QStringLiteral("Output cosine vs %1").arg(labels[0]), QStringLiteral("%"), labels,
+                                  {{QStringLiteral("cosine"), cosine}}, 4));
+}
+
+void ComparePage::clear_charts() {
+  set_chart(macc_, new_chart(QStringLiteral("MACC per variant")));
+  set_chart(rom_, new_chart(QStringLiteral("ROM (weights) per variant")));
+  set_chart(ram_, new_chart(QStringLiteral("RAM per variant")));
+  set_chart(agreement_, new_chart(QStringLiteral("Output cosine similarity")));
+}
+
+int ComparePage::layer_rows() const { return result_ ? static_cast<int>(result_->layers.size()) : 0; }
+
+int ComparePage::row_of(const QString& title) const {
+  const QList<QStringList> rows = table_rows();
+  for (int i = 0; i < rows.size(); ++i) {
+    QString t = rows[i][0];
+    if (t.startsWith(QStringLiteral("* "))) t = t.mid(2);
+    if (t == title) return i;
+  }
+  return -1;
+}
+
+QStringList ComparePage::header_row() const {
+  QStringList h{QStringLiteral("layer")};
+  if (result_)
+    for (const auto& v : result_->variants) h << QString::fromStdString(v.label);
+  return h;
+}
+
+// One row per layer, then the cost and agreement rows; first field the row title.
+QList<QStringList> ComparePage::table_rows() const {
+  QList<QStringList> rows;
+  if (!result_) return rows;
+  const CompareResult& r = *result_;
+  const size_t n = r.variants.size();
+  for (const auto& l : r.layers) {
+    QStringList row{(l.changed ? QStringLiteral("* ") : QString()) + QString::fromStdString(l.name)};
+    for (size_t v = 0; v < n; ++v) row << (kernel_differs(l, v) ? QStringLiteral("* ") : QString()) + cell_text(l, v);
+    rows << row;
+  }
+  auto add = [&](const QString& title, auto fn) {
+    QStringList row{title};
+    for (size_t v = 0; v < n; ++v) row << fn(r.variants[v], v);
+    rows << row;
+  };
+  add(QStringLiteral("MACC"), [](const VariantSummary& s, size_t) { return with_commas(s.totals.macc); });
+  add(QStringLiteral("ROM (weights) B"), [](const VariantSummary& s, size_t) { return with_commas(s.totals.rom_bytes); });
+  add(QStringLiteral("RAM (arena + I/O) B"), [](const VariantSummary& s, size_t) { return with_commas(s.totals.ram_bytes); });
+  add(QStringLiteral("RAM lower bound B"), [](const VariantSummary& s, size_t) { return with_commas(s.totals.ram_lower_bound_bytes); });
+  // Agreement with the first column: "-" for the reference itself, "n/a" when it cannot run.
+  auto agreement = [](auto value) {
+    return [value](const VariantSummary& s, size_t v) -> QString {
+      if (v == 0) return QStringLiteral("-");
+      if (!s.agreement.available) return QStringLiteral("n/a");
+      return value(s);
+    };
+  };
+  add(QStringLiteral("max abs diff"), agreement([](const VariantSummary& s) { return number(s.agreement.max_abs); }));
+  add(QStringLiteral("mean abs diff"), agreement([](const VariantSummary& s) { return QString::number(s.agreement.mean_abs, 'f', 4); }));
+  add(QStringLiteral("cosine"), agreement([](const VariantSummary& s) { return QString::number(s.agreement.cosine, 'f', 6); }));
+  add(QStringLiteral("top-1 agreement"), agreement([](const VariantSummary& s) {
+        return s.agreement.top1 ? QStringLiteral("%1%").arg(*s.agreement.top1 * 100.0, 0, 'f', 1) : QStringLiteral("-");
+      }));
+  add(QStringLiteral("first divergence"), [](const VariantSummary& s, size_t v) {
+    if (v == 0) return QStringLiteral("-");
+    return s.first_divergence.empty() ? QStringLiteral("none") : QString::fromStdString(s.first_divergence);
+  });
+  return rows;
+}
+
+QString ComparePage::text(ExportFormat format) const {
+  if (!result_) return {};
+  const QStringList header = header_row();
+  const QList<QStringList> rows = table_rows();
+  QString out;
+  if (format == ExportFormat::Csv) {
+    auto line = [&](const QStringList& fields) {
+      QStringList q;
+      for (const QString& f : fields) q << csv_field(f);
+      out += q.join(QLatin1Char(',')) + QLatin1Char('\n');
+    };
+    line(header);
+    for (const QStringList& r : rows) line(r);
+    return out;
+  }
+  auto md = [](QString s) { return s.replace(QLatin1Char('|'), QStringLiteral("\\|")); };
+  out += QStringLiteral("# Comparison of %1\n\n").arg(QFileInfo(model_).fileName());
+  for (const auto& n : result_->notes) out += QStringLiteral("> %1\n\n").arg(QString::fromStdString(n));
+  out += QStringLiteral("Agreement with `%1` over %2 random input samples; `*` marks a kernel class that differs, "
+                        "\u0394 the share of a layer's outputs that differ.\n\n")
+             .arg(header.value(1))
+             .arg(result_->samples);
+  QStringList h;
+  for (const QString& f : header) h << md(f);
+  out += QStringLiteral("| %1 |\n").arg(h.join(QStringLiteral(" | ")));
+  out += QStringLiteral("|%1\n").arg(QStringLiteral("---|").repeated(static_cast<int>(header.size())));
+  for (const QStringList& r : rows) {
+    QStringList f;
+    for (const QString& s : r) f << md(s);
+    out += QStringLiteral("| %1 |\n").arg(f.join(QStringLiteral(" | ")));
+  }
+  return out;
+}
+
+QString ComparePage::export_to(const QString& path, ExportFormat format) const {
+  if (!result_) return QStringLiteral("nothing to export");
+  QFile f(path);
+  if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate)) return f.errorString();
+  const QByteArray bytes = text(format).toUtf8();
+  if (f.write(bytes) != bytes.size()) return f.errorString();
+  return {};
+}
+
+void ComparePage::export_dialog(ExportFormat format) {
+  if (!result_) return;
+  const QString ext = format == ExportFormat::Csv ? QStringLiteral("csv") : QStringLiteral("md");
+  const QString base = QStringLiteral("%1_compare.%2").arg(QFileInfo(model_).completeBaseName(), ext);
+  const QString path = QFileDialog::getSaveFileName(this, QStringLiteral("Export comparison"),
+                                                    QFileInfo(model_).dir().filePath(base), QStringLiteral("*.%1").arg(ext));
+  if (path.isEmpty()) return;
+  const QString err = export_to(path, format);
+  status_->setText(err.isEmpty() ? QStringLiteral("Written %1").arg(path) : QStringLiteral("Could not write %1: %2").arg(path, err));
+}
+
+}  // namespace bitlens::gui

@@ -1,0 +1,106 @@
+// The Compare tab: the open model as saved against pad_values overrides (-1/0/+1) and other model
+// files, side by side (core compare_variants, run off the UI thread): a per-layer table with one
+// column per variant coloured by kernel class (differences highlighted, reason codes on hover),
+// the functional agreement figures, charts of MACC/ROM/RAM per variant, Markdown/CSV export.
+#pragma once
+
+#include <QWidget>
+#include <array>
+#include <memory>
+
+#include "bitlens/compare.hpp"
+
+QT_BEGIN_NAMESPACE
+class QChartView;
+class QCheckBox;
+class QLabel;
+class QListWidget;
+class QPushButton;
+class QSplitter;
+class QTableWidget;
+QT_END_NAMESPACE
+
+namespace bitlens::gui {
+
+class ComparePage : public QWidget {
+  Q_OBJECT
+ public:
+  enum class ExportFormat { Markdown, Csv };
+  // The pad_values of the three checkboxes (columns "pad=-1", "pad=0", "pad=1").
+  static const std::array<float, 3> kPadValues;
+
+  explicit ComparePage(QWidget* parent = nullptr);
+  ~ComparePage() override;
+
+  // The model the variants are built from; compares again (now when the tab is visible,
+  // otherwise the next time it is shown). "" clears the page.
+  void set_model(const QString& path);
+  QString model() const { return model_; }
+
+  // Variant selection (the checkboxes and the file list).
+  void set_saved_enabled(bool on);
+  void set_pad_enabled(float pad, bool on);
+  void add_files(const QStringList& paths);
+  void clear_files();
+  QStringList files() const { return files_; }
+  std::vector<VariantSpec> variant_specs() const;
+
+  // Starts comparing now (in the background); comparisonFinished reports the outcome.
+  void run();
+  bool busy() const { return busy_; }
+  const CompareResult* result() const { return result_.get(); }
+  QString error() const { return error_; }
+  QString notes_text() const;
+
+  // One table, one column per variant: a row per layer, then the cost and agreement rows.
+  QTableWidget* table() const { return layers_; }
+  int layer_rows() const;                      // the first rows are layers
+  int row_of(const QString& title) const;      // a layer name or a metric ("cosine"); -1 if none
+  QChartView* macc_chart() const { return macc_; }
+  QChartView* rom_chart() const { return rom_; }
+  QChartView* ram_chart() const { return ram_; }
+  QChartView* agreement_chart() const { return agreement_; }
+
+  QString text(ExportFormat format) const;  // the layer table, costs and agreement
+  QString export_to(const QString& path, ExportFormat format) const;  // "" on success, else the error
+
+ signals:
+  void comparisonFinished(bool ok);
+
+ protected:
+  void showEvent(QShowEvent* event) override;
+
+ private:
+  void selection_changed();
+  void show_result();
+  void clear_charts();
+  void export_dialog(ExportFormat format);
+  QStringList header_row() const;
+  QList<QStringList> table_rows() const;
+
+  QCheckBox* saved_;
+  std::array<QCheckBox*, 3> pads_;
+  QListWidget* file_list_;
+  QPushButton* add_;
+  QPushButton* clear_;
+  QPushButton* md_;
+  QPushButton* csv_;
+  QLabel* status_;
+  QLabel* notes_;
+  QTableWidget* layers_;
+  QSplitter* split_;
+  QChartView* macc_;
+  QChartView* rom_;
+  QChartView* ram_;
+  QChartView* agreement_;
+
+  QString model_;
+  QStringList files_;
+  std::shared_ptr<const CompareResult> result_;
+  QString error_;
+  quint64 generation_ = 0;
+  bool busy_ = false;
+  bool dirty_ = false;
+};
+
+}  // namespace bitlens::gui

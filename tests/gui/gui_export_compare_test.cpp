@@ -1,0 +1,257 @@
+// The Export dialog and the Compare tab (off-screen): the export action writes a firmware
+// project for a board, host validation from the GUI reports a match, the Compare tab shows the
+// pad_values variants side by side with kernel-class colours, agreement figures and notes, and
+// exports them; `--screenshot --tab compare` renders it.
+#include <QAbstractButton>
+#include <QAction>
+#include <QChartView>
+#include <QDir>
+#include <QFile>
+#include <QMessageBox>
+#include <QProcess>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "bitlens/export.hpp"
+#include "gui_test_util.hpp"
+#include "main_window.hpp"
+#include "pages/compare_page.hpp"
+#include "pages/export_dialog.hpp"
+#include "palette.hpp"
+
+using namespace bitlens;
+using namespace bitlens::gui;
+using namespace bitlens::gui::test;
+
+namespace {
+
+bool open_and_wait(MainWindow& w, const QString& path) {
+  QSignalSpy spy(&w, &MainWindow::analysisFinished);
+  w.open_file(path);
+  if (spy.isEmpty() && !spy.wait(30000)) return false;
+  return spy.takeFirst().at(0).toBool();
+}
+
+// Opens `file` with the Compare tab current and waits for the comparison.
+bool compare_model(MainWindow& w, const char* file) {
+  w.tabs()->setCurrentWidget(w.compare_page());
+  QSignalSpy spy(w.compare_page(), &ComparePage::comparisonFinished);
+  if (!open_and_wait(w, model_path(file))) return false;
+  if (spy.isEmpty() && !spy.wait(60000)) return false;
+  return spy.last().at(0).toBool();
+}
+
+QString read_all(const QString& path) {
+  QFile f(path);
+  if (!f.open(QIODevice::ReadOnly)) return {};
+  return QString::fromUtf8(f.readAll());
+}
+
+}  // namespace
+
+class GuiExportCompareTest : public QObject {
+  Q_OBJECT
+ private slots:
+  void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+  void exportActionWritesProject() {
+    QTemporaryDir tmp;
+    MainWindow w;
+    w.show();
+    QVERIFY(open_and_wait(w, model_path("forum_2layer_pad0.h5")));
+    QAction* action = w.findChild<QAction*>(QStringLiteral("actionExportProject"));
+    QVERIFY(action);
+    QCOMPARE(action->shortcut(), QKeySequence(QStringLiteral("Ctrl+E")));
+    action->trigger();
+    ExportDialog* d = w.export_dialog();
+    QVERIFY(d);
+    QVERIFY(d->isVisible());
+    QVERIFY(!d->isModal());
+    // The board database fills the board list.
+    QVERIFY(d->boards().contains(QStringLiteral("NUCLEO-F446RE")));
+    QVERIFY(d->boards().contains(QStringLiteral("qemu-m4")));
+    QVERIFY(!d->set_board(QStringLiteral("no-such-board")));
+    QVERIFY(d->set_board(QStringLiteral("nucleo-f446re")));
+    QCOMPARE(d->board(), QStringLiteral("NUCLEO-F446RE"));
+    // Defaults from the model: network name = file stem, folder next to the model.
+    QCOMPARE(d->network_name(), QStringLiteral("forum_2layer_pad0"));
+    QVERIFY(d->output_dir().endsWith(QStringLiteral("forum_2layer_pad0_nucleo_f446re")));
+
+    const QString out = tmp.filePath(QStringLiteral("proj"));
+    d->set_output_dir(out);
+    d->set_network_name(QStringLiteral("forum2"));
+    d->set_vectors(3);
+    d->set_open_folder_prompt(true);
+    QSignalSpy done(d, &ExportDialog::exportFinished);
+    d->start_export();
+    QVERIFY(done.wait(60000));
+    QVERIFY2(done.takeFirst().at(0).toBool(), qPrintable(d->last_error()));
+    for (const char* f : {"network/forum2.c", "network/forum2.h", "network/forum2_data.c", "Makefile", "CMakeLists.txt"})
+      QVERIFY2(QFile::exists(QDir(out).filePath(QLatin1String(f))), f);
+    QVERIFY(read_all(QDir(out).filePath(QStringLiteral("network/forum2.h"))).contains(QStringLiteral("bl_forum2_run")));
+    QVERIFY(d->result_text().contains(QStringLiteral("3 test vector(s)")));
+    QVERIFY(d->result_text().contains(QStringLiteral("NUCLEO-F446RE")));
+    // The offer to open the folder is a non-modal box; closing it opens nothing.
+    QMessageBox* box = d->open_folder_box();
+    QVERIFY(box);
+    QVERIFY(box->isVisible());
+    QVERIFY(box->text().contains(out));
+    box->button(QMessageBox::Close)->click();
+    QTRY_VERIFY(!d->open_folder_box());
+
+    // A second export into the now non-empty folder is refused unless overwriting is chosen.
+    d->start_export();
+    QVERIFY(done.wait(60000));
+    QVERIFY(!done.takeFirst().at(0).toBool());
+    QVERIFY(!d->last_error().isEmpty());
+    d->set_open_folder_prompt(false);
+    d->set_overwrite(true);
+    d->start_export();
+    QVERIFY(done.wait(60000));
+    QVERIFY2(done.takeFirst().at(0).toBool(), qPrintable(d->last_error()));
+    QVERIFY(!d->open_folder_box());
+  }
+
+  void hostValidationFromTheGuiMatches() {
+    QTemporaryDir tmp;
+    MainWindow w;
+    w.show();
+    QVERIFY(open_and_wait(w, model_path("forum_2layer_pad0.h5")));
+    ExportDialog* d = w.open_export_dialog();
+    d->set_open_folder_prompt(false);
+    d->set_output_dir(tmp.filePath(QStringLiteral("proj")));
+    QSignalSpy exported(d, &ExportDialog::exportFinished);
+    d->start_export();
+    QVERIFY(exported.wait(60000));
+    QVERIFY(exported.takeFirst().at(0).toBool());
+    d->set_target(ValidateTarget::Host);
+    QSignalSpy validated(d, &ExportDialog::validationFinished);
+    d->start_validation();
+    QVERIFY(d->busy());  // off the UI thread: the call returns at once
+    QVERIFY(validated.wait(120000));
+    QVERIFY2(validated.takeFirst().at(0).toBool(), qPrintable(d->result_text() + d->last_error()));
+    QVERIFY(!d->busy());
+    QVERIFY(d->result_text().contains(QStringLiteral("target host")));
+    QVERIFY(d->result_text().contains(QStringLiteral("Result: PASS")));
+    QVERIFY(d->result_text().contains(QStringLiteral("quant_conv2d_1")));
+  }
+
+  void compareTabShowsPadVariants() {
+    MainWindow w;
+    w.resize(1366, 768);
+    w.show();
+    QVERIFY(compare_model(w, "forum_2layer_pad0.h5"));
+    ComparePage* page = w.compare_page();
+    const CompareResult* r = page->result();
+    QVERIFY(r);
+    QTableWidget* t = page->table();
+    QCOMPARE(t->columnCount(), 4);
+    QStringList headers;
+    for (int c = 0; c < 4; ++c) headers << t->horizontalHeaderItem(c)->text();
+    QCOMPARE(headers, QStringList({QStringLiteral("saved"), QStringLiteral("pad=-1"), QStringLiteral("pad=0"), QStringLiteral("pad=1")}));
+    QCOMPARE(page->layer_rows(), 3);
+    // Every quant_conv2d cell: binary, in the binary colour, with that variant's pad_values.
+    const QColor binary = kernel_style(KernelClass::Binary).fill;
+    for (const char* layer : {"quant_conv2d", "quant_conv2d_1"}) {
+      const int row = page->row_of(QLatin1String(layer));
+      QVERIFY2(row >= 0, layer);
+      for (int c = 0; c < 4; ++c) {
+        QTableWidgetItem* cell = t->item(row, c);
+        QVERIFY(cell->text().startsWith(QStringLiteral("binary p")));
+        QCOMPARE(cell->background().color(), binary);
+        QCOMPARE(cell->data(Qt::UserRole).toInt(), static_cast<int>(KernelClass::Binary));
+        QVERIFY(cell->toolTip().contains(QStringLiteral("PAD_")));  // the variant's reason codes
+      }
+      QVERIFY(t->item(row, 1)->text().contains(QStringLiteral("p-1")));
+      QVERIFY(t->item(row, 3)->text().contains(QStringLiteral("p1")));
+    }
+    // Different reason codes per variant in the tooltips: pad=0 is exact zero padding.
+    const int conv = page->row_of(QStringLiteral("quant_conv2d"));
+    QVERIFY(t->item(conv, 2)->toolTip().contains(QStringLiteral("PAD_ZERO_EXACT")));
+    QVERIFY(!t->item(conv, 1)->toolTip().contains(QStringLiteral("PAD_ZERO_EXACT")));
+    // Agreement: pad=0 equals the saved pad=0 model exactly; +-1 change the outputs.
+    QCOMPARE(t->item(page->row_of(QStringLiteral("max abs diff")), 2)->text(), QStringLiteral("0"));
+    QCOMPARE(t->item(page->row_of(QStringLiteral("cosine")), 2)->text(), QStringLiteral("1.000000"));
+    QCOMPARE(t->item(page->row_of(QStringLiteral("first divergence")), 2)->text(), QStringLiteral("none"));
+    QCOMPARE(r->variants[2].agreement.max_abs, 0.0);
+    QVERIFY(r->variants[1].agreement.max_abs > 0);
+    QCOMPARE(t->item(page->row_of(QStringLiteral("first divergence")), 1)->text(), QStringLiteral("quant_conv2d"));
+    QVERIFY(t->item(page->row_of(QStringLiteral("cosine")), 1)->text().toDouble() < 0.999);
+    QCOMPARE(t->item(page->row_of(QStringLiteral("MACC")), 0)->text(), QStringLiteral("2,508,800"));
+    QVERIFY(page->notes_text().isEmpty());
+    // Charts: one MACC bar per variant.
+    QVERIFY(!page->macc_chart()->chart()->series().isEmpty());
+    QVERIFY(!page->ram_chart()->chart()->series().isEmpty());
+
+    // Unticking a variant compares again without it.
+    QSignalSpy again(page, &ComparePage::comparisonFinished);
+    page->set_pad_enabled(1.0f, false);
+    QVERIFY(again.wait(60000));
+    QCOMPARE(page->table()->columnCount(), 3);
+
+    // Markdown and CSV export.
+    QTemporaryDir tmp;
+    const QString md = tmp.filePath(QStringLiteral("c.md")), csv = tmp.filePath(QStringLiteral("c.csv"));
+    QCOMPARE(page->export_to(md, ComparePage::ExportFormat::Markdown), QString());
+    QCOMPARE(page->export_to(csv, ComparePage::ExportFormat::Csv), QString());
+    const QString md_text = read_all(md), csv_text = read_all(csv);
+    QVERIFY(md_text.contains(QStringLiteral("| layer | saved | pad=-1 | pad=0 |")));
+    QVERIFY(md_text.contains(QStringLiteral("| quant_conv2d | binary p0 | binary p-1")));
+    const QStringList lines = csv_text.split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    QCOMPARE(lines[0], QStringLiteral("layer,saved,pad=-1,pad=0"));
+    QVERIFY(csv_text.contains(QStringLiteral("max abs diff,-,")));
+    QVERIFY(!page->export_to(tmp.filePath(QStringLiteral("no/dir/x.csv")), ComparePage::ExportFormat::Csv).isEmpty());
+  }
+
+  void compareTabAddsFiles() {
+    MainWindow w;
+    w.show();
+    QVERIFY(compare_model(w, "forum_2layer_pad0.h5"));
+    ComparePage* page = w.compare_page();
+    QSignalSpy spy(page, &ComparePage::comparisonFinished);
+    page->set_pad_enabled(-1.0f, false);
+    page->set_pad_enabled(0.0f, false);
+    page->set_pad_enabled(1.0f, false);
+    page->add_files({model_path("forum_2layer_padp1.h5")});
+    QTRY_VERIFY_WITH_TIMEOUT(!page->busy() && page->result() && page->result()->variants.size() == 2, 60000);
+    QCOMPARE(page->table()->horizontalHeaderItem(1)->text(), QStringLiteral("forum_2layer_padp1.h5"));
+    const int conv = page->row_of(QStringLiteral("quant_conv2d"));
+    QVERIFY(page->table()->item(conv, 1)->text().startsWith(QStringLiteral("binary p1")));
+  }
+
+  void compareTabNotesPadValuesWithoutEffect() {
+    MainWindow w;
+    w.show();
+    QVERIFY(compare_model(w, "mnist_tutorial.h5"));
+    ComparePage* page = w.compare_page();
+    QCOMPARE(page->table()->columnCount(), 4);
+    QVERIFY2(page->notes_text().contains(QStringLiteral("pad_values has no effect")), qPrintable(page->notes_text()));
+  }
+
+  void screenshotOfCompareTab() {
+    QTemporaryDir tmp;
+    const QString out = tmp.filePath(QStringLiteral("compare.png"));
+    QProcess p;
+    p.start(QStringLiteral(BITLENS_GUI_EXE), {model_path("forum_2layer_pad0.h5"), QStringLiteral("--screenshot"), out,
+                                             QStringLiteral("--tab"), QStringLiteral("compare"), QStringLiteral("--size"),
+                                             QStringLiteral("1100x700")});
+    QVERIFY(p.waitForFinished(60000));
+    QCOMPARE(p.exitCode(), 0);
+    const QImage img(out);
+    QVERIFY(!img.isNull());
+    QCOMPARE(img.size(), QSize(1100, 700));
+    // The binary cells are in the picture.
+    const QRgb binary = kernel_style(KernelClass::Binary).fill.rgb();
+    int hits = 0;
+    for (int y = 0; y < img.height(); y += 2)
+      for (int x = 0; x < img.width(); x += 2)
+        if (img.pixel(x, y) == binary) ++hits;
+    QVERIFY2(hits > 200, qPrintable(QString::number(hits)));
+  }
+};
+
+QTEST_MAIN(GuiExportCompareTest)
+#include "gui_export_compare_test.moc"
