@@ -91,13 +91,17 @@ QChart* bar_chart(const QString& title, const QString& unit, const QStringList& 
   }
   c->addSeries(series);
   const QColor text = QApplication::palette().color(QPalette::Text);
+  // Short categories so they fit under narrow bars: "pad=-1" -> "p-1", long file names cut.
+  QStringList short_names;
+  for (const QString& v : variants)
+    short_names << (v.startsWith(QLatin1String("pad=")) ? QStringLiteral("p") + v.mid(4) : v.left(8));
+  short_names.removeDuplicates();
   auto* x = new QBarCategoryAxis;
-  x->append(variants);
+  x->append(short_names.size() == variants.size() ? short_names : variants);
   x->setLabelsColor(text);
   QFont small = x->labelsFont();
-  small.setPointSizeF(small.pointSizeF() * 0.8);
+  small.setPointSizeF(small.pointSizeF() * 0.7);
   x->setLabelsFont(small);
-  x->setLabelsAngle(-45);
   auto* y = new QValueAxis;
   y->setTitleText(unit);
   y->setLabelFormat(QStringLiteral("%.0f"));
