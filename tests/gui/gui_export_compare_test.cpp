@@ -137,6 +137,42 @@ class GuiExportCompareTest : public QObject {
     QVERIFY(d->result_text().contains(QStringLiteral("target host")));
     QVERIFY(d->result_text().contains(QStringLiteral("Result: PASS")));
     QVERIFY(d->result_text().contains(QStringLiteral("quant_conv2d_1")));
+
+    // Validation builds the exported project's sources: a broken network/ file fails it, with
+    // the build error shown instead of a crash.
+    QFile data(QDir(tmp.filePath(QStringLiteral("proj"))).filePath(QStringLiteral("network/forum_2layer_pad0.c")));
+    QVERIFY(data.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    data.write("this is not C\n");
+    data.close();
+    d->start_validation();
+    QVERIFY(validated.wait(120000));
+    QVERIFY(!validated.takeFirst().at(0).toBool());
+    QVERIFY(!d->last_error().isEmpty());
+    QCOMPARE(d->result_text(), d->last_error());
+  }
+
+  void qemuValidationFromTheGuiMatches() {
+    if (QStandardPaths::findExecutable(QStringLiteral("qemu-system-arm")).isEmpty() ||
+        QStandardPaths::findExecutable(QStringLiteral("arm-none-eabi-gcc")).isEmpty())
+      QSKIP("qemu-system-arm / arm-none-eabi-gcc not installed");
+    QTemporaryDir tmp;
+    MainWindow w;
+    QVERIFY(open_and_wait(w, model_path("forum_2layer_pad0.h5")));
+    ExportDialog* d = w.open_export_dialog();
+    d->set_open_folder_prompt(false);
+    QVERIFY(d->set_board(QStringLiteral("qemu-m4")));
+    d->set_output_dir(tmp.filePath(QStringLiteral("m4")));
+    QSignalSpy exported(d, &ExportDialog::exportFinished);
+    d->start_export();
+    QVERIFY(exported.wait(60000));
+    QVERIFY2(exported.takeFirst().at(0).toBool(), qPrintable(d->last_error()));
+    d->set_target(ValidateTarget::QemuM4);
+    QSignalSpy validated(d, &ExportDialog::validationFinished);
+    d->start_validation();
+    QVERIFY(validated.wait(240000));
+    QVERIFY2(validated.takeFirst().at(0).toBool(), qPrintable(d->result_text() + d->last_error()));
+    QVERIFY(d->result_text().contains(QStringLiteral("qemu-m4")));
+    QVERIFY(d->result_text().contains(QStringLiteral("Result: PASS")));
   }
 
   void compareTabShowsPadVariants() {
