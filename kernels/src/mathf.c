@@ -17,10 +17,13 @@
  *     steps so only true overflow gives +inf; subnormal results are rounded (to nearest even)
  *     from p's significand with integer operations, so they do not depend on the FPU's
  *     flush-to-zero mode either.
- *   Accuracy: < 1 ulp from the exact result over the whole float range (faithful; measured max
- *   0.5x ulp in tests/unit/kernels_mathf_test.cpp), overflow (x > 88.7228...) -> +inf,
- *   underflow (x < -103.972...) -> +0, gradual underflow in between, NaN -> the same NaN,
- *   +-inf -> inf / 0, |x| < 2^-26 -> 1 (no arithmetic on subnormal inputs). */
+ *   Accuracy: < 1 ulp from the exact result over the whole float range (faithful). Measured on
+ *   all 2^32 inputs against double exp: max 0.534 ulp for normal results, 0.755 ulp for
+ *   subnormal ones (p is rounded twice there), 99.58% equal to the correctly rounded float,
+ *   monotonic; tests/unit/kernels_mathf_test.cpp re-checks sweeps of ~36 M points.
+ *   Overflow (x > 88.7228...) -> +inf, underflow (x < -103.972...) -> +0, gradual underflow in
+ *   between, NaN -> the same NaN, +-inf -> inf / 0, |x| < 2^-26 -> 1 (no arithmetic on
+ *   subnormal inputs). */
 #include <math.h>
 
 #include "bl_internal.h"
