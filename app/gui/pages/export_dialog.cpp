@@ -88,7 +88,9 @@ ExportDialog::ExportDialog(QWidget* parent) : QDialog(parent) {
   dir_row->addWidget(browse);
   auto* form = new QFormLayout;
   form->addRow(QStringLiteral("&Board:"), board_);
-  form->addRow(QStringLiteral("Output &folder:"), dir_row);
+  auto* dir_label = new QLabel(QStringLiteral("Output &folder:"), this);
+  dir_label->setBuddy(dir_);  // a row holding a layout gets no buddy from QFormLayout
+  form->addRow(dir_label, dir_row);
   form->addRow(QStringLiteral("Network &name:"), name_);
   form->addRow(QStringLiteral("&Test vectors:"), vectors_);
   form->addRow(QString(), overwrite_);
