@@ -189,6 +189,9 @@ class GuiExportCompareTest : public QObject {
     for (int c = 0; c < 4; ++c) headers << t->horizontalHeaderItem(c)->text();
     QCOMPARE(headers, QStringList({QStringLiteral("saved"), QStringLiteral("pad=-1"), QStringLiteral("pad=0"), QStringLiteral("pad=1")}));
     QCOMPARE(page->layer_rows(), 3);
+    QCOMPARE(t->rowCount(), 12);  // 4 cost + 5 agreement rows on top, then the layers
+    QCOMPARE(page->row_of(QStringLiteral("MACC")), 0);
+    QCOMPARE(page->row_of(QStringLiteral("quant_conv2d_input")), 9);
     // Every quant_conv2d cell: binary, in the binary colour, with that variant's pad_values.
     const QColor binary = kernel_style(KernelClass::Binary).fill;
     for (const char* layer : {"quant_conv2d", "quant_conv2d_1"}) {

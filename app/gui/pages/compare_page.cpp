@@ -377,8 +377,10 @@ void ComparePage::show_result() {
   layers_->setHorizontalHeaderLabels(labels);
   const QList<QStringList> rows = table_rows();
   layers_->setRowCount(static_cast<int>(rows.size()));
-  for (int row = 0; row < static_cast<int>(r.layers.size()); ++row) {
-    const LayerComparison& l = r.layers[static_cast<size_t>(row)];
+  const int metrics = static_cast<int>(rows.size() - static_cast<qsizetype>(r.layers.size()));
+  for (int i = 0; i < static_cast<int>(r.layers.size()); ++i) {
+    const int row = metrics + i;
+    const LayerComparison& l = r.layers[static_cast<size_t>(i)];
     auto* head = new QTableWidgetItem((l.changed ? QStringLiteral("\u2260 ") : QString()) + QString::fromStdString(l.name));
     head->setToolTip(l.changed ? QStringLiteral("The kernel class of this layer differs between the variants")
                                : l.same_padding ? QStringLiteral("padding=\"same\": pad_values matters here") : QString());
@@ -420,10 +422,9 @@ void ComparePage::show_result() {
     }
   }
 
-  // Costs and functional agreement, below the layers in the same columns.
-  const int first_metric = static_cast<int>(r.layers.size());
+  // Costs and functional agreement, above the layers in the same columns.
   const QColor metric_bg = QApplication::palette().color(QPalette::AlternateBase);
-  for (int i = first_metric; i < rows.size(); ++i) {
+  for (int i = 0; i < metrics; ++i) {
     auto* head = new QTableWidgetItem(rows[i][0]);
     QFont f = head->font();
     f.setItalic(true);
@@ -434,7 +435,7 @@ void ComparePage::show_result() {
       item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
       item->setBackground(metric_bg);
       const VariantSummary& s = r.variants[static_cast<size_t>(v - 1)];
-      if (v > 1 && i >= first_metric + 4) {
+      if (v > 1 && i >= 4) {  // the agreement rows
         item->setToolTip(s.agreement.available ? QStringLiteral("%1 against %2 over %3 samples").arg(rows[i][0], labels[0]).arg(r.samples)
                                                : QString::fromStdString(s.agreement.why_not));
       }
@@ -497,17 +498,13 @@ QStringList ComparePage::header_row() const {
   return h;
 }
 
-// One row per layer, then the cost and agreement rows; first field the row title.
+// The cost and agreement rows (always in view, however many layers), then one row per layer;
+// first field the row title.
 QList<QStringList> ComparePage::table_rows() const {
   QList<QStringList> rows;
   if (!result_) return rows;
   const CompareResult& r = *result_;
   const size_t n = r.variants.size();
-  for (const auto& l : r.layers) {
-    QStringList row{(l.changed ? QStringLiteral("* ") : QString()) + QString::fromStdString(l.name)};
-    for (size_t v = 0; v < n; ++v) row << (kernel_differs(l, v) ? QStringLiteral("* ") : QString()) + cell_text(l, v);
-    rows << row;
-  }
   auto add = [&](const QString& title, auto fn) {
     QStringList row{title};
     for (size_t v = 0; v < n; ++v) row << fn(r.variants[v], v);
@@ -535,6 +532,11 @@ QList<QStringList> ComparePage::table_rows() const {
     if (v == 0) return QStringLiteral("-");
     return s.first_divergence.empty() ? QStringLiteral("none") : QString::fromStdString(s.first_divergence);
   });
+  for (const auto& l : r.layers) {
+    QStringList row{(l.changed ? QStringLiteral("* ") : QString()) + QString::fromStdString(l.name)};
+    for (size_t v = 0; v < n; ++v) row << (kernel_differs(l, v) ? QStringLiteral("* ") : QString()) + cell_text(l, v);
+    rows << row;
+  }
   return rows;
 }
 

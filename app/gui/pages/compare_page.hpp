@@ -52,9 +52,9 @@ class ComparePage : public QWidget {
   QString error() const { return error_; }
   QString notes_text() const;
 
-  // One table, one column per variant: a row per layer, then the cost and agreement rows.
+  // One table, one column per variant: the cost and agreement rows, then a row per layer.
   QTableWidget* table() const { return layers_; }
-  int layer_rows() const;                      // the first rows are layers
+  int layer_rows() const;                      // the last rows are layers
   int row_of(const QString& title) const;      // a layer name or a metric ("cosine"); -1 if none
   QChartView* macc_chart() const { return macc_; }
   QChartView* rom_chart() const { return rom_; }
