@@ -110,6 +110,162 @@ typedef void (*bconv_chan_fn)(const bl_output *o, const uint32_t *weights, size_
                               int32_t out_c, const bconv_pixel *px, float *fout,
                               bl_i_bitwriter *bw);
 
+#if BL_X86_DISPATCH
+/* AVX2 (x86-64, chosen at run time): popcounts of nb filters against the patch (and mask), four
+ * filters per pass so each patch vector is loaded once for four filters. Per 8 words: XOR (AND
+ * mask), bytes counted with the vpshufb nibble lookup and added to a byte accumulator (at most
+ * 8 per vector, so 31 vectors fit before vpsadbw folds the bytes into 64-bit sums). The four
+ * filters' sums are folded together at the end; the last wpf % 8 words use POPCNT. */
+BL_TARGET_AVX2 static __m256i bconv_pop_bytes(__m256i x, __m256i lut, __m256i low)
+{
+  const __m256i lo = _mm256_and_si256(x, low);
+  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
+  return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
+}
+
+BL_TARGET_AVX2 static __m256i bconv_load(const uint32_t *p)
+{
+  return _mm256_loadu_si256((const __m256i *)(const void *)p);
+}
+
+BL_TARGET_AVX2 static void bconv_counts_avx2(const uint32_t *patch, const uint32_t *mask,
+                                             const uint32_t *w, size_t wpf, uint32_t nb,
+                                             uint32_t *counts)
+{
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
+                                       2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  const __m256i zero = _mm256_setzero_si256();
+  const size_t nv = wpf / 8, tail = nv * 8;
+  uint32_t j = 0, k;
+  for (; j + 4 <= nb; j += 4) {
+    const uint32_t *w0 = w + (size_t)j * wpf;
+    const uint32_t *w1 = w0 + wpf, *w2 = w1 + wpf, *w3 = w2 + wpf;
+    __m256i s0 = zero, s1 = zero, s2 = zero, s3 = zero, t01, t23, u;
+    __m128i r;
+    size_t i = 0;
+    while (i < nv) {
+      const size_t stop = nv - i > 31 ? i + 31 : nv;
+      __m256i b0 = zero, b1 = zero, b2 = zero, b3 = zero;
+      for (; i < stop; i++) {
+        const __m256i p = bconv_load(patch + 8 * i);
+        __m256i x0 = _mm256_xor_si256(p, bconv_load(w0 + 8 * i));
+        __m256i x1 = _mm256_xor_si256(p, bconv_load(w1 + 8 * i));
+        __m256i x2 = _mm256_xor_si256(p, bconv_load(w2 + 8 * i));
+        __m256i x3 = _mm256_xor_si256(p, bconv_load(w3 + 8 * i));
+        if (mask) {
+          const __m256i m = bconv_load(mask + 8 * i);
+          x0 = _mm256_and_si256(x0, m);
+          x1 = _mm256_and_si256(x1, m);
+          x2 = _mm256_and_si256(x2, m);
+          x3 = _mm256_and_si256(x3, m);
+        }
+        b0 = _mm256_add_epi8(b0, bconv_pop_bytes(x0, lut, low));
+        b1 = _mm256_add_epi8(b1, bconv_pop_bytes(x1, lut, low));
+        b2 = _mm256_add_epi8(b2, bconv_pop_bytes(x2, lut, low));
+        b3 = _mm256_add_epi8(b3, bconv_pop_bytes(x3, lut, low));
+      }
+      s0 = _mm256_add_epi64(s0, _mm256_sad_epu8(b0, zero));
+      s1 = _mm256_add_epi64(s1, _mm256_sad_epu8(b1, zero));
+      s2 = _mm256_add_epi64(s2, _mm256_sad_epu8(b2, zero));
+      s3 = _mm256_add_epi64(s3, _mm256_sad_epu8(b3, zero));
+    }
+    /* every 64-bit sum is < 2^32: pack filter pairs into 32-bit lanes, then fold the lanes */
+    t01 = _mm256_or_si256(s0, _mm256_slli_epi64(s1, 32));
+    t23 = _mm256_or_si256(s2, _mm256_slli_epi64(s3, 32));
+    u = _mm256_add_epi32(_mm256_unpacklo_epi64(t01, t23), _mm256_unpackhi_epi64(t01, t23));
+    r = _mm_add_epi32(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1));
+    _mm_storeu_si128((__m128i *)(void *)(counts + j), r);
+    if (tail < wpf)
+      for (k = 0; k < 4; k++)
+        counts[j + k] += bl_i_xorpop_hw(patch + tail, w0 + (size_t)k * wpf + tail,
+                                        mask ? mask + tail : NULL, wpf - tail);
+  }
+  for (; j < nb; j++) {
+    const uint32_t *wj = w + (size_t)j * wpf;
+    __m256i s = zero;
+    __m128i r;
+    size_t i = 0;
+    while (i < nv) {
+      const size_t stop = nv - i > 31 ? i + 31 : nv;
+      __m256i b = zero;
+      for (; i < stop; i++) {
+        __m256i x = _mm256_xor_si256(bconv_load(patch + 8 * i), bconv_load(wj + 8 * i));
+        if (mask) x = _mm256_and_si256(x, bconv_load(mask + 8 * i));
+        b = _mm256_add_epi8(b, bconv_pop_bytes(x, lut, low));
+      }
+      s = _mm256_add_epi64(s, _mm256_sad_epu8(b, zero));
+    }
+    r = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    r = _mm_add_epi64(r, _mm_unpackhi_epi64(r, r));
+    counts[j] = (uint32_t)_mm_cvtsi128_si32(r) +
+                bl_i_xorpop_hw(patch + tail, wj + tail, mask ? mask + tail : NULL, wpf - tail);
+  }
+}
+
+/* AVX-512 with VPOPCNTQ (x86-64, chosen at run time): the same four-filter blocking, 16 words
+ * per vector and one VPOPCNTQ per vector and filter; the last partial vector is a masked load
+ * (lanes beyond wpf read as 0 in patch, filters and mask, so they count nothing). */
+BL_TARGET_AVX512 static void bconv_counts_avx512(const uint32_t *patch, const uint32_t *mask,
+                                                 const uint32_t *w, size_t wpf, uint32_t nb,
+                                                 uint32_t *counts)
+{
+  const size_t nv = (wpf + 15) / 16;
+  const __mmask16 last = (__mmask16)(0xffffu >> ((16u - (uint32_t)(wpf % 16)) % 16u));
+  const __m512i zero = _mm512_setzero_si512();
+  uint32_t j = 0;
+  for (; j + 4 <= nb; j += 4) {
+    const uint32_t *w0 = w + (size_t)j * wpf;
+    const uint32_t *w1 = w0 + wpf, *w2 = w1 + wpf, *w3 = w2 + wpf;
+    __m512i s0 = zero, s1 = zero, s2 = zero, s3 = zero, t01, t23, u;
+    __m256i v;
+    __m128i r;
+    size_t i;
+    for (i = 0; i < nv; i++) {
+      const __mmask16 km = i + 1 < nv ? (__mmask16)0xffffu : last;
+      const size_t o = 16 * i;
+      const __m512i p = _mm512_maskz_loadu_epi32(km, patch + o);
+      __m512i x0 = _mm512_xor_si512(p, _mm512_maskz_loadu_epi32(km, w0 + o));
+      __m512i x1 = _mm512_xor_si512(p, _mm512_maskz_loadu_epi32(km, w1 + o));
+      __m512i x2 = _mm512_xor_si512(p, _mm512_maskz_loadu_epi32(km, w2 + o));
+      __m512i x3 = _mm512_xor_si512(p, _mm512_maskz_loadu_epi32(km, w3 + o));
+      if (mask) {
+        const __m512i m = _mm512_maskz_loadu_epi32(km, mask + o);
+        x0 = _mm512_and_si512(x0, m);
+        x1 = _mm512_and_si512(x1, m);
+        x2 = _mm512_and_si512(x2, m);
+        x3 = _mm512_and_si512(x3, m);
+      }
+      s0 = _mm512_add_epi64(s0, _mm512_popcnt_epi64(x0));
+      s1 = _mm512_add_epi64(s1, _mm512_popcnt_epi64(x1));
+      s2 = _mm512_add_epi64(s2, _mm512_popcnt_epi64(x2));
+      s3 = _mm512_add_epi64(s3, _mm512_popcnt_epi64(x3));
+    }
+    /* every 64-bit sum is < 2^32: pack filter pairs into 32-bit lanes, then fold the lanes */
+    t01 = _mm512_or_si512(s0, _mm512_slli_epi64(s1, 32));
+    t23 = _mm512_or_si512(s2, _mm512_slli_epi64(s3, 32));
+    u = _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
+    v = _mm256_add_epi32(_mm512_castsi512_si256(u), _mm512_extracti64x4_epi64(u, 1));
+    r = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storeu_si128((__m128i *)(void *)(counts + j), r);
+  }
+  for (; j < nb; j++) {
+    const uint32_t *wj = w + (size_t)j * wpf;
+    __m512i s = zero;
+    size_t i;
+    for (i = 0; i < nv; i++) {
+      const __mmask16 km = i + 1 < nv ? (__mmask16)0xffffu : last;
+      const size_t o = 16 * i;
+      __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi32(km, patch + o),
+                                   _mm512_maskz_loadu_epi32(km, wj + o));
+      if (mask) x = _mm512_and_si512(x, _mm512_maskz_loadu_epi32(km, mask + o));
+      s = _mm512_add_epi64(s, _mm512_popcnt_epi64(x));
+    }
+    counts[j] = (uint32_t)_mm512_reduce_add_epi64(s);
+  }
+}
+#endif
+
 /* Popcounts of nb (<= 32) filters against the pixel's patch: POPCNT on x86 when hw, the
  * assembly routines on ARMv7E-M, portable SWAR otherwise. */
 BL_INLINE void bconv_block_counts(const bconv_pixel *px, const uint32_t *w, size_t wpf,
@@ -144,6 +300,16 @@ BL_INLINE void bconv_block_counts(const bconv_pixel *px, const uint32_t *w, size
 #if BL_ARM_ASM
   if (!px->mask) {
     bl_i_arm_counts(px->patch, w, wpf, 0, wpf, nb, counts, 1);
+    return;
+  }
+#endif
+#if BL_X86_DISPATCH
+  if (hw == 2) {
+    bconv_counts_avx2(px->patch, px->mask, w, wpf, nb, counts);
+    return;
+  }
+  if (hw == 3) {
+    bconv_counts_avx512(px->patch, px->mask, w, wpf, nb, counts);
     return;
   }
 #endif
@@ -213,14 +379,41 @@ BL_TARGET_POPCNT static void bconv_chan_hw(const bl_output *o, const uint32_t *w
 {
   bconv_channels(o, weights, wpf, out_c, px, fout, bw, 1);
 }
+
+/* Vector variants: bl_bconv2d gives them masks instead of run lists (word_mask), so every pixel
+ * takes the vector counts. */
+BL_TARGET_POPCNT static void bconv_chan_avx2(const bl_output *o, const uint32_t *weights,
+                                             size_t wpf, int32_t out_c, const bconv_pixel *px,
+                                             float *fout, bl_i_bitwriter *bw)
+{
+  bconv_channels(o, weights, wpf, out_c, px, fout, bw, 2);
+}
+
+BL_TARGET_POPCNT static void bconv_chan_avx512(const bl_output *o, const uint32_t *weights,
+                                               size_t wpf, int32_t out_c, const bconv_pixel *px,
+                                               float *fout, bl_i_bitwriter *bw)
+{
+  bconv_channels(o, weights, wpf, out_c, px, fout, bw, 3);
+}
+
+/* Highest x86 variant bl_bconv2d may pick (tests lower it to run every variant on one host). */
+int bl_i_x86_max_level = BL_X86_AVX512;
 #endif
 
 /* Gathers the window of output pixel (oh, ow) into px->patch, and for exact zero padding at a
  * border pixel (border_zero) the runs (in_c % 32 == 0; stored in `aux`) or the mask (in `aux`).
- * Sets px->n to the number of real taps times in_c (n_eff). */
+ * word_mask (x86 builds only): the vector variants (AVX2/AVX-512) take a mask of whole words
+ * instead of runs for in_c % 32 == 0 too. Sets px->n to the number of real taps times in_c. */
+#if BL_X86_DISPATCH
+#define BCONV_WM_PARAM , int word_mask
+#define BCONV_WM_ARG , word_mask
+#else
+#define BCONV_WM_PARAM
+#define BCONV_WM_ARG
+#endif
 static void bconv_gather(const bl_bconv2d_params *p, const uint32_t *in, int32_t oh, int32_t ow,
                          int interior, int border_zero, size_t wpf, uint32_t *patch,
-                         uint32_t *aux, bconv_pixel *px)
+                         uint32_t *aux, bconv_pixel *px BCONV_WM_PARAM)
 {
   const bl_conv_geom *g = &p->g;
   const int32_t ih0 = oh * g->stride_h - g->pad_top, iw0 = ow * g->stride_w - g->pad_left;
@@ -239,7 +432,13 @@ static void bconv_gather(const bl_bconv2d_params *p, const uint32_t *in, int32_t
     const size_t cw = C / 32;
     const uint32_t padword = p->pad == BL_PAD_MINUS_ONE ? 0xffffffffu : 0u;
     int open = 0;
-    if (border_zero) px->runs = aux;
+#if BL_X86_DISPATCH
+    if (border_zero && word_mask)
+      px->mask = aux;
+    else
+#endif
+        if (border_zero)
+      px->runs = aux;
     for (kh = 0; kh < g->k_h; kh++) {
       const int32_t ih = ih0 + kh * g->dil_h;
       uint32_t *dst = patch + (size_t)kh * (size_t)g->k_w * cw;
@@ -254,7 +453,12 @@ static void bconv_gather(const bl_bconv2d_params *p, const uint32_t *in, int32_t
         if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w) {
           memcpy(dst, row + (size_t)iw * cw, cw * sizeof(uint32_t));
           taps++;
-          if (border_zero) {
+#if BL_X86_DISPATCH
+          if (px->mask) {
+            for (j = 0; j < cw; j++) aux[(size_t)(dst - patch) + j] = 0xffffffffu;
+          } else
+#endif
+              if (border_zero) {
             if (open)
               aux[px->nruns - 1] += (uint32_t)cw << 16;
             else
@@ -263,6 +467,10 @@ static void bconv_gather(const bl_bconv2d_params *p, const uint32_t *in, int32_t
           }
         } else {
           for (j = 0; j < cw; j++) dst[j] = padword;
+#if BL_X86_DISPATCH
+          if (px->mask)
+            for (j = 0; j < cw; j++) aux[(size_t)(dst - patch) + j] = 0u;
+#endif
           open = 0;
         }
       }
@@ -310,6 +518,9 @@ bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, 
   bconv_pixel px;
   float *fout = p->out.kind == BL_OUT_F32 ? (float *)out : NULL;
   bconv_chan_fn chan = bconv_chan_swar;
+#if BL_X86_DISPATCH
+  int word_mask = 0;
+#endif
 
   if (!bconv_ok(p) || !in || !out || !scratch) return BL_ERR_PARAM;
   g = &p->g;
@@ -319,7 +530,12 @@ bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, 
   patch = (uint32_t *)scratch;
   aux = patch + wpf;
 #if BL_X86_DISPATCH
-  if (BL_HAVE_POPCNT()) chan = bconv_chan_hw;
+  switch (bl_i_x86_level()) {
+  case BL_X86_AVX512: chan = bconv_chan_avx512; word_mask = 1; break;
+  case BL_X86_AVX2: chan = bconv_chan_avx2; word_mask = 1; break;
+  case BL_X86_POPCNT: chan = bconv_chan_hw; break;
+  default: break;
+  }
 #endif
   bl_i_interior(g->in_h, g->out_h, g->k_h, g->stride_h, g->dil_h, g->pad_top, &h_lo, &h_hi);
   bl_i_interior(g->in_w, g->out_w, g->k_w, g->stride_w, g->dil_w, g->pad_left, &w_lo, &w_hi);
@@ -329,7 +545,7 @@ bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, 
     for (ow = 0; ow < g->out_w; ow++) {
       const int interior = row_inside && ow >= w_lo && ow < w_hi;
       bconv_gather(p, in, oh, ow, interior, !interior && p->pad == BL_PAD_ZERO, wpf, patch, aux,
-                   &px);
+                   &px BCONV_WM_ARG);
       chan(&p->out, p->weights, wpf, g->out_c, &px, fout, &bw);
       if (fout) fout += g->out_c;
     }

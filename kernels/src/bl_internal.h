@@ -25,6 +25,27 @@
 #define BL_X86_DISPATCH 1
 #define BL_TARGET_POPCNT __attribute__((target("popcnt")))
 #define BL_HAVE_POPCNT() (__builtin_cpu_supports("popcnt") != 0)
+/* Vector kernels (bconv2d): intrinsics only inside functions marked BL_TARGET_AVX2 /
+ * BL_TARGET_AVX512 (AVX-512F + VPOPCNTDQ), chosen by bl_i_x86_level(): the best variant the CPU
+ * runs, capped by bl_i_x86_max_level (tests set it to run each variant). */
+#include <immintrin.h>
+#define BL_TARGET_AVX2 __attribute__((target("avx2,popcnt")))
+#define BL_TARGET_AVX512 __attribute__((target("avx512f,avx512vpopcntdq,avx2,popcnt")))
+enum { BL_X86_SWAR = 0, BL_X86_POPCNT = 1, BL_X86_AVX2 = 2, BL_X86_AVX512 = 3 };
+extern int bl_i_x86_max_level;
+static __inline__ int bl_i_x86_level(void)
+{
+  int level = BL_X86_SWAR;
+  if (BL_HAVE_POPCNT()) {
+    level = BL_X86_POPCNT;
+    if (__builtin_cpu_supports("avx2")) {
+      level = BL_X86_AVX2;
+      if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq"))
+        level = BL_X86_AVX512;
+    }
+  }
+  return level < bl_i_x86_max_level ? level : bl_i_x86_max_level;
+}
 #else
 #define BL_X86_DISPATCH 0
 #endif

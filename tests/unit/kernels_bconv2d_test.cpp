@@ -230,3 +230,65 @@ TEST(BConv2D, RejectsBadParameters) {
   EXPECT_EQ(bl_bconv2d(&p, &in, &out, nullptr), BL_ERR_PARAM);
   EXPECT_EQ(bl_bconv2d(&p, &in, &out, scratch), BL_OK);
 }
+
+// x86-64 builds pick the POPCNT, AVX2 or AVX-512 (VPOPCNTQ) variant at run time; lowering the cap
+// (bl_i_x86_max_level, internal to the library, absent from the portable build) runs each variant
+// this CPU supports against the reference, including filters long enough (> 31 AVX2 vectors)
+// to fold the byte accumulators more than once.
+extern "C" int bl_i_x86_max_level __attribute__((weak));
+
+TEST(BConv2D, EveryX86DispatchVariantMatchesReference) {
+  if (&bl_i_x86_max_level == nullptr) GTEST_SKIP() << "no x86 dispatch in this build";
+  const int saved = bl_i_x86_max_level;
+  for (int level = 0; level <= 3; level++) {
+    bl_i_x86_max_level = level;
+    SCOPED_TRACE("x86 level " + std::to_string(level));
+    Rng r(20261125u + unsigned(level));
+    for (int t = 0; t < 600; t++) {
+      const BConvCase c = make_case(r, 50000);
+      SCOPED_TRACE("case " + std::to_string(t) + ": " + c.str());
+      expect_same(c, run_ref(c), run_opt(c));
+      if (HasFatalFailure()) break;
+    }
+    const int32_t chans[] = {1024, 1000, 1056};
+    for (int32_t in_c : chans) {
+      for (Pad pad : {Pad::SameZero, Pad::SamePlus, Pad::Valid}) {
+        BConvCase c;
+        c.pad = pad;
+        c.g.in_h = 5;
+        c.g.in_w = 4;
+        c.g.in_c = in_c;
+        c.g.k_h = 3;
+        c.g.k_w = 3;
+        c.g.stride_h = c.g.stride_w = 1;
+        c.g.dil_h = c.g.dil_w = 1;
+        c.g.out_c = 37;
+        if (pad == Pad::Valid) {
+          c.g.out_h = 3;
+          c.g.out_w = 2;
+        } else {
+          c.g.out_h = 5;
+          c.g.out_w = 4;
+          c.g.pad_top = c.g.pad_left = 1;
+        }
+        c.in = random_bits(r, size_t(c.g.in_h) * c.g.in_w * c.g.in_c);
+        const size_t per = size_t(9) * size_t(in_c);
+        c.w.assign(bl_bconv2d_weight_words(3, 3, in_c, c.g.out_c), 0);
+        for (int32_t o = 0; o < c.g.out_c; o++) {
+          auto f = random_bits(r, per);
+          std::copy(f.begin(), f.end(), c.w.begin() + long(o * BL_WORDS(per)));
+        }
+        c.st.init(r, c.g.out_c, coin(r) ? BL_OUT_BITS : BL_OUT_F32, int32_t(per), true);
+        c.p.g = c.g;
+        c.p.pad = bpad_of(c.pad);
+        c.p.weights = c.w.data();
+        c.p.out = c.st.o;
+        SCOPED_TRACE("long filters: " + c.str());
+        expect_same(c, run_ref(c), run_opt(c));
+        if (HasFatalFailure()) break;
+      }
+    }
+    if (HasFatalFailure()) break;
+  }
+  bl_i_x86_max_level = saved;
+}
