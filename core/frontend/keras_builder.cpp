@@ -519,35 +519,30 @@ Tensor ModelBuilder::zero_padding2d(const Tensor& x, std::array<std::array<int, 
   return add_entry(std::move(e));
 }
 
-Tensor ModelBuilder::activation(const Tensor& x, std::string act, std::string name) {
+Tensor ModelBuilder::same_shape(const std::string& class_name, const Tensor& x, const std::string& name,
+                                const json& extra) {
   Entry e;
-  e.class_name = "Activation";
+  e.class_name = class_name;
   e.config = base_config(auto_name(e.class_name, name));
-  e.config["activation"] = act;
+  e.config.update(extra);
   e.inputs = {x};
   e.output_shapes = {x.shape};
   return add_entry(std::move(e));
+}
+
+Tensor ModelBuilder::activation(const Tensor& x, std::string act, std::string name) {
+  return same_shape("Activation", x, name, {{"activation", act}});
 }
 
 Tensor ModelBuilder::relu(const Tensor& x, ReLUOptions o) {
-  Entry e;
-  e.class_name = "ReLU";
-  e.config = base_config(auto_name(e.class_name, o.name));
-  e.config.update({{"max_value", o.max_value ? json(*o.max_value) : json(nullptr)},
-                   {"negative_slope", o.negative_slope}, {"threshold", o.threshold}});
-  e.inputs = {x};
-  e.output_shapes = {x.shape};
-  return add_entry(std::move(e));
+  return same_shape("ReLU", x, o.name,
+                    {{"max_value", o.max_value ? json(*o.max_value) : json(nullptr)},
+                     {"negative_slope", o.negative_slope},
+                     {"threshold", o.threshold}});
 }
 
 Tensor ModelBuilder::softmax(const Tensor& x, int axis, std::string name) {
-  Entry e;
-  e.class_name = "Softmax";
-  e.config = base_config(auto_name(e.class_name, name));
-  e.config["axis"] = axis;
-  e.inputs = {x};
-  e.output_shapes = {x.shape};
-  return add_entry(std::move(e));
+  return same_shape("Softmax", x, name, {{"axis", axis}});
 }
 
 Tensor ModelBuilder::add(const std::vector<Tensor>& xs, std::string name) {
@@ -576,41 +571,29 @@ Tensor ModelBuilder::concatenate(const std::vector<Tensor>& xs, int axis, std::s
 }
 
 Tensor ModelBuilder::dropout(const Tensor& x, double rate, std::string name) {
-  Entry e;
-  e.class_name = "Dropout";
-  e.config = base_config(auto_name(e.class_name, name));
-  e.config.update({{"rate", rate}, {"noise_shape", nullptr}, {"seed", nullptr}});
-  e.inputs = {x};
-  e.output_shapes = {x.shape};
-  return add_entry(std::move(e));
+  return same_shape("Dropout", x, name, {{"rate", rate}, {"noise_shape", nullptr}, {"seed", nullptr}});
 }
 
 Tensor ModelBuilder::spatial_dropout2d(const Tensor& x, double rate, std::string name) {
-  Entry e;
-  e.class_name = "SpatialDropout2D";
-  e.config = base_config(auto_name(e.class_name, name));
-  e.config.update({{"rate", rate}, {"noise_shape", nullptr}, {"seed", nullptr}});
-  e.inputs = {x};
-  e.output_shapes = {x.shape};
-  return add_entry(std::move(e));
+  return same_shape("SpatialDropout2D", x, name, {{"rate", rate}, {"noise_shape", nullptr}, {"seed", nullptr}});
 }
 
 Tensor ModelBuilder::gaussian_noise(const Tensor& x, double stddev, std::string name) {
-  Entry e;
-  e.class_name = "GaussianNoise";
-  e.config = base_config(auto_name(e.class_name, name));
-  e.config.update({{"stddev", stddev}, {"seed", nullptr}});
-  e.inputs = {x};
-  e.output_shapes = {x.shape};
-  return add_entry(std::move(e));
+  return same_shape("GaussianNoise", x, name, {{"stddev", stddev}, {"seed", nullptr}});
+}
+
+// TF op layers are named after the function, with Keras' _N suffix for repeats.
+std::string ModelBuilder::tf_op_name(const std::string& base) {
+  std::string name = base;
+  for (int n = 1; used_names_.count(name); ++n) name = base + "_" + std::to_string(n);
+  used_names_[name] = 1;
+  return name;
 }
 
 Tensor ModelBuilder::tf_add_constant(const Tensor& x, double c) {
   Entry e;
   e.class_name = "TFOpLambda";
-  std::string name = "tf.__operators__.add";
-  for (int n = 1; used_names_.count(name); ++n) name = "tf.__operators__.add_" + std::to_string(n);
-  used_names_[name] = 1;
+  const std::string name = tf_op_name("tf.__operators__.add");
   e.config = base_config(name);
   e.config["function"] = "__operators__.add";
   e.inputs = {x};
@@ -622,9 +605,7 @@ Tensor ModelBuilder::tf_add_constant(const Tensor& x, double c) {
 Tensor ModelBuilder::tf_multiply_constant(const Tensor& x, double c) {
   Entry e;
   e.class_name = "TFOpLambda";
-  std::string name = "tf.math.multiply";
-  for (int n = 1; used_names_.count(name); ++n) name = "tf.math.multiply_" + std::to_string(n);
-  used_names_[name] = 1;
+  const std::string name = tf_op_name("tf.math.multiply");
   e.config = base_config(name);
   e.config["function"] = "math.multiply";
   e.inputs = {x};
@@ -638,9 +619,7 @@ Tensor ModelBuilder::tf_add(const Tensor& x, const Tensor& y) {
     throw std::invalid_argument("ModelBuilder: tf_add of two tensors needs a functional model");
   Entry e;
   e.class_name = "TFOpLambda";
-  std::string name = "tf.__operators__.add";
-  for (int n = 1; used_names_.count(name); ++n) name = "tf.__operators__.add_" + std::to_string(n);
-  used_names_[name] = 1;
+  const std::string name = tf_op_name("tf.__operators__.add");
   e.config = base_config(name);
   e.config["function"] = "__operators__.add";
   e.inputs = {x};

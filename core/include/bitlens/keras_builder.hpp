@@ -209,6 +209,10 @@ class ModelBuilder {
 
   std::string auto_name(const std::string& class_name, const std::string& requested);
   Tensor add_entry(Entry e);
+  // A layer whose output has its input's shape (activations, dropout, ...).
+  Tensor same_shape(const std::string& class_name, const Tensor& x, const std::string& name,
+                    const json& extra);
+  std::string tf_op_name(const std::string& base);
   json base_config(const std::string& name) const;
   json quantizer(const std::string& q);
   std::vector<Tensor> outputs() const;
