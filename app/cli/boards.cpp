@@ -54,8 +54,8 @@ int cmd_boards(const std::vector<std::string>& args) {
                 << std::setw(9) << (std::to_string(b.clock_hz / 1000000) + " MHz") << "  " << con << "\n";
     }
     return 0;
-  } catch (const ModelError& e) {
-    std::fprintf(stderr, "bitlens: error: boards: %s\n", e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bitlens: error: boards: %s\n", error_text(e).c_str());
     return 2;
   }
 }

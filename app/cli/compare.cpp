@@ -104,8 +104,8 @@ int cmd_compare(const std::vector<std::string>& args) {
     else
       std::cout << compare_text(r, width);
     return 0;
-  } catch (const ModelError& e) {
-    std::string msg = e.what();
+  } catch (const std::exception& e) {
+    std::string msg = error_text(e);
     if (msg.rfind(current + ": ", 0) == 0) msg = msg.substr(current.size() + 2);
     std::fprintf(stderr, "bitlens: error: %s: %s\n", current.c_str(), msg.c_str());
     return 2;
@@ -149,11 +149,11 @@ int cmd_variant(const std::vector<std::string>& args) {
     std::filesystem::rename(tmp, out);
     std::printf("wrote %s\n", out.c_str());
     return 0;
-  } catch (const ModelError& e) {
-    std::fprintf(stderr, "bitlens: error: %s: %s\n", current.c_str(), e.what());
-    return 2;
   } catch (const std::filesystem::filesystem_error& e) {
     std::fprintf(stderr, "bitlens: error: %s: %s\n", out.c_str(), e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bitlens: error: %s: %s\n", current.c_str(), error_text(e).c_str());
     return 2;
   }
 }

@@ -52,8 +52,8 @@ int cmd_export(const std::vector<std::string>& args) {
     std::cout << fit_text(p.fit);
     std::cout << "Build: cd " << out << " && make" << (board.emulated ? " && make run" : " && make flash") << "\n";
     return 0;
-  } catch (const ModelError& e) {
-    std::fprintf(stderr, "bitlens: error: %s: %s\n", model_file.c_str(), e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bitlens: error: %s: %s\n", model_file.c_str(), error_text(e).c_str());
     return 2;
   }
 }

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <new>
 #include <optional>
 #include <string>
 #include <vector>
@@ -122,6 +123,14 @@ const std::map<std::string, std::string>& command_help() {
   return h;
 }
 
+std::string error_text(const std::exception& e) {
+  if (dynamic_cast<const ModelError*>(&e)) return e.what();
+  if (dynamic_cast<const std::bad_alloc*>(&e))
+    return "the host ran out of memory (std::bad_alloc); BitLens checks sizes against its limits "
+           "(docs/limits.md) before allocating, so this is a bug: please report the model";
+  return std::string("unexpected error: ") + e.what() + "; please report the model and the command";
+}
+
 [[noreturn]] void usage_error(const std::string& msg) {
   std::fprintf(stderr, "bitlens: error: %s\n", msg.c_str());
   std::exit(2);
@@ -203,8 +212,8 @@ static int cmd_analyze(const std::vector<std::string>& args) {
       if (fit) std::cout << "\n" << fit_text(*fit);
     }
     return 0;
-  } catch (const ModelError& e) {
-    std::fprintf(stderr, "bitlens: error: %s: %s\n", file.c_str(), e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bitlens: error: %s: %s\n", file.c_str(), error_text(e).c_str());
     return 2;
   }
 }
@@ -238,12 +247,19 @@ int main(int argc, char** argv) {
     std::fputs(it->second.c_str(), stdout);
     return 0;
   }
-  if (cmd == "analyze") return cmd_analyze(rest);
-  if (cmd == "run") return cmd_run(rest);
-  if (cmd == "compare") return cmd_compare(rest);
-  if (cmd == "variant") return cmd_variant(rest);
-  if (cmd == "export") return cmd_export(rest);
-  if (cmd == "validate") return cmd_validate(rest);
-  if (cmd == "boards") return cmd_boards(rest);
+  // Commands report their own errors naming the file; this is the last resort (e.g. an
+  // exception while parsing options), still one line and exit 2, never an abort.
+  try {
+    if (cmd == "analyze") return cmd_analyze(rest);
+    if (cmd == "run") return cmd_run(rest);
+    if (cmd == "compare") return cmd_compare(rest);
+    if (cmd == "variant") return cmd_variant(rest);
+    if (cmd == "export") return cmd_export(rest);
+    if (cmd == "validate") return cmd_validate(rest);
+    if (cmd == "boards") return cmd_boards(rest);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bitlens: error: %s: %s\n", cmd.c_str(), error_text(e).c_str());
+    return 2;
+  }
   usage_error("unknown command '" + cmd + "' (see 'bitlens --help')");
 }

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "bitlens/compiler.hpp"
+#include "bitlens/limits.hpp"
 #include "bitlens/npy.hpp"
 #include "bitlens/reference.hpp"
 #include "bitlens/runtime.hpp"
@@ -92,8 +93,10 @@ int cmd_run(const std::vector<std::string>& args) {
     for (int t : c.graph.inputs) in_names.push_back(c.graph.tensors[t].name);
     for (const auto& r : c.model.outputs) out_names.push_back(r.layer);
 
+    const RunKind kind = engine == "reference" ? RunKind::Reference : RunKind::Kernels;
     std::vector<Array> x;
     if (random) {
+      check_host_limits(c, batch, kind);
       x = random_inputs(c, seed, batch);
     } else {
       for (const auto& f : order_files(inputs, in_names, "input")) {
@@ -103,6 +106,7 @@ int cmd_run(const std::vector<std::string>& args) {
       current = model_file;
     }
     check_inputs(c, x);
+    check_host_limits(c, x[0].shape[0], kind);
     std::vector<Array> y;
     if (engine == "reference") {
       y = reference_run(c.model, x);
@@ -132,9 +136,9 @@ int cmd_run(const std::vector<std::string>& args) {
       }
     }
     return 0;
-  } catch (const ModelError& e) {
+  } catch (const std::exception& e) {
     // Messages about .npy files already start with the file name.
-    std::string msg = e.what();
+    std::string msg = error_text(e);
     if (msg.rfind(current + ": ", 0) == 0) msg = msg.substr(current.size() + 2);
     std::fprintf(stderr, "bitlens: error: %s: %s\n", current.c_str(), msg.c_str());
     return 2;

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "bitlens/limits.hpp"
 #include "bitlens/npy.hpp"
 #include "bitlens/runtime.hpp"
 #include "bitlens/validate.hpp"
@@ -56,6 +57,7 @@ int cmd_validate(const std::vector<std::string>& args) {
   try {
     const CompileResult c = compile(load_model(model_file), opt);
     if (random) {
+      check_host_limits(c, batch, RunKind::Reference);
       vo.inputs = random_inputs(c, seed, batch);
     } else {
       if (input_files.size() != c.graph.inputs.size())
@@ -71,8 +73,8 @@ int cmd_validate(const std::vector<std::string>& args) {
     const ValidateResult r = validate(c, vo);
     std::cout << validate_text(c, r);
     return r.pass() ? 0 : 1;
-  } catch (const ModelError& e) {
-    std::string msg = e.what();
+  } catch (const std::exception& e) {
+    std::string msg = error_text(e);
     if (msg.rfind(current + ": ", 0) == 0) msg = msg.substr(current.size() + 2);
     // Tool failures span several lines (build log); the first line is the error.
     std::fprintf(stderr, "bitlens: error: %s: %s\n", current.c_str(), msg.c_str());

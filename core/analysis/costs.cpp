@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "bitlens/limits.hpp"
 #include "passes/passes.hpp"
 #include "runtime/kernel_params.hpp"
 
@@ -32,18 +33,18 @@ void compute_costs(Graph& g) {
     switch (n.op) {
       case Op::Conv2D: {
         const int64_t cin = g.tensors[n.inputs[0]].shape.back();
-        n.macc = out_elems * n.conv.kh * n.conv.kw * cin + (has_bias ? out.shape.back() : 0);
+        n.macc = sat_add(sat_mul(sat_mul(out_elems, int64_t{n.conv.kh} * n.conv.kw), cin), has_bias ? out.shape.back() : 0);
         break;
       }
       case Op::DepthwiseConv2D:
-        n.macc = out_elems * n.conv.kh * n.conv.kw + (has_bias ? out.shape.back() : 0);
+        n.macc = sat_add(sat_mul(out_elems, int64_t{n.conv.kh} * n.conv.kw), has_bias ? out.shape.back() : 0);
         break;
       case Op::Dense:
-        n.macc = in_elems * out_elems + (has_bias ? out_elems : 0);
+        n.macc = sat_add(sat_mul(in_elems, out_elems), has_bias ? out_elems : 0);
         break;
       case Op::MaxPool:
       case Op::AvgPool:
-        n.macc = out_elems * n.pool.kh * n.pool.kw;
+        n.macc = sat_mul(out_elems, int64_t{n.pool.kh} * n.pool.kw);
         break;
       case Op::GlobalAvgPool:
       case Op::GlobalMaxPool:
@@ -52,10 +53,10 @@ void compute_costs(Graph& g) {
       case Op::BatchNorm:
       case Op::Pack:
       case Op::Unpack:
-        n.macc = 2 * out_elems;
+        n.macc = sat_mul(2, out_elems);
         break;
       case Op::Softmax:
-        n.macc = 15 * out_elems;
+        n.macc = sat_mul(15, out_elems);
         break;
       case Op::Activation:
       case Op::Add:
@@ -69,7 +70,7 @@ void compute_costs(Graph& g) {
     // A non-clamp activation applied in place after a conv/dense kernel.
     if ((n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense) &&
         !n.activation.empty() && n.activation != "linear")
-      n.macc += (n.activation == "softmax" ? 15 : 1) * out_elems;
+      n.macc = sat_add(n.macc, sat_mul(n.activation == "softmax" ? 15 : 1, out_elems));
 
     const auto k = n.decision.kernel;
     if (k == KernelClass::Binary || k == KernelClass::BinaryWeights) n.rom_bytes += rom_of(n.weight_bits);
@@ -77,7 +78,12 @@ void compute_costs(Graph& g) {
       n.rom_bytes += rom_of(n.weights);
     n.rom_bytes += rom_of(n.epi.mul) + rom_of(n.epi.add) + rom_of(n.epi.threshold) + rom_of(n.epi.flip) +
                    rom_of(n.or_mask);
-    n.scratch_bytes = aligned(static_cast<int64_t>(runtime::scratch_bytes(g, n)));
+    // Kernel parameters are 32-bit, as on the microcontroller. A layer with a tensor beyond the
+    // host limit never runs (HOST_LIMIT refuses the model), so its scratch is not computed.
+    bool runnable = true;
+    for (int t : n.inputs) runnable = runnable && g.tensors[t].bytes() <= HostLimits{}.max_tensor_bytes;
+    for (int t : n.outputs) runnable = runnable && g.tensors[t].bytes() <= HostLimits{}.max_tensor_bytes;
+    if (runnable) n.scratch_bytes = aligned(static_cast<int64_t>(runtime::scratch_bytes(g, n)));
   }
 }
 

@@ -3,10 +3,13 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
 #include "bitlens/export.hpp"
+#include "bitlens/limits.hpp"
+#include "io/tempdir.hpp"
 #include "bitlens/report.hpp"
 #include "bitlens/runtime.hpp"
 
@@ -131,6 +134,9 @@ std::string float_array(const std::string& name, const std::vector<float>& v) {
 }  // namespace
 
 Project make_project(const CompileResult& c, const Board& board, const ProjectOptions& o) {
+  if (o.inputs.empty() && (o.vectors < 1 || o.vectors > 1000)) throw ModelError("--vectors must be between 1 and 1000");
+  // Before any code or test vector is generated: the host runtime computes the expected outputs.
+  check_host_limits(c, o.inputs.empty() ? o.vectors : o.inputs[0].shape.at(0));
   Project p;
   p.network = generate_network(c, o.name);
   p.fit = check_fit(c, board);
@@ -142,7 +148,6 @@ Project make_project(const CompileResult& c, const Board& board, const ProjectOp
   if (!o.inputs.empty()) {
     p.inputs = o.inputs;
   } else {
-    if (o.vectors < 1 || o.vectors > 1000) throw ModelError("--vectors must be between 1 and 1000");
     p.inputs = random_inputs(c, o.seed, o.vectors);
   }
   check_inputs(c, p.inputs);
@@ -279,34 +284,107 @@ std::vector<std::string> list_files(const fs::path& dir) {
   return r;
 }
 
+namespace {
+
+const char* const kManifest = ".bitlens-manifest";
+const char* const kManifestHeader =
+    "# bitlens export manifest v1: the files 'bitlens export' wrote here; --force replaces only these";
+
+// Paths the manifest of `dir` lists (none when there is no manifest).
+std::set<std::string> read_manifest(const fs::path& dir) {
+  std::set<std::string> r;
+  const fs::path m = dir / kManifest;
+  std::error_code ec;
+  const auto st = fs::symlink_status(m, ec);
+  if (!fs::exists(st)) return r;
+  if (!fs::is_regular_file(st))
+    throw ModelError(m.string() + " is not a regular file; BitLens does not follow links: remove it or choose another --out");
+  std::ifstream in(m);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty() && line[0] != '#') r.insert(line);
+  return r;
+}
+
+// What writing `rel` into `dir` would touch, refused when it is a link (at any level inside
+// `dir`) or a file BitLens did not write.
+void check_destination(const fs::path& dir, const std::string& rel, const std::set<std::string>& ours) {
+  const std::string advice = "; BitLens writes only its own files under --out and never follows a link: "
+                             "move it away or choose another --out";
+  fs::path cur = dir;
+  const fs::path r(rel);
+  for (auto it = r.begin(); it != r.end(); ++it) {
+    cur /= *it;
+    std::error_code ec;
+    const auto st = fs::symlink_status(cur, ec);
+    if (!fs::exists(st)) return;  // nothing below a missing directory exists either
+    if (fs::is_symlink(st)) {
+      const fs::path to = fs::read_symlink(cur, ec);
+      throw ModelError(cur.string() + " is a symbolic link" + (ec ? std::string() : " to " + to.string()) + advice);
+    }
+    const bool last = std::next(it) == r.end();
+    if (!last && !fs::is_directory(st))
+      throw ModelError(cur.string() + " is a file where the project needs a directory" + advice);
+    if (last && !fs::is_regular_file(st))
+      throw ModelError(cur.string() + " is not a regular file" + advice);
+    if (last && !ours.count(rel))
+      throw ModelError("export would replace " + cur.string() + ", which BitLens did not write (it is not in " +
+                       (dir / kManifest).string() + ")" + advice);
+  }
+}
+
+}  // namespace
+
 void write_project(const std::vector<GeneratedFile>& files, const fs::path& dir_in, bool force) {
   std::error_code ec;
-  const fs::path dir = fs::absolute(dir_in);
+  fs::path dir = fs::absolute(dir_in).lexically_normal();
+  if (!dir.has_filename()) dir = dir.parent_path();  // "out/"
+  // --out itself may be a link the user chose; what is inside it may not.
+  if (fs::is_symlink(fs::symlink_status(dir, ec))) {
+    const fs::path target = fs::canonical(dir, ec);
+    if (!ec) dir = target;
+  }
   const bool exists = fs::exists(dir, ec);
   if (exists && !fs::is_directory(dir, ec)) throw ModelError(dir.string() + " exists and is not a directory");
   const bool empty = !exists || fs::is_empty(dir, ec);
   if (!empty && !force)
-    throw ModelError(dir.string() + " is not empty; choose a new directory, or give --force to write the project's "
-                     "files into it (other files there are left alone)");
+    throw ModelError(dir.string() + " is not empty; choose a new directory, or give --force to replace the files a "
+                     "previous export wrote there (other files are left alone)");
+  std::set<std::string> written;
   for (const auto& f : files) {
     const fs::path rel(f.path);
-    if (rel.is_absolute() || f.path.find("..") != std::string::npos) throw ModelError("internal: bad project path " + f.path);
+    bool bad = rel.empty() || rel.is_absolute() || f.path == kManifest;
+    for (const auto& part : rel) bad = bad || part == ".." || part == "." || part.empty();
+    if (bad) throw ModelError("internal: bad project path " + f.path);
+    written.insert(f.path);
+  }
+  std::set<std::string> ours;
+  if (!empty) {
+    ours = read_manifest(dir);
+    for (const auto& f : files) check_destination(dir, f.path, ours);
   }
   fs::create_directories(dir.parent_path(), ec);
-  // The temporary directory sits next to the destination, so the final rename stays on one
-  // file system and is atomic.
-  const fs::path tmp = dir.parent_path() / ("." + dir.filename().string() + ".bitlens-tmp-" + std::to_string(::getpid()));
-  fs::remove_all(tmp, ec);  // a leftover of this same process id: ours
+  // A fresh private directory next to the destination (mkdtemp), so the final renames stay on
+  // one file system and nobody can have prepared its contents.
+  const fs::path tmp = io::make_temp_dir(dir.parent_path(), "." + dir.filename().string() + ".bitlens-tmp-");
   try {
-    fs::create_directories(tmp);
-    for (const auto& f : files) {
-      const fs::path p = tmp / f.path;
+    fs::permissions(tmp, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
+    auto put = [&](const std::string& rel, const std::string& text) {
+      const fs::path p = tmp / rel;
       fs::create_directories(p.parent_path());
       std::ofstream out(p, std::ios::binary);
-      out << f.text;
+      out << text;
       out.close();
-      if (!out) throw ModelError("cannot write " + (dir / f.path).string() + " (disk full?)");
-    }
+      if (!out) throw ModelError("cannot write " + (dir / rel).string() + " (disk full?)");
+    };
+    for (const auto& f : files) put(f.path, f.text);
+    // Files an earlier export wrote stay BitLens' own (export never deletes).
+    for (const auto& o : ours)
+      if (fs::exists(fs::symlink_status(dir / o, ec))) written.insert(o);
+    std::string manifest = std::string(kManifestHeader) + "\n";
+    for (const auto& w : written) manifest += w + "\n";
+    put(kManifest, manifest);
     if (empty) {
       // rename(2) replaces an empty directory.
       fs::rename(tmp, dir);
@@ -315,6 +393,7 @@ void write_project(const std::vector<GeneratedFile>& files, const fs::path& dir_
         fs::create_directories((dir / f.path).parent_path());
         fs::rename(tmp / f.path, dir / f.path);
       }
+      fs::rename(tmp / kManifest, dir / kManifest);
       fs::remove_all(tmp);  // only directories we created remain in it
     }
   } catch (const fs::filesystem_error& e) {

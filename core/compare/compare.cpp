@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "bitlens/report.hpp"
+#include "bitlens/limits.hpp"
 #include "bitlens/runtime.hpp"
 
 namespace bitlens {
@@ -150,6 +151,10 @@ CompareResult compare_variants(const std::vector<VariantSpec>& specs, const Comp
     compiled.push_back(compile(it->second, s.options));
   }
 
+  const int64_t samples = options.inputs.empty() ? std::max(1, options.samples) : options.inputs[0].shape.at(0);
+  for (size_t i = 0; i < compiled.size(); ++i)
+    if (auto v = host_limit_violation(compiled[i], samples, RunKind::Compare))
+      throw ModelError(specs[i].file + ": " + *v);
   std::vector<Array> x = options.inputs;
   if (x.empty()) x = random_inputs(compiled[0], options.seed, std::max(1, options.samples));
   res.samples = x.empty() ? 0 : static_cast<int>(x[0].shape[0]);

@@ -158,7 +158,7 @@ class Checker {
       case F::Pair:
         if (pos_int(v, 65536)) break;
         if (v.is_array() && v.size() == 2 && pos_int(v[0], 65536) && pos_int(v[1], 65536)) break;
-        bad_field(f.key, "two positive integers such as [3, 3]");
+        bad_field(f.key, "two integers from 1 to 65536 such as [3, 3]");
       case F::Padding: {
         if (!v.is_string()) bad_field(f.key, "\"valid\" or \"same\"");
         std::string s = v.get<std::string>();

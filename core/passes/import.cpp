@@ -21,23 +21,51 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return r + (s.size() == 1 ? ",)" : ")");
 }
 
+// Integers in a layer config (sizes, strides, filters, padding) beyond this are refused: no
+// real model comes near, and every shape computed from them then fits int64 with room to spare.
+constexpr int64_t kMaxConfigInt = int64_t{1} << 24;
+// One tensor of one sample may hold at most this many elements (4 TiB of float32): anything
+// larger is refused while reading; the much lower run limits are in bitlens/limits.hpp.
+constexpr int64_t kMaxTensorElements = int64_t{1} << 40;
+
+[[noreturn]] void too_large(const Layer& l, const std::string& key, const json& v) {
+  fail(l, "config '" + key + "' is " + v.dump() + ", larger than BitLens accepts (at most " +
+              std::to_string(kMaxConfigInt) + ")");
+}
+
+int config_int(const Layer& l, const std::string& key, const json& v) {
+  int64_t x;
+  if (v.is_number_integer()) {
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(kMaxConfigInt)) too_large(l, key, v);
+    x = v.get<int64_t>();
+  } else if (v.is_number_float() && std::isfinite(v.get<double>()) && v.get<double>() == std::floor(v.get<double>()) &&
+             std::fabs(v.get<double>()) <= static_cast<double>(kMaxConfigInt)) {
+    x = static_cast<int64_t>(v.get<double>());
+  } else if (v.is_number_float() && std::isfinite(v.get<double>()) && v.get<double>() == std::floor(v.get<double>())) {
+    too_large(l, key, v);
+  } else {
+    fail(l, "config '" + key + "' must be an integer, found " + v.dump() + "; re-save the model from Keras");
+  }
+  if (x > kMaxConfigInt || x < -kMaxConfigInt) too_large(l, key, v);
+  return static_cast<int>(x);
+}
+
 int get_int(const Layer& l, const char* key, int def) {
   const json* v = config_get(l, key);
   if (!v || v->is_null()) return def;
-  if (v->is_number_integer()) return v->get<int>();
-  if (v->is_number()) return static_cast<int>(v->get<double>());
-  fail(l, std::string("config '") + key + "' must be an integer, found " + v->dump() +
-              "; re-save the model from Keras");
+  return config_int(l, key, *v);
 }
 
 // Keras writes tuples like kernel_size as [3, 3]; old files may hold a single integer.
 std::pair<int, int> get_pair(const Layer& l, const char* key, std::pair<int, int> def) {
   const json* v = config_get(l, key);
   if (!v || v->is_null()) return def;
-  if (v->is_number_integer()) return {v->get<int>(), v->get<int>()};
-  if (v->is_array() && v->size() == 2 && (*v)[0].is_number_integer() &&
-      (*v)[1].is_number_integer())
-    return {(*v)[0].get<int>(), (*v)[1].get<int>()};
+  if (v->is_number_integer()) {
+    const int x = config_int(l, key, *v);
+    return {x, x};
+  }
+  if (v->is_array() && v->size() == 2 && (*v)[0].is_number_integer() && (*v)[1].is_number_integer())
+    return {config_int(l, key, (*v)[0]), config_int(l, key, (*v)[1])};
   fail(l, std::string("config '") + key + "' must be a pair of integers like [3, 3], found " +
               v->dump() + "; re-save the model from Keras");
 }
@@ -87,12 +115,14 @@ const Array& weight(const Layer& l, const char* name, const std::vector<int64_t>
 }
 
 // TF "same" padding amounts along one axis.
-void same_pad(int in, int k, int s, int d, int& out, int& before, int& after) {
+// In 64 bits: `in` may be any tensor dimension; k and d are bounded config integers, so the
+// padding (at most the dilated kernel extent, checked <= 2^30) fits int.
+void same_pad(int64_t in, int k, int s, int d, int64_t& out, int& before, int& after) {
   out = (in + s - 1) / s;
-  const int eff = (k - 1) * d + 1;
-  const int total = std::max((out - 1) * s + eff - in, 0);
-  before = total / 2;
-  after = total - before;
+  const int64_t eff = int64_t{k - 1} * d + 1;
+  const int64_t total = std::max<int64_t>((out - 1) * s + eff - in, 0);
+  before = static_cast<int>(total / 2);
+  after = static_cast<int>(total - total / 2);
 }
 
 // Applies a weight quantizer to latent weights, per output channel (last axis) where needed.
@@ -233,15 +263,25 @@ Graph import_model(const Model& model) {
         unsupported_why = "GROUPED_CONV";
       }
       const auto& s = in_shape(0);
-      const int H = static_cast<int>(s[0]), W = static_cast<int>(s[1]), C = static_cast<int>(s[2]);
-      int oh, ow;
+      const int64_t H = s[0], W = s[1];
+      if (s[2] > kMaxConfigInt)
+        fail(l, "its input has " + std::to_string(s[2]) + " channels, more than BitLens accepts (at most " +
+                    std::to_string(kMaxConfigInt) + ")");
+      const int C = static_cast<int>(s[2]);
+      const int64_t eff_h = int64_t{a.kh - 1} * a.dh + 1, eff_w = int64_t{a.kw - 1} * a.dw + 1;
+      // "same" padding is at most this extent, and the kernels take it as int.
+      constexpr int64_t kMaxExtent = int64_t{1} << 30;
+      if (eff_h > kMaxExtent || eff_w > kMaxExtent)
+        fail(l, "kernel_size x dilation_rate spans " + std::to_string(eff_h) + "x" + std::to_string(eff_w) +
+                    " pixels, more than BitLens accepts (at most " + std::to_string(kMaxExtent) + ")");
+      int64_t oh, ow;
       if (a.same) {
         same_pad(H, a.kh, a.sh, a.dh, oh, a.pad_top, a.pad_bottom);
         same_pad(W, a.kw, a.sw, a.dw, ow, a.pad_left, a.pad_right);
       } else {
-        oh = (H - ((a.kh - 1) * a.dh + 1)) / a.sh + 1;
-        ow = (W - ((a.kw - 1) * a.dw + 1)) / a.sw + 1;
-        if (H < (a.kh - 1) * a.dh + 1 || W < (a.kw - 1) * a.dw + 1)
+        oh = (H - eff_h) / a.sh + 1;
+        ow = (W - eff_w) / a.sw + 1;
+        if (H < eff_h || W < eff_w)
           fail(l, "the " + std::to_string(a.kh) + "x" + std::to_string(a.kw) +
                       " kernel is larger than its " + std::to_string(H) + "x" +
                       std::to_string(W) + " input with padding=\"valid\"");
@@ -249,6 +289,9 @@ Graph import_model(const Model& model) {
       if (depthwise) {
         a.depth_multiplier = get_int(l, "depth_multiplier", 1);
         if (a.depth_multiplier <= 0) fail(l, "depth_multiplier must be positive");
+        if (int64_t{C} * a.depth_multiplier > kMaxConfigInt)
+          fail(l, std::to_string(C) + " channels x depth_multiplier " + std::to_string(a.depth_multiplier) +
+                      " is more than BitLens accepts (at most " + std::to_string(kMaxConfigInt) + " channels)");
         a.filters = separable ? get_int(l, "filters", 0) : C * a.depth_multiplier;
         if (a.filters <= 0) fail(l, "config 'filters' must be a positive integer");
         const Array& k = weight(l, "depthwise_kernel", {a.kh, a.kw, C, a.depth_multiplier});
@@ -349,9 +392,9 @@ Graph import_model(const Model& model) {
       int axis = -1;
       const json* ax = config_get(l, "axis");
       if (ax && ax->is_array() && ax->size() == 1 && (*ax)[0].is_number_integer())
-        axis = (*ax)[0].get<int>();
+        axis = config_int(l, "axis", (*ax)[0]);
       else if (ax && ax->is_number_integer())
-        axis = ax->get<int>();
+        axis = config_int(l, "axis", *ax);
       const int rank = static_cast<int>(s.size()) + 1;
       if (axis < 0) axis += rank;
       if (axis != rank - 1) {
@@ -394,14 +437,15 @@ Graph import_model(const Model& model) {
         unsupported_why = "CHANNELS_FIRST";
       }
       const auto& s = in_shape(0);
-      int oh, ow, b;
+      int64_t oh, ow;
+      int b;
       if (p.same) {
-        same_pad(static_cast<int>(s[0]), p.kh, p.sh, 1, oh, p.pad_top, b);
-        same_pad(static_cast<int>(s[1]), p.kw, p.sw, 1, ow, p.pad_left, b);
+        same_pad(s[0], p.kh, p.sh, 1, oh, p.pad_top, b);
+        same_pad(s[1], p.kw, p.sw, 1, ow, p.pad_left, b);
       } else {
         if (s[0] < p.kh || s[1] < p.kw) fail(l, "pool window is larger than its input");
-        oh = static_cast<int>((s[0] - p.kh) / p.sh + 1);
-        ow = static_cast<int>((s[1] - p.kw) / p.sw + 1);
+        oh = (s[0] - p.kh) / p.sh + 1;
+        ow = (s[1] - p.kw) / p.sw + 1;
       }
       out_shape = {oh, ow, s[2]};
     } else if (c == "GlobalAveragePooling2D" || c == "GlobalMaxPooling2D") {
@@ -434,13 +478,14 @@ Graph import_model(const Model& model) {
         } else if (d <= 0) {
           fail(l, "target_shape " + t->dump() + " has an invalid dimension");
         } else {
+          if (d > kMaxTensorElements) fail(l, "target_shape " + t->dump() + " has a dimension larger than its input");
           out_shape.push_back(d);
-          known *= d;
+          known = sat_mul(known, d);
         }
       }
       if (minus >= 0) out_shape[minus] = known ? e / known : 0;
       int64_t got = 1;
-      for (auto d : out_shape) got *= d;
+      for (auto d : out_shape) got = sat_mul(got, d);
       if (got != e)
         fail(l, "target_shape " + t->dump() + " does not hold the " + std::to_string(e) +
                     " elements of its input " + shape_str(in_shape(0)));
@@ -453,14 +498,18 @@ Graph import_model(const Model& model) {
       int t = 1, b = 1, le = 1, r = 1;
       auto bad = [&]() { fail(l, "config 'padding' " + (p ? p->dump() : std::string("(missing)")) + " is not understood"); };
       if (!p || p->is_number_integer()) {
-        t = b = le = r = p ? p->get<int>() : 1;
+        t = b = le = r = p ? config_int(l, "padding", *p) : 1;
       } else if (p->is_array() && p->size() == 2) {
         const json &a = (*p)[0], &bb = (*p)[1];
         if (a.is_number_integer() && bb.is_number_integer()) {
-          t = b = a.get<int>();
-          le = r = bb.get<int>();
-        } else if (a.is_array() && bb.is_array() && a.size() == 2 && bb.size() == 2) {
-          t = a[0].get<int>(); b = a[1].get<int>(); le = bb[0].get<int>(); r = bb[1].get<int>();
+          t = b = config_int(l, "padding", a);
+          le = r = config_int(l, "padding", bb);
+        } else if (a.is_array() && bb.is_array() && a.size() == 2 && bb.size() == 2 && a[0].is_number_integer() &&
+                   a[1].is_number_integer() && bb[0].is_number_integer() && bb[1].is_number_integer()) {
+          t = config_int(l, "padding", a[0]);
+          b = config_int(l, "padding", a[1]);
+          le = config_int(l, "padding", bb[0]);
+          r = config_int(l, "padding", bb[1]);
         } else {
           bad();
         }
@@ -562,6 +611,16 @@ Graph import_model(const Model& model) {
       n.decision.kernel = KernelClass::Unsupported;
       n.decision.reasons.push_back(make_reason(unsupported_why, {c, l.name}));
     }
+
+    // Every size downstream (costs, memory plan, limits) is computed in int64 from these.
+    int64_t elements = 1;
+    for (auto d : out_shape) {
+      if (d < 0) fail(l, "output shape " + shape_str(out_shape) + " has a negative dimension");
+      elements = sat_mul(elements, d);
+    }
+    if (elements > kMaxTensorElements)
+      fail(l, "output shape " + shape_str(out_shape) + " has more than " + std::to_string(kMaxTensorElements) +
+                  " elements per sample, more than BitLens can analyse; build the model for a smaller input shape");
 
     // Output tensor(s). Multi-output layers are not supported: one output each.
     Tensor t;

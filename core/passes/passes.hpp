@@ -1,6 +1,8 @@
 // Internal interface of the compiler passes (one file per pass; pipeline.cpp runs them in order).
 #pragma once
 
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include "bitlens/compiler.hpp"
@@ -31,6 +33,8 @@ bool lower_constants(Graph& g);
 void compute_costs(Graph& g);
 std::vector<int> make_schedule(const Graph& g);
 MemoryPlan plan_memory(const Graph& g, const std::vector<int>& schedule);
+// Adds HOST_LIMIT reasons to the layers a one-sample host run could not hold (analysis/limits.cpp).
+void mark_host_limits(CompileResult& c);
 
 // Reason wording: one table (reasons.cpp), rendered everywhere.
 // `args` fill the {0}, {1}, ... placeholders of the code's message and fix.
@@ -43,6 +47,17 @@ struct ReasonInfo {
   const char* fix;
 };
 const std::vector<ReasonInfo>& reason_table();
+
+// Saturating int64 arithmetic for sizes and costs that come from a file: an absurd model shows
+// as INT64_MAX (and fails every limit) instead of overflowing.
+inline int64_t sat_mul(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+}
+inline int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+}
 
 // Helpers shared by passes.
 const json* config_get(const Layer& layer, const char* key);

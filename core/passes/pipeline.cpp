@@ -68,12 +68,14 @@ CompileResult compile(Model model, const CompileOptions& options) {
   passes::compute_costs(r.graph);
   r.schedule = passes::make_schedule(r.graph);
   r.plan = passes::plan_memory(r.graph, r.schedule);
+  passes::mark_host_limits(r);
 
   auto& t = r.totals;
   for (const auto& n : r.graph.nodes) {
-    t.macc += n.macc;
-    t.rom_bytes += n.rom_bytes;
-    if (n.macc > 0 && !n.decision.op_type.empty()) t.op_types[n.decision.op_type] += n.macc;
+    t.macc = passes::sat_add(t.macc, n.macc);
+    t.rom_bytes = passes::sat_add(t.rom_bytes, n.rom_bytes);
+    if (n.macc > 0 && !n.decision.op_type.empty())
+      t.op_types[n.decision.op_type] = passes::sat_add(t.op_types[n.decision.op_type], n.macc);
   }
   t.activations_bytes = r.plan.arena_bytes;
   t.io_bytes = 0;

@@ -55,6 +55,12 @@ const std::vector<ReasonInfo>& reason_table() {
        "activation '{0}' could not be folded into a preceding kernel ({1}), so it runs as a "
        "separate float pass",
        "Nothing required; ReLU/ReLU6 directly after a conv/dense fold for free"},
+      // ---- sizes
+      {"HOST_LIMIT", S::Warning,
+       "{0} needs {1} per sample, more than the host limit of {2}: analyze reports the layer, "
+       "but run, compare, validate and export refuse the model",
+       "Build '{3}' for a smaller input shape (or with fewer filters / less padding) to run it "
+       "on the host; the limits are in docs/limits.md"},
       {"MAXPOOL_FLOAT", S::Info,
        "max-pooling runs on float values because its input is float ({0})",
        "When every consumer binarizes the pooled values, pooling runs on bits instead"},

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <random>
 
+#include "bitlens/limits.hpp"
 #include "bitlens/runtime.hpp"
 #include "runtime/kernel_params.hpp"
 
@@ -68,6 +69,7 @@ Executor::Executor(const CompileResult& compiled) : c_(compiled) {
     if (!n.removed && n.decision.kernel == KernelClass::Unsupported)
       throw ModelError("layer '" + n.name + "' (" + n.class_name + ") is unsupported and cannot run: " +
                        (n.decision.reasons.empty() ? std::string("see 'bitlens analyze'") : n.decision.reasons[0].message));
+  check_host_limits(c_, 1);
   arena_.assign(static_cast<size_t>((c_.plan.arena_bytes + 3) / 4 + 1), 0u);
   offset_.assign(g.tensors.size(), -1);
   for (const auto& b : c_.plan.buffers)
@@ -90,6 +92,7 @@ std::vector<Array> Executor::run(const std::vector<Array>& inputs) {
   const int64_t batch = inputs.empty() ? 1 : inputs[0].shape[0];
   for (const auto& a : inputs)
     if (a.shape[0] != batch) throw ModelError("all inputs must have the same batch size");
+  check_host_limits(c_, batch);
   std::vector<Array> outs;
   for (int t : g.outputs) {
     Array a;

@@ -6,15 +6,18 @@
 #include <cstring>
 #include <fstream>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bitlens/validate.hpp"
+#include "bitlens/limits.hpp"
 #include "bitlens/export.hpp"
 #include "bitlens/reference.hpp"
 #include "bitlens/report.hpp"
 #include "bitlens/runtime.hpp"
+#include "io/tempdir.hpp"
 
 namespace bitlens {
 
@@ -277,6 +280,7 @@ OutputMetrics compare_output(const std::string& name, const std::vector<float>& 
 ValidateResult validate(const CompileResult& c, const ValidateOptions& o) {
   if (o.inputs.empty()) throw ModelError("validate needs inputs (--input or --random)");
   check_inputs(c, o.inputs);
+  check_host_limits(c, o.inputs[0].shape[0], RunKind::Reference);
   ValidateResult res;
   res.target = o.target;
   res.vectors = static_cast<int>(o.inputs[0].shape[0]);
@@ -286,26 +290,21 @@ ValidateResult validate(const CompileResult& c, const ValidateOptions& o) {
   const auto reference_out = reference_run(c.model, o.inputs);
 
   const bool keep = !o.work_dir.empty();
-  const fs::path work = keep ? fs::absolute(o.work_dir)
-                             : fs::temp_directory_path() / ("bitlens-validate-" + std::to_string(::getpid()));
-  if (keep && fs::exists(work) && !fs::is_empty(work))
-    throw ModelError(work.string() + " is not empty; give a new or empty directory to --keep");
-  std::error_code ec;
-  if (!keep) fs::remove_all(work, ec);
-  fs::create_directories(work);
+  if (keep && fs::exists(o.work_dir) && !fs::is_empty(o.work_dir))
+    throw ModelError(fs::absolute(o.work_dir).string() + " is not empty; give a new or empty directory to --keep");
+  if (keep) fs::create_directories(o.work_dir);
+  // Without --keep: a fresh private directory (mkdtemp under $TMPDIR), never a predictable name
+  // someone else could have planted sources in; removed on every path out.
+  std::optional<io::TempDir> temp;
+  if (!keep) temp.emplace("bitlens-validate-");
+  const fs::path work = keep ? fs::absolute(o.work_dir) : temp->path();
   std::vector<Array> got;
-  try {
-    const NetworkCode net = generate_network(c, o.name);
-    res.network = net.name;
-    if (o.target == ValidateTarget::Host)
-      got = run_host(c, o, net, work);
-    else
-      got = run_qemu(c, o, work, res);
-  } catch (...) {
-    if (!keep) fs::remove_all(work, ec);
-    throw;
-  }
-  if (!keep) fs::remove_all(work, ec);
+  const NetworkCode net = generate_network(c, o.name);
+  res.network = net.name;
+  if (o.target == ValidateTarget::Host)
+    got = run_host(c, o, net, work);
+  else
+    got = run_qemu(c, o, work, res);
 
   res.vs_runtime.against = "host runtime";
   res.vs_reference.against = "reference interpreter";

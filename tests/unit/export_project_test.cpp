@@ -23,7 +23,8 @@ TEST(ExportWrite, RefusesNonEmptyDirUnlessForcedAndKeepsOtherFiles) {
   const std::vector<GeneratedFile> files = {{"a.txt", "one"}, {"sub/b.txt", "two"}};
   // A missing directory is created (via a temporary sibling, renamed into place).
   write_project(files, root / "p", false);
-  EXPECT_EQ(list_files(root / "p"), (std::vector<std::string>{"a.txt", "sub/b.txt"}));
+  EXPECT_EQ(list_files(root / "p"), (std::vector<std::string>{".bitlens-manifest", "a.txt", "sub/b.txt"}));
+  EXPECT_NE(read(root / "p" / ".bitlens-manifest").find("\na.txt\nsub/b.txt\n"), std::string::npos);
   // An existing empty directory is fine too.
   fs::create_directories(root / "empty");
   write_project(files, root / "empty", false);
@@ -43,6 +44,58 @@ TEST(ExportWrite, RefusesNonEmptyDirUnlessForcedAndKeepsOtherFiles) {
   // A file where the directory should be.
   write(root / "file", "x");
   EXPECT_THROW(write_project(files, root / "file", true), ModelError);
+}
+
+TEST(ExportWrite, ForceNeverWritesThroughLinksOrOverForeignFiles) {
+  const fs::path root = fresh_dir("links");
+  const std::vector<GeneratedFile> files = {{"Makefile", "all:"}, {"network/n.c", "int x;"}};
+  write_project(files, root / "p", false);
+  // A planted link: network/ -> a directory outside --out.
+  fs::create_directories(root / "outside");
+  write(root / "outside" / "n.c", "victim");
+  fs::remove_all(root / "p" / "network");
+  fs::create_directory_symlink(root / "outside", root / "p" / "network");
+  try {
+    write_project(files, root / "p", true);
+    ADD_FAILURE() << "a link inside --out must refuse the export";
+  } catch (const ModelError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find((root / "p" / "network").string() + " is a symbolic link"), std::string::npos) << m;
+  }
+  EXPECT_EQ(read(root / "outside" / "n.c"), "victim");
+  EXPECT_EQ(list_files(root / "outside"), (std::vector<std::string>{"n.c"}));
+  EXPECT_EQ(read(root / "p" / "Makefile"), "all:") << "refused before anything is touched";
+
+  // A link in place of a file.
+  fs::remove(root / "p" / "network");
+  fs::create_directories(root / "p" / "network");
+  write(root / "p" / "network" / "n.c", "int x;");
+  fs::remove(root / "p" / "Makefile");
+  fs::create_symlink(root / "outside" / "n.c", root / "p" / "Makefile");
+  EXPECT_THROW(write_project(files, root / "p", true), ModelError);
+  EXPECT_EQ(read(root / "outside" / "n.c"), "victim");
+
+  // A file BitLens did not write (no manifest lists it) at a project path.
+  const fs::path q = root / "q";
+  fs::create_directories(q);
+  write(q / "Makefile", "the user's own");
+  try {
+    write_project(files, q, true);
+    ADD_FAILURE() << "a foreign file at a project path must refuse the export";
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("which BitLens did not write"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read(q / "Makefile"), "the user's own");
+  EXPECT_FALSE(fs::exists(q / "network"));
+
+  // --out itself may be a link (the user chose it): written where it points.
+  fs::create_directories(root / "real");
+  fs::create_directory_symlink(root / "real", root / "alias");
+  write_project(files, root / "alias", false);
+  EXPECT_EQ(read(root / "real" / "network" / "n.c"), "int x;");
+  EXPECT_TRUE(fs::is_symlink(root / "alias"));
+  for (const auto& e : fs::directory_iterator(root))
+    EXPECT_EQ(e.path().filename().string().find("bitlens-tmp"), std::string::npos) << e.path();
 }
 
 TEST(ExportCli, ExportRefusesNonEmptyDirAndForceWorks) {

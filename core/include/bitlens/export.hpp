@@ -34,11 +34,14 @@ inline constexpr float kFloatOutputTolerance = 1e-5f;
 // data files).
 Project make_project(const CompileResult& c, const Board& board, const ProjectOptions& options);
 
-// Writes `files` under `dir`. A missing or empty `dir` is created by writing everything into a
-// temporary sibling directory that is then renamed into place. A non-empty `dir` is refused
-// unless `force`; with `force` the files are still written to the temporary directory first,
-// then each is moved over its destination (files of `dir` that are not part of the project are
-// left alone; nothing is deleted that export did not create). Throws ModelError.
+// Writes `files` under `dir`, plus `dir`/.bitlens-manifest listing every file export wrote
+// there. Everything is first written into a fresh temporary sibling directory (mkdtemp), so a
+// failure leaves `dir` as it was. A missing or empty `dir` is that directory renamed into place.
+// A non-empty `dir` is refused unless `force`; with `force` each file is moved over its
+// destination, and only files the manifest lists are replaced: a symbolic link anywhere on the
+// way (e.g. network/ -> elsewhere), or a file at a project path that BitLens did not write,
+// refuses the export before anything is touched. Other files are left alone; nothing is
+// deleted. `dir` itself may be a link. Throws ModelError.
 void write_project(const std::vector<GeneratedFile>& files, const std::filesystem::path& dir, bool force);
 
 // The files of `dir` (recursive, relative paths) for tests and messages.
