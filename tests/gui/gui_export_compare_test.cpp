@@ -16,6 +16,7 @@
 #include <QtTest>
 
 #include "bitlens/export.hpp"
+#include "bitlens/keras_builder.hpp"
 #include "gui_test_util.hpp"
 #include "main_window.hpp"
 #include "pages/compare_page.hpp"
@@ -268,6 +269,28 @@ class GuiExportCompareTest : public QObject {
     ComparePage* page = w.compare_page();
     QCOMPARE(page->table()->columnCount(), 4);
     QVERIFY2(page->notes_text().contains(QStringLiteral("pad_values has no effect")), qPrintable(page->notes_text()));
+  }
+
+  void compareTabRefusesModelTooLargeForTheHost() {
+    // A 4096x4096x3 input into a 4096-filter conv: 256 GiB per sample. Used to hang the tab.
+    QTemporaryDir tmp;
+    const QString f = tmp.filePath(QStringLiteral("huge.h5"));
+    keras::ModelBuilder b("huge");
+    auto x = b.input({4096, 4096, 3});
+    b.quant_conv2d(x, {.filters = 4096, .padding = "same", .use_bias = false, .input_quantizer = "",
+                       .kernel_quantizer = "ste_sign", .pad_values = 0.0, .name = "wide"});
+    write_model_h5(b.build(), f.toStdString());
+    MainWindow w;
+    w.show();
+    w.tabs()->setCurrentWidget(w.compare_page());
+    QSignalSpy spy(w.compare_page(), &ComparePage::comparisonFinished);
+    QVERIFY(open_and_wait(w, f));  // analysis works and reports HOST_LIMIT
+    QVERIFY(!spy.isEmpty() || spy.wait(60000));
+    QCOMPARE(spy.last().at(0).toBool(), false);
+    const QString e = w.compare_page()->error();
+    QVERIFY2(e.contains(QStringLiteral("layer 'wide' (QuantConv2D)")) && e.contains(QStringLiteral("256 GiB")) &&
+                 e.contains(QStringLiteral("host limit")),
+             qPrintable(e));
   }
 
   void screenshotOfCompareTab() {

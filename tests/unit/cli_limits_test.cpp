@@ -35,9 +35,9 @@ fs::path scratch_dir() {
   return dir;
 }
 
-Result cli(const std::string& args) {
+Result cli(const std::string& args, const std::string& env = "") {
   const std::string err_file = (scratch_dir() / "stderr.txt").string();
-  const std::string cmd = std::string(BITLENS_CLI) + " " + args + " 2>" + err_file;
+  const std::string cmd = env + " " + std::string(BITLENS_CLI) + " " + args + " 2>" + err_file;
   Result r;
   FILE* p = ::popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;
@@ -188,6 +188,32 @@ TEST(HostLimits, LargeWindowsAreComputedIn64Bits) {
                  {"layer 'edited' (Conv2D)", "'filters' is 1099511627776", "16777216"});
   const fs::path frac = edited_model("fraction", {{"strides", {1.5, 1}}});
   expect_refused(cli("analyze " + frac.string()), frac.string(), {"layer 'edited' (Conv2D)", "strides"});
+}
+
+// validate used to build in /tmp/bitlens-validate-<pid>, removing and then compiling and
+// running whatever was there: now a fresh mkdtemp directory under $TMPDIR, removed afterwards.
+TEST(PrivateFiles, ValidateBuildsInAFreshTemporaryDirectory) {
+  const fs::path tmp = scratch_dir() / "tmpdir";
+  fs::create_directories(tmp);
+  // Planted under every name the old scheme could pick next.
+  for (int pid = 1; pid < 40; ++pid) {
+    const fs::path planted = tmp / ("bitlens-validate-" + std::to_string(::getpid() + pid));
+    fs::create_directories(planted);
+    std::ofstream(planted / "main.c") << "#error planted\n";
+  }
+  const std::string m = std::string(BITLENS_MODELS_DIR) + "/forum_1layer_pad0.h5";
+  const Result r = cli("validate " + m + " --target host", "TMPDIR=" + tmp.string());
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;
+  int left = 0;
+  for (const auto& e : fs::directory_iterator(tmp)) {
+    ++left;
+    EXPECT_TRUE(fs::exists(e.path() / "main.c")) << "only the planted directories remain: " << e.path();
+    std::ifstream in(e.path() / "main.c");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(text, "#error planted\n") << "untouched: " << e.path();
+  }
+  EXPECT_EQ(left, 39);
 }
 
 TEST(HostLimits, ByteSizesAreReadable) {

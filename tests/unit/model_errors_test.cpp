@@ -170,7 +170,7 @@ TEST(ModelErrors, MissingOrWrongTypedConfigFields) {
       {"filters absurd", [](json& c) { layer_cfg(c, "quant_conv2d")["filters"] = 4000000000LL; },
        {"'filters'", "4000000000"}},
       {"kernel_size wrong", [](json& c) { layer_cfg(c, "quant_conv2d")["kernel_size"] = {3}; },
-       {"'kernel_size'", "[3]", "two positive integers"}},
+       {"'kernel_size'", "[3]", "two integers from 1 to 65536"}},
       {"padding unknown", [](json& c) { layer_cfg(c, "quant_conv2d")["padding"] = "causal"; },
        {"'padding'", "\"causal\"", "\"valid\" or \"same\""}},
       {"use_bias not bool", [](json& c) { layer_cfg(c, "quant_conv2d")["use_bias"] = "no"; },
