@@ -37,7 +37,7 @@ expect_contains("${OUT}" "libhdf5")
 
 set(root ${WORK}/root)
 run(dpkg -x ${debs} ${root})
-foreach(f usr/bin/bitlens usr/bin/bitlens-gui
+foreach(f usr/bin/bitlens usr/bin/bitlens-gui usr/libexec/bitlens/bitlens-h5-reader
           usr/share/applications/bitlens.desktop usr/share/icons/hicolor/scalable/apps/bitlens.svg
           usr/share/mime/packages/bitlens.xml
           usr/share/bitlens/models/mnist_tutorial.h5 usr/share/bitlens/models/forum_2layer_pad0.h5

@@ -10,6 +10,7 @@
 
 #include "bitlens/model.hpp"
 #include "frontend/assemble.hpp"
+#include "frontend/snapshot.hpp"
 #include "io/h5.hpp"
 #include "io/sandbox.hpp"
 #include "io/zip.hpp"
@@ -325,10 +326,28 @@ Snapshot snapshot_keras_weights(const std::string& image, const LoadLimits& limi
   return s;
 }
 
-Snapshot take_snapshot(const std::function<Snapshot()>& work, const LoadLimits& limits) {
-  if (!limits.isolate_hdf5) return work();
-  return deserialize(io::run_isolated([&] { return serialize(work()); }, "the HDF5 library",
-                                      limits.hdf5_timeout_ms));
+// The image of model.weights.h5 inside a .keras archive.
+std::string keras_weights_image(io::ZipReader& zip, const LoadLimits& limits) {
+  return zip.read("model.weights.h5", limits.max_total_elements * 8 + (int64_t{64} << 20));
+}
+
+// Reads the HDF5 side of `file` in the isolated reader (or, with isolate_hdf5 off, here).
+Snapshot take_snapshot(const std::string& mode, const std::filesystem::path& file, const LoadLimits& limits) {
+  if (!limits.isolate_hdf5) return deserialize(frontend::hdf5_snapshot_bytes(mode, file, limits));
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(file, ec);
+  io::ReaderJob job;
+  job.args = {mode,
+              std::filesystem::absolute(file).string(),
+              std::to_string(limits.max_elements_per_array),
+              std::to_string(limits.max_total_elements),
+              std::to_string(limits.max_json_bytes),
+              std::to_string(limits.max_layers)};
+  // The answer: weights (4 bytes per value), model_config, and names and shapes per array.
+  job.max_answer_bytes = limits.max_total_elements * 4 + limits.max_json_bytes + (int64_t{64} << 20);
+  // Slow storage must not make a large valid file look damaged: 8 MiB/s on top of the base.
+  job.timeout_ms = limits.hdf5_timeout_ms + (ec ? 0 : static_cast<int64_t>(size / ((8u << 20) / 1000)));
+  return deserialize(io::run_reader(job));
 }
 
 // Weights of a legacy .h5 file: model_weights/<layer>/<weight name>, names from weight_names.
@@ -437,7 +456,7 @@ class KerasZipSource : public frontend::WeightSource {
 };
 
 Model load_h5(const std::filesystem::path& path, const LoadLimits& limits) {
-  Snapshot s = take_snapshot([&] { return snapshot_legacy(path, limits); }, limits);
+  Snapshot s = take_snapshot("h5", path, limits);
   switch (s.kind) {
     case Snapshot::weights_only: throw ModelError(kWeightsOnly);
     case Snapshot::weights_without_config:
@@ -476,8 +495,7 @@ Model load_keras_zip(const std::filesystem::path& path, const LoadLimits& limits
   }
   Snapshot s;
   if (zip.has("model.weights.h5")) {
-    std::string image = zip.read("model.weights.h5", limits.max_total_elements * 8 + (int64_t{64} << 20));
-    s = take_snapshot([&] { return snapshot_keras_weights(image, limits); }, limits);
+    s = take_snapshot("keras", path, limits);
   }
   KerasZipSource src(s, config);
   Model m = frontend::assemble_model(config, src, limits);
@@ -502,6 +520,17 @@ std::string foreign_hint(const std::filesystem::path& path) {
 }
 
 }  // namespace
+
+std::string frontend::hdf5_snapshot_bytes(const std::string& mode, const std::filesystem::path& file,
+                                          const LoadLimits& limits) {
+  auto lock = io::h5_lock();
+  if (mode == "h5") return serialize(snapshot_legacy(file, limits));
+  if (mode == "keras") {
+    io::ZipReader zip(file);
+    return serialize(snapshot_keras_weights(keras_weights_image(zip, limits), limits));
+  }
+  throw ModelError("internal: unknown HDF5 snapshot mode '" + mode + "'");
+}
 
 Model load_model(const std::filesystem::path& path, const LoadLimits& limits) {
   auto lock = io::h5_lock();

@@ -104,10 +104,12 @@ struct LoadLimits {
   int64_t max_total_elements = int64_t{1} << 29;
   int64_t max_json_bytes = int64_t{64} << 20;
   int max_layers = 100000;
-  // Read HDF5 in a forked child process: libhdf5 crashes on some damaged files, and this
-  // turns such a crash (or a hang) into a ModelError. Off only for debugging the reader.
+  // Read HDF5 in the isolated reader program (bitlens-h5-reader, started with posix_spawn,
+  // resource-limited): libhdf5 crashes on some damaged files, and this turns such a crash (or
+  // a hang) into a ModelError. Off only for debugging and for the in-process fuzz target.
   bool isolate_hdf5 = true;
-  // A damaged file can also make libhdf5 loop; the isolated reader gives up after this long.
+  // A damaged file can also make libhdf5 loop; the isolated reader is killed after this long
+  // plus 1 s per 8 MiB of file (slow storage must not make a large valid model look damaged).
   int hdf5_timeout_ms = 20000;
 };
 
