@@ -12,6 +12,9 @@ for a in "$@"; do
 done
 
 packaging/deps.sh default
+if ! command -v clang++ >/dev/null || ! command -v clang >/dev/null; then
+  echo "WARNING: clang/clang++ not found: the fuzz tests (fuzz_model_60s, fuzz_npy_60s) are not registered" >&2
+fi
 if [ "$asan" -eq 1 ]; then
   packaging/deps.sh asan
   echo "== sanitizer build (address, undefined) =="
