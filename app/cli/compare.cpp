@@ -143,10 +143,9 @@ int cmd_variant(const std::vector<std::string>& args) {
     Model m = load_model(file);
     apply_overrides(m, opt);
     current = out;
-    // Write next to the destination first so a failure never leaves a half-written file.
-    const std::string tmp = out + ".tmp-bitlens";
-    write_model_h5(m, tmp);
-    std::filesystem::rename(tmp, out);
+    // A copy of the source with only the changed config values replaced (optimizer state,
+    // training config and versions survive), written through a temporary file next to `out`.
+    write_variant(file, m, out);
     std::printf("wrote %s\n", out.c_str());
     return 0;
   } catch (const std::filesystem::filesystem_error& e) {

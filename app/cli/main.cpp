@@ -81,8 +81,9 @@ const std::map<std::string, std::string>& command_help() {
       {"variant",
        "usage: bitlens variant MODEL (--pad-values V | --set LAYER.pad_values=V...) -o OUT.h5 [--force]\n"
        "\n"
-       "Writes a new .h5 in the same Keras layout with only those config values changed and every\n"
-       "weight copied unchanged. Refuses to overwrite an existing file without --force.\n"},
+       "Writes a copy of MODEL with only those config values changed: weights, optimizer state,\n"
+       "training config and versions are kept as stored. OUT has MODEL's format (.h5, or .keras\n"
+       "for a .keras MODEL). Refuses to overwrite an existing file without --force.\n"},
       {"export",
        "usage: bitlens export MODEL --board B --out DIR [--name NAME] [--force] [--vectors N] [--seed S]\n"
        "                      [--pad-values V] [--set L.pad_values=V]...\n"

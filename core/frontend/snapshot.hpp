@@ -14,4 +14,10 @@ namespace bitlens::frontend {
 std::string hdf5_snapshot_bytes(const std::string& mode, const std::filesystem::path& file,
                                 const LoadLimits& limits);
 
+// mode "copy-h5": writes `out` as a copy of the legacy .h5 `source` whose model_config has
+// `changes` (a JSON Patch, variant_config_changes) applied; every other object and attribute
+// is copied as stored (write_variant). Throws ModelError.
+void copy_h5_with_changes(const std::filesystem::path& source, const std::filesystem::path& out,
+                          const json& changes);
+
 }  // namespace bitlens::frontend

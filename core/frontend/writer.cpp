@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -343,6 +344,46 @@ json model_config_json(const Model& model, bool keras3) {
   if (!patched) config = synthesize_functional(model);
   if (keras3) config = to_keras3_model(config, 0);
   return config;
+}
+
+json variant_config_changes(const json& original, const Model& changed) {
+  // The same patch write_model_h5 applies, but onto the source's own config, so layers, nodes
+  // and every key BitLens does not model stay as the file has them.
+  json patched = original;
+  std::map<std::string, const Layer*> by_key;
+  for (const auto& l : changed.layers) by_key[layer_key(l.parent, original_name(l))] = &l;
+  std::set<const Layer*> seen;
+  bool ok = patched.is_object() && patched.contains("config") && patch(patched, "", by_key, seen);
+  for (const auto& l : changed.layers)
+    if (!l.synthetic && !seen.count(&l)) ok = false;
+  if (!ok)
+    throw ModelError("the variant's layers no longer match the source model's config (layers were "
+                     "added, removed or renamed); a variant can only change config values");
+  return json::diff(original, patched);
+}
+
+std::optional<std::string> apply_config_changes(const std::string& source_text, const json& changes) {
+  if (!changes.is_array()) throw ModelError("internal: config changes are not a JSON patch");
+  if (changes.empty()) return std::nullopt;
+  // Applied to an order-preserving parse of the text: keys keep the order the file has them in.
+  try {
+    nlohmann::ordered_json out = nlohmann::ordered_json::parse(source_text);
+    out = out.patch(nlohmann::ordered_json::parse(changes.dump()));
+    return out.dump();
+  } catch (const nlohmann::ordered_json::exception& e) {
+    throw ModelError(std::string("cannot apply the changed config values (") + e.what() + ")");
+  }
+}
+
+std::optional<std::string> variant_config_text(const std::string& source_text, const Model& changed) {
+  json original;
+  try {
+    original = json::parse(source_text);
+  } catch (const json::parse_error& e) {
+    throw ModelError("the model's config is not valid JSON (at byte " + std::to_string(e.byte) +
+                     "); re-save the model");
+  }
+  return apply_config_changes(source_text, variant_config_changes(original, changed));
 }
 
 void write_model_h5(const Model& model, const std::filesystem::path& path,

@@ -48,6 +48,12 @@ class Handle {
     id_ = -1;
   }
   hid_t get() const { return id_; }
+  // Gives up ownership (for a caller that closes the id itself and checks the result).
+  hid_t release() {
+    hid_t id = id_;
+    id_ = -1;
+    return id;
+  }
   explicit operator bool() const { return id_ >= 0; }
 
  private:

@@ -3,13 +3,17 @@
 // message on stdout and exits. A crash or hang here costs only this process.
 //
 // usage: bitlens-h5-reader PROTOCOL MODE FILE MAX_ELEMENTS_PER_ARRAY MAX_TOTAL_ELEMENTS
-//                          MAX_JSON_BYTES MAX_LAYERS
+//                          MAX_JSON_BYTES MAX_LAYERS [OUT CHANGES_FILE MAX_OUT_BYTES]
+// MODE h5 / keras: answer the snapshot of FILE. MODE copy-h5: write OUT as a copy of FILE with
+// the JSON Patch in CHANGES_FILE applied to model_config (bitlens variant), answer nothing.
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <new>
 #include <string>
 
@@ -53,7 +57,9 @@ int main(int argc, char** argv) {
   // A crash must end this process with its signal (the parent reports it), not in a
   // sanitizer's handler that exits with a code.
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::signal(sig, SIG_DFL);
-  if (argc != 8) answer('e', "internal: bitlens-h5-reader called with " + std::to_string(argc - 1) + " arguments");
+  const bool copy = argc > 2 && std::string(argv[2]) == "copy-h5";
+  if (argc != (copy ? 11 : 8))
+    answer('e', "internal: bitlens-h5-reader called with " + std::to_string(argc - 1) + " arguments");
   int64_t protocol = 0;
   bitlens::LoadLimits limits;
   int64_t layers = 0;
@@ -61,6 +67,8 @@ int main(int argc, char** argv) {
       !number(argv[5], limits.max_total_elements) || !number(argv[6], limits.max_json_bytes) ||
       !number(argv[7], layers) || layers > INT32_MAX)
     answer('e', "internal: bitlens-h5-reader called with bad arguments");
+  int64_t max_out_bytes = 0;
+  if (copy && !number(argv[10], max_out_bytes)) answer('e', "internal: bitlens-h5-reader called with bad arguments");
   limits.max_layers = static_cast<int>(layers);
   limits.isolate_hdf5 = false;
   if (protocol != bitlens::io::kReaderProtocol)
@@ -74,12 +82,21 @@ int main(int argc, char** argv) {
 #ifndef BITLENS_READER_ASAN
   limit(RLIMIT_AS, static_cast<rlim_t>(memory));
 #endif
-  limit(RLIMIT_FSIZE, 0);
+  // Reading writes nothing; a copy writes one file of bounded size.
+  limit(RLIMIT_FSIZE, static_cast<rlim_t>(max_out_bytes));
   limit(RLIMIT_CORE, 0);
   limit(RLIMIT_CPU, 600);
   ::signal(SIGXFSZ, SIG_IGN);  // a write attempt fails with EFBIG instead of killing
 
   try {
+    if (copy) {
+      std::ifstream in(argv[9], std::ios::binary);
+      std::string text((std::istreambuf_iterator<char>(in)), {});
+      const bitlens::json changes = bitlens::json::parse(text, nullptr, false);
+      if (!in || changes.is_discarded()) answer('e', "internal: cannot read the config changes");
+      bitlens::frontend::copy_h5_with_changes(argv[3], argv[8], changes);
+      answer('o', "");
+    }
     answer('o', bitlens::frontend::hdf5_snapshot_bytes(argv[2], argv[3], limits));
   } catch (const bitlens::ModelError& e) {
     answer('e', e.what());

@@ -129,6 +129,22 @@ TEST(ModelReader, RealReaderRefusesAnotherProtocolVersion) {
   EXPECT_TRUE(contains(out.substr(17), "speaks protocol 1, BitLens asked for 99")) << out.substr(17);
 }
 
+// bitlens variant copies every object of the source (optimizer state too): in the reader.
+TEST(ModelReader, VariantCopyRunsInTheReader) {
+  TempDir d;
+  Model m = bitlens::load_model(forum());
+  m.find("quant_conv2d")->config["pad_values"] = 1.0;
+  {
+    ReaderOverride o(fake_reader(d, "crash", "kill -SEGV $$").string());
+    const std::string msg = error_of([&] { bitlens::write_variant(forum(), m, d / "v.h5"); });
+    EXPECT_TRUE(contains(msg, "the HDF5 library (copying the model) crashed while reading the file (signal 11)")) << msg;
+  }
+  for (const auto& e : fs::directory_iterator(d.path()))
+    EXPECT_EQ(e.path().filename(), "crash") << "nothing left behind: " << e.path();
+  bitlens::write_variant(forum(), m, d / "v.h5");
+  EXPECT_EQ(bitlens::load_model(d / "v.h5").find("quant_conv2d")->config["pad_values"], 1.0);
+}
+
 // The real reader limits itself before it opens the file: read its /proc limits while it waits
 // on a FIFO that nobody writes.
 TEST(ModelReader, RealReaderRunsUnderResourceLimits) {

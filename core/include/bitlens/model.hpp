@@ -139,6 +139,29 @@ struct H5WriteOptions {
 void write_model_h5(const Model& model, const std::filesystem::path& path,
                     const H5WriteOptions& options = {});
 
+// Writes a variant of the model file `source` to `out`: a copy of `source` in which only the
+// layer config values that differ in `changed` (the model loaded from `source`, then edited,
+// e.g. by apply_overrides) are replaced. Everything else is kept as stored: for a legacy .h5,
+// every root object is copied with its attributes (training_config, optimizer_weights,
+// keras_version, backend, model_weights, ...) and only the root model_config attribute is
+// rewritten (same string type class and character set); for a .keras archive every member is
+// kept and only config.json is rewritten. The output keeps the source's container: a .keras
+// source needs a .keras `out` and an HDF5 source a non-.keras one. Written to a unique
+// temporary file next to `out`, then renamed into place. Throws ModelError (one line).
+void write_variant(const std::filesystem::path& source, const Model& changed,
+                   const std::filesystem::path& out);
+
+// The JSON text `source_text` (a model_config / config.json) with only the layer config values
+// that differ in `changed` replaced; key order and everything else as in `source_text`.
+// nullopt when nothing differs. Throws ModelError when the layers of `changed` do not match
+// the config (added, removed or renamed layers).
+std::optional<std::string> variant_config_text(const std::string& source_text, const Model& changed);
+// The two halves of variant_config_text: the changes as a JSON Patch (RFC 6902) from
+// `original` (the parsed source config, e.g. changed.raw_config) to `changed`'s values, and
+// that patch applied to the text (nullopt: no change).
+json variant_config_changes(const json& original, const Model& changed);
+std::optional<std::string> apply_config_changes(const std::string& source_text, const json& changes);
+
 // Writes `model` as a Keras 3 .keras archive (config.json in Keras 3 form, metadata.json,
 // model.weights.h5 with layers/<snake_case class>[_N]/vars/<i>). Throws ModelError.
 void write_model_keras(const Model& model, const std::filesystem::path& path,
