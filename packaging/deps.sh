@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libhdf5-dev nlohmann-json3-dev libzip-dev
   googletest libgtest-dev libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev llvm-14
   qt6-base-dev libqt6opengl6-dev qt6-charts-dev qt6-svg-dev libgl-dev libgraphviz-dev
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
   dpkg-dev file

@@ -184,6 +184,21 @@ TEST(ModelReader, RealReaderRunsUnderResourceLimits) {
 #endif
 }
 
+// Every file on which the fuzzers made libhdf5 itself crash or hang (tests/fuzz/regressions,
+// README there) ends, through the real reader, in one line saying the file is damaged.
+TEST(ModelReader, EveryLibhdf5RegressionGivesOneLine) {
+  std::vector<fs::path> files = {fs::path(BITLENS_SOURCE_DIR) / "tests/data/hdf5_global_heap_crash.h5"};
+  for (const auto& e : fs::directory_iterator(fs::path(BITLENS_SOURCE_DIR) / "tests/fuzz/regressions"))
+    if (e.path().extension() == ".h5") files.push_back(e.path());
+  ASSERT_GE(files.size(), 4u);
+  bitlens::LoadLimits limits;
+  limits.hdf5_timeout_ms = 1500;
+  for (const auto& f : files) {
+    const std::string msg = load_error(f, limits);
+    EXPECT_TRUE(contains(msg, "the file is damaged")) << f << ": " << msg;
+  }
+}
+
 // A file found by the fuzzer on which libhdf5 1.10 loops forever: the real reader is killed.
 TEST(ModelReader, Hdf5HangFoundByTheFuzzerEndsWithAMessage) {
   bitlens::LoadLimits limits;
