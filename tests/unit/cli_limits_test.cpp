@@ -4,6 +4,8 @@
 // hang; config integers that would overflow the shape arithmetic are refused while reading.
 #include <gtest/gtest.h>
 
+#include "cli_test_util.hpp"
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -21,10 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int status;
-  std::string out, err;
-};
+using cli_test::Result;
 
 fs::path scratch_dir() {
   static const fs::path dir = [] {
@@ -36,18 +35,7 @@ fs::path scratch_dir() {
 }
 
 Result cli(const std::string& args, const std::string& env = "") {
-  const std::string err_file = (scratch_dir() / "stderr.txt").string();
-  const std::string cmd = env + " " + std::string(BITLENS_CLI) + " " + args + " 2>" + err_file;
-  Result r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  return r;
+  return cli_test::run_cli(args, scratch_dir(), env);
 }
 
 void expect_refused(const Result& r, const std::string& file, const std::vector<std::string>& needles) {

@@ -2,6 +2,8 @@
 // ("bitlens: error: FILE: what is wrong and what to do"), JSON output, and `run`.
 #include <gtest/gtest.h>
 
+#include "cli_test_util.hpp"
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -17,26 +19,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int status;
-  std::string out, err;
-};
+using cli_test::Result;
 
 Result cli(const std::string& args) {
   const fs::path dir = fs::temp_directory_path() / ("bitlens_cli_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  const std::string err_file = (dir / "stderr.txt").string();
-  const std::string cmd = std::string(BITLENS_CLI) + " " + args + " 2>" + err_file;
-  Result r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  return r;
+  return cli_test::run_cli(args, dir);
 }
 
 std::string model(const std::string& name) { return std::string(BITLENS_MODELS_DIR) + "/" + name; }

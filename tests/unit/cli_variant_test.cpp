@@ -2,6 +2,8 @@
 // source's keras_version survives, and a container change is refused in one line.
 #include <gtest/gtest.h>
 
+#include "cli_test_util.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -20,10 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int status;
-  std::string out, err;
-};
+using cli_test::Result;
 
 fs::path temp_dir() {
   const fs::path dir = fs::temp_directory_path() / ("bitlens_cli_variant_" + std::to_string(::getpid()));
@@ -31,20 +30,7 @@ fs::path temp_dir() {
   return dir;
 }
 
-Result cli(const std::string& args) {
-  const std::string err_file = (temp_dir() / "stderr.txt").string();
-  const std::string cmd = std::string(BITLENS_CLI) + " " + args + " 2>" + err_file;
-  Result r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  return r;
-}
+Result cli(const std::string& args) { return cli_test::run_cli(args, temp_dir()); }
 
 Model two_conv_model() {
   keras::ModelBuilder b("cli_variant", keras::Style::functional, 5);
