@@ -2,20 +2,64 @@
  * padding) and concatenation of f32 and s1 tensors along the channel axis. */
 #include "bl_internal.h"
 
+/* Kinds the parameterless entry points (bl_affine_f32, bl_add_f32) accept: everything but
+ * the ones that need bl_act's fields (ELU runs with alpha = 1, the activation function's). */
 static int act_ok(bl_activation a)
 {
-  return (unsigned)a <= (unsigned)BL_ACT_HARD_TANH;
+  return (unsigned)a <= (unsigned)BL_ACT_GELU_TANH;
 }
 
-/* Keras' activations in float (sigmoid and tanh on bl_expf, bl_tanhf: the same bits on every
- * target); hard_sigmoid is tf.keras 2.x's max(0, min(1, 0.2x + 0.5)). */
-static float act_apply(bl_activation a, float x)
+static float relu6f(float x)
 {
-  switch (a) {
+  return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
+}
+
+/* x * sigmoid(x); for x < 0 as x e / (1 + e), e = exp(x), so large negative x gives the tiny
+ * product instead of x / inf. */
+static float swishf(float x)
+{
+  if (x >= 0.0f) return x / (1.0f + bl_expf(-x));
+  {
+    const float e = bl_expf(x);
+    return (x * e) / (1.0f + e);
+  }
+}
+
+/* Keras' relu(x, negative_slope, max_value, threshold), step by step as in
+ * keras/activations.py (tf.keras 2.x and Keras 3 agree). */
+static float relu_ex(const bl_act *a, float x)
+{
+  const float slope = a->alpha, mx = a->max_value, th = a->threshold;
+  const int clip = !(mx > 3.0e38f); /* max_value given (INFINITY = none) */
+  float y, neg = 0.0f;
+  if (slope != 0.0f) {
+    if (!clip && th == 0.0f) return x > 0.0f ? x : slope * x;
+    neg = th - x;
+    neg = neg > 0.0f ? neg : 0.0f;
+  }
+  if (th != 0.0f) {
+    y = x > th ? x : 0.0f * x;
+  } else if (clip && mx == 6.0f) {
+    y = relu6f(x);
+    if (slope == 0.0f) return y;
+    return y - slope * neg;
+  } else {
+    y = x < 0.0f ? 0.0f : x;
+  }
+  if (clip) y = y < 0.0f ? 0.0f : (y > mx ? mx : y);
+  if (slope != 0.0f) y = y - slope * neg;
+  return y;
+}
+
+/* Keras' activations in float on the portable math of mathf.c (the same bits on every target);
+ * hard_sigmoid is tf.keras 2.x's max(0, min(1, 0.2x + 0.5)). */
+static float act_apply(const bl_act *a, float x, size_t ch)
+{
+  switch (a->kind) {
     case BL_ACT_RELU:
       return x < 0.0f ? 0.0f : x;
     case BL_ACT_RELU6:
-      return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
+      return relu6f(x);
     case BL_ACT_SIGMOID:
       return 1.0f / (1.0f + bl_expf(-x));
     case BL_ACT_TANH:
@@ -27,6 +71,46 @@ static float act_apply(bl_activation a, float x)
     }
     case BL_ACT_HARD_TANH:
       return x < -1.0f ? -1.0f : (x > 1.0f ? 1.0f : x);
+    case BL_ACT_HARD_SIGMOID_K3:
+      return relu6f(x + 3.0f) / 6.0f;
+    case BL_ACT_HARD_SWISH:
+      return x * (relu6f(x + 3.0f) / 6.0f);
+    case BL_ACT_SWISH:
+      return swishf(x);
+    case BL_ACT_MISH:
+      return x * bl_tanhf(bl_softplusf(x));
+    case BL_ACT_SOFTPLUS:
+      return bl_softplusf(x);
+    case BL_ACT_SOFTSIGN: {
+      const float d = (x < 0.0f ? -x : x) + 1.0f;
+      return x / d;
+    }
+    case BL_ACT_EXPONENTIAL:
+      return bl_expf(x);
+    case BL_ACT_ELU:
+      return x > 0.0f ? x : a->alpha * bl_expm1f(x);
+    case BL_ACT_SELU:
+      return x > 0.0f ? 0x1.0cfabep+0f * x : 0x1.c212ccp+0f * bl_expm1f(x);
+    case BL_ACT_GELU:
+      return bl_geluf(x);
+    case BL_ACT_GELU_TANH: {
+      /* x/2 (1 + tanh(u)) = x / (1 + exp(-2u)): no cancellation for negative x. */
+      float u = 0.044715f * x;
+      u = u * x;
+      u = x + u * x;
+      u = 0x1.988454p-1f * u; /* sqrt(2/pi) */
+      if (u >= 0.0f) return x / (1.0f + bl_expf(-2.0f * u));
+      {
+        const float e = bl_expf(2.0f * u); /* x e / (1 + e): no overflow for large -u */
+        return (x * e) / (1.0f + e);
+      }
+    }
+    case BL_ACT_LEAKY_RELU:
+      return x > 0.0f ? x : a->alpha * x;
+    case BL_ACT_RELU_EX:
+      return relu_ex(a, x);
+    case BL_ACT_PRELU:
+      return x > 0.0f ? x : a->slopes[ch] * x;
     case BL_ACT_LINEAR:
     default:
       return x;
@@ -37,11 +121,15 @@ bl_status bl_affine_f32(size_t n, int32_t c, const float *mul, const float *add,
                         bl_activation act, const float *in, float *out)
 {
   size_t i, ch = 0;
+  bl_act a;
   if (c < 1 || !in || !out || !act_ok(act)) return BL_ERR_PARAM;
+  memset(&a, 0, sizeof a);
+  a.kind = act;
+  a.alpha = 1.0f;
   for (i = 0; i < n; i++) {
     float y = in[i] * (mul ? mul[ch] : 1.0f);
     y = y + (add ? add[ch] : 0.0f);
-    out[i] = act_apply(act, y);
+    out[i] = act_apply(&a, y, 0);
     if (++ch == (size_t)c) ch = 0;
   }
   return BL_OK;
@@ -68,11 +156,43 @@ bl_status bl_softmax_f32(size_t n, int32_t c, const float *in, float *out)
   return BL_OK;
 }
 
+bl_status bl_activate_f32(size_t n, int32_t c, const bl_act *act, const float *in, float *out)
+{
+  size_t i, ch = 0;
+  if (c < 1 || !act || !in || !out || (unsigned)act->kind > (unsigned)BL_ACT_PRELU) return BL_ERR_PARAM;
+  if (act->kind == BL_ACT_PRELU && !act->slopes) return BL_ERR_PARAM;
+  for (i = 0; i < n; i++) {
+    out[i] = act_apply(act, in[i], ch);
+    if (++ch == (size_t)c) ch = 0;
+  }
+  return BL_OK;
+}
+
+bl_status bl_log_softmax_f32(size_t n, int32_t c, const float *in, float *out)
+{
+  size_t r, k, cc;
+  if (c < 1 || !in || !out || n % (size_t)c != 0) return BL_ERR_PARAM;
+  cc = (size_t)c;
+  for (r = 0; r < n; r += cc) {
+    float m = in[r], s = 0.0f, ls;
+    for (k = 1; k < cc; k++)
+      if (in[r + k] > m) m = in[r + k];
+    for (k = 0; k < cc; k++) s += bl_expf(in[r + k] - m);
+    ls = bl_logf(s);
+    for (k = 0; k < cc; k++) out[r + k] = (in[r + k] - m) - ls;
+  }
+  return BL_OK;
+}
+
 bl_status bl_add_f32(size_t n, const float *a, const float *b, bl_activation act, float *out)
 {
   size_t i;
+  bl_act ac;
   if (!a || !b || !out || !act_ok(act)) return BL_ERR_PARAM;
-  for (i = 0; i < n; i++) out[i] = act_apply(act, a[i] + b[i]);
+  memset(&ac, 0, sizeof ac);
+  ac.kind = act;
+  ac.alpha = 1.0f;
+  for (i = 0; i < n; i++) out[i] = act_apply(&ac, a[i] + b[i], 0);
   return BL_OK;
 }
 

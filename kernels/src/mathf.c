@@ -170,3 +170,210 @@ float bl_tanhf(float x)
   }
   return u2f(f2u(y) | (ix & 0x80000000u));
 }
+
+/* expm1(x) = exp(x) - 1. For |x| < 0.5 the Taylor polynomial x + x^2 (1/2 + x (1/6 + ...
+ * + x/11!)) (truncation < 2^-40 relative), so small results keep their relative accuracy
+ * (exp(x) - 1 would cancel); above, bl_expf(x) - 1, where the subtraction is exact for
+ * x in [-ln 2, ln 2] (Sterbenz) and the error is bl_expf's scaled by exp(x)/|expm1(x)| <= 2.6.
+ * Error: about 1 ulp (measured in tests/unit/kernels_mathf_test.cpp); |x| < 2^-25 gives x. */
+float bl_expm1f(float x)
+{
+  const float a = u2f(f2u(x) & 0x7fffffffu);
+  float p;
+  if (a != a || a < 0x1p-25f) return x; /* NaN; tiny: x^2/2 is below half an ulp of x */
+  if (a >= 0.5f) return bl_expf(x) - 1.0f;
+  p = x * 0x1.ae6456p-26f;  /* 1/11! */
+  p = 0x1.27e4fcp-22f + p;  /* 1/10! */
+  p = x * p;
+  p = 0x1.71de3ap-19f + p;  /* 1/9! */
+  p = x * p;
+  p = 0x1.a01a02p-16f + p;  /* 1/8! */
+  p = x * p;
+  p = 0x1.a01a02p-13f + p;  /* 1/7! */
+  p = x * p;
+  p = 0x1.6c16c2p-10f + p;  /* 1/6! */
+  p = x * p;
+  p = 0x1.111112p-7f + p;   /* 1/5! */
+  p = x * p;
+  p = 0x1.555556p-5f + p;   /* 1/4! */
+  p = x * p;
+  p = 0x1.555556p-3f + p;   /* 1/3! */
+  p = x * p;
+  p = 0.5f + p;
+  p = (x * x) * p;
+  return x + p;
+}
+
+/* 2 atanh(s) / s - 2 = 2 (s^2/3 + s^4/5 + ...) for s^2 <= 1/9, truncated after s^16/17
+ * (< 2^-30 relative). log(1 + f) = 2 atanh(f / (2 + f)). */
+static float atanh_series(float s2)
+{
+  float p = s2 * 0x1.e1e1e2p-5f;  /* 1/17 */
+  p = 0x1.111112p-4f + p;         /* 1/15 */
+  p = s2 * p;
+  p = 0x1.3b13b2p-4f + p;         /* 1/13 */
+  p = s2 * p;
+  p = 0x1.745d18p-4f + p;         /* 1/11 */
+  p = s2 * p;
+  p = 0x1.c71c72p-4f + p;         /* 1/9 */
+  p = s2 * p;
+  p = 0x1.24924ap-3f + p;         /* 1/7 */
+  p = s2 * p;
+  p = 0x1.99999ap-3f + p;         /* 1/5 */
+  p = s2 * p;
+  p = 0x1.555556p-2f + p;         /* 1/3 */
+  return s2 * p;
+}
+
+/* log(1 + f) for f in [-0.3, 1]: s = f / (2 + f), 2 s (1 + s^2/3 + ...). */
+static float log1p_small(float f)
+{
+  const float s = f / (2.0f + f);
+  const float p = atanh_series(s * s);
+  float y = s * p;
+  y = s + y;
+  return 2.0f * y;
+}
+
+/* log(x): x = 2^e m with m in [sqrt(2)/2, sqrt(2)), log(m) = log1p_small(m - 1) (m - 1 exact
+ * by Sterbenz), plus e ln2 with ln2 split in a 16-bit head (e * head exact for |e| < 256) and a
+ * tail. Subnormal inputs are scaled by 2^24 first (integer operations only). Error: about
+ * 2 ulp (measured in tests/unit/kernels_mathf_test.cpp). log(0) = -inf, log(x < 0) = NaN,
+ * log(+inf) = +inf, NaN unchanged. */
+float bl_logf(float x)
+{
+  uint32_t ix = f2u(x);
+  int32_t e;
+  float m, lm, ef;
+  if (x != x) return x;
+  if (ix == 0u || ix == 0x80000000u) return -INFINITY;
+  if (ix & 0x80000000u) return NAN;
+  if (ix >= 0x7f800000u) return x; /* +inf */
+  e = 0;
+  if (ix < 0x00800000u) {          /* subnormal: scale by 2^24 exactly */
+    x = x * 0x1p+24f;
+    ix = f2u(x);
+    e = -24;
+  }
+  e += (int32_t)(ix >> 23) - 127;
+  ix = (ix & 0x7fffffu) | 0x3f800000u; /* m in [1, 2) */
+  if (ix > 0x3fb504f3u) {              /* m > sqrt(2): use m / 2 */
+    ix -= 0x00800000u;
+    e += 1;
+  }
+  m = u2f(ix);
+  lm = log1p_small(m - 1.0f);
+  if (e == 0) return lm;
+  ef = (float)e;
+  /* ln2 = 0x1.62e4p-1 + 0x1.7f7d1cp-20 (+ 2^-44 relative) */
+  return ef * 0x1.62e4p-1f + (ef * 0x1.7f7d1cp-20f + lm);
+}
+
+/* log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|)): the argument of the log is in (1, 2], so
+ * nothing overflows or cancels. Error: about 2 ulp. */
+float bl_softplusf(float x)
+{
+  const float a = u2f(f2u(x) & 0x7fffffffu);
+  float e;
+  if (x != x) return x;
+  e = bl_expf(-a);
+  e = log1p_small(e);
+  return x > 0.0f ? x + e : e;
+}
+
+/* erf(t) for |t| < 0.5: t + t (2/sqrt(pi) - 1 + t^2 (-2/(3 sqrt(pi)) + ...)), Taylor series to
+ * t^15 (truncation < 2^-30 relative); the leading t is exact, so only the ~0.13 t correction
+ * carries rounding. */
+static float erf_small(float t)
+{
+  const float t2 = t * t;
+  float p = t2 * -0x1.f4d25cp-17f; /* 2/sqrt(pi) * -1/(7! 15) */
+  p = 0x1.f9a326p-14f + p;         /* 2/sqrt(pi) * 1/(6! 13) */
+  p = t2 * p;
+  p = -0x1.c02db4p-11f + p;        /* 2/sqrt(pi) * -1/(5! 11) */
+  p = t2 * p;
+  p = 0x1.565bcep-8f + p;          /* 2/sqrt(pi) * 1/(4! 9) */
+  p = t2 * p;
+  p = -0x1.b82ce4p-6f + p;         /* 2/sqrt(pi) * -1/(3! 7) */
+  p = t2 * p;
+  p = 0x1.ce2f22p-4f + p;          /* 2/sqrt(pi) * 1/(2! 5) */
+  p = t2 * p;
+  p = -0x1.812746p-2f + p;         /* 2/sqrt(pi) * -1/3 */
+  p = t2 * p;
+  p = 0x1.06eba8p-3f + p;          /* 2/sqrt(pi) - 1 */
+  p = t * p;
+  return t + p;
+}
+
+/* Chebyshev interpolants of R(u) = erfc(u) exp(u^2) on five intervals covering [0.5, 10.1]
+ * (11 terms each; coefficient rounding <= 4.2e-8 relative). Computed with long double erfcl. */
+static const float erfc_edge[6] = {0.5f, 1.25f, 2.25f, 4.0f, 6.5f, 10.1f};
+static const float erfc_cheb[5][11] = {
+  {0x1.e96018p-2f, -0x1.f5e9f6p-4f, 0x1.c1a14ep-7f, -0x1.6b0f6cp-10f, 0x1.0d73c8p-13f, -0x1.74899cp-17f, 0x1.e464d4p-21f, -0x1.2a56eep-24f, 0x1.5e26cep-28f, -0x1.895f1cp-32f, 0x1.a6e84cp-36f},
+  {0x1.2b2806p-2f, -0x1.150904p-4f, 0x1.da8ap-8f, -0x1.7ca6p-11f, 0x1.20909ap-14f, -0x1.a04d8p-18f, 0x1.1f4042p-21f, -0x1.7ccea4p-25f, 0x1.e6a864p-29f, -0x1.2ca2c6p-32f, 0x1.662ab6p-36f},
+  {0x1.6ce014p-3f, -0x1.7b907cp-5f, 0x1.7c022ep-8f, -0x1.6f7a54p-11f, 0x1.58415cp-14f, -0x1.39318cp-17f, 0x1.154a9cp-20f, -0x1.deb326p-24f, 0x1.937894p-27f, -0x1.4c7c14p-30f, 0x1.09b574p-33f},
+  {0x1.bc4c7ep-4f, -0x1.9df74ap-6f, 0x1.7b62d2p-9f, -0x1.5641ap-12f, 0x1.30235ep-15f, -0x1.0a626ap-18f, 0x1.cc31ep-22f, -0x1.8839c6p-25f, 0x1.4a0322p-28f, -0x1.123428p-31f, 0x1.bdb9c4p-35f},
+  {0x1.1af042p-4f, -0x1.e96246p-7f, 0x1.a4381cp-10f, -0x1.6650b4p-13f, 0x1.2f71dcp-16f, -0x1.fe83acp-20f, 0x1.aaa018p-23f, -0x1.6239c4p-26f, 0x1.2440d8p-29f, -0x1.df3464p-33f, 0x1.829412p-36f},
+};
+
+/* erfc(u) for u = uh + ul >= 0, ul a correction below half an ulp of uh (the caller's exact
+ * u is not a float: x / sqrt(2)). erfc(u) = exp(-u^2) R(u): u^2 is split so that the large part
+ * z^2 (z = uh with 12 significand bits, z^2 exact) goes to bl_expf exactly and the rest
+ * (uh - z)(uh + z) + 2 uh ul is small; rounding u itself would cost 2 u^2 ulp at large u. */
+static float erfc_pos(float uh, float ul)
+{
+  int k = 0;
+  float z, d, r, b1, b2, t, lo, hi;
+  if (uh < 0.5f) return 1.0f - erf_small(uh + ul);
+  if (uh >= 10.1f) return 0.0f; /* erfc(10.1) < 2^-150 */
+  while (uh >= erfc_edge[k + 1]) k++;
+  lo = erfc_edge[k];
+  hi = erfc_edge[k + 1];
+  t = (uh - 0.5f * (lo + hi)) * (2.0f / (hi - lo));
+  b1 = 0.0f;
+  b2 = 0.0f;
+  {
+    int i;
+    for (i = 10; i >= 1; i--) {
+      const float tmp = 2.0f * t * b1 - b2 + erfc_cheb[k][i];
+      b2 = b1;
+      b1 = tmp;
+    }
+  }
+  r = t * b1 - b2 + erfc_cheb[k][0];
+  z = u2f(f2u(uh) & 0xfffff000u);
+  d = (uh - z) * (uh + z);
+  d = d + 2.0f * uh * ul;
+  return bl_expf(-z * z) * (bl_expf(-d) * r);
+}
+
+/* Keras' exact gelu: x/2 erfc(-x/sqrt(2)) (tf.nn.gelu(approximate=False)). u = x/sqrt(2) is
+ * carried as a float pair: x * c_hi is exact (c_hi has 12 significand bits and x is split into
+ * two 12-bit halves), c_lo is the rest of 1/sqrt(2). Positive x: 1 + erf(u) = 2 - erfc(u), no
+ * cancellation. Error: a few ulp (measured in tests/unit/kernels_mathf_test.cpp). */
+float bl_geluf(float x)
+{
+  const float c_hi = 0x1.6ap-1f, c_lo = 0x1.3cccfep-14f; /* 1/sqrt(2) = c_hi + c_lo */
+  const float a = u2f(f2u(x) & 0x7fffffffu);
+  float ah, al, uh, ul, e;
+  if (x != x) return x;
+  if (a > 0x1p+100f) return x > 0.0f ? x : -0.0f;
+  ah = u2f(f2u(a) & 0xfffff000u);
+  al = a - ah;
+  uh = ah * c_hi;                  /* exact: 12 x 12 bits */
+  ul = al * c_hi + a * c_lo;       /* small part */
+  {
+    const float s = uh + ul;       /* renormalise to a float pair */
+    ul = ul - (s - uh);
+    uh = s;
+  }
+  if (x >= 0.0f) {
+    if (uh < 0.5f)
+      e = 1.0f + erf_small(uh + ul);
+    else
+      e = 2.0f - erfc_pos(uh, ul);
+  } else {
+    e = erfc_pos(uh, ul);
+  }
+  return 0.5f * x * e;
+}

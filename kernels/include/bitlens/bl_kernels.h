@@ -253,6 +253,17 @@ bl_status bl_unpack_s1(size_t n, const uint32_t *in, float *out);
  *   +-1 from |x| >= 9.1; error a few ulp; NaN unchanged. */
 float bl_expf(float x);
 float bl_tanhf(float x);
+/* The same rules for the other activations' building blocks (measured bounds against double in
+ * tests/unit/kernels_mathf_test.cpp, listed in docs/decisions.md):
+ * bl_expm1f: exp(x) - 1 without cancellation near 0 (Taylor for |x| < 0.5).
+ * bl_logf: natural log; 0 -> -inf, x < 0 -> NaN.
+ * bl_softplusf: log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)), never overflows.
+ * bl_geluf: Keras' exact gelu, x/2 erfc(-x/sqrt(2)), accurate relative to the (tiny) result for
+ *   negative x too (erfc from Chebyshev interpolants of erfc(u) exp(u^2)). */
+float bl_expm1f(float x);
+float bl_logf(float x);
+float bl_softplusf(float x);
+float bl_geluf(float x);
 
 /* ---- Element-wise and shape ops (f32) --------------------------------------------------------*/
 typedef enum {
@@ -262,16 +273,49 @@ typedef enum {
   BL_ACT_SIGMOID,
   BL_ACT_TANH,
   BL_ACT_HARD_SIGMOID, /* max(0, min(1, 0.2x + 0.5)) as in tf.keras 2.x */
-  BL_ACT_HARD_TANH     /* clip to [-1, 1] */
+  BL_ACT_HARD_TANH,    /* clip to [-1, 1] */
+  BL_ACT_HARD_SIGMOID_K3, /* relu6(x + 3) / 6 as in Keras 3 */
+  BL_ACT_HARD_SWISH,   /* x * relu6(x + 3) / 6 (Keras 3 hard_silu / hard_swish) */
+  BL_ACT_SWISH,        /* x * sigmoid(x) (swish, silu) */
+  BL_ACT_MISH,         /* x * tanh(softplus(x)) */
+  BL_ACT_SOFTPLUS,     /* log(1 + exp(x)) */
+  BL_ACT_SOFTSIGN,     /* x / (|x| + 1) */
+  BL_ACT_EXPONENTIAL,  /* exp(x) */
+  BL_ACT_ELU,          /* x > 0 ? x : alpha * expm1(x) (alpha from bl_act, 1 for the function) */
+  BL_ACT_SELU,         /* 1.0507009873554805 * (x > 0 ? x : 1.6732632423543772 * expm1(x)) */
+  BL_ACT_GELU,         /* exact: x/2 erfc(-x/sqrt(2)) */
+  BL_ACT_GELU_TANH,    /* approximate: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+  BL_ACT_LEAKY_RELU,   /* x > 0 ? x : alpha * x */
+  BL_ACT_RELU_EX,      /* Keras ReLU(max_value, negative_slope = alpha, threshold), see bl_act */
+  BL_ACT_PRELU         /* x > 0 ? x : slopes[i % c] * x (PReLU layer) */
 } bl_activation;
+
+/* An activation with its parameters (only the fields its kind names are read). */
+typedef struct {
+  bl_activation kind;
+  float alpha;          /* ELU alpha; LEAKY_RELU and RELU_EX negative slope */
+  float max_value;      /* RELU_EX: upper clip, INFINITY for none */
+  float threshold;      /* RELU_EX */
+  const float *slopes;  /* PRELU: c negative slopes (c = the period passed to the kernel) */
+} bl_act;
 
 /* y = act(x * mul[i % c] + add[i % c]); NULL mul/add = 1/0. BatchNorm uses mul/add. In place
  * allowed (in == out). */
 bl_status bl_affine_f32(size_t n, int32_t c, const float *mul, const float *add,
                         bl_activation act, const float *in, float *out);
+/* y = act(x) for any activation, parameters included; element i uses channel i % c (PReLU).
+ * In place allowed. BL_ACT_RELU_EX follows Keras' relu(x, negative_slope, max_value, threshold)
+ * operation by operation: negative_slope != 0 with no max_value and threshold 0 is leaky_relu;
+ * otherwise y = threshold != 0 ? x * (x > threshold) : (max_value == 6 ? relu6(x) : relu(x)),
+ * clipped to [0, max_value] when there is a max_value (not after relu6), minus
+ * negative_slope * relu(threshold - x) when negative_slope != 0. */
+bl_status bl_activate_f32(size_t n, int32_t c, const bl_act *act, const float *in, float *out);
 /* Softmax over the last axis of size c, for n/c rows: bl_expf(x - max) / sum (sum in order).
  * In place allowed. */
 bl_status bl_softmax_f32(size_t n, int32_t c, const float *in, float *out);
+/* log_softmax over the last axis: (x - max) - bl_logf(sum of bl_expf(x - max)) (sum in order,
+ * as tf.nn.log_softmax). In place allowed. */
+bl_status bl_log_softmax_f32(size_t n, int32_t c, const float *in, float *out);
 /* out = a + b element-wise; then act. */
 bl_status bl_add_f32(size_t n, const float *a, const float *b, bl_activation act, float *out);
 /* Concatenate along the last axis: `count` inputs, each pixels x c[i]. */
