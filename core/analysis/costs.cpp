@@ -69,15 +69,19 @@ void compute_costs(Graph& g) {
     }
     // A non-clamp activation applied in place after a conv/dense kernel.
     if ((n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense) &&
-        !n.activation.empty() && n.activation != "linear")
-      n.macc = sat_add(n.macc, sat_mul(n.activation == "softmax" ? 15 : 1, out_elems));
+        !n.act.linear())
+      n.macc = sat_add(n.macc, sat_mul(n.act.kind == sem::ActivationKind::Softmax ||
+                                               n.act.kind == sem::ActivationKind::LogSoftmax
+                                           ? 15
+                                           : 1,
+                                       out_elems));
 
     const auto k = n.decision.kernel;
     if (k == KernelClass::Binary || k == KernelClass::BinaryWeights) n.rom_bytes += rom_of(n.weight_bits);
     if (k == KernelClass::Float && (n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense))
       n.rom_bytes += rom_of(n.weights);
     n.rom_bytes += rom_of(n.epi.mul) + rom_of(n.epi.add) + rom_of(n.epi.threshold) + rom_of(n.epi.flip) +
-                   rom_of(n.or_mask);
+                   rom_of(n.or_mask) + rom_of(n.act.slopes);
     // Kernel parameters are 32-bit, as on the microcontroller. A layer with a tensor beyond the
     // host limit never runs (HOST_LIMIT refuses the model), so its scratch is not computed.
     bool runnable = true;

@@ -160,15 +160,24 @@ class Generator {
   static const char* pad_name(bl_bpad p) {
     return p == BL_PAD_PLUS_ONE ? "BL_PAD_PLUS_ONE" : p == BL_PAD_MINUS_ONE ? "BL_PAD_MINUS_ONE" : "BL_PAD_ZERO";
   }
-  static const char* act_name(bl_activation a) {
-    switch (a) {
-      case BL_ACT_RELU: return "BL_ACT_RELU";
-      case BL_ACT_RELU6: return "BL_ACT_RELU6";
-      case BL_ACT_SIGMOID: return "BL_ACT_SIGMOID";
-      case BL_ACT_TANH: return "BL_ACT_TANH";
-      case BL_ACT_HARD_SIGMOID: return "BL_ACT_HARD_SIGMOID";
-      case BL_ACT_HARD_TANH: return "BL_ACT_HARD_TANH";
-      default: return "BL_ACT_LINEAR";
+  // The activation step as C, mirroring run_activation in the Executor.
+  void emit_activation(std::ostream& o, const Node& n, const std::string& in, const std::string& out, int64_t elems) {
+    const ActStep s = activation_step(g_, n);
+    switch (s.kind) {
+      case ActStep::None: return;
+      case ActStep::Softmax:
+      case ActStep::LogSoftmax:
+        o << "    st = " << (s.kind == ActStep::Softmax ? "bl_softmax_f32" : "bl_log_softmax_f32") << "((size_t)" << elems
+          << ", " << s.period << ", " << in << ", " << out << ");\n";
+        return;
+      case ActStep::Elementwise:
+        o << "    {\n      bl_act a;\n      memset(&a, 0, sizeof a);\n      a.kind = " << activation_enum_name(s.act.kind)
+          << ";\n      a.alpha = " << c_float_literal(s.act.alpha) << ";\n      a.max_value = "
+          << c_float_literal(s.act.max_value) << ";\n      a.threshold = " << c_float_literal(s.act.threshold)
+          << ";\n      a.slopes = " << array(n, s.act.slopes, s.slope_count, "slopes", "float")
+          << ";\n      st = bl_activate_f32((size_t)" << elems << ", " << s.period << ", &a, " << in << ", " << out
+          << ");\n    }\n";
+        return;
     }
   }
 
@@ -240,9 +249,7 @@ class Generator {
           << ", BL_ACT_LINEAR, " << in_f32(x) << ", " << out_f32(y) << ");\n";
         break;
       case Op::Activation:
-        o << "    st = bl_affine_f32((size_t)" << elems << ", " << ch << ", NULL, NULL, "
-          << act_name(activation_of(n.activation == "relu" && n.relu_max == 6.0f ? "relu6" : n.activation)) << ", "
-          << in_f32(x) << ", " << out_f32(y) << ");\n";
+        emit_activation(o, n, in_f32(x), out_f32(y), elems);
         break;
       case Op::Softmax:
         o << "    st = bl_softmax_f32((size_t)" << elems << ", " << ch << ", " << in_f32(x) << ", " << out_f32(y) << ");\n";
@@ -287,14 +294,9 @@ class Generator {
     }
     // A non-clamp activation of a conv/dense layer runs in place on its float output (as in
     // the Executor).
-    if ((n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense) && !n.activation.empty() &&
-        n.activation != "linear") {
+    if ((n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense) && !n.act.linear()) {
       o << call_check;
-      if (n.activation == "softmax")
-        o << "    st = bl_softmax_f32((size_t)" << elems << ", " << ch << ", " << in_f32(y) << ", " << out_f32(y) << ");\n";
-      else
-        o << "    st = bl_affine_f32((size_t)" << elems << ", " << ch << ", NULL, NULL, " << act_name(activation_of(n.activation))
-          << ", " << in_f32(y) << ", " << out_f32(y) << ");\n";
+      emit_activation(o, n, in_f32(y), out_f32(y), elems);
     }
     o << call_check << "  }\n  STEP_END(" << step << ");\n\n";
   }

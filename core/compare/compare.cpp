@@ -66,7 +66,7 @@ bool softmax_output(const CompileResult& c) {
   const Tensor& t = c.graph.tensors[c.graph.outputs[0]];
   if (t.producer < 0) return false;
   const Node& n = c.graph.nodes[t.producer];
-  return n.op == Op::Softmax || n.activation == "softmax";
+  return n.op == Op::Softmax || n.act.kind == sem::ActivationKind::Softmax;
 }
 
 Agreement agree(const CompileResult& ref_c, const Array& ref, const CompileResult& c, const Array& y) {

@@ -51,6 +51,21 @@ int64_t Tensor::bytes() const {
   return format == Format::S1 ? 4 * ((n + 31) / 32) : 4 * n;
 }
 
+bool ActParams::clamp(float& lo, float& hi) const {
+  using K = sem::ActivationKind;
+  if (kind == K::Relu && alpha == 0.0f && threshold == 0.0f) {
+    lo = 0.0f;
+    hi = max_value;
+    return true;
+  }
+  if (kind == K::Relu6 || kind == K::HardTanh) {
+    lo = kind == K::Relu6 ? 0.0f : -1.0f;
+    hi = kind == K::Relu6 ? 6.0f : 1.0f;
+    return true;
+  }
+  return false;
+}
+
 int Graph::add_tensor(Tensor t) {
   tensors.push_back(std::move(t));
   return static_cast<int>(tensors.size()) - 1;

@@ -45,23 +45,6 @@ bool is_weighted(const Node& n) {
   return n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense;
 }
 
-// Activations that fold as a clamp on the output stage.
-bool clamp_of(const std::string& act, float relu_max, float& lo, float& hi) {
-  if (act == "relu") {
-    lo = 0.0f;
-    hi = relu_max;
-    return true;
-  }
-  if (act == "relu6") {
-    lo = 0.0f;
-    hi = 6.0f;
-    return true;
-  }
-  return false;
-}
-
-bool is_linear(const std::string& act) { return act.empty() || act == "linear"; }
-
 // The single live consumer of tensor t, or nullptr.
 Node* single_consumer(Graph& g, int t) {
   const Tensor& tt = g.tensors[t];
@@ -78,7 +61,7 @@ bool foldable_step(const Node& q, PostOp& op) {
   }
   if (q.op == Op::Activation) {
     float lo, hi;
-    if (clamp_of(q.activation, q.relu_max, lo, hi)) {
+    if (q.act.clamp(lo, hi)) {
       op = PostOp{PostOp::Kind::Clamp, {}, {}, lo, hi, q.name};
       return true;
     }
@@ -146,11 +129,12 @@ bool fold_epilogues(Graph& g) {
     // The layer's own activation.
     float lo, hi;
     bool activation_pending = false;
-    if (clamp_of(p.activation, INFINITY, lo, hi)) {
+    if (p.act.clamp(lo, hi)) {
       p.epi.chain.push_back({PostOp::Kind::Clamp, {}, {}, lo, hi, p.name});
       p.activation = "linear";
-    } else if (!is_linear(p.activation)) {
-      activation_pending = true;  // sigmoid/tanh/softmax: applied in place after the kernel
+      p.act = ActParams{};
+    } else if (!p.act.linear()) {
+      activation_pending = true;  // sigmoid/tanh/softmax/...: applied in place after the kernel
     }
     if (activation_pending) continue;
 

@@ -165,6 +165,37 @@ const json* config_get(const Layer& layer, const char* key) {
   return it == layer.config.end() ? nullptr : &*it;
 }
 
+namespace {
+
+// A conv/dense layer's `activation` or an Activation layer's: one of sem::kActivationNames
+// (also in Keras 3's function form), or the layer is unsupported with the name. A Larq
+// quantizer used as an activation (a name or a serialized object, e.g. STCustomDoReFa) is
+// read, and refused by name: the kernels apply quantizers only as a layer's input quantizer.
+bool import_activation(const Layer& l, const json* v, bool keras3, Node& n, std::vector<std::string>& why) {
+  std::string err;
+  const auto spec = sem::try_parse_activation(v ? *v : json(), "layer '" + l.name + "'", keras3, &err);
+  if (!spec) {
+    n.activation = v && v->is_string() ? v->get<std::string>() : (v ? v->dump() : "linear");
+    why = {err, l.name, sem::supported_activation_names()};
+    return false;
+  }
+  n.activation = spec->name;
+  n.act.kind = spec->kind;
+  n.act.alpha = spec->alpha;
+  if (spec->kind == sem::ActivationKind::Quantizer) {
+    why = {"activation \"" + spec->name + "\" is a Larq quantizer used as an activation, which "
+           "BitLens does not run as a separate step", l.name,
+           sem::supported_activation_names() + " (or move the quantizer to the next layer's "
+           "input_quantizer)"};
+    return false;
+  }
+  return true;
+}
+
+bool keras3_file(const Model& m) { return !m.keras_version.empty() && m.keras_version[0] == '3'; }
+
+}  // namespace
+
 Graph import_model(const Model& model) {
   Graph g;
   // Keras tensor (layer, node, index) -> IR tensor id.
@@ -213,6 +244,13 @@ Graph import_model(const Model& model) {
     const std::string& c = l.class_name;
     bool unsupported = false;
     std::string unsupported_why;
+    std::vector<std::string> unsupported_args;  // reason arguments, when not {class, layer}
+    auto own_activation = [&] {
+      if (!import_activation(l, config_get(l, "activation"), keras3_file(model), n, unsupported_args)) {
+        unsupported = true;
+        unsupported_why = "ACTIVATION";
+      }
+    };
 
     if (c == "InputLayer") {
       n.op = Op::Input;
@@ -349,7 +387,7 @@ Graph import_model(const Model& model) {
         const Array& b = weight(l, "bias", {n.conv.filters});
         n.epi.chain.push_back({PostOp::Kind::Bias, b.data, {}, 0, 0, l.name});
       }
-      n.activation = get_str(l, "activation", "linear");
+      own_activation();
       out_shape = {oh, ow, n.conv.filters};
     } else if (c == "QuantDense" || c == "Dense") {
       need_inputs(1);
@@ -378,7 +416,7 @@ Graph import_model(const Model& model) {
         const Array& b = weight(l, "bias", {a.filters});
         n.epi.chain.push_back({PostOp::Kind::Bias, b.data, {}, 0, 0, l.name});
       }
-      n.activation = get_str(l, "activation", "linear");
+      own_activation();
       out_shape = s;
       out_shape.back() = a.filters;
       if (s.size() != 1) {
@@ -520,34 +558,87 @@ Graph import_model(const Model& model) {
       n.conv.pad_top = t; n.conv.pad_bottom = b; n.conv.pad_left = le; n.conv.pad_right = r;
       const auto& s = in_shape(0);
       out_shape = {s[0] + t + b, s[1] + le + r, s[2]};
-    } else if (c == "Activation" || c == "ReLU" || c == "Softmax") {
+    } else if (c == "Activation" || c == "ReLU" || c == "Softmax" || c == "LeakyReLU" || c == "ELU" ||
+               c == "PReLU") {
       need_inputs(1);
       out_shape = in_shape(0);
+      using K = sem::ActivationKind;
       if (c == "Activation") {
-        n.activation = get_str(l, "activation", "linear");
+        own_activation();
       } else if (c == "Softmax") {
         n.activation = "softmax";
+        n.act.kind = K::Softmax;
         const int axis = get_int(l, "axis", -1);
         if (axis != -1 && axis != static_cast<int>(out_shape.size())) {
           unsupported = true;
           unsupported_why = "SOFTMAX_AXIS";
         }
-      } else {
+      } else if (c == "ReLU") {
+        // Keras' relu(x, negative_slope, max_value, threshold), all three computed exactly.
         n.activation = "relu";
-        const double mv = get_num(l, "max_value", INFINITY);
-        if (get_num(l, "negative_slope", 0.0) != 0.0 || get_num(l, "threshold", 0.0) != 0.0) {
-          unsupported = true;
-          unsupported_why = "LEAKY_RELU";
+        n.act.kind = K::Relu;
+        n.act.max_value = static_cast<float>(get_num(l, "max_value", INFINITY));
+        n.act.alpha = static_cast<float>(get_num(l, "negative_slope", 0.0));
+        n.act.threshold = static_cast<float>(get_num(l, "threshold", 0.0));
+        if (!(n.act.max_value >= 0.0f) || !(n.act.alpha >= 0.0f) || !std::isfinite(n.act.alpha) ||
+            !std::isfinite(n.act.threshold))
+          fail(l, "max_value and negative_slope must be numbers >= 0 and threshold a finite number (Keras "
+                  "refuses others), found max_value " + std::to_string(n.act.max_value) + ", negative_slope " +
+                      std::to_string(n.act.alpha) + ", threshold " + std::to_string(n.act.threshold));
+      } else if (c == "LeakyReLU") {
+        // tf.keras 2.x writes "alpha", Keras 3 "negative_slope"; both default to 0.3.
+        n.activation = "leaky_relu";
+        n.act.kind = K::LeakyRelu;
+        n.act.alpha = static_cast<float>(config_get(l, "negative_slope") ? get_num(l, "negative_slope", 0.3)
+                                                                          : get_num(l, "alpha", 0.3));
+      } else if (c == "ELU") {
+        n.activation = "elu";
+        n.act.kind = K::Elu;
+        n.act.alpha = static_cast<float>(get_num(l, "alpha", 1.0));
+      } else {  // PReLU: a learned slope per element, shared along `shared_axes`
+        n.activation = "prelu";
+        n.act.kind = K::Prelu;
+        std::vector<int64_t> ashape = out_shape;
+        const json* sa = config_get(l, "shared_axes");
+        std::vector<int64_t> axes;
+        if (sa && sa->is_number_integer()) axes.push_back(sa->get<int64_t>());
+        else if (sa && sa->is_array())
+          for (const auto& v : *sa)
+            if (v.is_number_integer()) axes.push_back(v.get<int64_t>());
+            else axes.push_back(0);
+        else if (sa && !sa->is_null()) axes.push_back(0);
+        for (int64_t a : axes) {
+          if (a < 1 || a > static_cast<int64_t>(ashape.size())) {
+            unsupported = true;
+            unsupported_why = "PRELU_SHARED_AXES";
+            unsupported_args = {sa->dump(), l.name, "a list of axes of the input " + shape_str(out_shape)};
+            break;
+          }
+          ashape[static_cast<size_t>(a - 1)] = 1;
         }
-        n.relu_max = static_cast<float>(mv);
+        if (!unsupported) {
+          const Array& alpha = weight(l, "alpha", ashape);
+          // Expand the shared slopes to one per element of the smallest trailing period that
+          // holds them all: channels only (the usual shared_axes=[1, 2]) stays C values.
+          size_t first = 0;  // first axis, from the left, where alpha is not shared
+          while (first < ashape.size() && ashape[first] == 1) ++first;
+          int64_t period = 1;
+          for (size_t d = first; d < out_shape.size(); ++d) period = sat_mul(period, out_shape[d]);
+          if (period > kMaxTensorElements) fail(l, "weight 'alpha' is too large");
+          n.act.slopes.resize(static_cast<size_t>(period));
+          std::vector<int64_t> idx(out_shape.size(), 0);
+          for (int64_t i = 0; i < period; ++i) {
+            int64_t rem = i, ai = 0;
+            for (size_t d = out_shape.size(); d-- > first;) {
+              idx[d] = rem % out_shape[d];
+              rem /= out_shape[d];
+            }
+            for (size_t d = first; d < out_shape.size(); ++d) ai = ai * ashape[d] + (ashape[d] == 1 ? 0 : idx[d]);
+            n.act.slopes[static_cast<size_t>(i)] = alpha.data[static_cast<size_t>(ai)];
+          }
+        }
       }
-      n.op = n.activation == "softmax" ? Op::Softmax : Op::Activation;
-      static const std::set<std::string> known = {"linear", "relu", "relu6", "sigmoid", "tanh",
-                                                  "softmax", "hard_sigmoid"};
-      if (!known.count(n.activation)) {
-        unsupported = true;
-        unsupported_why = "ACTIVATION";
-      }
+      n.op = n.act.kind == K::Softmax ? Op::Softmax : Op::Activation;
     } else if (c == "Add" || c == "Concatenate" ||
                (c == "TFOpLambda" && n.inputs.size() == 2)) {
       if (n.inputs.size() < 2) fail(l, "needs at least two inputs");
@@ -609,7 +700,8 @@ Graph import_model(const Model& model) {
     if (unsupported) {
       if (n.op != Op::Unsupported) n.op = Op::Unsupported;
       n.decision.kernel = KernelClass::Unsupported;
-      n.decision.reasons.push_back(make_reason(unsupported_why, {c, l.name}));
+      n.decision.reasons.push_back(
+          make_reason(unsupported_why, unsupported_args.empty() ? std::vector<std::string>{c, l.name} : unsupported_args));
     }
 
     // Every size downstream (costs, memory plan, limits) is computed in int64 from these.

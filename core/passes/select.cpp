@@ -287,7 +287,7 @@ bool select_kernels(Graph& g) {
             if (in.producer >= 0) {
               const Node& p = g.nodes[in.producer];
               if (p.op == Op::Conv2D || p.op == Op::DepthwiseConv2D || p.op == Op::Dense) {
-                why = !p.activation.empty() && p.activation != "linear"
+                why = !p.act.linear()
                           ? "'" + p.name + "' applies activation '" + p.activation + "' first"
                           : "'" + p.name + "' applies a ReLU first and its output is not binarized";
                 if (in.consumers.size() > 1) why = "'" + p.name + "' output has other consumers";
@@ -299,14 +299,8 @@ bool select_kernels(Graph& g) {
             break;
           }
           case Op::Activation:
-            if (m.activation == "relu" && std::isfinite(m.relu_max) && m.relu_max != 6.0f) {
-              // Only a clamp folded into a conv/dense output stage can apply an arbitrary cap.
-              m.decision.kernel = KernelClass::Unsupported;
-              m.decision.op_type.clear();
-              m.decision.reasons.push_back(make_reason("RELU_MAX_VALUE", {fmt_value(m.relu_max), m.name}));
-              break;
-            }
-            m.decision.kernel_name = "bl_affine_f32";
+            m.decision.kernel_name =
+                m.act.kind == sem::ActivationKind::LogSoftmax ? "bl_log_softmax_f32" : "bl_activate_f32";
             m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Activation '" + m.activation + "'"}));
             break;
           case Op::Softmax:

@@ -1,4 +1,4 @@
-// Reference elementwise layers: Activation, ReLU, LeakyReLU, Softmax, Rescaling, the merge layers
+// Reference elementwise layers: Activation, ReLU, LeakyReLU, ELU, PReLU, Softmax, Rescaling, the merge layers
 // (Add, Subtract, Multiply, Average, Maximum, Minimum) and TFOpLambda arithmetic with a constant
 // or another tensor, all with NumPy broadcasting.
 #include <cmath>
@@ -76,6 +76,45 @@ Array leaky_relu_layer(const OpContext& ctx, const Inputs& in) {
   Array y = *in[0];
   for (float& v : y.data) v = v > 0.0f ? v : v * alpha;
   return y;
+}
+
+// ELU layer: alpha * expm1(x) below 0 (tf.keras 2.x and Keras 3 both default alpha to 1).
+Array elu_layer(const OpContext& ctx, const Inputs& in) {
+  const Layer& layer = ctx.layer;
+  require_inputs(layer, in, 1);
+  const float alpha = static_cast<float>(cfg_number(layer, "alpha", 1.0));
+  Array y = *in[0];
+  for (float& v : y.data) v = sem::elu(v, alpha);
+  return y;
+}
+
+// PReLU: x > 0 ? x : alpha * x with a learned alpha of the input's shape, of size 1 along
+// every axis in shared_axes (1-based, as Keras counts with the batch axis first).
+Array prelu_layer(const OpContext& ctx, const Inputs& in) {
+  const Layer& layer = ctx.layer;
+  require_inputs(layer, in, 1);
+  const Array& x = *in[0];
+  if (x.shape.size() < 2) fail(layer, "needs an input with a batch axis and at least one more");
+  std::vector<int64_t> shape(x.shape.begin() + 1, x.shape.end());  // alpha has no batch axis
+  if (has_key(layer, "shared_axes")) {
+    const json& sa = layer.config["shared_axes"];
+    std::vector<int64_t> axes;
+    if (sa.is_number_integer()) axes.push_back(sa.get<int64_t>());
+    else if (sa.is_array())
+      for (const auto& v : sa) {
+        if (!v.is_number_integer()) fail(layer, "shared_axes = " + sa.dump() + " must list integers");
+        axes.push_back(v.get<int64_t>());
+      }
+    else
+      fail(layer, "shared_axes = " + sa.dump() + " must be an integer or a list of integers");
+    for (int64_t a : axes) {
+      if (a < 1 || a > static_cast<int64_t>(shape.size()))
+        fail(layer, "shared_axes = " + sa.dump() + " names an axis outside the input " + shape_str(x.shape));
+      shape[static_cast<size_t>(a - 1)] = 1;
+    }
+  }
+  const Array& alpha = weight(layer, "alpha", shape);
+  return broadcast_binary(layer, x, alpha, [](float v, float a) { return v > 0.0f ? v : a * v; });
 }
 
 Array softmax_layer(const OpContext& ctx, const Inputs& in) {

@@ -78,6 +78,8 @@ const std::map<std::string, OpFn>& op_table() {
     t["Activation"] = ref::activation_layer;
     t["ReLU"] = ref::relu_layer;
     t["LeakyReLU"] = ref::leaky_relu_layer;
+    t["ELU"] = ref::elu_layer;
+    t["PReLU"] = ref::prelu_layer;
     t["Softmax"] = ref::softmax_layer;
     t["Rescaling"] = ref::rescaling;
     for (const char* c : {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}) {

@@ -66,6 +66,8 @@ Array concatenate(const OpContext& ctx, const Inputs& in);
 Array activation_layer(const OpContext& ctx, const Inputs& in);
 Array relu_layer(const OpContext& ctx, const Inputs& in);
 Array leaky_relu_layer(const OpContext& ctx, const Inputs& in);
+Array elu_layer(const OpContext& ctx, const Inputs& in);
+Array prelu_layer(const OpContext& ctx, const Inputs& in);
 Array softmax_layer(const OpContext& ctx, const Inputs& in);
 Array rescaling(const OpContext& ctx, const Inputs& in);
 // Add, Subtract, Multiply, Average, Maximum, Minimum (NumPy broadcasting).

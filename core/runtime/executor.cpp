@@ -24,6 +24,15 @@ void check(bl_status s, const Node& n) {
                      "' (status " + std::to_string(static_cast<int>(s)) + "); please report this model");
 }
 
+void run_activation(const runtime::ActStep& s, size_t elems, const float* in, float* out, const Node& n) {
+  switch (s.kind) {
+    case runtime::ActStep::None: return;
+    case runtime::ActStep::Softmax: return check(bl_softmax_f32(elems, s.period, in, out), n);
+    case runtime::ActStep::LogSoftmax: return check(bl_log_softmax_f32(elems, s.period, in, out), n);
+    case runtime::ActStep::Elementwise: return check(bl_activate_f32(elems, s.period, &s.act, in, out), n);
+  }
+}
+
 }  // namespace
 
 void check_inputs(const CompileResult& c, const std::vector<Array>& inputs) {
@@ -199,7 +208,7 @@ void Executor::run_one(const std::vector<const float*>& in, const std::vector<fl
         check(bl_affine_f32(elems, ch, n.epi.mul.data(), n.epi.add.data(), BL_ACT_LINEAR, xf, of), n);
         break;
       case Op::Activation:
-        check(bl_affine_f32(elems, ch, nullptr, nullptr, activation_of(n.activation == "relu" && n.relu_max == 6.0f ? "relu6" : n.activation), xf, of), n);
+        run_activation(activation_step(g, n), elems, xf, of, n);
         break;
       case Op::Softmax:
         check(bl_softmax_f32(elems, ch, xf, of), n);
@@ -244,13 +253,8 @@ void Executor::run_one(const std::vector<const float*>& in, const std::vector<fl
         throw ModelError("internal: no kernel for '" + n.name + "' (" + op_name(n.op) + ")");
     }
     // A non-clamp activation of a conv/dense layer runs in place on its float output.
-    if ((n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense) && !n.activation.empty() &&
-        n.activation != "linear") {
-      if (n.activation == "softmax")
-        check(bl_softmax_f32(elems, ch, of, of), n);
-      else
-        check(bl_affine_f32(elems, ch, nullptr, nullptr, activation_of(n.activation), of, of), n);
-    }
+    if (n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense)
+      run_activation(activation_step(g, n), elems, of, of, n);
     if (observer_) observer_(id, o, ot.bytes());
   }
   for (size_t i = 0; i < out.size(); ++i)

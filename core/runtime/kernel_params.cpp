@@ -159,13 +159,93 @@ size_t scratch_bytes(const Graph& g, const Node& n) {
   return 0;
 }
 
-bl_activation activation_of(const std::string& a) {
-  if (a == "relu") return BL_ACT_RELU;
-  if (a == "relu6") return BL_ACT_RELU6;
-  if (a == "sigmoid") return BL_ACT_SIGMOID;
-  if (a == "tanh") return BL_ACT_TANH;
-  if (a == "hard_sigmoid") return BL_ACT_HARD_SIGMOID;
-  return BL_ACT_LINEAR;
+ActStep activation_step(const Graph& g, const Node& n) {
+  using K = sem::ActivationKind;
+  ActStep s;
+  const Tensor& ot = g.tensors[n.outputs.at(0)];
+  s.period = static_cast<int32_t>(ot.shape.empty() ? 1 : ot.shape.back());
+  const ActParams& a = n.act;
+  // A conv/dense layer's linear activation is no step; an Activation("linear") layer still
+  // has to write its output tensor.
+  if (a.kind == K::Linear && n.op != Op::Activation) return s;
+  if (a.kind == K::Softmax || a.kind == K::LogSoftmax) {
+    s.kind = a.kind == K::Softmax ? ActStep::Softmax : ActStep::LogSoftmax;
+    return s;
+  }
+  s.kind = ActStep::Elementwise;
+  s.act.max_value = INFINITY;
+  s.act.alpha = a.alpha;
+  bl_activation k = BL_ACT_LINEAR;
+  switch (a.kind) {
+    case K::Linear: k = BL_ACT_LINEAR; break;
+    case K::Relu:
+      if (a.alpha != 0.0f || a.threshold != 0.0f || (std::isfinite(a.max_value) && a.max_value != 6.0f)) {
+        k = BL_ACT_RELU_EX;
+        s.act.max_value = a.max_value;
+        s.act.threshold = a.threshold;
+      } else {
+        k = a.max_value == 6.0f ? BL_ACT_RELU6 : BL_ACT_RELU;
+      }
+      break;
+    case K::Relu6: k = BL_ACT_RELU6; break;
+    case K::Sigmoid: k = BL_ACT_SIGMOID; break;
+    case K::Tanh: k = BL_ACT_TANH; break;
+    case K::HardSigmoid: k = BL_ACT_HARD_SIGMOID; break;
+    case K::HardSigmoidKeras3: k = BL_ACT_HARD_SIGMOID_K3; break;
+    case K::Swish: k = BL_ACT_SWISH; break;
+    case K::HardTanh: k = BL_ACT_HARD_TANH; break;
+    case K::Elu: k = BL_ACT_ELU; break;
+    case K::Selu: k = BL_ACT_SELU; break;
+    case K::Softplus: k = BL_ACT_SOFTPLUS; break;
+    case K::Softsign: k = BL_ACT_SOFTSIGN; break;
+    case K::Exponential: k = BL_ACT_EXPONENTIAL; break;
+    case K::Gelu: k = BL_ACT_GELU; break;
+    case K::GeluTanh: k = BL_ACT_GELU_TANH; break;
+    case K::LeakyRelu: k = BL_ACT_LEAKY_RELU; break;
+    case K::HardSwish: k = BL_ACT_HARD_SWISH; break;
+    case K::Mish: k = BL_ACT_MISH; break;
+    case K::LeakyTanh: k = BL_ACT_LEAKY_TANH; break;
+    case K::Prelu:
+      k = BL_ACT_PRELU;
+      s.act.slopes = a.slopes.data();
+      s.slope_count = a.slopes.size();
+      s.period = static_cast<int32_t>(a.slopes.size());
+      break;
+    case K::Softmax:
+    case K::LogSoftmax:
+    case K::Quantizer:
+      throw ModelError("internal: activation '" + n.activation + "' of '" + n.name + "' has no kernel");
+  }
+  s.act.kind = k;
+  return s;
+}
+
+const char* activation_enum_name(bl_activation a) {
+  switch (a) {
+    case BL_ACT_LINEAR: return "BL_ACT_LINEAR";
+    case BL_ACT_RELU: return "BL_ACT_RELU";
+    case BL_ACT_RELU6: return "BL_ACT_RELU6";
+    case BL_ACT_SIGMOID: return "BL_ACT_SIGMOID";
+    case BL_ACT_TANH: return "BL_ACT_TANH";
+    case BL_ACT_HARD_SIGMOID: return "BL_ACT_HARD_SIGMOID";
+    case BL_ACT_HARD_TANH: return "BL_ACT_HARD_TANH";
+    case BL_ACT_HARD_SIGMOID_K3: return "BL_ACT_HARD_SIGMOID_K3";
+    case BL_ACT_HARD_SWISH: return "BL_ACT_HARD_SWISH";
+    case BL_ACT_SWISH: return "BL_ACT_SWISH";
+    case BL_ACT_MISH: return "BL_ACT_MISH";
+    case BL_ACT_SOFTPLUS: return "BL_ACT_SOFTPLUS";
+    case BL_ACT_SOFTSIGN: return "BL_ACT_SOFTSIGN";
+    case BL_ACT_EXPONENTIAL: return "BL_ACT_EXPONENTIAL";
+    case BL_ACT_ELU: return "BL_ACT_ELU";
+    case BL_ACT_SELU: return "BL_ACT_SELU";
+    case BL_ACT_GELU: return "BL_ACT_GELU";
+    case BL_ACT_GELU_TANH: return "BL_ACT_GELU_TANH";
+    case BL_ACT_LEAKY_RELU: return "BL_ACT_LEAKY_RELU";
+    case BL_ACT_RELU_EX: return "BL_ACT_RELU_EX";
+    case BL_ACT_PRELU: return "BL_ACT_PRELU";
+    case BL_ACT_LEAKY_TANH: return "BL_ACT_LEAKY_TANH";
+  }
+  return "BL_ACT_LINEAR";
 }
 
 }  // namespace bitlens::runtime

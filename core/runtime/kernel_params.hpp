@@ -27,6 +27,17 @@ bl_pool_params pool_params(const Graph& g, const Node& n);
 // Scratch bytes the node's kernel needs (0 for most).
 size_t scratch_bytes(const Graph& g, const Node& n);
 
-bl_activation activation_of(const std::string& name);
+// The activation step of a node: an Activation node's whole work, or a conv/dense layer's own
+// activation run in place on its float output (clamps are folded into the output stage before
+// this). One description for the Executor and the code generator.
+struct ActStep {
+  enum Kind { None, Softmax, LogSoftmax, Elementwise } kind = None;
+  bl_act act{};        // for Elementwise; act.slopes points into the node (PReLU)
+  int32_t period = 1;  // channels, or the PReLU slope period
+  size_t slope_count = 0;
+};
+ActStep activation_step(const Graph& g, const Node& n);
+// The C enumerator's name, for generated code.
+const char* activation_enum_name(bl_activation a);
 
 }  // namespace bitlens::runtime

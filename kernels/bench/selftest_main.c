@@ -196,6 +196,41 @@ static float scattered(uint32_t i)
   return f;
 }
 
+/* Keep in sync with tests/unit/kernels_activation_test.cpp (ChecksumMatchesTheFirmwareSelftest):
+ * every bl_activation kind through bl_activate_f32 (alpha 0.3, max_value 2.5, threshold 0.5,
+ * 3 PReLU slopes) on 1024 inputs in [-20, 20) and 1024 scattered ones, bl_log_softmax_f32 over
+ * rows of 8, and bl_logf / bl_expm1f / bl_geluf on the scattered inputs. */
+#define ACT_CHECKSUM 0x32fb9d52u
+
+static uint32_t act_checksum(void)
+{
+  static const float slopes[3] = {0.25f, -0.5f, 2.0f};
+  static float x[2048], y[2048];
+  uint32_t h = 2166136261u, i;
+  int k;
+  for (i = 0; i < 1024; i++) x[i] = (float)((int32_t)i - 512) * 0.0390625f;
+  for (i = 0; i < 1024; i++) x[1024 + i] = scattered(i);
+  for (k = 0; k <= (int)BL_ACT_LEAKY_TANH; k++) {
+    bl_act a;
+    memset(&a, 0, sizeof a);
+    a.kind = (bl_activation)k;
+    a.alpha = 0.3f;
+    a.max_value = 2.5f;
+    a.threshold = 0.5f;
+    a.slopes = slopes;
+    if (bl_activate_f32(2048, 3, &a, x, y) != BL_OK) return 0;
+    for (i = 0; i < 2048; i++) h = fnv(h, y[i]);
+  }
+  if (bl_log_softmax_f32(2048, 8, x, y) != BL_OK) return 0;
+  for (i = 0; i < 2048; i++) h = fnv(h, y[i]);
+  for (i = 1024; i < 2048; i++) {
+    h = fnv(h, bl_logf(x[i] < 0.0f ? -x[i] : x[i]));
+    h = fnv(h, bl_expm1f(x[i]));
+    h = fnv(h, bl_geluf(x[i]));
+  }
+  return h;
+}
+
 static int mathf_check(void)
 {
   uint32_t he = 2166136261u, ht = 2166136261u, i;
@@ -213,6 +248,14 @@ static int mathf_check(void)
            (unsigned long)TANHF_CHECKSUM);
     fails++;
   }
+  {
+    const uint32_t ha = act_checksum();
+    if (ha != ACT_CHECKSUM) {
+      printf("activations MISMATCH: checksum 0x%08lx, host 0x%08lx\n", (unsigned long)ha,
+             (unsigned long)ACT_CHECKSUM);
+      fails++;
+    }
+  }
   return fails;
 }
 
@@ -226,7 +269,7 @@ int main(void)
   printf("selftest %s: %d failures in 1000 random cases\n", BENCH_CPU, fails);
   {
     const int mf = mathf_check();
-    printf("selftest %s: bl_expf/bl_tanhf on 12288 inputs %s the host's bits\n", BENCH_CPU,
+    printf("selftest %s: bl_expf/bl_tanhf on 12288 inputs and every activation on 2048 %s the host's bits\n", BENCH_CPU,
            mf ? "do NOT match" : "match");
     fails += mf;
   }

@@ -111,6 +111,12 @@ static float act_apply(const bl_act *a, float x, size_t ch)
       return relu_ex(a, x);
     case BL_ACT_PRELU:
       return x > 0.0f ? x : a->slopes[ch] * x;
+    case BL_ACT_LEAKY_TANH: {
+      const float hi = (x > 1.0f ? x : 1.0f) - 1.0f, lo = (x < -1.0f ? x : -1.0f) + 1.0f;
+      float y = x < -1.0f ? -1.0f : (x > 1.0f ? 1.0f : x);
+      y = y + hi * a->alpha;
+      return y + lo * a->alpha;
+    }
     case BL_ACT_LINEAR:
     default:
       return x;
@@ -159,7 +165,7 @@ bl_status bl_softmax_f32(size_t n, int32_t c, const float *in, float *out)
 bl_status bl_activate_f32(size_t n, int32_t c, const bl_act *act, const float *in, float *out)
 {
   size_t i, ch = 0;
-  if (c < 1 || !act || !in || !out || (unsigned)act->kind > (unsigned)BL_ACT_PRELU) return BL_ERR_PARAM;
+  if (c < 1 || !act || !in || !out || (unsigned)act->kind > (unsigned)BL_ACT_LEAKY_TANH) return BL_ERR_PARAM;
   if (act->kind == BL_ACT_PRELU && !act->slopes) return BL_ERR_PARAM;
   for (i = 0; i < n; i++) {
     out[i] = act_apply(act, in[i], ch);

@@ -250,7 +250,7 @@ TEST(Memory, PlanIsConsistent) {
   }
 }
 
-TEST(Decisions, ReluMaxValueFoldsOrIsReported) {
+TEST(Decisions, ReluMaxValueFoldsOrRunsStandalone) {
   kb::ModelBuilder b("m");
   auto x = b.input({6, 6, 2});
   kb::ConvOptions c;
@@ -264,7 +264,10 @@ TEST(Decisions, ReluMaxValueFoldsOrIsReported) {
   CompileResult r = compile(b.build());
   EXPECT_EQ(node(r, "re_lu").decision.kernel, KernelClass::Fused);
   EXPECT_EQ(node(r, "conv2d").epi.act_max, 4.0f);
+  // Not after a conv/dense: the activation kernel applies the cap itself (Keras' relu with
+  // max_value), no longer refused.
   const Node& standalone = node(r, "re_lu_1");
-  EXPECT_EQ(standalone.decision.kernel, KernelClass::Unsupported);
-  EXPECT_TRUE(has_reason(standalone, "RELU_MAX_VALUE"));
+  EXPECT_EQ(standalone.decision.kernel, KernelClass::Float);
+  EXPECT_EQ(standalone.decision.kernel_name, "bl_activate_f32");
+  EXPECT_EQ(standalone.act.max_value, 4.0f);
 }

@@ -6,7 +6,9 @@
 
 #include <cstdlib>
 
+#include "bitlens/compiler.hpp"
 #include "bitlens/export.hpp"
+#include "bitlens/keras_builder.hpp"
 #include "bitlens/runtime.hpp"
 #include "bitlens/validate.hpp"
 #include "export_test_util.hpp"
@@ -62,6 +64,48 @@ TEST_P(OnQemu, OutputsEqualHostRuntime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Export, OnQemu, ::testing::ValuesIn(cases()), case_name);
+
+// Every kind of activation step in exported firmware: the hard_tanh binary conv, then
+// one Activation layer per smooth function, the parametrized ReLU / LeakyReLU / ELU / PReLU
+// layers, log_softmax and a Dense with gelu. Bit for bit with the host runtime on M4 and M7.
+TEST(ExportActivations, EveryActivationMatchesTheHostOnM4AndM7) {
+  if (!have_cross_tools()) GTEST_SKIP() << "arm-none-eabi-gcc, make or qemu-system-arm not installed";
+  namespace kb = bitlens::keras;
+  kb::ModelBuilder b("acts", kb::Style::functional, 17);
+  auto x = b.input({6, 6, 16});
+  kb::ConvOptions o;
+  o.filters = 4;
+  o.input_quantizer = "ste_sign";
+  o.kernel_quantizer = "ste_sign";
+  o.activation = "hard_tanh";
+  x = b.quant_conv2d(x, o);
+  for (const char* a : {"gelu", "mish", "selu", "elu", "softplus", "softsign", "swish", "hard_swish", "leaky_relu",
+                        "exponential", "sigmoid", "tanh", "leaky_tanh", "hard_sigmoid"})
+    x = b.activation(x, a);
+  x = b.layer("ReLU", {x}, {{"max_value", 0.9}, {"negative_slope", 0.1}, {"threshold", 0.6}}, {4, 4, 4});
+  x = b.layer("LeakyReLU", {x}, {{"alpha", 0.2}}, {4, 4, 4});
+  x = b.layer("ELU", {x}, {{"alpha", 0.7}}, {4, 4, 4});
+  x = b.layer("PReLU", {x}, {{"shared_axes", {1, 2}}}, {4, 4, 4},
+              {{"alpha", Array{{1, 1, 4}, {0.5f, -1.0f, 0.0f, 2.0f}}}});
+  x = b.activation(x, "log_softmax");
+  x = b.flatten(x);
+  kb::DenseOptions d;
+  d.units = 5;
+  d.activation = "gelu";
+  x = b.dense(x, d);
+  const CompileResult c = compile(b.build());
+  for (const auto& n : c.graph.nodes) ASSERT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
+  for (auto t : {ValidateTarget::QemuM4, ValidateTarget::QemuM7}) {
+    ValidateOptions vo;
+    vo.target = t;
+    vo.inputs = random_inputs(c, 3, 2);
+    const ValidateResult r = validate(c, vo);
+    const std::string report = validate_text(c, r);
+    EXPECT_TRUE(r.pass()) << report;
+    EXPECT_TRUE(r.firmware_pass) << report;
+    for (const auto& out : r.vs_runtime.outputs) EXPECT_EQ(out.bit_exact, out.elements) << report;
+  }
+}
 
 TEST(ExportValidateCli, ExitStatusesAndCorruptedWeight) {
   if (!have_cross_tools()) GTEST_SKIP() << "arm-none-eabi-gcc, make or qemu-system-arm not installed";

@@ -192,8 +192,18 @@ TEST(ReferenceActivation, KerasActivationsByHand) {
   for (float v : x.data) denom += std::exp(static_cast<double>(v));
   for (size_t i = 0; i < 5; ++i)
     EXPECT_NEAR(s.data[i], std::exp(static_cast<double>(x.data[i])) / denom, 1e-7);
-  expect_model_error([&] { act("gelu"); },
-                     {"layer 'a' (Activation)", "unsupported activation \"gelu\""});
+  // Values from Python's math module (erfc, expm1, log1p) on the Keras definitions.
+  expect_array_near(act("gelu"), {1, 5}, {-0.00012668497f, -0.15865525f, 0, 0.84134475f, 8}, 1e-6f);
+  expect_array_near(act("mish"), {1, 5}, {-0.072591741f, -0.30340146f, 0, 0.86509839f, 7.9999982f}, 1e-6f);
+  expect_array_near(act("elu"), {1, 5}, {-0.98168436f, -0.63212056f, 0, 1, 8}, 1e-6f);
+  expect_array_near(act("selu"), {1, 5}, {-1.7258986f, -1.1113307f, 0, 1.050701f, 8.4056079f}, 1e-5f);
+  expect_array_near(act("softplus"), {1, 5}, {0.018149928f, 0.31326169f, 0.69314718f, 1.3132617f, 8.0003354f}, 1e-6f);
+  expect_array_eq(act("leaky_relu"), {1, 5}, {-0.8f, -0.2f, 0, 1, 8});
+  expect_array_near(act("hard_swish"), {1, 5}, {0, -1.0f / 3, 0, 2.0f / 3, 8}, 1e-7f);
+  expect_array_near(act("log_softmax"), {1, 5}, {-12.001376f, -9.001376f, -8.001376f, -7.001376f, -0.0013759516f},
+                    1e-6f);
+  expect_model_error([&] { act("binary_tanh"); },
+                     {"layer 'a' (Activation)", "activation \"binary_tanh\" is not one BitLens implements"});
 }
 
 TEST(ReferenceActivation, ReluLayerOptions) {

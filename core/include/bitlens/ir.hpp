@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bitlens/model.hpp"
+#include "bitlens/semantics.hpp"
 
 namespace bitlens {
 
@@ -133,6 +134,20 @@ struct Tensor {
   int64_t bytes() const;  // f32: 4/element; s1: 4 * ceil(elements / 32)
 };
 
+// An activation as the kernels compute it: the function and the parameters its Keras layer or
+// function carries (ReLU's max_value/negative_slope/threshold, LeakyReLU/ELU alpha, PReLU's
+// learned slopes).
+struct ActParams {
+  sem::ActivationKind kind = sem::ActivationKind::Linear;
+  float alpha = 0.0f;          // ELU alpha; leaky_relu / leaky_tanh / ReLU negative_slope
+  float max_value = INFINITY;  // ReLU max_value
+  float threshold = 0.0f;      // ReLU threshold
+  std::vector<float> slopes;   // PReLU: one per element of a period of the output (see import)
+  bool linear() const { return kind == sem::ActivationKind::Linear; }
+  // ReLU with only an upper bound (or none), relu6 and hard_tanh: a clamp [lo, hi].
+  bool clamp(float& lo, float& hi) const;
+};
+
 struct Node {
   int id = -1;
   std::string name;        // Keras layer name, or "<layer>/pack" for inserted steps
@@ -149,8 +164,8 @@ struct Node {
   // Attributes (which are used depends on op).
   ConvAttrs conv;
   PoolAttrs pool;
-  std::string activation;         // Activation / fused activation name
-  float relu_max = INFINITY;      // ReLU layer max_value
+  std::string activation;         // Activation / fused activation, the name the file uses
+  ActParams act;                  // what that activation computes
   float const_value = 0.0f;       // ConstAdd / ConstMul
   int concat_axis = -1;
   std::vector<int64_t> reshape_to;

@@ -326,6 +326,24 @@ inline float selu(float x) {
   constexpr float alpha = 1.6732632423543772f, scale = 1.0507009873554805f;
   return scale * elu(x, alpha);
 }
+// Keras (tf.nn.gelu): exact x/2 erfc(-x/sqrt(2)); approximate x/2 (1 + tanh(sqrt(2/pi)
+// (x + 0.044715 x^3))). Evaluated in double, rounded once.
+inline float gelu(float x) {
+  const double d = x;
+  return static_cast<float>(0.5 * d * std::erfc(-d / std::sqrt(2.0)));
+}
+inline float gelu_tanh(float x) {
+  const double d = x, k = std::sqrt(2.0 / 3.14159265358979323846);
+  return static_cast<float>(0.5 * d * (1.0 + std::tanh(k * (d + 0.044715 * d * d * d))));
+}
+inline float leaky_relu(float x, float alpha) { return x > 0.0f ? x : alpha * x; }
+// Keras 3 hard_silu / hard_swish: x * relu6(x + 3) / 6.
+inline float hard_swish(float x) { return x * (relu6(x + 3.0f) / 6.0f); }
+inline float mish(float x) { return x * std::tanh(softplus(x)); }
+// larq.activations.leaky_tanh: clip(x, -1, 1) + (max(x, 1) - 1) alpha + (min(x, -1) + 1) alpha.
+inline float leaky_tanh(float x, float alpha) {
+  return hard_tanh(x) + (std::max(x, 1.0f) - 1.0f) * alpha + (std::min(x, -1.0f) + 1.0f) * alpha;
+}
 
 // Keras' backend.relu as the ReLU layer calls it (tf.keras 2.x):
 //   negative_slope != 0 and no max_value and threshold == 0: leaky_relu;
@@ -368,6 +386,14 @@ enum class ActivationKind {
   Softplus,
   Softsign,
   Exponential,
+  Gelu,
+  GeluTanh,
+  LeakyRelu,   // alpha: the function's default negative slope 0.2
+  HardSwish,
+  Mish,
+  LeakyTanh,   // larq.activations.leaky_tanh, alpha 0.2
+  LogSoftmax,  // over the last axis; not elementwise
+  Prelu,       // the PReLU layer's learned slopes (not a function name)
   Quantizer,  // a Larq quantizer used as activation (activation="ste_sign")
 };
 
@@ -375,12 +401,41 @@ struct ActivationSpec {
   ActivationKind kind = ActivationKind::Linear;
   QuantizerSpec quantizer;  // for ActivationKind::Quantizer
   std::string name;         // as written in the file
+  float alpha = 0.0f;       // LeakyRelu / LeakyTanh slope, Elu alpha (1 for the function)
 };
 
+// The activation functions BitLens implements, by the names Keras 2.x/3 and Larq serialize
+// them under (one list for the importer, the reference interpreter, the kernels and the docs).
+struct ActivationName {
+  std::string_view name;
+  ActivationKind kind;
+};
+inline constexpr ActivationName kActivationNames[] = {
+    {"linear", ActivationKind::Linear},         {"relu", ActivationKind::Relu},
+    {"relu6", ActivationKind::Relu6},           {"sigmoid", ActivationKind::Sigmoid},
+    {"tanh", ActivationKind::Tanh},             {"softmax", ActivationKind::Softmax},
+    {"log_softmax", ActivationKind::LogSoftmax}, {"hard_sigmoid", ActivationKind::HardSigmoid},
+    {"swish", ActivationKind::Swish},           {"silu", ActivationKind::Swish},
+    {"hard_swish", ActivationKind::HardSwish},  {"hard_silu", ActivationKind::HardSwish},
+    {"hard_tanh", ActivationKind::HardTanh},    {"leaky_tanh", ActivationKind::LeakyTanh},
+    {"elu", ActivationKind::Elu},               {"selu", ActivationKind::Selu},
+    {"gelu", ActivationKind::Gelu},             {"leaky_relu", ActivationKind::LeakyRelu},
+    {"softplus", ActivationKind::Softplus},     {"softsign", ActivationKind::Softsign},
+    {"mish", ActivationKind::Mish},             {"exponential", ActivationKind::Exponential},
+};
+
+inline std::string supported_activation_names() {
+  std::string s;
+  for (const auto& e : kActivationNames) s += (s.empty() ? "" : ", ") + std::string(e.name);
+  return s + " and the Larq quantizers";
+}
+
 // Parses a Keras activation: null, a name ("relu"), a Keras 3 function dict
-// ({"class_name": "function", "config": "relu"}) or a Larq quantizer (name or dict).
-// `keras3` selects Keras 3's hard_sigmoid definition.
-inline ActivationSpec parse_activation(const json& j, const std::string& where, bool keras3) {
+// ({"class_name": "function", "config": "relu"}) or a Larq quantizer (name or object, e.g.
+// {"class_name": "SteSign", "config": {...}}). `keras3` selects Keras 3's hard_sigmoid.
+// Returns nothing and sets *why when the activation is not one BitLens implements.
+inline std::optional<ActivationSpec> try_parse_activation(const json& j, const std::string& where,
+                                                          bool keras3, std::string* why) {
   ActivationSpec a;
   if (j.is_null()) {
     a.name = "linear";
@@ -394,28 +449,16 @@ inline ActivationSpec parse_activation(const json& j, const std::string& where, 
     if (name == "function" && j.contains("config") && j["config"].is_string())
       name = j["config"].get<std::string>();
   } else {
-    throw ModelError(where + ": cannot read activation " + j.dump() +
-                     "; expected a name such as \"relu\"");
+    if (why) *why = "activation " + j.dump() + " is neither a name nor a serialized object";
+    return std::nullopt;
   }
   a.name = name;
-  struct Entry {
-    std::string_view name;
-    ActivationKind kind;
-  };
-  static constexpr Entry table[] = {
-      {"linear", ActivationKind::Linear},       {"relu", ActivationKind::Relu},
-      {"relu6", ActivationKind::Relu6},         {"sigmoid", ActivationKind::Sigmoid},
-      {"tanh", ActivationKind::Tanh},           {"softmax", ActivationKind::Softmax},
-      {"hard_sigmoid", ActivationKind::HardSigmoid},
-      {"swish", ActivationKind::Swish},         {"silu", ActivationKind::Swish},
-      {"hard_tanh", ActivationKind::HardTanh},  {"elu", ActivationKind::Elu},
-      {"selu", ActivationKind::Selu},           {"softplus", ActivationKind::Softplus},
-      {"softsign", ActivationKind::Softsign},   {"exponential", ActivationKind::Exponential},
-  };
-  for (const auto& e : table) {
+  for (const auto& e : kActivationNames) {
     if (name == e.name) {
       a.kind = e.kind;
       if (a.kind == ActivationKind::HardSigmoid && keras3) a.kind = ActivationKind::HardSigmoidKeras3;
+      if (a.kind == ActivationKind::LeakyRelu || a.kind == ActivationKind::LeakyTanh) a.alpha = 0.2f;
+      if (a.kind == ActivationKind::Elu) a.alpha = 1.0f;
       return a;
     }
   }
@@ -424,10 +467,16 @@ inline ActivationSpec parse_activation(const json& j, const std::string& where, 
     a.quantizer = parse_quantizer(j, where);
     return a;
   }
-  throw ModelError(where + ": unsupported activation \"" + name +
-                   "\"; supported: linear, relu, relu6, sigmoid, tanh, softmax, hard_sigmoid, "
-                   "swish, hard_tanh, elu, selu, softplus, softsign, exponential and the Larq "
-                   "quantizers");
+  if (why)
+    *why = "activation \"" + name + "\" is not one BitLens implements (a custom function or an "
+           "unknown quantizer); supported: " + supported_activation_names();
+  return std::nullopt;
+}
+
+inline ActivationSpec parse_activation(const json& j, const std::string& where, bool keras3) {
+  std::string why;
+  if (auto a = try_parse_activation(j, where, keras3, &why)) return *a;
+  throw ModelError(where + ": " + why);
 }
 
 // Elementwise activations (not Softmax, not tensor-wide quantizers: see quantize_tensor).
@@ -447,6 +496,14 @@ inline float apply_activation(ActivationKind k, float x) {
     case ActivationKind::Softplus: return softplus(x);
     case ActivationKind::Softsign: return softsign(x);
     case ActivationKind::Exponential: return std::exp(x);
+    case ActivationKind::Gelu: return gelu(x);
+    case ActivationKind::GeluTanh: return gelu_tanh(x);
+    case ActivationKind::LeakyRelu: return leaky_relu(x, 0.2f);
+    case ActivationKind::HardSwish: return hard_swish(x);
+    case ActivationKind::Mish: return mish(x);
+    case ActivationKind::LeakyTanh: return leaky_tanh(x, 0.2f);
+    case ActivationKind::LogSoftmax:
+    case ActivationKind::Prelu:
     case ActivationKind::Softmax:
     case ActivationKind::Quantizer: break;
   }
@@ -472,10 +529,37 @@ inline void softmax_inplace(std::vector<float>& x, int64_t axis_len, int64_t inn
   }
 }
 
+// tf.nn.log_softmax: (x - max) - log(sum(exp(x - max))) over contiguous groups of axis_len.
+inline void log_softmax_inplace(std::vector<float>& x, int64_t axis_len) {
+  if (axis_len <= 0) return;
+  for (size_t o = 0; o + static_cast<size_t>(axis_len) <= x.size(); o += static_cast<size_t>(axis_len)) {
+    float* base = x.data() + o;
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t i = 0; i < axis_len; ++i) m = std::max(m, base[i]);
+    double sum = 0.0;
+    for (int64_t i = 0; i < axis_len; ++i) sum += std::exp(static_cast<double>(base[i]) - m);
+    const double ls = std::log(sum);
+    for (int64_t i = 0; i < axis_len; ++i) base[i] = static_cast<float>((static_cast<double>(base[i]) - m) - ls);
+  }
+}
+
 // Applies an activation to a tensor whose last axis has `last_dim` entries.
 inline void activate_tensor(const ActivationSpec& a, std::vector<float>& x, int64_t last_dim) {
   if (a.kind == ActivationKind::Linear) return;
   if (a.kind == ActivationKind::Softmax) return softmax_inplace(x, last_dim);
+  if (a.kind == ActivationKind::LogSoftmax) return log_softmax_inplace(x, last_dim);
+  if (a.kind == ActivationKind::LeakyRelu) {
+    for (float& v : x) v = leaky_relu(v, a.alpha);
+    return;
+  }
+  if (a.kind == ActivationKind::LeakyTanh) {
+    for (float& v : x) v = leaky_tanh(v, a.alpha);
+    return;
+  }
+  if (a.kind == ActivationKind::Elu) {
+    for (float& v : x) v = elu(v, a.alpha);
+    return;
+  }
   if (a.kind == ActivationKind::Quantizer) return quantize_tensor(a.quantizer, x, last_dim);
   for (float& v : x) v = apply_activation(a.kind, v);
 }

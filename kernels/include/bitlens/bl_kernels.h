@@ -287,13 +287,14 @@ typedef enum {
   BL_ACT_GELU_TANH,    /* approximate: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
   BL_ACT_LEAKY_RELU,   /* x > 0 ? x : alpha * x */
   BL_ACT_RELU_EX,      /* Keras ReLU(max_value, negative_slope = alpha, threshold), see bl_act */
-  BL_ACT_PRELU         /* x > 0 ? x : slopes[i % c] * x (PReLU layer) */
+  BL_ACT_PRELU,        /* x > 0 ? x : slopes[i % c] * x (PReLU layer) */
+  BL_ACT_LEAKY_TANH    /* larq leaky_tanh: clip(x, -1, 1) + (max(x, 1) - 1) alpha + (min(x, -1) + 1) alpha */
 } bl_activation;
 
 /* An activation with its parameters (only the fields its kind names are read). */
 typedef struct {
   bl_activation kind;
-  float alpha;          /* ELU alpha; LEAKY_RELU and RELU_EX negative slope */
+  float alpha;          /* ELU alpha; LEAKY_RELU, LEAKY_TANH and RELU_EX negative slope */
   float max_value;      /* RELU_EX: upper clip, INFINITY for none */
   float threshold;      /* RELU_EX */
   const float *slopes;  /* PRELU: c negative slopes (c = the period passed to the kernel) */
