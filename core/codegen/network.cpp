@@ -237,7 +237,7 @@ class Generator {
       }
       case Op::GlobalAvgPool:
       case Op::GlobalMaxPool: {
-        const auto& s = g_.tensors[x].shape;
+        const auto s = hwc(g_.tensors[x].shape);
         o << "    st = " << (n.op == Op::GlobalAvgPool ? "bl_global_avgpool_f32(" : "bl_global_maxpool_f32(") << s[0] << ", "
           << s[1] << ", " << s[2] << ", " << in_f32(x) << ", " << out_f32(y) << ");\n";
         break;
@@ -273,8 +273,14 @@ class Generator {
           << (bits ? out_u32(y) : out_f32(y)) << ");\n";
         break;
       }
+      case Op::Upsample: {
+        const auto s = hwc(g_.tensors[x].shape);
+        o << "    st = bl_upsample_f32(" << s[0] << ", " << s[1] << ", " << s[2] << ", " << n.pool.kh << ", " << n.pool.kw
+          << ", " << in_f32(x) << ", " << out_f32(y) << ");\n";
+        break;
+      }
       case Op::ZeroPad: {
-        const auto& s = g_.tensors[x].shape;
+        const auto s = hwc(g_.tensors[x].shape);
         o << "    st = bl_pad_f32(" << s[0] << ", " << s[1] << ", " << s[2] << ", " << n.conv.pad_top << ", "
           << n.conv.pad_bottom << ", " << n.conv.pad_left << ", " << n.conv.pad_right << ", 0.0f, " << in_f32(x) << ", "
           << out_f32(y) << ");\n";

@@ -70,6 +70,16 @@ std::pair<int, int> get_pair(const Layer& l, const char* key, std::pair<int, int
               v->dump() + "; re-save the model from Keras");
 }
 
+// A 1-D layer's integer config: an int or a list of one (Keras writes [3] for kernel_size=3).
+int get_single(const Layer& l, const char* key, int def) {
+  const json* v = config_get(l, key);
+  if (!v || v->is_null()) return def;
+  if (v->is_number_integer()) return config_int(l, key, *v);
+  if (v->is_array() && v->size() == 1 && (*v)[0].is_number_integer()) return config_int(l, key, (*v)[0]);
+  fail(l, std::string("config '") + key + "' must be an integer or a list of one integer like [3], found " +
+              v->dump() + "; re-save the model from Keras");
+}
+
 std::string get_str(const Layer& l, const char* key, const std::string& def) {
   const json* v = config_get(l, key);
   if (!v || v->is_null()) return def;
@@ -269,9 +279,13 @@ Graph import_model(const Model& model) {
       n.op = Op::Identity;
       out_shape = in_shape(0);
     } else if (c == "QuantConv2D" || c == "Conv2D" || c == "QuantDepthwiseConv2D" ||
-               c == "DepthwiseConv2D" || c == "QuantSeparableConv2D" || c == "SeparableConv2D") {
+               c == "DepthwiseConv2D" || c == "QuantSeparableConv2D" || c == "SeparableConv2D" ||
+               c == "Conv1D" || c == "QuantConv1D") {
+      // A 1-D convolution over (steps, channels) runs as a 2-D one of height 1 (kernel 1 x k):
+      // the same kernels, exact for every padding, stride and dilation.
+      const bool one_d = c == "Conv1D" || c == "QuantConv1D";
       need_inputs(1);
-      need_rank(3);
+      need_rank(one_d ? 2 : 3);
       // A separable convolution is lowered as its two parts: a depthwise node (this one, an
       // inserted step) and a 1x1 pointwise node that carries the layer's name, bias and activation.
       const bool separable = c.find("Separable") != std::string::npos;
@@ -279,14 +293,25 @@ Graph import_model(const Model& model) {
       const bool quant = c.rfind("Quant", 0) == 0;
       n.op = depthwise ? Op::DepthwiseConv2D : Op::Conv2D;
       auto& a = n.conv;
-      std::tie(a.kh, a.kw) = get_pair(l, "kernel_size", {1, 1});
-      std::tie(a.sh, a.sw) = get_pair(l, "strides", {1, 1});
-      std::tie(a.dh, a.dw) = get_pair(l, "dilation_rate", {1, 1});
+      if (one_d) {
+        a.kh = a.sh = a.dh = 1;
+        a.kw = get_single(l, "kernel_size", 1);
+        a.sw = get_single(l, "strides", 1);
+        a.dw = get_single(l, "dilation_rate", 1);
+      } else {
+        std::tie(a.kh, a.kw) = get_pair(l, "kernel_size", {1, 1});
+        std::tie(a.sh, a.sw) = get_pair(l, "strides", {1, 1});
+        std::tie(a.dh, a.dw) = get_pair(l, "dilation_rate", {1, 1});
+      }
       const std::string padding = get_str(l, "padding", "valid");
-      if (padding != "same" && padding != "valid")
-        fail(l, "padding '" + padding + "' is not understood (expected \"same\" or \"valid\")");
-      a.same = padding == "same";
-      a.pad_value = quant ? static_cast<float>(get_num(l, "pad_values", 0.0)) : 0.0f;
+      const bool causal = one_d && padding == "causal";
+      if (padding != "same" && padding != "valid" && !causal)
+        fail(l, "padding '" + padding + "' is not understood (expected \"same\" or \"valid\"" +
+                    (one_d ? std::string(" or \"causal\")") : std::string(")")));
+      // Causal padding pads the start with zeros (Keras pads natively; Larq's pad_values only
+      // applies to "same"), so for sign inputs it is exact zero padding.
+      a.same = padding == "same" || causal;
+      a.pad_value = quant && !causal ? static_cast<float>(get_num(l, "pad_values", 0.0)) : 0.0f;
       if (quant) a.input_q = parse_quantizer(config_get(l, "input_quantizer") ? *config_get(l, "input_quantizer") : json());
       const char* kq = depthwise ? "depthwise_quantizer" : "kernel_quantizer";
       if (quant) a.kernel_q = parse_quantizer(config_get(l, kq) ? *config_get(l, kq) : json());
@@ -300,7 +325,7 @@ Graph import_model(const Model& model) {
         unsupported = true;
         unsupported_why = "GROUPED_CONV";
       }
-      const auto& s = in_shape(0);
+      const auto s = hwc(in_shape(0));
       const int64_t H = s[0], W = s[1];
       if (s[2] > kMaxConfigInt)
         fail(l, "its input has " + std::to_string(s[2]) + " channels, more than BitLens accepts (at most " +
@@ -313,7 +338,12 @@ Graph import_model(const Model& model) {
         fail(l, "kernel_size x dilation_rate spans " + std::to_string(eff_h) + "x" + std::to_string(eff_w) +
                     " pixels, more than BitLens accepts (at most " + std::to_string(kMaxExtent) + ")");
       int64_t oh, ow;
-      if (a.same) {
+      if (causal) {
+        oh = 1;
+        a.pad_top = a.pad_bottom = a.pad_right = 0;
+        a.pad_left = static_cast<int>(eff_w - 1);
+        ow = (W - 1) / a.sw + 1;
+      } else if (a.same) {
         same_pad(H, a.kh, a.sh, a.dh, oh, a.pad_top, a.pad_bottom);
         same_pad(W, a.kw, a.sw, a.dw, ow, a.pad_left, a.pad_right);
       } else {
@@ -337,7 +367,7 @@ Graph import_model(const Model& model) {
       } else {
         a.filters = get_int(l, "filters", 0);
         if (a.filters <= 0) fail(l, "config 'filters' must be a positive integer");
-        const Array& k = weight(l, "kernel", {a.kh, a.kw, C, a.filters});
+        const Array& k = one_d ? weight(l, "kernel", {a.kw, C, a.filters}) : weight(l, "kernel", {a.kh, a.kw, C, a.filters});
         n.weights = quantize_weights(a.kernel_q, k);
       }
       // MagnitudeAwareSign: split alpha*sign(w) into sign(w) and a per-channel scale folded
@@ -388,7 +418,7 @@ Graph import_model(const Model& model) {
         n.epi.chain.push_back({PostOp::Kind::Bias, b.data, {}, 0, 0, l.name});
       }
       own_activation();
-      out_shape = {oh, ow, n.conv.filters};
+      out_shape = one_d ? std::vector<int64_t>{ow, n.conv.filters} : std::vector<int64_t>{oh, ow, n.conv.filters};
     } else if (c == "QuantDense" || c == "Dense") {
       need_inputs(1);
       n.op = Op::Dense;
@@ -400,7 +430,7 @@ Graph import_model(const Model& model) {
       }
       a.filters = get_int(l, "units", 0);
       if (a.filters <= 0) fail(l, "config 'units' must be a positive integer");
-      const auto& s = in_shape(0);
+      const auto s = in_shape(0);
       const int64_t nin = s.back();
       const Array& k = weight(l, "kernel", {nin, a.filters});
       n.weights = quantize_weights(a.kernel_q, k);
@@ -419,7 +449,12 @@ Graph import_model(const Model& model) {
       own_activation();
       out_shape = s;
       out_shape.back() = a.filters;
-      if (s.size() != 1) {
+      if (s.size() == 2 || s.size() == 3) {
+        // Keras applies Dense to the last axis of every step/pixel: a 1x1 convolution, whose
+        // kernel (1, 1, C, units) has the dense kernel's (C, units) layout.
+        n.op = Op::Conv2D;
+        a.kh = a.kw = a.sh = a.sw = a.dh = a.dw = 1;
+      } else if (s.size() != 1) {
         unsupported = true;
         unsupported_why = "DENSE_RANK";
       }
@@ -460,13 +495,20 @@ Graph import_model(const Model& model) {
       }
       n.epi.chain.push_back(std::move(p));
       out_shape = s;
-    } else if (c == "MaxPooling2D" || c == "AveragePooling2D") {
+    } else if (c == "MaxPooling2D" || c == "AveragePooling2D" || c == "MaxPooling1D" || c == "AveragePooling1D") {
+      const bool one_d = c.back() == 'D' && c[c.size() - 2] == '1';
       need_inputs(1);
-      need_rank(3);
-      n.op = c == "MaxPooling2D" ? Op::MaxPool : Op::AvgPool;
+      need_rank(one_d ? 2 : 3);
+      n.op = c.rfind("Max", 0) == 0 ? Op::MaxPool : Op::AvgPool;
       auto& p = n.pool;
-      std::tie(p.kh, p.kw) = get_pair(l, "pool_size", {2, 2});
-      std::tie(p.sh, p.sw) = get_pair(l, "strides", {p.kh, p.kw});
+      if (one_d) {
+        p.kh = p.sh = 1;
+        p.kw = get_single(l, "pool_size", 2);
+        p.sw = get_single(l, "strides", p.kw);
+      } else {
+        std::tie(p.kh, p.kw) = get_pair(l, "pool_size", {2, 2});
+        std::tie(p.sh, p.sw) = get_pair(l, "strides", {p.kh, p.kw});
+      }
       p.same = get_str(l, "padding", "valid") == "same";
       if (p.kh <= 0 || p.kw <= 0 || p.sh <= 0 || p.sw <= 0)
         fail(l, "pool_size and strides must be positive");
@@ -474,7 +516,7 @@ Graph import_model(const Model& model) {
         unsupported = true;
         unsupported_why = "CHANNELS_FIRST";
       }
-      const auto& s = in_shape(0);
+      const auto s = hwc(in_shape(0));
       int64_t oh, ow;
       int b;
       if (p.same) {
@@ -485,14 +527,48 @@ Graph import_model(const Model& model) {
         oh = (s[0] - p.kh) / p.sh + 1;
         ow = (s[1] - p.kw) / p.sw + 1;
       }
-      out_shape = {oh, ow, s[2]};
-    } else if (c == "GlobalAveragePooling2D" || c == "GlobalMaxPooling2D") {
+      out_shape = one_d ? std::vector<int64_t>{ow, s[2]} : std::vector<int64_t>{oh, ow, s[2]};
+    } else if (c == "GlobalAveragePooling2D" || c == "GlobalMaxPooling2D" || c == "GlobalAveragePooling1D" ||
+               c == "GlobalMaxPooling1D") {
+      const bool one_d = c.back() == 'D' && c[c.size() - 2] == '1';
       need_inputs(1);
-      need_rank(3);
-      n.op = c == "GlobalMaxPooling2D" ? Op::GlobalMaxPool : Op::GlobalAvgPool;
+      need_rank(one_d ? 2 : 3);
+      n.op = c.rfind("GlobalMax", 0) == 0 ? Op::GlobalMaxPool : Op::GlobalAvgPool;
       n.pool.keepdims = get_bool(l, "keepdims", false);
-      const auto& s = in_shape(0);
-      out_shape = n.pool.keepdims ? std::vector<int64_t>{1, 1, s[2]} : std::vector<int64_t>{s[2]};
+      if (!channels_last()) {
+        unsupported = true;
+        unsupported_why = "CHANNELS_FIRST";
+      }
+      const int64_t ch = in_shape(0).back();
+      out_shape = !n.pool.keepdims ? std::vector<int64_t>{ch}
+                  : one_d          ? std::vector<int64_t>{1, ch}
+                                   : std::vector<int64_t>{1, 1, ch};
+    } else if (c == "UpSampling1D" || c == "UpSampling2D") {
+      const bool one_d = c == "UpSampling1D";
+      need_inputs(1);
+      need_rank(one_d ? 2 : 3);
+      n.op = Op::Upsample;
+      auto& p = n.pool;
+      if (one_d) {
+        p.kh = 1;
+        p.kw = get_single(l, "size", 2);
+      } else {
+        std::tie(p.kh, p.kw) = get_pair(l, "size", {2, 2});
+        const std::string interp = get_str(l, "interpolation", "nearest");
+        if (interp != "nearest") {
+          unsupported = true;
+          unsupported_why = "UPSAMPLING_INTERPOLATION";
+          unsupported_args = {interp, l.name};
+        }
+        if (!channels_last()) {
+          unsupported = true;
+          unsupported_why = "CHANNELS_FIRST";
+        }
+      }
+      if (p.kh <= 0 || p.kw <= 0) fail(l, "size must be positive");
+      const auto s = hwc(in_shape(0));
+      out_shape = one_d ? std::vector<int64_t>{sat_mul(s[1], p.kw), s[2]}
+                        : std::vector<int64_t>{sat_mul(s[0], p.kh), sat_mul(s[1], p.kw), s[2]};
     } else if (c == "Flatten") {
       need_inputs(1);
       n.op = Op::Flatten;
@@ -528,6 +604,26 @@ Graph import_model(const Model& model) {
         fail(l, "target_shape " + t->dump() + " does not hold the " + std::to_string(e) +
                     " elements of its input " + shape_str(in_shape(0)));
       n.reshape_to = out_shape;
+    } else if (c == "ZeroPadding1D") {
+      need_inputs(1);
+      need_rank(2);
+      n.op = Op::ZeroPad;
+      const json* p = config_get(l, "padding");
+      int le = 1, r = 1;
+      if (p && p->is_number_integer()) {
+        le = r = config_int(l, "padding", *p);
+      } else if (p && p->is_array() && p->size() == 2 && (*p)[0].is_number_integer() && (*p)[1].is_number_integer()) {
+        le = config_int(l, "padding", (*p)[0]);
+        r = config_int(l, "padding", (*p)[1]);
+      } else if (p && !p->is_null()) {
+        fail(l, "config 'padding' " + p->dump() + " is not understood (expected an integer or [left, right])");
+      }
+      if (le < 0 || r < 0) fail(l, "config 'padding' must not be negative");
+      n.conv.pad_top = n.conv.pad_bottom = 0;
+      n.conv.pad_left = le;
+      n.conv.pad_right = r;
+      const auto& s = in_shape(0);
+      out_shape = {s[0] + le + r, s[1]};
     } else if (c == "ZeroPadding2D") {
       need_inputs(1);
       need_rank(3);

@@ -148,7 +148,7 @@ void select_weighted(Graph& g, int id) {
     const int cin = static_cast<int>(g.tensors[n.inputs[0]].shape.back());
     if (a.same) {
       if (a.pad_value == 0.0f) {
-        const auto& os = g.tensors[n.outputs[0]].shape;
+        const auto os = hwc(g.tensors[n.outputs[0]].shape);
         // Border output pixels: rows/cols whose window crosses the padding.
         auto border = [](int out, int s, int k, int dil, int before, int in) {
           int inner = 0;
@@ -158,7 +158,7 @@ void select_weighted(Graph& g, int id) {
           }
           return out - inner;
         };
-        const auto& is = g.tensors[n.inputs[0]].shape;
+        const auto is = hwc(g.tensors[n.inputs[0]].shape);
         const int bh = border(static_cast<int>(os[0]), a.sh, a.kh, a.dh, a.pad_top, static_cast<int>(is[0]));
         const int bw = border(static_cast<int>(os[1]), a.sw, a.kw, a.dw, a.pad_left, static_cast<int>(is[1]));
         const int64_t total = os[0] * os[1];
@@ -322,6 +322,10 @@ bool select_kernels(Graph& g) {
           case Op::ZeroPad:
             m.decision.kernel_name = "bl_pad_f32";
             m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Zero padding"}));
+            break;
+          case Op::Upsample:
+            m.decision.kernel_name = "bl_upsample_f32";
+            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Nearest-neighbour upsampling"}));
             break;
           case Op::Add:
             m.decision.kernel_name = "bl_add_f32";

@@ -71,6 +71,14 @@ const std::map<std::string, OpFn>& op_table() {
       t[c] = [](const OpContext& x, const Inputs& i) { return ref::global_pool2d(x, i, false); };
     for (const char* c : {"GlobalMaxPooling2D", "GlobalMaxPool2D"})
       t[c] = [](const OpContext& x, const Inputs& i) { return ref::global_pool2d(x, i, true); };
+    for (const char* c : {"Conv1D", "QuantConv1D"}) t[c] = ref::conv1d;
+    t["MaxPooling1D"] = [](const OpContext& x, const Inputs& i) { return ref::pool1d(x, i, true); };
+    t["AveragePooling1D"] = [](const OpContext& x, const Inputs& i) { return ref::pool1d(x, i, false); };
+    t["GlobalAveragePooling1D"] = [](const OpContext& x, const Inputs& i) { return ref::global_pool1d(x, i, false); };
+    t["GlobalMaxPooling1D"] = [](const OpContext& x, const Inputs& i) { return ref::global_pool1d(x, i, true); };
+    t["ZeroPadding1D"] = ref::zero_padding1d;
+    t["UpSampling1D"] = [](const OpContext& x, const Inputs& i) { return ref::upsampling(x, i, true); };
+    t["UpSampling2D"] = [](const OpContext& x, const Inputs& i) { return ref::upsampling(x, i, false); };
     t["Flatten"] = ref::flatten;
     t["Reshape"] = ref::reshape;
     t["ZeroPadding2D"] = ref::zero_padding2d;

@@ -58,6 +58,12 @@ Array separable_conv2d(const OpContext& ctx, const Inputs& in);  // (Quant)Separ
 Array dense(const OpContext& ctx, const Inputs& in);             // (Quant)Dense
 Array batch_norm(const OpContext& ctx, const Inputs& in);
 Array pool2d(const OpContext& ctx, const Inputs& in, bool is_max);
+// 1-D layers as their 2-D twins of height 1 (one_d.cpp), and UpSampling1D/2D.
+Array conv1d(const OpContext& ctx, const Inputs& in);  // (Quant)Conv1D, incl. causal
+Array pool1d(const OpContext& ctx, const Inputs& in, bool is_max);
+Array global_pool1d(const OpContext& ctx, const Inputs& in, bool is_max);
+Array zero_padding1d(const OpContext& ctx, const Inputs& in);
+Array upsampling(const OpContext& ctx, const Inputs& in, bool one_d);
 Array global_pool2d(const OpContext& ctx, const Inputs& in, bool is_max);
 Array flatten(const OpContext& ctx, const Inputs& in);
 Array reshape(const OpContext& ctx, const Inputs& in);

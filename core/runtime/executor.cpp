@@ -199,7 +199,7 @@ void Executor::run_one(const std::vector<const float*>& in, const std::vector<fl
       }
       case Op::GlobalAvgPool:
       case Op::GlobalMaxPool: {
-        const auto& s = g.tensors[n.inputs[0]].shape;
+        const auto s = hwc(g.tensors[n.inputs[0]].shape);
         const auto h = static_cast<int32_t>(s[0]), w = static_cast<int32_t>(s[1]), c = static_cast<int32_t>(s[2]);
         check(n.op == Op::GlobalAvgPool ? bl_global_avgpool_f32(h, w, c, xf, of) : bl_global_maxpool_f32(h, w, c, xf, of), n);
         break;
@@ -236,8 +236,15 @@ void Executor::run_one(const std::vector<const float*>& in, const std::vector<fl
           check(bl_concat_f32(pixels, cnt, cs.data(), fs.data(), of), n);
         break;
       }
+      case Op::Upsample: {
+        const auto s = hwc(g.tensors[n.inputs[0]].shape);
+        check(bl_upsample_f32(static_cast<int32_t>(s[0]), static_cast<int32_t>(s[1]), static_cast<int32_t>(s[2]),
+                              n.pool.kh, n.pool.kw, xf, of),
+              n);
+        break;
+      }
       case Op::ZeroPad: {
-        const auto& s = g.tensors[n.inputs[0]].shape;
+        const auto s = hwc(g.tensors[n.inputs[0]].shape);
         check(bl_pad_f32(static_cast<int32_t>(s[0]), static_cast<int32_t>(s[1]), static_cast<int32_t>(s[2]),
                          n.conv.pad_top, n.conv.pad_bottom, n.conv.pad_left, n.conv.pad_right, 0.0f, xf, of),
               n);

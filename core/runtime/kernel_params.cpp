@@ -4,8 +4,8 @@
 namespace bitlens::runtime {
 
 bl_conv_geom conv_geom(const Graph& g, const Node& n) {
-  const auto& is = g.tensors[n.inputs[0]].shape;
-  const auto& os = g.tensors[n.outputs[0]].shape;
+  const auto is = hwc(g.tensors[n.inputs[0]].shape);
+  const auto os = hwc(g.tensors[n.outputs[0]].shape);
   bl_conv_geom geo{};
   geo.in_h = static_cast<int32_t>(is[0]);
   geo.in_w = static_cast<int32_t>(is[1]);

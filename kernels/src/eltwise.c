@@ -266,3 +266,19 @@ bl_status bl_pad_f32(int32_t h, int32_t w, int32_t c, int32_t top, int32_t botto
   }
   return BL_OK;
 }
+
+bl_status bl_upsample_f32(int32_t h, int32_t w, int32_t c, int32_t fh, int32_t fw, const float *in,
+                          float *out)
+{
+  int32_t y, x;
+  size_t row = 0;
+  if (h < 1 || w < 1 || c < 1 || fh < 1 || fw < 1 || !in || !out) return BL_ERR_PARAM;
+  for (y = 0; y < h * fh; y++) {
+    const float *src = in + (size_t)(y / fh) * (size_t)w * (size_t)c;
+    for (x = 0; x < w * fw; x++) {
+      memcpy(out + row, src + (size_t)(x / fw) * (size_t)c, (size_t)c * sizeof(float));
+      row += (size_t)c;
+    }
+  }
+  return BL_OK;
+}

@@ -12,6 +12,7 @@
 #include "bitlens/runtime.hpp"
 #include "bitlens/validate.hpp"
 #include "export_test_util.hpp"
+#include "unit/one_d_util.hpp"
 
 using namespace bitlens;
 using namespace export_test;
@@ -99,6 +100,40 @@ TEST(ExportActivations, EveryActivationMatchesTheHostOnM4AndM7) {
     ValidateOptions vo;
     vo.target = t;
     vo.inputs = random_inputs(c, 3, 2);
+    const ValidateResult r = validate(c, vo);
+    const std::string report = validate_text(c, r);
+    EXPECT_TRUE(r.pass()) << report;
+    EXPECT_TRUE(r.firmware_pass) << report;
+    for (const auto& out : r.vs_runtime.outputs) EXPECT_EQ(out.bit_exact, out.elements) << report;
+  }
+}
+
+// A 1-D network in firmware: QuantConv1D with pad_values -1, causal and dilated binary
+// convs, BN folded to thresholds, bit max-pool, UpSampling1D, ZeroPadding1D, a float Conv1D,
+// GlobalAveragePooling1D and Dense. Bit for bit with the host on M4 and M7.
+TEST(ExportOneD, SequenceNetworkMatchesTheHostOnM4AndM7) {
+  if (!have_cross_tools()) GTEST_SKIP() << "arm-none-eabi-gcc, make or qemu-system-arm not installed";
+  using namespace one_d;
+  kb::ModelBuilder b("seq", kb::Style::functional, 23);
+  auto x = b.input({40, 6});
+  x = conv1d(b, x, {.filters = 32, .k = 5, .padding = "same", .quant = true, .pad_values = -1.0, .use_bias = false}, 1);
+  x = b.batch_norm(x);
+  x = b.layer("MaxPooling1D", {x}, {{"pool_size", 2}, {"strides", nullptr}, {"padding", "valid"}}, {20, 32});
+  x = conv1d(b, x, {.filters = 16, .k = 3, .padding = "causal", .dilation = 2, .quant = true, .use_bias = false}, 2);
+  x = b.batch_norm(x);
+  x = b.layer("UpSampling1D", {x}, {{"size", 2}}, {40, 16});
+  x = b.layer("ZeroPadding1D", {x}, {{"padding", 1}}, {42, 16});
+  x = conv1d(b, x, {.filters = 8, .k = 3, .strides = 2, .activation = "relu"}, 3);
+  x = b.layer("GlobalAveragePooling1D", {x}, {{"data_format", "channels_last"}, {"keepdims", false}}, {8});
+  kb::DenseOptions d;
+  d.units = 4;
+  b.dense(x, d);
+  const CompileResult c = compile(b.build());
+  for (const auto& n : c.graph.nodes) ASSERT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
+  for (auto t : {ValidateTarget::QemuM4, ValidateTarget::QemuM7}) {
+    ValidateOptions vo;
+    vo.target = t;
+    vo.inputs = random_inputs(c, 5, 2);
     const ValidateResult r = validate(c, vo);
     const std::string report = validate_text(c, r);
     EXPECT_TRUE(r.pass()) << report;

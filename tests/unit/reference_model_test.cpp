@@ -127,10 +127,10 @@ TEST(ReferenceModel, BatchOfSamples) {
 
 TEST(ReferenceErrors, UnsupportedClassIsNamed) {
   const Model m = model({input_layer("x", {nullptr, 4, 1}),
-                         layer("qc1", "QuantConv1D", {{"filters", 1}}, {"x"})},
+                         layer("qc1", "QuantConv3D", {{"filters", 1}}, {"x"})},
                         {"x"}, {"qc1"});
   expect_model_error([&] { reference_run(m, {arr({1, 4, 1}, {1, 2, 3, 4})}); },
-                     {"layer 'qc1' (QuantConv1D)", "\"QuantConv1D\" is not supported"});
+                     {"layer 'qc1' (QuantConv3D)", "\"QuantConv3D\" is not supported"});
 }
 
 TEST(ReferenceErrors, InputShapeMismatchShowsExpectedShape) {
@@ -213,9 +213,10 @@ TEST(ReferenceErrors, RankErrorsNameTheShape) {
 TEST(ReferenceSupported, ListsTheImplementedClasses) {
   const auto& classes = reference_supported_classes();
   for (const char* c : {"QuantConv2D", "QuantDepthwiseConv2D", "QuantSeparableConv2D", "QuantDense",
-                        "BatchNormalization", "MaxPooling2D", "TFOpLambda", "InputLayer"})
+                        "BatchNormalization", "MaxPooling2D", "TFOpLambda", "InputLayer", "QuantConv1D",
+                        "GlobalMaxPooling1D", "UpSampling1D", "PReLU"})
     EXPECT_NE(std::find(classes.begin(), classes.end(), c), classes.end()) << c;
-  EXPECT_EQ(std::find(classes.begin(), classes.end(), "QuantConv1D"), classes.end());
+  EXPECT_EQ(std::find(classes.begin(), classes.end(), "QuantConv3D"), classes.end());
 }
 
 }  // namespace

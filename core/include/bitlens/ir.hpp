@@ -2,6 +2,7 @@
 // tensors with explicit formats, and the decision record every front end renders.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -31,6 +32,7 @@ enum class Op {
   GlobalMaxPool,
   Flatten,  // also Reshape: a view, no data movement
   ZeroPad,
+  Upsample,  // UpSampling1D/2D, nearest: pool.kh x pool.kw copies of each pixel
   Activation,
   Softmax,
   Add,
@@ -147,6 +149,14 @@ struct ActParams {
   // ReLU with only an upper bound (or none), relu6 and hard_tanh: a clamp [lo, hi].
   bool clamp(float& lo, float& hi) const;
 };
+
+// The (height, width, channels) a kernel sees for a tensor shape without batch: a rank-2
+// (steps, channels) tensor of a 1-D network runs as height 1.
+inline std::array<int64_t, 3> hwc(const std::vector<int64_t>& s) {
+  if (s.size() == 2) return {1, s[0], s[1]};
+  if (s.size() == 3) return {s[0], s[1], s[2]};
+  return {1, 1, s.empty() ? 1 : s.back()};
+}
 
 struct Node {
   int id = -1;

@@ -324,6 +324,10 @@ bl_status bl_concat_f32(int32_t pixels, int32_t count, const int32_t *c, const f
                         float *out);
 bl_status bl_concat_s1(int32_t pixels, int32_t count, const int32_t *c,
                        const uint32_t *const *in, uint32_t *out);
+/* Nearest-neighbour upsampling of an f32 HWC tensor (Keras UpSampling1D/2D): output pixel
+ * (y, x) is input pixel (y / fh, x / fw); the output is (h fh) x (w fw) x c. */
+bl_status bl_upsample_f32(int32_t h, int32_t w, int32_t c, int32_t fh, int32_t fw, const float *in,
+                          float *out);
 /* Constant padding of an f32 HWC tensor: top, bottom, left, right. */
 bl_status bl_pad_f32(int32_t h, int32_t w, int32_t c, int32_t top, int32_t bottom, int32_t left,
                      int32_t right, float value, const float *in, float *out);

@@ -1,0 +1,68 @@
+// Test support: (Quant)Conv1D layers as tf.keras 2.x / Larq serialize them, for the 1-D tests.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bitlens/keras_builder.hpp"
+
+namespace one_d {
+
+using bitlens::Array;
+using bitlens::json;
+namespace kb = bitlens::keras;
+
+inline Array random_array(std::vector<int64_t> shape, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
+  Array a{shape, {}};
+  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (int64_t i = 0; i < a.size(); ++i) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    a.data.push_back(lo + (hi - lo) * static_cast<float>(s >> 40) / static_cast<float>(1ull << 24));
+  }
+  return a;
+}
+
+struct Conv1DSpec {
+  int filters, k;
+  std::string padding = "valid";
+  int strides = 1, dilation = 1;
+  bool quant = false;
+  double pad_values = 0.0;
+  bool use_bias = true;
+  std::string activation = "linear";
+};
+
+// A (Quant)Conv1D as tf.keras 2.x / Larq serialize it.
+inline kb::Tensor conv1d(kb::ModelBuilder& b, const kb::Tensor& x, const Conv1DSpec& s, uint64_t seed) {
+  const int64_t steps = x.shape[0], cin = x.shape[1];
+  const int64_t eff = int64_t{s.k - 1} * s.dilation + 1;
+  const int64_t out = s.padding == "valid" ? (steps - eff) / s.strides + 1 : (steps + s.strides - 1) / s.strides;
+  json cfg = {{"filters", s.filters},
+              {"kernel_size", {s.k}},
+              {"strides", {s.strides}},
+              {"padding", s.padding},
+              {"data_format", "channels_last"},
+              {"dilation_rate", {s.dilation}},
+              {"groups", 1},
+              {"activation", s.activation},
+              {"use_bias", s.use_bias},
+              {"kernel_initializer", {{"class_name", "GlorotUniform"}, {"config", {{"seed", nullptr}}}}},
+              {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
+              {"kernel_regularizer", nullptr},
+              {"bias_regularizer", nullptr},
+              {"activity_regularizer", nullptr},
+              {"kernel_constraint", nullptr},
+              {"bias_constraint", nullptr}};
+  if (s.quant) {
+    cfg["input_quantizer"] = {{"class_name", "SteSign"}, {"config", {{"clip_value", 1.0}}}};
+    cfg["kernel_quantizer"] = {{"class_name", "SteSign"}, {"config", {{"clip_value", 1.0}}}};
+    cfg["kernel_constraint"] = "weight_clip";
+    cfg["pad_values"] = s.pad_values;
+  }
+  std::vector<std::pair<std::string, Array>> w = {{"kernel", random_array({s.k, cin, s.filters}, seed)}};
+  if (s.use_bias) w.emplace_back("bias", random_array({s.filters}, seed + 1, -0.5f, 0.5f));
+  return b.layer(s.quant ? "QuantConv1D" : "Conv1D", {x}, cfg, {out, s.filters}, w);
+}
+
+}  // namespace one_d
