@@ -93,8 +93,11 @@ void select_weighted(Graph& g, int id) {
   using K = Quantizer::Kind;
   (void)kind;
 
+  // A MagnitudeAwareSign input quantizer scales the signs by per-channel means of |x| computed
+  // at run time; no kernel does that, and treating it as "no quantizer" would silently convolve
+  // the raw input.
   if (a.input_q.kind == K::Unknown || a.input_q.kind == K::Heaviside || a.input_q.kind == K::Tern ||
-      a.input_q.kind == K::DoReFa) {
+      a.input_q.kind == K::DoReFa || a.input_q.kind == K::MagnitudeAwareSign) {
     d.kernel = KernelClass::Unsupported;
     d.reasons.push_back(make_reason("INPUT_QUANTIZER_UNSUPPORTED", {quantizer_text(a.input_q), n.name}));
     return;

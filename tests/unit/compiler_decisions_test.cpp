@@ -271,3 +271,20 @@ TEST(Decisions, ReluMaxValueFoldsOrRunsStandalone) {
   EXPECT_EQ(standalone.decision.kernel_name, "bl_activate_f32");
   EXPECT_EQ(standalone.act.max_value, 4.0f);
 }
+
+// Found by the differential test: a MagnitudeAwareSign *input* quantizer was taken for "no
+// quantizer" and the kernels convolved the raw input. It is refused by name now.
+TEST(Decisions, MagnitudeAwareSignInputQuantizerIsUnsupportedNotIgnored) {
+  kb::ModelBuilder b("mas");
+  auto x = b.input({6, 6, 4});
+  kb::ConvOptions c;
+  c.filters = 3;
+  c.input_quantizer = "magnitude_aware_sign";
+  c.kernel_quantizer = "ste_sign";
+  x = b.quant_conv2d(x, c);
+  CompileResult r = compile(b.build());
+  const Node& conv = node(r, "quant_conv2d");
+  EXPECT_EQ(conv.decision.kernel, KernelClass::Unsupported);
+  EXPECT_TRUE(has_reason(conv, "INPUT_QUANTIZER_UNSUPPORTED"));
+  EXPECT_FALSE(has_reason(conv, "INPUT_NOT_QUANTIZED"));
+}
