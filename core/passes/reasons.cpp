@@ -126,7 +126,7 @@ const std::vector<ReasonInfo>& reason_table() {
        "Use axis=-1"},
       {"ACTIVATION", S::Warning, "{0} ('{1}')",
        "Use one of {2}, or replace the custom function by one of them and retrain"},
-      {"UPSAMPLING_INTERPOLATION", S::Warning, "UpSampling2D interpolation=\"{0}\" on '{1}' is not implemented",
+      {"UPSAMPLING_INTERPOLATION", S::Warning, "UpSampling2D interpolation=\"{0}\" on '{1}': BitLens computes only \"nearest\"",
        "Use interpolation=\"nearest\" (the Keras default)"},
       {"PRELU_SHARED_AXES", S::Warning, "PReLU shared_axes = {0} on '{1}' is not {2}",
        "Use shared_axes=None or a list of 1-based axes of the input"},

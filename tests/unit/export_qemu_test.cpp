@@ -38,6 +38,21 @@ std::vector<Case> cases() {
   return r;
 }
 
+// A model built in the test, exported and run on both emulated cores: passes validate and its
+// own firmware check, every output bit equal to the host runtime's.
+void expect_bit_exact_on_m4_and_m7(const CompileResult& c, uint64_t seed) {
+  for (auto t : {ValidateTarget::QemuM4, ValidateTarget::QemuM7}) {
+    ValidateOptions vo;
+    vo.target = t;
+    vo.inputs = random_inputs(c, seed, 2);
+    const ValidateResult r = validate(c, vo);
+    const std::string report = validate_text(c, r);
+    EXPECT_TRUE(r.pass()) << report;
+    EXPECT_TRUE(r.firmware_pass) << report;
+    for (const auto& out : r.vs_runtime.outputs) EXPECT_EQ(out.bit_exact, out.elements) << report;
+  }
+}
+
 }  // namespace
 
 class OnQemu : public ::testing::TestWithParam<Case> {};
@@ -96,16 +111,7 @@ TEST(ExportActivations, EveryActivationMatchesTheHostOnM4AndM7) {
   x = b.dense(x, d);
   const CompileResult c = compile(b.build());
   for (const auto& n : c.graph.nodes) ASSERT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
-  for (auto t : {ValidateTarget::QemuM4, ValidateTarget::QemuM7}) {
-    ValidateOptions vo;
-    vo.target = t;
-    vo.inputs = random_inputs(c, 3, 2);
-    const ValidateResult r = validate(c, vo);
-    const std::string report = validate_text(c, r);
-    EXPECT_TRUE(r.pass()) << report;
-    EXPECT_TRUE(r.firmware_pass) << report;
-    for (const auto& out : r.vs_runtime.outputs) EXPECT_EQ(out.bit_exact, out.elements) << report;
-  }
+  expect_bit_exact_on_m4_and_m7(c, 3);
 }
 
 // A 1-D network in firmware: QuantConv1D with pad_values -1, causal and dilated binary
@@ -130,16 +136,7 @@ TEST(ExportOneD, SequenceNetworkMatchesTheHostOnM4AndM7) {
   b.dense(x, d);
   const CompileResult c = compile(b.build());
   for (const auto& n : c.graph.nodes) ASSERT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
-  for (auto t : {ValidateTarget::QemuM4, ValidateTarget::QemuM7}) {
-    ValidateOptions vo;
-    vo.target = t;
-    vo.inputs = random_inputs(c, 5, 2);
-    const ValidateResult r = validate(c, vo);
-    const std::string report = validate_text(c, r);
-    EXPECT_TRUE(r.pass()) << report;
-    EXPECT_TRUE(r.firmware_pass) << report;
-    for (const auto& out : r.vs_runtime.outputs) EXPECT_EQ(out.bit_exact, out.elements) << report;
-  }
+  expect_bit_exact_on_m4_and_m7(c, 5);
 }
 
 TEST(ExportValidateCli, ExitStatusesAndCorruptedWeight) {

@@ -173,3 +173,25 @@ TEST(OneD, ReportsShowSequenceShapes) {
   EXPECT_NE(text.find("30x6"), std::string::npos) << text;
   EXPECT_EQ(text.find("1x30x6"), std::string::npos) << text;
 }
+
+// UpSampling2D: nearest runs on both engines; bilinear is refused by name, not run as nearest.
+TEST(OneD, UpSampling2DNearestRunsBilinearIsUnsupported) {
+  for (const std::string interp : {"nearest", "bilinear"}) {
+    SCOPED_TRACE(interp);
+    kb::ModelBuilder b("up2d", kb::Style::functional, 4);
+    auto x = b.input({3, 4, 2});
+    b.layer("UpSampling2D", {x}, {{"size", {2, 3}}, {"data_format", "channels_last"}, {"interpolation", interp}},
+            {6, 12, 2});
+    const CompileResult r = through_file(b, "up2d_" + interp);
+    const Node& up = node(r, r.model.layers.back().name);
+    if (interp == "nearest") {
+      EXPECT_EQ(up.decision.kernel_name, "bl_upsample_f32");
+      expect_engines_agree(r, true);
+    } else {
+      EXPECT_EQ(up.decision.kernel, KernelClass::Unsupported);
+      ASSERT_FALSE(up.decision.reasons.empty());
+      EXPECT_EQ(up.decision.reasons[0].code, "UPSAMPLING_INTERPOLATION");
+      EXPECT_NE(up.decision.reasons[0].message.find("bilinear"), std::string::npos);
+    }
+  }
+}
