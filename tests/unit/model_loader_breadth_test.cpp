@@ -82,6 +82,32 @@ TEST(LoaderBreadth, SlashInsideNestedLayerNamesMapsByLongestKnownName) {
   }
 }
 
+TEST(LoaderBreadth, SlashInsideTopLevelLayerNames) {
+  // The same names on the model's own layers: h5py stores layer "layer1/conv" as the nested
+  // groups model_weights/layer1/conv (not a child of model_weights), its kernel at
+  // model_weights/layer1/conv/layer1/conv/kernel:0.
+  k::ModelBuilder b("yamnet_top", k::Style::functional, 33);
+  auto x = b.input({8, 8, 3});
+  x = b.conv2d(x, {.filters = 4, .padding = "same", .name = "layer1/conv"});
+  x = b.batch_norm(x, {.name = "layer1/conv/bn"});
+  x = b.relu(x, {.name = "layer1/relu"});
+  x = b.global_average_pool2d(x);
+  b.dense(x, {.units = 2, .name = "logits"});
+  const Model built = b.build();
+  TempDir dir;
+  bitlens::write_model_h5(built, dir / "m.h5");
+  {
+    RawFile f(dir / "m.h5");
+    EXPECT_EQ(f.strings("/model_weights/layer1/conv", "weight_names"),
+              (std::vector<std::string>{"layer1/conv/kernel:0", "layer1/conv/bias:0"}));
+    EXPECT_GT(H5Lexists(f.id(), "/model_weights/layer1/conv/bn/layer1/conv/bn/beta:0", H5P_DEFAULT), 0);
+    EXPECT_FALSE(f.has_attr("/model_weights/layer1", "weight_names"));  // only an intermediate group
+  }
+  const Model m = bitlens::load_model(dir / "m.h5");
+  expect_same_model(m, built);
+  EXPECT_EQ(m.find("layer1/conv/bn")->weights.size(), 4u);
+}
+
 TEST(LoaderBreadth, NestedWeightNamingNoLayerIsStillRefusedWithTheName) {
   auto inner = slash_backbone();
   TempDir dir;
