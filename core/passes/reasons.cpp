@@ -124,7 +124,7 @@ const std::vector<ReasonInfo>& reason_table() {
       {"BN_PARAMS", S::Warning,
        "BatchNormalization '{1}' would output NaN or Inf: {0}",
        "Fix the layer's stored parameters (retrain, or restore a checkpoint from before training "
-       "diverged) and re-save the model; epsilon must be > 0 (Keras' default is 0.001)"},
+       "diverged) and re-save the model; epsilon must not be negative (Keras' default is 0.001)"},
       {"CHANNELS_FIRST", S::Warning,
        "data_format=\"channels_first\" is not supported ('{1}')",
        "Build the model with data_format=\"channels_last\" (the Keras default)"},

@@ -352,9 +352,11 @@ TEST(LoaderBreadth, BatchNormParametersThatGiveNaNAreReportedForTheLayer) {
     const char* expect;
   };
   const std::vector<Case> cases = {
-      {"epsilon 0", 0.0, nullptr, 0, 0, "epsilon = 0 is not a positive float32"},
-      {"epsilon negative", -1e-3, nullptr, 0, 0, "epsilon = -0.001 is not a positive float32"},
-      {"epsilon below float32", 1e-50, nullptr, 0, 0, "epsilon = 1e-50 is not a positive float32"},
+      {"epsilon 0, a variance 0", 0.0, "moving_variance", 4, 0.0f,
+       "moving_variance[4] + epsilon = 0 + 0 = 0 in float32, so 1/sqrt(moving_variance + epsilon) divides by zero"},
+      {"epsilon rounds to 0 in float32", 1e-50, "moving_variance", 2, 0.0f, "moving_variance[2] + epsilon = 0 + 0 = 0"},
+      {"epsilon negative", -1e-3, nullptr, 0, 0, "epsilon = -0.001 is negative"},
+      {"epsilon beyond float32", 1e300, nullptr, 0, 0, "epsilon = 1e+300 is not a finite number"},
       {"negative variance", 1e-3, "moving_variance", 2, -0.5f, "moving_variance[2] = -0.5 is negative"},
       {"variance = -epsilon", 1e-3, "moving_variance", 1, -1e-3f, "moving_variance[1] = -0.00100000005 is negative"},
       {"NaN gamma", 1e-3, "gamma", 1, nan, "gamma[1] = NaN, not a finite number"},
@@ -379,7 +381,7 @@ TEST(LoaderBreadth, BatchNormParametersThatGiveNaNAreReportedForTheLayer) {
     ASSERT_NE(re, nullptr);
     EXPECT_TRUE(contains(re->message, "BatchNormalization 'batch_normalization' would output NaN or Inf: ")) << re->message;
     EXPECT_TRUE(contains(re->message, c.expect)) << re->message;
-    EXPECT_TRUE(contains(re->fix, "epsilon must be > 0")) << re->fix;
+    EXPECT_TRUE(contains(re->fix, "epsilon must not be negative")) << re->fix;
     // The rest of the model is analysed: the convolutions around it stay binary.
     EXPECT_EQ(node(r, "quant_conv2d").decision.kernel, KernelClass::Binary);
     EXPECT_EQ(node(r, "quant_conv2d_1").decision.kernel, KernelClass::Binary);
@@ -391,6 +393,14 @@ TEST(LoaderBreadth, BatchNormParametersThatGiveNaNAreReportedForTheLayer) {
     const std::string er = run_error([&] { reference_run(m, x); });
     EXPECT_TRUE(contains(er, "'batch_normalization'") && contains(er, c.expect)) << er;
   }
+}
+
+TEST(LoaderBreadth, BatchNormWithEpsilonZeroAndPositiveVariancesStillFolds) {
+  // 1/sqrt(moving_variance + 0) is finite for every channel: nothing to report.
+  TempDir dir;
+  const CompileResult r = compile(through_file(bn_model(0.0).build(), dir));
+  EXPECT_EQ(node(r, "batch_normalization").decision.kernel, KernelClass::Fused);
+  EXPECT_TRUE(node(r, "quant_conv2d").epi.bits);
 }
 
 TEST(LoaderBreadth, BatchNormParameterErrorIsOneLineOnTheCommandLine) {

@@ -87,9 +87,13 @@ inline std::optional<std::string> bn_parameter_problem(double epsilon, const Arr
                                                        const Array* beta, const Array& mean,
                                                        const Array& var) {
   const float eps = static_cast<float>(epsilon);
-  if (!(epsilon > 0) || !std::isfinite(eps) || eps <= 0.0f)
-    return "epsilon = " + float_text(epsilon) + " is not a positive float32; Keras adds it to "
-           "moving_variance so that the square root is never taken of 0 or less";
+  // A negative epsilon is a broken config even where every moving_variance + epsilon happens
+  // to stay positive: it only subtracts from the variances. epsilon = 0 is accepted as long as
+  // no channel divides by zero (checked below): Keras evaluates it, and hand-checked tests of the
+  // reference interpreter rely on it.
+  if (!std::isfinite(eps) || epsilon < 0)
+    return "epsilon = " + float_text(epsilon) + " is " + (epsilon < 0 ? "negative" : "not a finite number") +
+           "; Keras adds it to moving_variance to keep 1/sqrt(moving_variance + epsilon) finite";
   const std::pair<const char*, const Array*> params[] = {
       {"gamma", gamma}, {"beta", beta}, {"moving_mean", &mean}, {"moving_variance", &var}};
   for (const auto& [name, a] : params) {
@@ -105,8 +109,11 @@ inline std::optional<std::string> bn_parameter_problem(double epsilon, const Arr
       return "moving_variance" + at + " = " + float_text(var.data[i]) +
              " is negative (a variance cannot be), so 1/sqrt(moving_variance + epsilon) is NaN "
              "for channel " + std::to_string(i);
-    // moving_variance >= 0 and epsilon > 0 here, so moving_variance + epsilon > 0: a zero sum
-    // needs epsilon <= 0, refused above with the epsilon it comes from.
+    const float sum = var.data[i] + eps;
+    if (!(sum > 0.0f))
+      return "moving_variance" + at + " + epsilon = " + float_text(var.data[i]) + " + " + float_text(eps) +
+             " = 0 in float32, so 1/sqrt(moving_variance + epsilon) divides by zero for channel " +
+             std::to_string(i);
     const auto g = gamma ? std::optional<float>(gamma->data[i]) : std::nullopt;
     const auto b = beta ? std::optional<float>(beta->data[i]) : std::nullopt;
     const float inv = bn_inv(var.data[i], eps, g);
