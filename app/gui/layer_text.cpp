@@ -14,13 +14,15 @@ QString shape_text(const std::vector<int64_t>& shape) {
   return parts.join(QLatin1Char('x'));
 }
 
+QString shape_text(const Tensor& t) { return t.shape_known ? shape_text(t.shape) : QStringLiteral("?"); }
+
 QString number_text(int64_t v) { return QString::fromStdString(with_commas(v)); }
 
 QString bytes_text(int64_t bytes) { return number_text(bytes) + QStringLiteral(" B"); }
 
 QString output_shape_text(const CompileResult& r, const Node& n) {
   if (n.outputs.empty()) return {};
-  return shape_text(r.graph.tensors[n.outputs[0]].shape);
+  return shape_text(r.graph.tensors[n.outputs[0]]);
 }
 
 QString formats_text(const CompileResult& r, const Node& n) {

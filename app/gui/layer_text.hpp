@@ -11,10 +11,12 @@
 namespace bitlens::gui {
 
 QString shape_text(const std::vector<int64_t>& shape);  // "26x26x32"
+// A tensor's shape, "?" when BitLens cannot know it (downstream of an unsupported layer).
+QString shape_text(const Tensor& t);
 QString number_text(int64_t v);                          // "1,234,567"
 QString bytes_text(int64_t bytes);                       // "12,832 B"
 
-// The node's output shape ("" when it has no output).
+// The node's output shape ("" when it has no output, "?" when it is unknown).
 QString output_shape_text(const CompileResult& r, const Node& n);
 // "f32>s1" (input>output format) for executing nodes, "-" for fused/removed ones.
 QString formats_text(const CompileResult& r, const Node& n);

@@ -33,6 +33,9 @@ MemoryPlan plan_memory(const Graph& g, const std::vector<int>& schedule) {
   }
   for (size_t t = 0; t < g.tensors.size(); ++t) {
     if (last[t] < 0 || static_cast<int>(t) != storage(static_cast<int>(t))) continue;
+    // A model output of unknown shape (after an unsupported layer) gets no buffer: its size
+    // would be a guess, and nothing that runs writes it.
+    if (!g.tensors[t].shape_known) continue;
     MemoryPlan::Buffer b;
     b.name = g.tensors[t].name;
     b.tensor = static_cast<int>(t);

@@ -451,9 +451,18 @@ class Flattener {
       if (!entry.contains("inbound_nodes") || !entry["inbound_nodes"].is_array())
         throw ModelError("model_config: " + user + " has no 'inbound_nodes' list; " + kResave);
       const json& nodes = entry["inbound_nodes"];
-      if (nodes.empty())
-        throw ModelError("model_config: " + user + " is not connected to anything "
-                         "(empty 'inbound_nodes'); " + kResave);
+      if (nodes.empty()) {
+        // Never called (e.g. a custom loss layer created but not used in the graph). Keras
+        // loads such a model, so BitLens keeps the layer, marked, and ignores it; a layer that
+        // does use its (non-existent) output is refused after resolution below. A nested
+        // model that was never called has no tensors to flatten its layers onto.
+        if (is_model_class(cls))
+          throw ModelError("model_config: " + user + " is a nested model that is not connected "
+                           "to anything (empty 'inbound_nodes'); remove it and " + kResave);
+        add_layer(entry, scope, name, {}, json::object());
+        layers.back().layer.unconnected = true;
+        continue;
+      }
       if (nodes.size() > 1)
         throw ModelError("model_config: " + user + " is called " + std::to_string(nodes.size()) +
                          " times (a shared layer); BitLens needs one layer per call — give each "
@@ -494,41 +503,81 @@ class Flattener {
   int layer_count_ = 0;
 };
 
-// Maps a nested model's weight (e.g. "conv1d/kernel:0" or "outer/conv1d/kernel") to the
-// sub-layer whose name appears as a path component before the variable name.
+// Maps a nested model's weight (e.g. "conv1d/kernel:0", "outer/conv1d/kernel" or, with '/'
+// inside layer names, "layer1/conv/bn/beta:0") to the sub-layer that owns it: the layer of the
+// nested model whose name occupies whole path components of the weight name and is followed by
+// at least the variable's own name. Layer names may contain '/' themselves ("layer1/conv" next
+// to "layer1/conv/bn"), so splitting on the first '/' is wrong; the longest matching name wins
+// (on equal length, the earliest position, then file order).
 FlatLayer* find_owner(std::vector<FlatLayer>& layers, const std::string& scope_path,
-                      const std::string& weight_name) {
+                      const std::string& weight_name, std::string* rest = nullptr) {
   std::string n = weight_name;
   if (n.size() > 2 && n.ends_with(":0")) n.resize(n.size() - 2);
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (size_t i = 0; i <= n.size(); ++i)
-    if (i == n.size() || n[i] == '/') {
-      parts.push_back(n.substr(start, i - start));
-      start = i + 1;
+  FlatLayer* best = nullptr;
+  size_t best_len = 0, best_pos = 0, best_end = 0;
+  for (auto& f : layers) {
+    if (f.layer.parent != scope_path && !f.layer.parent.starts_with(scope_path + "/")) continue;
+    const std::string& name = f.original_name;
+    if (name.empty() || name.size() < best_len) continue;
+    for (size_t pos = n.find(name); pos != std::string::npos; pos = n.find(name, pos + 1)) {
+      const size_t end = pos + name.size();
+      const bool starts = pos == 0 || n[pos - 1] == '/';
+      const bool owns = end + 1 < n.size() && n[end] == '/';
+      if (!starts || !owns) continue;
+      if (!best || name.size() > best_len || (name.size() == best_len && pos < best_pos)) {
+        best = &f;
+        best_len = name.size();
+        best_pos = pos;
+        best_end = end + 1;
+      }
+      break;  // the earliest position of this name is the one that counts for it
     }
-  for (size_t j = 0; j + 1 < parts.size(); ++j)
-    for (auto& f : layers)
-      if ((f.layer.parent == scope_path || f.layer.parent.starts_with(scope_path + "/")) &&
-          f.original_name == parts[j])
-        return &f;
-  return nullptr;
+  }
+  if (best && rest) *rest = n.substr(best_end);
+  return best;
 }
 
-void attach_weight(Layer& layer, const NamedArray& w) {
-  std::string s = short_weight_name(w.name);
-  // Keras 3 names the depthwise kernel "kernel".
-  if ((layer.class_name == "DepthwiseConv2D" || layer.class_name == "QuantDepthwiseConv2D") &&
-      s == "kernel")
-    s = "depthwise_kernel";
-  if (layer.weights.count(s))
+void attach_weight(Layer& layer, const std::string& original_name, const NamedArray& w) {
+  const std::string s = weight_key(layer.class_name, original_name, w.name);
+  if (layer.weights.count(s)) {
+    // A class BitLens models has a fixed set of variables, so a repeated one means the
+    // weight list is inconsistent. (Unknown classes are keyed by their whole sub-path, so
+    // only a name listed twice gets here.)
     throw ModelError("layer '" + layer.name + "' (" + layer.class_name + ") stores two weights "
-                     "named '" + s + "'; the file is damaged — " + kResave);
+                     "named '" + s + "' ('" + w.name + "' repeats one); the weight list does "
+                     "not match the layer — " + kResave);
+  }
   layer.weights.emplace(s, w.array);
   layer.weight_names.push_back(w.name);
 }
 
 }  // namespace
+
+std::string weight_key(const std::string& class_name, const std::string& original_name,
+                       const std::string& full_name) {
+  if (!variable_order(class_name, json::object())) {
+    // A class BitLens does not model (a custom subclassed layer) may hold any number of
+    // variables, many with the same short name under different sub-layers
+    // ("mobile_net_v3_small_1/conv1/kernel:0", ".../bn1/gamma:0", "conv2d_18/kernel:0").
+    // Key them by their path below the layer (the whole stored name when it does not start
+    // with the layer's name), so none is lost and the writer can store them back.
+    std::string n = full_name;
+    const auto slash = n.rfind('/'), colon = n.rfind(':');
+    if (colon != std::string::npos && (slash == std::string::npos ? colon > 0 : colon > slash + 1))
+      n.resize(colon);  // ":0", as short_weight_name strips it
+    const std::string prefix = original_name + "/";
+    for (size_t pos = n.find(prefix); !original_name.empty() && pos != std::string::npos;
+         pos = n.find(prefix, pos + 1))
+      if ((pos == 0 || n[pos - 1] == '/') && pos + prefix.size() < n.size())
+        return n.substr(pos + prefix.size());
+    return n;
+  }
+  std::string s = short_weight_name(full_name);
+  // Keras 3 names the depthwise kernel "kernel".
+  if ((class_name == "DepthwiseConv2D" || class_name == "QuantDepthwiseConv2D") && s == "kernel")
+    s = "depthwise_kernel";
+  return s;
+}
 
 std::string short_weight_name(const std::string& full_name) {
   std::string s = full_name;
@@ -596,14 +645,15 @@ Model assemble_model(const json& model_config, WeightSource& source, const LoadL
         auto it = std::find_if(fl.layers.begin(), fl.layers.end(), [&](const FlatLayer& f) {
           return f.layer.parent.empty() && f.original_name == t.name;
         });
-        attach_weight(it->layer, w);
+        attach_weight(it->layer, it->original_name, w);
         continue;
       }
       FlatLayer* owner = find_owner(fl.layers, t.scope_path, w.name);
       if (!owner)
         throw ModelError("nested model '" + t.name + "': weight '" + w.name +
-                         "' belongs to none of its layers; the file is damaged — " + kResave);
-      attach_weight(owner->layer, w);
+                         "' names none of its layers (no layer name is a path prefix of it); "
+                         "the weight list does not match the model's layers — " + kResave);
+      attach_weight(owner->layer, owner->original_name, w);
     }
   }
 
@@ -617,6 +667,23 @@ Model assemble_model(const json& model_config, WeightSource& source, const LoadL
   }
   for (const auto& r : fl.model_inputs) m.inputs.push_back(fl.resolve(r, "the model input"));
   for (const auto& r : outputs) m.outputs.push_back(fl.resolve(r, "the model output"));
+  // An unconnected layer has no output tensor: nothing may read one.
+  {
+    std::set<std::string> unconnected;
+    for (const auto& f : fl.layers)
+      if (f.layer.unconnected) unconnected.insert(f.layer.name);
+    auto refuse = [&](const std::string& user, const std::string& from) {
+      throw ModelError("model_config: " + user + " takes its input from layer '" + from +
+                       "', which is not connected to anything (empty 'inbound_nodes'), so it "
+                       "has no output; " + kResave);
+    };
+    for (const auto& f : fl.layers)
+      for (const auto& t : f.layer.inputs)
+        if (unconnected.count(t.layer))
+          refuse("layer '" + f.layer.name + "' (" + f.layer.class_name + ")", t.layer);
+    for (const auto& t : m.outputs)
+      if (unconnected.count(t.layer)) refuse("the model output", t.layer);
+  }
   for (const auto& t : m.inputs) {
     auto it = index.find(t.layer);
     if (it == index.end() || fl.layers[it->second].layer.class_name != "InputLayer")

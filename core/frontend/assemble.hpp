@@ -33,6 +33,15 @@ Model assemble_model(const json& model_config, WeightSource& source, const LoadL
 // Short weight name: last path component without ":0" ("conv2d/kernel:0" -> "kernel").
 std::string short_weight_name(const std::string& full_name);
 
+// The key of a stored weight in Layer::weights. For the classes BitLens models it is the short
+// name (Keras 3's depthwise "kernel" becomes "depthwise_kernel"); for any other class (custom
+// layers, whose variables may repeat short names under sub-layers) it is the stored name below
+// the layer's own name ("mobile_net_v3_small_1/conv1/kernel:0" of layer
+// "mobile_net_v3_small_1" -> "conv1/kernel"), or the whole stored name without ":0" when it
+// does not contain the layer's name. The loader and the writer both key weights with this.
+std::string weight_key(const std::string& class_name, const std::string& original_name,
+                       const std::string& full_name);
+
 // True for the class names Keras uses for a model inside a model.
 bool is_model_class(const std::string& class_name);
 

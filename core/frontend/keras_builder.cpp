@@ -657,7 +657,8 @@ std::vector<std::pair<std::string, Array>> ModelBuilder::all_weights_trainable_f
     }
     std::string lname = e.config["name"].get<std::string>();
     for (const auto& [s, a] : e.weights)
-      (frontend::is_non_trainable(s) ? frozen : trainable).emplace_back(lname + "/" + s + ":0", a);
+      (frontend::is_non_trainable(frontend::short_weight_name(s)) ? frozen : trainable)
+          .emplace_back(lname + "/" + s + ":0", a);
   }
   trainable.insert(trainable.end(), frozen.begin(), frozen.end());
   return trainable;
@@ -792,7 +793,9 @@ Model ModelBuilder::build(const BuildOptions& options) const {
     auto& v = src.by_layer[name];
     std::vector<frontend::NamedArray> frozen;
     for (const auto& [s, a] : e.weights)
-      (frontend::is_non_trainable(s) ? frozen : v).push_back({name + "/" + s + ":0", a});
+      // Custom layers may name weights by sub-path ("bn1/moving_mean"): the last part decides.
+      (frontend::is_non_trainable(frontend::short_weight_name(s)) ? frozen : v)
+          .push_back({name + "/" + s + ":0", a});
     v.insert(v.end(), frozen.begin(), frozen.end());
   }
   Model m = frontend::assemble_model(model_config(options), src, LoadLimits{});

@@ -276,6 +276,23 @@ Snapshot snapshot_legacy(const std::filesystem::path& path, const LoadLimits& li
     if (c == "top_level_model_weights" || !io::is_group(w.get(), c)) continue;
     s.groups.emplace(c, read_legacy_group(w.get(), c, limits, budget));
   }
+  // A layer named with '/' ("layer1/conv", as in YAMNet) is stored by h5py as nested groups
+  // (model_weights/layer1/conv), so it is not a child of model_weights: find it through
+  // layer_names, which lists every layer by its full name.
+  std::vector<std::string> listed;
+  try {
+    bool found = false;
+    listed = io::read_name_list(w.get(), "layer_names", limits.max_json_bytes, &found);
+  } catch (const ModelError&) {
+    listed.clear();  // the children above are all there is; a missing group is reported per layer
+  }
+  for (const auto& name : listed) {
+    if (name.find('/') == std::string::npos || s.groups.count(name)) continue;
+    if (static_cast<int64_t>(s.groups.size()) > int64_t{limits.max_layers} + 16)
+      throw ModelError("the file stores weights for more than " + std::to_string(limits.max_layers) +
+                       " layers, more than BitLens accepts; the file is damaged");
+    if (io::is_group(w.get(), name)) s.groups.emplace(name, read_legacy_group(w.get(), name, limits, budget));
+  }
   return s;
 }
 

@@ -364,15 +364,15 @@ class Checker {
       else unexpected("gamma", "the config says scale=false");
       if (center) shape("beta", *weight("beta", true), want, because);
       else unexpected("beta", "the config says center=false");
-      for (size_t i = 0; i < var.data.size(); ++i)
-        if (var.data[i] < 0.f)
-          throw ModelError(who_ + ": weight 'moving_variance' is negative at channel " +
-                           std::to_string(i) + " (" + std::to_string(var.data[i]) +
-                           "); a variance cannot be negative — fix or retrain the model");
+      // Values (negative variance, NaN, epsilon <= 0) are not checked here: Keras loads such a
+      // model, so it is reported for this layer when compiled (BN_PARAMS) and refused by the
+      // reference interpreter, with the rest of the model still analysed.
     }
   }
 
   void check_finite() const {
+    // BatchNormalization's parameters are checked as a whole when compiled (BN_PARAMS).
+    if (l_.class_name == "BatchNormalization") return;
     for (const auto& [s, a] : l_.weights) {
       for (size_t i = 0; i < a.data.size(); ++i) {
         float v = a.data[i];

@@ -260,18 +260,15 @@ std::vector<std::pair<std::string, const Array*>> ordered_weights(const Layer& l
   std::vector<std::pair<std::string, const Array*>> out;
   std::set<std::string> covered;
   bool names_ok = l.weight_names.size() == l.weights.size();
+  // The loader keyed each stored name with weight_key; the same key finds it again.
   for (const auto& n : l.weight_names) {
-    std::string s = frontend::short_weight_name(n);
-    if ((l.class_name == "DepthwiseConv2D" || l.class_name == "QuantDepthwiseConv2D") &&
-        s == "kernel" && !l.weights.count(s))
-      s = "depthwise_kernel";
+    std::string s = frontend::weight_key(l.class_name, original_name(l), n);
     if (!l.weights.count(s) || covered.count(s)) names_ok = false;
     covered.insert(s);
   }
   if (names_ok) {
     for (const auto& n : l.weight_names) {
-      std::string s = frontend::short_weight_name(n);
-      if (!l.weights.count(s)) s = "depthwise_kernel";
+      const std::string s = frontend::weight_key(l.class_name, original_name(l), n);
       out.emplace_back(s, &l.weights.at(s));
     }
     return out;
@@ -285,8 +282,9 @@ std::vector<std::pair<std::string, const Array*>> ordered_weights(const Layer& l
     }
   for (const auto& [s, a] : l.weights)
     if (!done.count(s)) out.emplace_back(s, &a);
-  std::stable_partition(out.begin(), out.end(),
-                        [](const auto& p) { return !frontend::is_non_trainable(p.first); });
+  std::stable_partition(out.begin(), out.end(), [](const auto& p) {
+    return !frontend::is_non_trainable(frontend::short_weight_name(p.first));
+  });
   return out;
 }
 
@@ -438,7 +436,9 @@ void write_model_h5(const Model& model, const std::filesystem::path& path,
         for (size_t i = 0; i < ws.size(); ++i) {
           std::string n = options.keras3_legacy ? keras3_name(l.parent, l, ws[i].first)
                                                 : stored_name(l, i, ws[i].first);
-          (frontend::is_non_trainable(ws[i].first) ? frozen : trainable).emplace_back(n, ws[i].second);
+          // A custom layer's key is a sub-path ("bn1/moving_mean"): its last component decides.
+          (frontend::is_non_trainable(frontend::short_weight_name(ws[i].first)) ? frozen : trainable)
+              .emplace_back(n, ws[i].second);
         }
       }
       trainable.insert(trainable.end(), frozen.begin(), frozen.end());

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "bitlens/semantics.hpp"
 #include "passes/passes.hpp"
 
 namespace bitlens::passes {
@@ -223,6 +224,17 @@ Graph import_model(const Model& model) {
     n.source = &l;
     n.order = n.id;
 
+    if (l.unconnected) {
+      // Never called in the model (empty inbound_nodes): no tensor, nothing runs. Listed so the
+      // report says it was seen and ignored.
+      n.op = Op::Identity;
+      n.removed = true;
+      n.decision.kernel = KernelClass::None;
+      n.decision.reasons.push_back(make_reason("UNCONNECTED", {l.class_name, l.name}));
+      g.nodes.push_back(std::move(n));
+      continue;
+    }
+
     std::vector<int> in_ids;
     for (const auto& ref : l.inputs) {
       auto it = tensor_of.find(key(ref));
@@ -261,8 +273,24 @@ Graph import_model(const Model& model) {
         unsupported_why = "ACTIVATION";
       }
     };
+    // Set when this layer's output shape cannot be known; the text says why (for the layers
+    // downstream, which are then reported instead of analysed).
+    std::string unknown_because;
+    const Tensor* unknown_input = nullptr;
+    for (int t : n.inputs)
+      if (!g.tensors[t].shape_known) {
+        unknown_input = &g.tensors[t];
+        break;
+      }
 
-    if (c == "InputLayer") {
+    if (unknown_input) {
+      // Nothing about this layer can be checked or computed without its input shape (not even
+      // its weights' shapes); assuming one would refuse a valid file or report made-up numbers.
+      n.op = Op::Unsupported;
+      n.decision.kernel = KernelClass::Unsupported;
+      n.decision.reasons.push_back(make_reason("SHAPE_UNKNOWN", {unknown_input->unknown_because, l.name}));
+      unknown_because = unknown_input->unknown_because;
+    } else if (c == "InputLayer") {
       n.op = Op::Input;
       const json* s = config_get(l, "batch_input_shape");
       if (!s) s = config_get(l, "batch_shape");
@@ -321,9 +349,12 @@ Graph import_model(const Model& model) {
         unsupported = true;
         unsupported_why = "CHANNELS_FIRST";
       }
-      if (!depthwise && get_int(l, "groups", 1) != 1) {
+      const int groups = depthwise ? 1 : get_int(l, "groups", 1);
+      if (groups < 1) fail(l, "config 'groups' is " + std::to_string(groups) + ", it must be 1 or more");
+      if (groups != 1) {
         unsupported = true;
         unsupported_why = "GROUPED_CONV";
+        unsupported_args = {std::to_string(groups), l.name};
       }
       const auto s = hwc(in_shape(0));
       const int64_t H = s[0], W = s[1];
@@ -367,7 +398,15 @@ Graph import_model(const Model& model) {
       } else {
         a.filters = get_int(l, "filters", 0);
         if (a.filters <= 0) fail(l, "config 'filters' must be a positive integer");
-        const Array& k = one_d ? weight(l, "kernel", {a.kw, C, a.filters}) : weight(l, "kernel", {a.kh, a.kw, C, a.filters});
+        // A grouped convolution's kernel holds C / groups input channels per filter
+        // (kh, kw, C/groups, filters), as Keras stores it; Keras refuses to build a layer whose
+        // channels or filters do not divide by groups.
+        if (C % groups != 0 || a.filters % groups != 0)
+          fail(l, "groups=" + std::to_string(groups) + " does not divide its " + std::to_string(C) +
+                      " input channels and " + std::to_string(a.filters) +
+                      " filters; Keras cannot build such a layer: fix 'groups' and re-save the model");
+        const Array& k = one_d ? weight(l, "kernel", {a.kw, C / groups, a.filters})
+                               : weight(l, "kernel", {a.kh, a.kw, C / groups, a.filters});
         n.weights = quantize_weights(a.kernel_q, k);
       }
       // MagnitudeAwareSign: split alpha*sign(w) into sign(w) and a per-channel scale folded
@@ -475,23 +514,35 @@ Graph import_model(const Model& model) {
         unsupported_why = "BN_AXIS";
       }
       const int64_t C = s.back();
-      const float eps = static_cast<float>(get_num(l, "epsilon", 1e-3));
+      const double eps_config = get_num(l, "epsilon", 1e-3);
+      const float eps = static_cast<float>(eps_config);
       const bool center = get_bool(l, "center", true), scale = get_bool(l, "scale", true);
-      const Array& mean = weight(l, "moving_mean", {C});
-      const Array& var = weight(l, "moving_variance", {C});
+      // Presence and shape only: non-finite values are a BN_PARAMS problem of this layer.
+      auto param = [&](const char* name) -> const Array& {
+        auto it = l.weights.find(name);
+        if (it == l.weights.end() || it->second.shape != std::vector<int64_t>{C}) weight(l, name, {C});
+        return it->second;
+      };
+      const Array& mean = param("moving_mean");
+      const Array& var = param("moving_variance");
       PostOp p{PostOp::Kind::BatchNorm, std::vector<float>(C), std::vector<float>(C), 0, 0, l.name};
-      const Array* gamma = scale ? &weight(l, "gamma", {C}) : nullptr;
-      const Array* beta = center ? &weight(l, "beta", {C}) : nullptr;
-      for (int64_t i = 0; i < C; ++i) {
-        if (var.data[i] < 0)
-          fail(l, "moving_variance[" + std::to_string(i) + "] is negative (" +
-                      std::to_string(var.data[i]) + "); the file is corrupt: re-save the model");
-        // Keras' inference expression: inv = rsqrt(var + eps) * gamma;
-        // y = x * inv + (beta - mean * inv). Same float32 operations as the reference.
-        float inv = 1.0f / std::sqrt(var.data[i] + eps);
-        if (gamma) inv *= gamma->data[i];
-        p.a[i] = inv;
-        p.b[i] = beta ? beta->data[i] - mean.data[i] * inv : -(mean.data[i] * inv);
+      const Array* gamma = scale ? &param("gamma") : nullptr;
+      const Array* beta = center ? &param("beta") : nullptr;
+      if (auto problem = sem::bn_parameter_problem(eps_config, gamma, beta, mean, var)) {
+        // Keras loads such a model and computes NaN/Inf with it: the layer is not deployable,
+        // but the rest of the model is still analysed.
+        unsupported = true;
+        unsupported_why = "BN_PARAMS";
+        unsupported_args = {*problem, l.name};
+      } else {
+        for (int64_t i = 0; i < C; ++i) {
+          // Keras' inference expression: inv = rsqrt(var + eps) * gamma;
+          // y = x * inv + (beta - mean * inv). Same float32 operations as the reference.
+          const auto gi = gamma ? std::optional<float>(gamma->data[i]) : std::nullopt;
+          const auto bi = beta ? std::optional<float>(beta->data[i]) : std::nullopt;
+          p.a[i] = sem::bn_inv(var.data[i], eps, gi);
+          p.b[i] = sem::bn_shift(mean.data[i], p.a[i], bi);
+        }
       }
       n.epi.chain.push_back(std::move(p));
       out_shape = s;
@@ -759,15 +810,19 @@ Graph import_model(const Model& model) {
       } else {
         const std::string fn = c == "TFOpLambda" ? get_str(l, "function", "") : "add";
         if (fn.find("add") == std::string::npos) {
+          // Any other TF operation (matmul, reshape, ...) may change the shape: unknown.
           unsupported = true;
           unsupported_why = "TFOP";
+          n.op = Op::Unsupported;
+          unknown_because = "'" + l.name + "' (" + c + " " + fn + ") is not supported";
+        } else {
+          n.op = Op::Add;
+          out_shape = in_shape(0);
+          for (size_t i = 1; i < n.inputs.size(); ++i)
+            if (in_shape(i) != out_shape)
+              fail(l, "inputs " + shape_str(in_shape(0)) + " and " + shape_str(in_shape(i)) +
+                          " have different shapes (broadcasting is not supported)");
         }
-        n.op = Op::Add;
-        out_shape = in_shape(0);
-        for (size_t i = 1; i < n.inputs.size(); ++i)
-          if (in_shape(i) != out_shape)
-            fail(l, "inputs " + shape_str(in_shape(0)) + " and " + shape_str(in_shape(i)) +
-                        " have different shapes (broadcasting is not supported)");
       }
     } else if (c == "TFOpLambda") {
       need_inputs(1);
@@ -781,23 +836,29 @@ Graph import_model(const Model& model) {
         n.op = is_add ? Op::ConstAdd : Op::ConstMul;
         n.const_value = y->get<float>();
       } else {
+        // tf.reshape, tf.transpose, ... change the shape; none is assumed.
         n.op = Op::Unsupported;
         unsupported = true;
         unsupported_why = "TFOP";
+        unknown_because = "'" + l.name + "' (" + c + " " + fn + ") is not supported";
       }
     } else {
       n.op = Op::Unsupported;
       unsupported = true;
       unsupported_why = "UNKNOWN_LAYER";
-      // Shape unknown: the rest of the graph downstream is still listed, with this shape.
-      out_shape = n.inputs.empty() ? std::vector<int64_t>{} : in_shape(0);
+      // What a layer BitLens does not model computes is unknown, its output shape too (a
+      // custom layer may pool, flatten or change channels). Assuming its input's shape made
+      // the next layer's weight-shape check refuse valid files; the layers downstream are
+      // listed as SHAPE_UNKNOWN instead.
+      unknown_because = "'" + l.name + "' (" + c + ") is not supported";
     }
 
     if (unsupported) {
       if (n.op != Op::Unsupported) n.op = Op::Unsupported;
       n.decision.kernel = KernelClass::Unsupported;
       n.decision.reasons.push_back(
-          make_reason(unsupported_why, unsupported_args.empty() ? std::vector<std::string>{c, l.name} : unsupported_args));
+          make_reason(unsupported_why, unsupported_args.empty() ? std::vector<std::string>{c, l.name}
+                                                                : unsupported_args));
     }
 
     // Every size downstream (costs, memory plan, limits) is computed in int64 from these.
@@ -814,6 +875,11 @@ Graph import_model(const Model& model) {
     Tensor t;
     t.name = l.name;
     t.shape = out_shape;
+    if (!unknown_because.empty()) {
+      t.shape.clear();
+      t.shape_known = false;
+      t.unknown_because = unknown_because;
+    }
     t.producer = n.id;
     const int tid = g.add_tensor(std::move(t));
     n.outputs = {tid};

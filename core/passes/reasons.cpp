@@ -107,16 +107,30 @@ const std::vector<ReasonInfo>& reason_table() {
       {"VIEW", S::Info, "{0} of a contiguous tensor is a view: no data is moved", "Nothing required"},
       {"MODEL_INPUT", S::Info, "model input, {0}", "Nothing required"},
       // ---- unsupported
+      {"UNCONNECTED", S::Info,
+       "{0} '{1}' is not connected to the model (empty inbound_nodes: it is never called, e.g. "
+       "a custom loss layer) and is ignored; Keras ignores it too",
+       "Nothing required; remove the layer from the model to silence this note"},
       {"UNKNOWN_LAYER", S::Warning,
        "layer class '{0}' is not known to BitLens, so '{1}' cannot be deployed; its output shape "
-       "is assumed equal to its input's for the rest of the analysis",
+       "is unknown, so the layers after it are listed but not analysed (SHAPE_UNKNOWN)",
        "Replace it with supported layers (see docs/decisions.md for the list), or implement it "
        "as a custom kernel in the exported project"},
+      {"SHAPE_UNKNOWN", S::Warning,
+       "input shape unknown because {0}: '{1}' cannot be checked, costed or deployed, and its "
+       "MACC, ROM and RAM are left out of the totals",
+       "Replace the unsupported layer upstream with supported layers; this layer is analysed "
+       "once its input shape is known"},
+      {"BN_PARAMS", S::Warning,
+       "BatchNormalization '{1}' would output NaN or Inf: {0}",
+       "Fix the layer's stored parameters (retrain, or restore a checkpoint from before training "
+       "diverged) and re-save the model; epsilon must not be negative (Keras' default is 0.001)"},
       {"CHANNELS_FIRST", S::Warning,
        "data_format=\"channels_first\" is not supported ('{1}')",
        "Build the model with data_format=\"channels_last\" (the Keras default)"},
-      {"GROUPED_CONV", S::Warning, "grouped convolution (groups > 1) is not supported ('{1}')",
-       "Use groups=1 or split the layer into separate convolutions"},
+      {"GROUPED_CONV", S::Warning,
+       "groups={0}: grouped convolution (groups > 1) is not supported ('{1}')",
+       "Use groups=1 or split the layer into {0} separate convolutions on channel slices"},
       {"DENSE_RANK", S::Warning,
        "'{1}' applies Dense to a tensor of rank > 2; only flat inputs are supported",
        "Insert a Flatten (or GlobalAveragePooling2D) before the Dense layer"},

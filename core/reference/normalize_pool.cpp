@@ -41,6 +41,11 @@ Array batch_norm(const OpContext& ctx, const Inputs& in) {
   const Array* gamma = scale ? &weight(layer, "gamma", {c}) : nullptr;
   const Array* beta = center ? &weight(layer, "beta", {c}) : nullptr;
 
+  // A model Keras loads but whose BatchNormalization computes NaN/Inf: refused with the
+  // parameter and value, never run into NaN outputs (the compiler reports BN_PARAMS).
+  if (auto problem = sem::bn_parameter_problem(cfg_number(layer, "epsilon", 1e-3), gamma, beta, mean, var))
+    fail(layer, "would output NaN or Inf: " + *problem +
+                    "; fix the layer's parameters (retrain or restore a checkpoint) and re-save the model");
   std::vector<float> inv(static_cast<size_t>(c)), shift(static_cast<size_t>(c));
   for (int64_t i = 0; i < c; ++i) {
     const auto g = gamma ? std::optional<float>(gamma->data[i]) : std::nullopt;

@@ -3,7 +3,9 @@
 
 namespace bitlens {
 
-static json shape_json(const std::vector<int64_t>& s) { return json(s); }
+// null for a shape BitLens cannot know (downstream of an unsupported layer): never a guess.
+static json shape_json(const Tensor& t) { return t.shape_known ? json(t.shape) : json(nullptr); }
+static json bytes_json(const Tensor& t) { return t.shape_known ? json(t.bytes()) : json(nullptr); }
 
 json json_report(const CompileResult& r) {
   const Graph& g = r.graph;
@@ -15,12 +17,12 @@ json json_report(const CompileResult& r) {
   model["keras_version"] = r.model.keras_version;
   model["inputs"] = json::array();
   for (int t : g.inputs)
-    model["inputs"].push_back({{"name", g.tensors[t].name}, {"shape", shape_json(g.tensors[t].shape)},
-                               {"format", format_name(g.tensors[t].format)}, {"bytes", g.tensors[t].bytes()}});
+    model["inputs"].push_back({{"name", g.tensors[t].name}, {"shape", shape_json(g.tensors[t])},
+                               {"format", format_name(g.tensors[t].format)}, {"bytes", bytes_json(g.tensors[t])}});
   model["outputs"] = json::array();
   for (int t : g.outputs)
-    model["outputs"].push_back({{"name", g.tensors[t].name}, {"shape", shape_json(g.tensors[t].shape)},
-                                {"format", format_name(g.tensors[t].format)}, {"bytes", g.tensors[t].bytes()}});
+    model["outputs"].push_back({{"name", g.tensors[t].name}, {"shape", shape_json(g.tensors[t])},
+                                {"format", format_name(g.tensors[t].format)}, {"bytes", bytes_json(g.tensors[t])}});
   j["model"] = model;
 
   json overrides = json::object();
@@ -46,7 +48,7 @@ json json_report(const CompileResult& r) {
     l["op_type"] = n->decision.op_type;
     l["input_format"] = n->inputs.empty() || n->removed ? json(nullptr) : json(format_name(g.tensors[n->inputs[0]].format));
     l["output_format"] = n->outputs.empty() || n->removed ? json(nullptr) : json(format_name(g.tensors[n->outputs[0]].format));
-    l["output_shape"] = n->outputs.empty() ? json::array() : shape_json(g.tensors[n->outputs[0]].shape);
+    l["output_shape"] = n->outputs.empty() ? json::array() : shape_json(g.tensors[n->outputs[0]]);
     l["macc"] = n->macc;
     l["rom_bytes"] = n->rom_bytes;
     l["scratch_bytes"] = n->scratch_bytes;
@@ -70,6 +72,13 @@ json json_report(const CompileResult& r) {
   for (const auto& n : g.nodes)
     if (!n.class_name.empty()) kernels[kernel_class_name(n.decision.kernel)] = kernels.value(kernel_class_name(n.decision.kernel), 0) + 1;
   totals["kernels"] = kernels;
+  // Present only when some layer is unsupported: those layers have no MACC/ROM/RAM in the
+  // totals (their shape may be unknown too), listed so that a reader does not take the totals
+  // for the whole model.
+  json excluded = json::array();
+  for (const auto& n : g.nodes)
+    if (!n.class_name.empty() && n.decision.kernel == KernelClass::Unsupported) excluded.push_back(n.name);
+  if (!excluded.empty()) totals["not_counted"] = excluded;
   j["totals"] = totals;
 
   json plan = json::array();

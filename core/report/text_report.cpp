@@ -32,6 +32,9 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return r.empty() ? "-" : r;
 }
 
+// "?" for a shape BitLens cannot know (downstream of an unsupported layer): never a guess.
+std::string shape_str(const Tensor& t) { return t.shape_known ? shape_str(t.shape) : "?"; }
+
 std::string fit(const std::string& s, size_t w) {
   if (s.size() <= w) return s;
   if (w <= 3) return s.substr(0, w);
@@ -147,13 +150,15 @@ std::string text_report(const CompileResult& r, const ReportOptions& options) {
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     const Tensor& t = g.tensors[g.inputs[i]];
     kv("input " + std::to_string(i + 1) + "/" + std::to_string(g.inputs.size()),
-       "'" + t.name + "', " + format_name(t.format) + "(" + shape_str(t.shape) + "), " + bytes_str(t.bytes()) +
+       "'" + t.name + "', " + format_name(t.format) + "(" + shape_str(t) + "), " +
+           (t.shape_known ? bytes_str(t.bytes()) : std::string("size unknown")) +
            ", in the arena");
   }
   for (size_t i = 0; i < g.outputs.size(); ++i) {
     const Tensor& t = g.tensors[g.outputs[i]];
     kv("output " + std::to_string(i + 1) + "/" + std::to_string(g.outputs.size()),
-       "'" + t.name + "', " + format_name(t.format) + "(" + shape_str(t.shape) + "), " + bytes_str(t.bytes()) +
+       "'" + t.name + "', " + format_name(t.format) + "(" + shape_str(t) + "), " +
+           (t.shape_known ? bytes_str(t.bytes()) : std::string("size unknown")) +
            ", in the arena");
   }
   kv("macc", with_commas(r.totals.macc));
@@ -169,6 +174,16 @@ std::string text_report(const CompileResult& r, const ReportOptions& options) {
   for (const char* k : {"binary", "binary-weights", "float", "fused", "none", "unsupported"})
     if (count.count(k)) kc += (kc.empty() ? "" : ", ") + std::to_string(count[k]) + " " + k;
   kv("layers", kc);
+  // Unsupported layers have no kernel, so no MACC/ROM/RAM figure (and none is guessed for the
+  // ones whose shape is unknown): say that the totals leave them out.
+  if (count.count("unsupported")) {
+    int unknown = 0;
+    for (const Node* n : nodes)
+      if (!n->class_name.empty() && !n->outputs.empty() && !g.tensors[n->outputs[0]].shape_known) ++unknown;
+    kv("not in totals", std::to_string(count["unsupported"]) + " unsupported layer(s)" +
+                            (unknown ? ", " + std::to_string(unknown) + " of them with an unknown output shape (?)"
+                                     : std::string()));
+  }
   o << "\n";
 
   // Per-layer table.
@@ -194,7 +209,7 @@ std::string text_report(const CompileResult& r, const ReportOptions& options) {
       if (re.code != "FUSED" && re.code != "MODEL_INPUT") codes += (codes.empty() ? "" : ",") + re.code;
     if (!n->decision.fused_into.empty()) codes = "-> " + n->decision.fused_into;
     t.rows.push_back({n->class_name.empty() ? "" : std::to_string(id++), name, kernel_class_name(n->decision.kernel),
-                      fmt, n->outputs.empty() ? "-" : shape_str(g.tensors[n->outputs[0]].shape),
+                      fmt, n->outputs.empty() ? "-" : shape_str(g.tensors[n->outputs[0]]),
                       n->macc ? with_commas(n->macc) : "", n->rom_bytes ? with_commas(n->rom_bytes) : "", codes});
   }
   o << "Layers\n" << t.render() << "\n";
@@ -202,8 +217,9 @@ std::string text_report(const CompileResult& r, const ReportOptions& options) {
   // Decisions: every non-binary layer with its reasons and fixes, then binary notes.
   o << "Decisions (why each layer runs where it runs; codes in docs/decisions.md)\n";
   for (const Node* n : nodes) {
+    const bool ignored = !n->decision.reasons.empty() && n->decision.reasons[0].code == "UNCONNECTED";
     if (n->decision.reasons.empty() || n->decision.kernel == KernelClass::Fused ||
-        n->decision.kernel == KernelClass::None)
+        (n->decision.kernel == KernelClass::None && !ignored))
       continue;
     o << "- " << n->name << " [" << kernel_class_name(n->decision.kernel) << "]\n";
     for (const auto& re : n->decision.reasons) {

@@ -4,6 +4,7 @@
 #include <QSortFilterProxyModel>
 #include <QtTest>
 
+#include "bitlens/keras_builder.hpp"
 #include "gui_test_util.hpp"
 #include "layer_text.hpp"
 #include "models/report_models.hpp"
@@ -46,6 +47,30 @@ class GuiModelsTest : public QObject {
     QCOMPARE(m.index(row, LayerTableModel::Shape).data().toString(), QStringLiteral("26x26x32"));
     const int bn = m.row_of_node(node_named(*a.result, "batch_normalization").id);
     QCOMPARE(m.index(bn, LayerTableModel::FusedInto).data().toString(), QStringLiteral("quant_conv2d"));
+  }
+
+  void unknownShapesShowAsQuestionMarks() {
+    // A custom layer's output shape is unknown, and so is everything after it: the table, the
+    // tooltip and the details panel say "?" instead of a guessed shape.
+    bitlens::keras::ModelBuilder b("custom", bitlens::keras::Style::functional, 3);
+    auto x = b.input({8, 8, 3});
+    x = b.conv2d(x, {.filters = 4, .padding = "same", .name = "stem"});
+    x = b.layer("MyBackbone", {x}, json{{"name", "backbone"}}, {1, 1, 64});
+    x = b.flatten(x);
+    b.dense(x, {.units = 2, .name = "head"});
+    auto r = std::make_shared<const CompileResult>(compile(b.build()));
+    LayerTableModel m;
+    QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    m.set_result(r);
+    const Node& head = node_named(*r, "head");
+    QCOMPARE(m.index(m.row_of_node(head.id), LayerTableModel::Shape).data().toString(), QStringLiteral("?"));
+    QCOMPARE(m.index(m.row_of_node(node_named(*r, "backbone").id), LayerTableModel::Shape).data().toString(),
+             QStringLiteral("?"));
+    QCOMPARE(m.index(m.row_of_node(node_named(*r, "stem").id), LayerTableModel::Shape).data().toString(),
+             QStringLiteral("8x8x4"));
+    QVERIFY(node_tooltip(*r, head).contains(QStringLiteral("output: ?")));
+    QVERIFY(node_tooltip(*r, head).contains(QStringLiteral("SHAPE_UNKNOWN")));
+    QCOMPARE(node_ram_bytes(*r, head), int64_t{0});
   }
 
   void layerTableSortsNumerically() {

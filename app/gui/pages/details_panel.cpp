@@ -129,8 +129,9 @@ QString DetailsPanel::node_html(const Node& n) const {
   h += QStringLiteral("<h4>Tensors</h4><table>");
   auto tensor_row = [&](const QString& kind, int t) {
     const Tensor& tt = r.graph.tensors[static_cast<size_t>(t)];
-    h += row(kind, QStringLiteral("%1 &nbsp;%2 %3 (%4)").arg(esc(tt.name), shape_text(tt.shape),
-                                                              QLatin1String(format_name(tt.format)), bytes_text(tt.bytes())));
+    h += row(kind, QStringLiteral("%1 &nbsp;%2 %3 (%4)").arg(esc(tt.name), shape_text(tt),
+                                                              QLatin1String(format_name(tt.format)),
+                                                              tt.shape_known ? bytes_text(tt.bytes()) : QStringLiteral("size unknown")));
   };
   for (int t : n.inputs) tensor_row(QStringLiteral("in"), t);
   for (int t : n.outputs) tensor_row(QStringLiteral("out"), t);

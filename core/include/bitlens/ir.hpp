@@ -123,17 +123,25 @@ struct Epilogue {
 struct Tensor {
   std::string name;
   std::vector<int64_t> shape;  // without batch (e.g. {32, 32, 16}); {n} for flat tensors
+  // False when the shape cannot be known: the output of a layer BitLens does not model (a
+  // custom layer) and everything computed from it. `shape` is then empty and must not be read;
+  // elements() and bytes() are 0 so that no cost or memory figure is guessed from it.
+  bool shape_known = true;
+  // Why the shape is unknown: "'custom' (MyLayer) is not supported" (the first unknown layer
+  // upstream), for the reasons of every layer downstream.
+  std::string unknown_because;
   Format format = Format::F32;
   int producer = -1;            // node id
   std::vector<int> consumers;   // node ids
   int alias_of = -1;            // views (Flatten/Reshape) share storage with another tensor
   bool model_input = false, model_output = false;
   int64_t elements() const {
+    if (!shape_known) return 0;
     int64_t n = 1;
     for (auto d : shape) n *= d;
     return n;
   }
-  int64_t bytes() const;  // f32: 4/element; s1: 4 * ceil(elements / 32)
+  int64_t bytes() const;  // f32: 4/element; s1: 4 * ceil(elements / 32); 0 when the shape is unknown
 };
 
 // An activation as the kernels compute it: the function and the parameters its Keras layer or

@@ -64,6 +64,11 @@ struct Layer {
   // Created by the loader, not stored in the file: the InputLayer of a Sequential model
   // saved without one (named "<first layer>_input", as Keras names it).
   bool synthetic = false;
+  // A Functional model's layer with empty inbound_nodes: never called, so it takes part in no
+  // computation (e.g. a custom loss layer created but not used in the graph). Keras loads such
+  // files; BitLens keeps the layer (its config and weights round-trip through the writer) but
+  // compiles and runs nothing for it, and reports it as ignored. `inputs` is empty.
+  bool unconnected = false;
 };
 
 struct Model {

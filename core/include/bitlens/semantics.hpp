@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <optional>
 #include <string>
@@ -65,6 +66,66 @@ inline float bn_shift(float moving_mean, float inv, std::optional<float> beta) {
 }
 
 inline float bn_apply(float x, float inv, float shift) { return x * inv + shift; }
+
+// A float for a message: "NaN", "+Inf", "-Inf", or the shortest round-tripping decimal.
+inline std::string float_text(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+// Why a BatchNormalization's stored parameters make the expression above non-finite for some
+// channel (the layer would output NaN or Inf for every input), or nullopt when they do not.
+// `gamma` / `beta` are null when scale / center is false; the arrays have one value per channel
+// (shapes are checked when the model is read). The text names the parameter, the channel and
+// the value. Such a file still loads in Keras, so this is a property of the model, reported for
+// the layer (compiler: BN_PARAMS; reference interpreter: refuses to run the layer), not a
+// damaged file.
+inline std::optional<std::string> bn_parameter_problem(double epsilon, const Array* gamma,
+                                                       const Array* beta, const Array& mean,
+                                                       const Array& var) {
+  const float eps = static_cast<float>(epsilon);
+  // A negative epsilon is a broken config even where every moving_variance + epsilon happens
+  // to stay positive: it only subtracts from the variances. epsilon = 0 is accepted as long as
+  // no channel divides by zero (checked below): Keras evaluates it, and hand-checked tests of the
+  // reference interpreter rely on it.
+  if (!std::isfinite(eps) || epsilon < 0)
+    return "epsilon = " + float_text(epsilon) + " is " + (epsilon < 0 ? "negative" : "not a finite number") +
+           "; Keras adds it to moving_variance to keep 1/sqrt(moving_variance + epsilon) finite";
+  const std::pair<const char*, const Array*> params[] = {
+      {"gamma", gamma}, {"beta", beta}, {"moving_mean", &mean}, {"moving_variance", &var}};
+  for (const auto& [name, a] : params) {
+    if (!a) continue;
+    for (size_t i = 0; i < a->data.size(); ++i)
+      if (!std::isfinite(a->data[i]))
+        return std::string(name) + "[" + std::to_string(i) + "] = " + float_text(a->data[i]) +
+               ", not a finite number (training diverged or the weights were edited)";
+  }
+  for (size_t i = 0; i < var.data.size(); ++i) {
+    const std::string at = "[" + std::to_string(i) + "]";
+    if (var.data[i] < 0.0f)
+      return "moving_variance" + at + " = " + float_text(var.data[i]) +
+             " is negative (a variance cannot be), so 1/sqrt(moving_variance + epsilon) is NaN "
+             "for channel " + std::to_string(i);
+    const float sum = var.data[i] + eps;
+    if (!(sum > 0.0f))
+      return "moving_variance" + at + " + epsilon = " + float_text(var.data[i]) + " + " + float_text(eps) +
+             " = 0 in float32, so 1/sqrt(moving_variance + epsilon) divides by zero for channel " +
+             std::to_string(i);
+    const auto g = gamma ? std::optional<float>(gamma->data[i]) : std::nullopt;
+    const auto b = beta ? std::optional<float>(beta->data[i]) : std::nullopt;
+    const float inv = bn_inv(var.data[i], eps, g);
+    const float shift = bn_shift(mean.data[i], inv, b);
+    if (!std::isfinite(inv) || !std::isfinite(shift))
+      return "channel " + std::to_string(i) + ": gamma/sqrt(moving_variance + epsilon) = " +
+             float_text(inv) + " and beta - moving_mean * that = " + float_text(shift) +
+             " overflow float32 (moving_variance" + at + " = " + float_text(var.data[i]) +
+             ", epsilon = " + float_text(eps) + ")";
+  }
+  return std::nullopt;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Larq quantizers (forward pass only; the straight-through gradients do not matter here).
