@@ -80,7 +80,8 @@ inline const std::vector<std::string>& kernel_quantizers() {
   return v;
 }
 inline const std::vector<std::string>& exotic_quantizers() {
-  static const std::vector<std::string> v = {"magnitude_aware_sign", "ste_heaviside", "ste_tern", "noop"};
+  static const std::vector<std::string> v = {"magnitude_aware_sign", "ste_heaviside", "ste_tern", "noop",
+                                             "dorefa_quantizer"};
   return v;
 }
 
@@ -165,7 +166,8 @@ inline json quantizer_json(const std::string& alias) {
       {"magnitude_aware_sign", {"MagnitudeAwareSign", {{"clip_value", 1.0}}}},
       {"ste_heaviside", {"SteHeaviside", {{"clip_value", 1.0}}}},
       {"ste_tern", {"SteTern", {{"threshold_value", 0.05}, {"ternary_weight_networks", false}, {"clip_value", 1.0}}}},
-      {"noop", {"NoOp", {{"precision", 1}}}}};
+      {"noop", {"NoOp", {{"precision", 1}}}},
+      {"dorefa_quantizer", {"DoReFa", {{"k_bit", 2}, {"mode", "activations"}}}}};
   if (alias.empty()) return nullptr;
   const auto& [cls, extra] = t.at(alias);
   json cfg = {{"name", alias}, {"trainable", true}, {"dtype", "float32"}};
@@ -471,13 +473,20 @@ struct Generated {
 inline Generated generate(uint64_t seed, const std::set<std::string>& only = {}) {
   kb::ModelBuilder b("diff_" + std::to_string(seed), kb::Style::functional, seed);
   Gen g(b, seed);
-  kb::Tensor x;
-  const int kind = g.uni(0, 9);
-  if (kind <= 7) x = b.input({g.uni(1, 10), g.uni(1, 10), g.uni(1, 24)});
-  else if (kind <= 8) x = b.input({g.uni(1, 32), g.uni(1, 16)});
-  else x = b.input({g.uni(1, 64)});
   const auto& table = features();
   auto allowed = [&](const Feature& f) { return only.empty() || only.count(f.name); };
+  // The input: an image, a sequence or a vector; with `only`, one that a chosen row accepts.
+  std::vector<int64_t> shape;
+  for (int tries = 0; tries < 100; ++tries) {
+    const int kind = g.uni(0, 9);
+    if (kind <= 7) shape = {g.uni(1, 10), g.uni(1, 10), g.uni(1, 24)};
+    else if (kind <= 8) shape = {g.uni(1, 32), g.uni(1, 16)};
+    else shape = {g.uni(1, 64)};
+    bool ok = only.empty();
+    for (const auto& f : table) ok = ok || (allowed(f) && f.accepts(kb::Tensor{"", 0, shape}));
+    if (ok) break;
+  }
+  kb::Tensor x = b.input(shape);
   const int n = g.uni(1, 7);
   for (int i = 0; i < n; ++i) {
     if (elems(x) > 4000) break;  // keep every model small: the value is in the variety
@@ -526,8 +535,11 @@ inline Generated generate(uint64_t seed, const std::set<std::string>& only = {})
   }
   Generated out;
   out.keras_version = g.chance(0.2) ? "3.10.0" : "2.10.0";
-  out.config = b.model_config();
-  out.model = b.build();
+  kb::BuildOptions bo;
+  // larq <= 0.8 files: "ste_sign" instead of a dict (NoOp has no string alias: it needs `precision`).
+  bo.string_quantizers = g.chance(0.1) && b.model_config().dump().find("\"NoOp\"") == std::string::npos;
+  out.config = b.model_config(bo);
+  out.model = b.build(bo);
   out.model.keras_version = out.keras_version;
   out.features.assign(g.used.begin(), g.used.end());
   return out;
