@@ -11,8 +11,9 @@
 //     sign of the reference's value of that tensor, bit for bit (the binary decisions, ties
 //     included); integer-valued model outputs bit for bit; other outputs within
 //     |a-b| <= 1e-4 * (1 + max|reference|) per output tensor.
-//   reference vs oracle: the oracle gives two readings of Keras (main: float32 per op; alt:
-//     float64 + fused BatchNorm order); the reference must match one of them within
+//   reference vs oracle: the oracle gives three readings of Keras (main: float32 per op; alt:
+//     float64 + fused BatchNorm order; seq: float32 sums in tap order, computed only when the
+//     first two do not match); the reference must match one of them within
 //     |a-b| <= 2e-3 * (1 + max|oracle|), with the same NaN/Inf pattern.
 //
 // Runs: ctest runs seeds 1..kCtestModels (stops early, without failing, after 50 s).
@@ -107,7 +108,7 @@ const std::vector<KnownIssue>& known_issues() {
 
 struct Tally {
   int generated = 0, unsupported = 0, reference_refused = 0, compared = 0, exact = 0;
-  int oracle_compared = 0, oracle_alt_only = 0, skipped_known = 0;
+  int oracle_compared = 0, oracle_alt_only = 0, oracle_seq_only = 0, skipped_known = 0;
   int refused = 0, bit_tensors = 0;
   std::map<std::string, int> known;
   std::map<std::string, int> unsupported_features, compared_features, unsupported_nodes, refused_messages;
@@ -186,35 +187,62 @@ bool integer_valued(const std::vector<Array>& outs) {
 // The binary decisions: every bit-packed (s1) tensor the kernels engine computes must equal the
 // sign of the reference's output of the layer it stands for (bit 1 = negative, sign(0) = +1),
 // bit for bit, ties included. Returns "" or a description of the first differing bit.
+// `near_tie` is set when the differing bit comes from a float-accumulating node (binary-weights
+// or float kernel) or packs a float tensor, and the reference value is within float32 rounding of 0 (|v| <= 1e-6 * (1 +
+// max|v| of the sample)): the summation order decides such a bit (see README, finding 3).
 std::string compare_bits(const CompileResult& r, const std::map<int, std::vector<std::vector<uint32_t>>>& bits,
-                         const ReferenceTrace& trace, int* tensors_checked) {
-  for (const auto& [node, samples] : bits) {
+                         const ReferenceTrace& trace, int* tensors_checked, bool* near_tie) {
+  *near_tie = false;
+  // In execution order, so that a flipped near-tie in a pack step is seen before its consumers.
+  for (const int node : r.schedule) {
+    if (!bits.count(node)) continue;
+    const auto& samples = bits.at(node);
     const Node& n = r.graph.nodes.at(static_cast<size_t>(node));
     const bitlens::Tensor& t = r.graph.tensors.at(static_cast<size_t>(n.outputs.at(0)));
     // A node with layers folded into it (BatchNorm, activation clamps) emits the value of the
     // last of them; a MaxPool on bits pools the bits of its producer's folded chain (the pool
     // commutes with the monotone per-channel map), so it stands for the last layer folded into
     // that producer. Only a reference value with this tensor's element count can be compared.
+    // A pack step (f32 -> s1) stands for the sign of the float tensor it packs, i.e. of the
+    // node producing it (and that node's folded layers).
     if (n.op != Op::MaxPool && !n.epi.pools.empty()) continue;  // pre-pool bits: the pool is checked
-    std::set<std::string> heads = {n.name};
-    for (const Node* cur = &n; cur->op == Op::MaxPool && !cur->inputs.empty();) {
+    const Node* src = &n;
+    std::string layer = n.source ? n.source->name : t.name;
+    if (n.op == Op::Pack && !n.inputs.empty()) {
+      const bitlens::Tensor& in = r.graph.tensors.at(static_cast<size_t>(n.inputs[0]));
+      src = in.producer >= 0 ? &r.graph.nodes.at(static_cast<size_t>(in.producer)) : nullptr;
+      layer = src && src->source ? src->source->name : in.name;
+    }
+    std::set<std::string> heads;
+    if (src) heads.insert(src->name);
+    for (const Node* cur = src; cur && cur->op == Op::MaxPool && !cur->inputs.empty();) {
       const int prod = r.graph.tensors.at(static_cast<size_t>(cur->inputs[0])).producer;
       if (prod < 0) break;
       cur = &r.graph.nodes.at(static_cast<size_t>(prod));
       heads.insert(cur->name);
     }
-    std::string layer = t.name;
+    // Walk forward from the node's own layer through its single consumers that were folded into
+    // this node (or, for a pool on bits, into its producer): the bits are the sign of the last.
     const int64_t batch = static_cast<int64_t>(samples.size());
-    bool folded = false;
-    for (const Node& m : r.graph.nodes) {
-      if (!m.source || !heads.count(m.decision.fused_into)) continue;
-      folded = true;
-      auto f = trace.outputs.find(m.source->name);
-      if (f != trace.outputs.end() && f->second.size() == batch * t.elements()) layer = m.source->name;
+    for (;;) {
+      std::vector<const Layer*> consumers;
+      for (const auto& l : r.model.layers)
+        for (const auto& in : l.inputs)
+          if (in.layer == layer) consumers.push_back(&l);
+      if (consumers.size() != 1) break;
+      const Node* c = r.graph.find_node(consumers[0]->name);
+      // Another pool on bits before the folded layers: these bits are pooled before the folded
+      // map is applied to them, no reference value holds them (the last pool is checked).
+      if (c && c->op == Op::MaxPool && !c->removed && !c->outputs.empty() &&
+          r.graph.tensors.at(static_cast<size_t>(c->outputs[0])).format == Format::S1 && n.op == Op::MaxPool) {
+        layer.clear();
+        break;
+      }
+      // Training-only layers (Dropout, ...) are removed and pass values through.
+      if (!c || !(heads.count(c->decision.fused_into) || c->op == Op::Identity)) break;
+      layer = consumers[0]->name;
     }
-    // Bits of a folded chain before a pool that changes the shape: no reference value holds them
-    // (the pool's output is checked instead).
-    if (folded && layer == t.name) continue;
+    if (layer.empty()) continue;
     auto it = trace.outputs.find(layer);
     if (it == trace.outputs.end()) continue;  // an inserted step's own tensor
     ++*tensors_checked;
@@ -227,7 +255,19 @@ std::string compare_bits(const CompileResult& r, const std::map<int, std::vector
         const bool want = v < 0.0f;
         const bool got = (samples[b].at(static_cast<size_t>(i / 32)) >> (i % 32)) & 1u;
         if (want != got) {
+          double scale = 0;
+          for (int64_t j = 0; j < e; ++j)
+            scale = std::max(scale, std::fabs(static_cast<double>(ref.data.at(static_cast<size_t>(static_cast<int64_t>(b) * e + j)))));
+          *near_tie = (n.op == Op::Pack || n.decision.kernel == KernelClass::BinaryWeights ||
+                       n.decision.kernel == KernelClass::Float) &&
+                      std::fabs(v) <= 1e-6 * (1.0 + scale);
           std::ostringstream o;
+          int64_t total = 0;
+          for (size_t bb = 0; bb < samples.size(); ++bb)
+            for (int64_t j = 0; j < e; ++j)
+              total += (ref.data.at(static_cast<size_t>(static_cast<int64_t>(bb) * e + j)) < 0.0f) !=
+                       static_cast<bool>((samples[bb].at(static_cast<size_t>(j / 32)) >> (j % 32)) & 1u);
+          o << total << " of " << e * static_cast<int64_t>(samples.size()) << " bits differ; first: ";
           o << "bit-packed tensor '" << t.name << "' = sign of layer '" << layer << "' (node " << n.name << ", " << kernel_class_name(n.decision.kernel)
             << ") sample " << b << " element " << i << ": kernels bit " << got << ", reference value " << v;
           return o.str();
@@ -318,6 +358,18 @@ bool known_failure(const diff::Generated& g, Tally& t, const std::string& what) 
   return false;
 }
 
+// The oracle's slow third reading (float32 sums one tap at a time, in tap order), computed only
+// when the reference matches neither main nor alt: exact ties in real arithmetic after float
+// layers (a + b - a - b) come out as +-1 ulp or 0 depending on the summation order.
+bool matches_seq_variant(const Pending& p, size_t k) {
+  std::string cmd = oracle_cmd() + " " + p.prefix.string() + ".h5 --variant seq";
+  for (size_t i = 0; i < p.inputs.size(); ++i) cmd += " --input " + p.prefix.string() + ".in" + std::to_string(i) + ".npy";
+  for (size_t i = 0; i < p.reference.size(); ++i) cmd += " --output " + p.prefix.string() + ".seq." + std::to_string(i) + ".npy";
+  run_capture(cmd);
+  const fs::path f = p.prefix.string() + ".seq." + std::to_string(k) + ".npy";
+  return fs::exists(f) && first_mismatch(p.reference[k], read_npy(f), 2e-3) < 0;
+}
+
 // Runs the oracle on the pending models and compares; each failure is appended to `errors`.
 bool compare_with_oracle(std::vector<Pending>& batch, const fs::path& dir, Tally& t, std::vector<std::string>* errors) {
   if (batch.empty()) return true;
@@ -353,6 +405,10 @@ bool compare_with_oracle(std::vector<Pending>& batch, const fs::path& dir, Tally
       const Array main = read_npy(fm), alt = read_npy(fa);
       const int64_t em = first_mismatch(p.reference[k], main, 2e-3);
       const int64_t ea = first_mismatch(p.reference[k], alt, 2e-3);
+      if (em >= 0 && ea >= 0 && matches_seq_variant(p, k)) {
+        ++t.oracle_seq_only;
+        continue;
+      }
       if (em >= 0 && ea >= 0) {
         std::ostringstream o;
         o << "reference != oracle, output " << k << " element " << em;
@@ -441,12 +497,45 @@ std::optional<Pending> run_engines(uint64_t seed, const fs::path& dir, Tally& t,
     const auto* w = static_cast<const uint32_t*>(data);
     bits[node].emplace_back(w, w + bytes / 4);
   });
+  // BITLENS_DIFF_SHOW=LAYER (debugging one seed): print the kernels engine's f32 output of that
+  // node next to the reference's values.
+  std::map<int, std::vector<float>> shown;
+  const char* show = std::getenv("BITLENS_DIFF_SHOW");
+  if (show && *show) {
+    auto inner = [&, show](int node, const void* data, int64_t bytes) {
+      const Node& n = r.graph.nodes.at(static_cast<size_t>(node));
+      if (n.name != show || n.outputs.empty() || r.graph.tensors.at(static_cast<size_t>(n.outputs[0])).format != Format::F32) return;
+      const auto* f = static_cast<const float*>(data);
+      shown[node].insert(shown[node].end(), f, f + bytes / 4);
+    };
+    ex.set_observer([&, inner](int node, const void* data, int64_t bytes) {
+      inner(node, data, bytes);
+      const Node& n = r.graph.nodes.at(static_cast<size_t>(node));
+      if (n.outputs.empty() || r.graph.tensors.at(static_cast<size_t>(n.outputs[0])).format != Format::S1) return;
+      const auto* w = static_cast<const uint32_t*>(data);
+      bits[node].emplace_back(w, w + bytes / 4);
+    });
+  }
   const auto got = ex.run(p.inputs);
   ReferenceTrace trace;
   reference_run(r.model, p.inputs, &trace);
-  const std::string bit_diff = compare_bits(r, bits, trace, &t.bit_tensors);
+  for (const auto& [node, vals] : shown) {
+    const auto& ref = trace.outputs.at(r.graph.nodes.at(static_cast<size_t>(node)).name).data;
+    for (size_t i = 0; i < vals.size() && i < ref.size(); ++i)
+      std::printf("%s[%zu] kernels %.9g reference %.9g%s\n", show, i, vals[i], ref[i], vals[i] != ref[i] ? "  <--" : "");
+  }
+  bool near_tie = false;
+  const std::string bit_diff = compare_bits(r, bits, trace, &t.bit_tensors, &near_tie);
   if (!bit_diff.empty()) {
     if (known_failure(p.gen, t, bit_diff)) return std::nullopt;
+    if (near_tie) {
+      // Finding 3 (README): a float-accumulating kernel with bit output sums in another order than
+      // the reference; at an exact tie in real arithmetic the two float32 sums land on either side.
+      if (t.known["float-accumulation-near-tie"]++ == 0)
+        std::printf("known issue float-accumulation-near-tie (first case, not a test failure): seed %llu: %s\n",
+                    static_cast<unsigned long long>(seed), bit_diff.c_str());
+      return std::nullopt;
+    }
     ADD_FAILURE() << "kernels engine != reference in a binary decision: " << bit_diff << "\n" << describe(p);
     *failed = true;
     return std::nullopt;
@@ -477,9 +566,9 @@ std::optional<Pending> run_engines(uint64_t seed, const fs::path& dir, Tally& t,
 
 void print_tally(const Tally& t, double secs) {
   std::printf("differential: %d models generated, %d compared on both engines (%d with integer outputs compared bit for bit, %d bit-packed tensors checked), %d compared with the "
-              "oracle (%d matched only its alt reading), %d unsupported by BitLens, %d known discrepancies skipped, "
+              "oracle (%d matched only its alt reading, %d only its seq reading), %d unsupported by BitLens, %d known discrepancies skipped, "
               "%.1f s\n",
-              t.generated, t.compared, t.exact, t.bit_tensors, t.oracle_compared, t.oracle_alt_only, t.unsupported, t.skipped_known, secs);
+              t.generated, t.compared, t.exact, t.bit_tensors, t.oracle_compared, t.oracle_alt_only, t.oracle_seq_only, t.unsupported, t.skipped_known, secs);
   for (const auto& [id, n] : t.known) std::printf("  known issue %s: %d models\n", id.c_str(), n);
   std::printf("  refused by the loader/compiler (ModelError): %d\n", t.refused);
   for (const auto& [m, n] : t.refused_messages) std::printf("    %5d  %s\n", n, m.c_str());

@@ -30,8 +30,12 @@ itself is not specified to the last bit):
   alt:  everything in float64, BatchNormalization as TF's fused kernel orders it
         (used by tf.keras 2.x for rank-4 inputs with axis=-1):
             y = (x - mean) * (rsqrt(var + eps) * gamma) + beta
-A sign decision whose input is within a rounding error of 0 can come out differently in the two
-variants; the caller accepts a result that matches either (see tests/differential/README.md).
+  seq:  as main, but conv/dense sums are float32, one product and one add at a time, in kernel
+        tap order (kh, kw, cin) / input order: what TF's CPU DepthwiseConv2dNative and any plain
+        loop do. Computed on request (--variant seq) because it is slow.
+A sign decision whose input is within a rounding error of 0 (e.g. a real-arithmetic tie like
+a + b - a - b after float layers) can come out differently in the variants; the caller accepts a
+result that matches any of them (see tests/differential/README.md).
 """
 import json
 import math
@@ -110,10 +114,11 @@ class Num:
     """The variant's arithmetic: `r` rounds a layer result to the variant's precision."""
 
     def __init__(self, variant):
-        if variant not in ("main", "alt"):
+        if variant not in ("main", "alt", "seq"):
             raise ValueError(variant)
         self.variant = variant
-        self.dt = F32 if variant == "main" else np.float64
+        self.dt = np.float64 if variant == "alt" else F32
+        self.seq = variant == "seq"
 
     def r(self, x):
         return np.asarray(x, dtype=self.dt)
@@ -272,17 +277,24 @@ def activation(name_or_obj, x, num, keras3):
     if name == "sigmoid":
         return r(1.0 / (1.0 + np.exp(-d)))
     if name == "hard_sigmoid":
-        if keras3:  # relu6(x + 3) / 6
-            return r(np.clip(d + 3.0, 0.0, 6.0) / 6.0)
-        return r(np.clip(0.2 * d + 0.5, 0.0, 1.0))  # tf.keras 2.x
+        # Piecewise-linear: in float32 variants evaluated one TF op at a time, because the last
+        # bit decides exact cancellations in later float sums (and so signs of exact ties).
+        if keras3:  # x / 6 + 0.5 clipped (= relu6(x + 3) / 6); keras TF backend nn.hard_sigmoid
+            if num.variant == "alt":
+                return np.clip(d / 6.0 + 0.5, 0.0, 1.0)
+            return np.clip(r(r(x / F32(6.0)) + F32(0.5)), F32(0), F32(1)).astype(F32)
+        # tf.keras 2.x backend.hard_sigmoid: x * 0.2, + 0.5, clip to [0, 1]
+        if num.variant == "alt":
+            return np.clip(0.2 * d + 0.5, 0.0, 1.0)
+        return np.clip(r(r(x * F32(0.2)) + F32(0.5)), F32(0), F32(1)).astype(F32)
     if name == "tanh":
         return r(np.tanh(d))
     if name in ("hard_tanh", "htanh"):
         return np.clip(x, -1, 1).astype(x.dtype)
     if name == "leaky_tanh":  # larq.activations.leaky_tanh(leaky_slope=0.2)
         return r(np.clip(d, -1, 1) + (np.maximum(d, 1) - 1) * 0.2 + (np.minimum(d, -1) + 1) * 0.2)
-    if name == "softsign":
-        return r(d / (np.abs(d) + 1.0))
+    if name == "softsign":  # x / (|x| + 1), two float32 ops (exactly rounded either way)
+        return r(d / (np.abs(d) + 1.0)) if num.variant == "alt" else r(x / r(np.abs(x) + F32(1)))
     if name == "softplus":
         return r(_softplus(d))
     if name in ("swish", "silu"):
@@ -378,7 +390,7 @@ def out_sizes_of(xp, ks, strides, dil):
     return sizes
 
 
-def conv_nd(x, kernel, cfg, rank, pad_value, groups=1):
+def conv_nd(x, kernel, cfg, rank, pad_value, groups=1, seq=False):
     """Keras ConvND (with groups) on x (B, *spatial, Cin), kernel (*k, Cin/groups, Cout)."""
     ks = tuple(kernel.shape[:rank])
     strides = _tup(cfg.get("strides", 1), rank)
@@ -390,6 +402,16 @@ def conv_nd(x, kernel, cfg, rank, pad_value, groups=1):
     if cin % groups or cout % groups or kernel.shape[-2] * groups != cin:
         raise Unsupported(f"groups={groups} with {cin} input and {cout} output channels")
     cg, og = cin // groups, cout // groups
+    if seq:  # float32, one product and one add at a time, taps in (k..., cin) order
+        xp = xp.astype(F32)
+        acc = np.zeros((x.shape[0], *outs, cout), dtype=F32)
+        w = kernel.astype(F32)
+        for idx, v in taps(xp, ks, strides, dil, outs):
+            for g in range(groups):
+                for ci in range(cg):
+                    prod = v[..., g * cg + ci, None] * w[idx][ci, g * og:(g + 1) * og]
+                    acc[..., g * og:(g + 1) * og] = acc[..., g * og:(g + 1) * og] + prod
+        return acc
     acc = np.zeros((x.shape[0], *outs, cout), dtype=np.float64)
     w = kernel.astype(np.float64)
     for idx, v in taps(xp, ks, strides, dil, outs):
@@ -398,7 +420,7 @@ def conv_nd(x, kernel, cfg, rank, pad_value, groups=1):
     return acc
 
 
-def depthwise_nd(x, kernel, cfg, rank, pad_value):
+def depthwise_nd(x, kernel, cfg, rank, pad_value, seq=False):
     """Keras DepthwiseConv: kernel (*k, C, M); output channel c*M + m."""
     ks = tuple(kernel.shape[:rank])
     strides = _tup(cfg.get("strides", 1), rank)
@@ -407,10 +429,12 @@ def depthwise_nd(x, kernel, cfg, rank, pad_value):
     xp = pad_spatial(x.astype(np.float64), pads, pad_value)
     outs = out_sizes_of(xp, ks, strides, dil)
     c, m = kernel.shape[-2], kernel.shape[-1]
-    acc = np.zeros((x.shape[0], *outs, c, m), dtype=np.float64)
-    w = kernel.astype(np.float64)
+    dt = F32 if seq else np.float64
+    xp = xp.astype(dt)
+    acc = np.zeros((x.shape[0], *outs, c, m), dtype=dt)
+    w = kernel.astype(dt)
     for idx, v in taps(xp, ks, strides, dil, outs):
-        acc += v[..., :, None] * w[idx]
+        acc = acc + v[..., :, None] * w[idx]  # seq: float32 product, then float32 add
     return acc.reshape(x.shape[0], *outs, c * m)
 
 
@@ -496,16 +520,16 @@ def run_layer(cls, cfg, inputs, w, num, keras3, kwargs):
             dk = apply_quantizer(quantizer_spec(cfg.get("depthwise_quantizer")), r(w["depthwise_kernel"]), num)
             pk = apply_quantizer(quantizer_spec(cfg.get("pointwise_quantizer")), r(w["pointwise_kernel"]), num)
             # tf.nn.separable_conv2d: the depthwise result is a float32 tensor.
-            mid = r(depthwise_nd(x, dk, cfg, rank, pv))
+            mid = r(depthwise_nd(x, dk, cfg, rank, pv, num.seq))
             pcfg = {"strides": 1, "dilation_rate": 1, "padding": "valid"}
-            acc = conv_nd(mid, pk, pcfg, rank, 0.0)
+            acc = conv_nd(mid, pk, pcfg, rank, 0.0, 1, num.seq)
         elif "Depthwise" in cls:
             q = cfg.get("depthwise_quantizer")
             k = apply_quantizer(quantizer_spec(q), r(w["depthwise_kernel"]), num)
-            acc = depthwise_nd(x, k, cfg, rank, pv)
+            acc = depthwise_nd(x, k, cfg, rank, pv, num.seq)
         else:
             k = apply_quantizer(quantizer_spec(cfg.get("kernel_quantizer")), r(w["kernel"]), num)
-            acc = conv_nd(x, k, cfg, rank, pv, int(cfg.get("groups", 1) or 1))
+            acc = conv_nd(x, k, cfg, rank, pv, int(cfg.get("groups", 1) or 1), num.seq)
         y = r(acc)
         if cfg.get("use_bias", True):
             y = r(y + r(w["bias"]))
@@ -513,7 +537,12 @@ def run_layer(cls, cfg, inputs, w, num, keras3, kwargs):
     if cls in ("Dense", "QuantDense"):
         x = apply_quantizer(quantizer_spec(cfg.get("input_quantizer")), r(inputs[0]), num)
         k = apply_quantizer(quantizer_spec(cfg.get("kernel_quantizer")), r(w["kernel"]), num)
-        y = r(x.astype(np.float64) @ k.astype(np.float64))  # last axis, any rank (Keras Dense)
+        if num.seq:
+            y = np.zeros(x.shape[:-1] + k.shape[-1:], F32)
+            for i in range(x.shape[-1]):
+                y = y + x[..., i, None] * k[i]
+        else:
+            y = r(x.astype(np.float64) @ k.astype(np.float64))  # last axis, any rank (Keras Dense)
         if cfg.get("use_bias", True):
             y = r(y + r(w["bias"]))
         return activation(cfg.get("activation", "linear"), y, num, keras3)
@@ -823,7 +852,7 @@ def main(argv):
     p.add_argument("model", nargs="?")
     p.add_argument("--input", action="append", default=[])
     p.add_argument("--output", action="append", default=[])
-    p.add_argument("--variant", default="main", choices=["main", "alt"])
+    p.add_argument("--variant", default="main", choices=["main", "alt", "seq"])
     p.add_argument("--batch", metavar="JOBS")
     p.add_argument("--trace", metavar="DIR",
                    help="also write every layer's output as DIR/<layer>.npy ('/' in names -> '@')")
