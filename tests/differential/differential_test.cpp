@@ -303,6 +303,21 @@ std::string describe(const Pending& p) {
   return o.str();
 }
 
+// A failed comparison of a model that shows a known issue: counted (the first one printed).
+bool known_failure(const Pending& p, Tally& t, const std::string& what) {
+  const diff::Generated& g = p.gen;
+  for (const auto& k : known_issues())
+    if (k.matches(g)) {
+      if (t.known[k.id]++ == 0)
+        std::printf("known issue %s (first case, not a test failure): %s\n  %s\n", k.id.c_str(), k.what.c_str(),
+                    what.substr(0, 400).c_str());
+      if (t.known[k.id] == 1) std::printf("%s", save_case(p).c_str());
+      return true;
+    }
+  return false;
+}
+
+
 // On an oracle mismatch: the first layer (in file order) whose reference output differs from
 // the oracle's, from ReferenceTrace and `keras_oracle.py --trace`.
 std::string first_differing_layer(const Pending& p, const fs::path& model_file) {
@@ -337,18 +352,6 @@ std::string first_differing_layer(const Pending& p, const fs::path& model_file) 
     }
   }
   return "no single layer differs beyond tolerance (oracle trace: " + out + ")";
-}
-
-// A failed comparison of a model that shows a known issue: counted (the first one printed).
-bool known_failure(const diff::Generated& g, Tally& t, const std::string& what) {
-  for (const auto& k : known_issues())
-    if (k.matches(g)) {
-      if (t.known[k.id]++ == 0)
-        std::printf("known issue %s (first case, not a test failure): %s\n  %s\n", k.id.c_str(), k.what.c_str(),
-                    what.substr(0, 400).c_str());
-      return true;
-    }
-  return false;
 }
 
 // The oracle's slow third reading (float32 sums one tap at a time, in tap order), computed only
@@ -410,7 +413,7 @@ bool compare_with_oracle(std::vector<Pending>& batch, const fs::path& dir, Tally
             << alt.data[static_cast<size_t>(em)] << ", reference " << p.reference[k].data[static_cast<size_t>(em)];
         else
           o << ": oracle shape " << shape_str(main.shape) << ", reference " << shape_str(p.reference[k].shape);
-        if (known_failure(p.gen, t, o.str())) {
+        if (known_failure(p, t, "seed " + std::to_string(p.seed) + ": " + o.str())) {
           alt_only = false;
           break;
         }
@@ -477,7 +480,8 @@ std::optional<Pending> run_engines(uint64_t seed, const fs::path& dir, Tally& t,
     p.reference = reference_run(r.model, p.inputs);
   } catch (const ModelError& e) {
     // compile() deploys it but the reference cannot run it: that is a BitLens inconsistency.
-    if (known_failure(p.gen, t, std::string("reference refuses a deployed model: ") + e.what())) return std::nullopt;
+    if (known_failure(p, t, "seed " + std::to_string(seed) + ": reference refuses a deployed model: " + e.what()))
+      return std::nullopt;
     ADD_FAILURE() << "analyze calls the model deployable but the reference refuses it: " << e.what() << "\n" << describe(p);
     *failed = true;
     return std::nullopt;
@@ -520,13 +524,13 @@ std::optional<Pending> run_engines(uint64_t seed, const fs::path& dir, Tally& t,
   bool near_tie = false;
   const std::string bit_diff = compare_bits(r, bits, trace, &t.bit_tensors, &near_tie);
   if (!bit_diff.empty()) {
-    if (known_failure(p.gen, t, bit_diff)) return std::nullopt;
+    if (known_failure(p, t, "seed " + std::to_string(seed) + ": " + bit_diff)) return std::nullopt;
     if (near_tie) {
       // Finding 3 (README): a float-accumulating kernel with bit output sums in another order than
       // the reference; at an exact tie in real arithmetic the two float32 sums land on either side.
       if (t.known["float-accumulation-near-tie"]++ == 0)
-        std::printf("known issue float-accumulation-near-tie (first case, not a test failure): seed %llu: %s\n",
-                    static_cast<unsigned long long>(seed), bit_diff.c_str());
+        std::printf("known issue float-accumulation-near-tie (first case, not a test failure): seed %llu: %s\n%s",
+                    static_cast<unsigned long long>(seed), bit_diff.c_str(), save_case(p).c_str());
       return std::nullopt;
     }
     ADD_FAILURE() << "kernels engine != reference in a binary decision: " << bit_diff << "\n" << describe(p);
@@ -538,7 +542,11 @@ std::optional<Pending> run_engines(uint64_t seed, const fs::path& dir, Tally& t,
   for (size_t k = 0; k < got.size(); ++k) {
     const int64_t e = first_mismatch(got[k], p.reference[k], exact ? 0.0 : 1e-4);
     if (e >= 0) {
-      if (known_failure(p.gen, t, "kernels engine != reference, seed " + std::to_string(seed))) return std::nullopt;
+      if (known_failure(p, t, "seed " + std::to_string(seed) + ": kernels engine != reference, output " +
+                                      std::to_string(k) + " element " + std::to_string(e) + ": kernels " +
+                                      std::to_string(got[k].data[static_cast<size_t>(e)]) + ", reference " +
+                                      std::to_string(p.reference[k].data[static_cast<size_t>(e)])))
+        return std::nullopt;
       ADD_FAILURE() << "kernels engine != reference (" << (exact ? "exact" : "tolerance 1e-4") << "), output " << k
                     << " element " << e << ": kernels " << got[k].data[static_cast<size_t>(e)] << ", reference "
                     << p.reference[k].data[static_cast<size_t>(e)] << "\n" << describe(p);
