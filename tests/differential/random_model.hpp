@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -33,6 +34,8 @@ class Gen {
   kb::ModelBuilder& b;
   std::mt19937_64 rng;
   std::set<std::string> used;  // feature names used in this model (for the coverage table)
+  // Nested models' builders: the outer builder refers to them until build().
+  std::vector<std::unique_ptr<kb::ModelBuilder>> inner;
 
   int uni(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
   double real(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); }
@@ -382,6 +385,20 @@ inline kb::Tensor emit_binary_block(Gen& g, const kb::Tensor& x) {
   return conv(y, true);
 }
 
+// A nested Sequential model used as one layer (Keras stores its sub-layers' weights in one
+// group, names relative to it; its layer names may repeat the outer model's). Keeps the shape.
+inline kb::Tensor emit_nested(Gen& g, const kb::Tensor& x) {
+  const std::string name = "block_" + std::to_string(g.inner.size() + 1);
+  g.inner.push_back(std::make_unique<kb::ModelBuilder>(name, kb::Style::sequential, g.rng()));
+  kb::ModelBuilder& in = *g.inner.back();
+  Gen ig(in, g.rng());
+  kb::Tensor y = in.input(x.shape);
+  if (is_image(y) && g.chance(0.7)) y = emit_conv(ig, y, true, 2, 1, true);
+  y = emit_batch_norm(ig, y);
+  if (g.chance(0.5)) y = in.activation(y, g.pick(common_activations()));
+  return g.b.nested(in, {x});
+}
+
 inline const std::vector<Feature>& features() {
   static const std::vector<Feature> t = [] {
     std::vector<Feature> v;
@@ -436,6 +453,7 @@ inline const std::vector<Feature>& features() {
     v.push_back({"PReLU", 1, any, [](Gen& g, const kb::Tensor& x) {
                    return g.b.layer("PReLU", {x}, {{"shared_axes", nullptr}}, x.shape, {{"alpha", g.array(x.shape, -0.5, 0.5)}});
                  }, true});
+    v.push_back({"Nested(Sequential)", 3, any, emit_nested, true});
     v.push_back({"Dropout", 2, any, [](Gen& g, const kb::Tensor& x) { return g.b.dropout(x, 0.3); }, true});
     // 1-D layers (sequences (steps, channels))
     v.push_back({"QuantConv1D", 10, seq, [](Gen& g, const kb::Tensor& x) { return emit_conv(g, x, true, 1, 1, false); }});
