@@ -279,10 +279,10 @@ def activation(name_or_obj, x, num, keras3):
     if name == "hard_sigmoid":
         # Piecewise-linear: in float32 variants evaluated one TF op at a time, because the last
         # bit decides exact cancellations in later float sums (and so signs of exact ties).
-        if keras3:  # x / 6 + 0.5 clipped (= relu6(x + 3) / 6); keras TF backend nn.hard_sigmoid
+        if keras3:  # keras/src/backend/tensorflow/nn.py: relu6(x + 3.0) / 6.0
             if num.variant == "alt":
-                return np.clip(d / 6.0 + 0.5, 0.0, 1.0)
-            return np.clip(r(r(x / F32(6.0)) + F32(0.5)), F32(0), F32(1)).astype(F32)
+                return np.clip(d + 3.0, 0.0, 6.0) / 6.0
+            return r(np.clip(r(x + F32(3.0)), F32(0), F32(6)) / F32(6.0))
         # tf.keras 2.x backend.hard_sigmoid: x * 0.2, + 0.5, clip to [0, 1]
         if num.variant == "alt":
             return np.clip(0.2 * d + 0.5, 0.0, 1.0)
@@ -299,8 +299,10 @@ def activation(name_or_obj, x, num, keras3):
         return r(_softplus(d))
     if name in ("swish", "silu"):
         return r(d / (1.0 + np.exp(-d)))
-    if name in ("hard_swish", "hard_silu"):
-        return r(d * np.clip(d + 3.0, 0.0, 6.0) / 6.0)
+    if name in ("hard_swish", "hard_silu"):  # TF backend: x * hard_sigmoid(x) (Keras 3 form)
+        if num.variant == "alt":
+            return d * np.clip(d + 3.0, 0.0, 6.0) / 6.0
+        return r(x * r(np.clip(r(x + F32(3.0)), F32(0), F32(6)) / F32(6.0)))
     if name == "mish":
         return r(d * np.tanh(_softplus(d)))
     if name == "exponential":
