@@ -101,7 +101,7 @@ const std::vector<KnownIssue>& known_issues() {
 
 struct Tally {
   int generated = 0, unsupported = 0, reference_refused = 0, compared = 0, exact = 0;
-  int oracle_compared = 0, oracle_alt_only = 0, oracle_seq_only = 0;
+  int oracle_compared = 0, oracle_alt_only = 0, oracle_seq_only = 0, fragile_models = 0;
   int refused = 0, bit_tensors = 0;
   std::map<std::string, int> known;
   std::map<std::string, int> unsupported_features, compared_features, unsupported_nodes, refused_messages;
@@ -389,6 +389,12 @@ bool compare_with_oracle(std::vector<Pending>& batch, const fs::path& dir, Tally
       ok = false;
       continue;
     }
+    {
+      std::ifstream fr(p.prefix.string() + ".fragile.txt");
+      int fragile = 0;
+      fr >> fragile;
+      t.fragile_models += fragile > 0;
+    }
     bool alt_only = false;
     for (size_t k = 0; k < p.reference.size(); ++k) {
       const fs::path fm = p.prefix.string() + ".main." + std::to_string(k) + ".npy";
@@ -406,6 +412,20 @@ bool compare_with_oracle(std::vector<Pending>& batch, const fs::path& dir, Tally
         continue;
       }
       if (em >= 0 && ea >= 0) {
+        // A sign decision on a value within float32 rounding of 0 (but not an exact tie) is not
+        // pinned down by Keras: TF's sigmoid/exp/rsqrt are not correctly rounded and its sums
+        // have no fixed order. Counted, not failed, when the oracle saw such a decision.
+        std::ifstream fr(p.prefix.string() + ".fragile.txt");
+        int fragile = 0;
+        fr >> fragile;
+        if (fragile > 0) {
+          if (t.known["oracle-fragile-sign"]++ == 0)
+            std::printf("known issue oracle-fragile-sign (first case, not a test failure): seed %llu: %d sign "
+                        "decision(s) within float32 rounding of 0 in the oracle, output %zu differs\n%s",
+                        static_cast<unsigned long long>(p.seed), fragile, k, save_case(p).c_str());
+          alt_only = false;
+          break;
+        }
         std::ostringstream o;
         o << "reference != oracle, output " << k << " element " << em;
         if (main.shape == p.reference[k].shape)
@@ -570,6 +590,7 @@ void print_tally(const Tally& t, double secs) {
               "oracle (%d matched only its alt reading, %d only its seq reading), %d unsupported by BitLens, "
               "%.1f s\n",
               t.generated, t.compared, t.exact, t.bit_tensors, t.oracle_compared, t.oracle_alt_only, t.oracle_seq_only, t.unsupported, secs);
+  std::printf("  models with a sign decision within float32 rounding of 0 (oracle): %d\n", t.fragile_models);
   for (const auto& [id, n] : t.known) std::printf("  known issue %s: %d models\n", id.c_str(), n);
   std::printf("  refused by the loader/compiler (ModelError): %d\n", t.refused);
   for (const auto& [m, n] : t.refused_messages) std::printf("    %5d  %s\n", n, m.c_str());

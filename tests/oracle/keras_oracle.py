@@ -13,7 +13,8 @@ Usage:
   keras_oracle.py --batch JOBS.txt
       One job per line: MODEL.h5<TAB>IN1.npy[,IN2.npy...]<TAB>OUT_PREFIX
       For every job writes OUT_PREFIX.main.<k>.npy and OUT_PREFIX.alt.<k>.npy (k = model output
-      index) and prints one line "ok OUT_PREFIX", or writes OUT_PREFIX.error.txt and prints
+      index) and OUT_PREFIX.fragile.txt (the number of sign decisions, in the main reading, on a
+      nonzero value within 1e-6 * (1 + max|x|) of 0) and prints one line "ok OUT_PREFIX", or writes OUT_PREFIX.error.txt and prints
       "error OUT_PREFIX <message>" (an "unsupported: ..." message when the oracle does not
       implement something in the file). One process for many models: numpy/h5py start-up
       costs ~0.2 s, a small model ~5 ms.
@@ -119,6 +120,16 @@ class Num:
         self.variant = variant
         self.dt = np.float64 if variant == "alt" else F32
         self.seq = variant == "seq"
+        # Sign decisions on a value within float32 rounding of 0 but not exactly 0: their bit
+        # depends on last-ulp details Keras does not pin down (TF's sigmoid/exp/rsqrt are not
+        # correctly rounded, sums have no fixed order). Exact zeros (integer ties) do not count.
+        self.fragile = 0
+
+    def note_signs(self, x):
+        if x.size:
+            finite = np.abs(x[np.isfinite(x)].astype(np.float64))
+            lim = 1e-6 * (1.0 + (finite.max() if finite.size else 0.0))
+            self.fragile += int(np.count_nonzero((np.abs(x) <= lim) & (x != 0)))
 
     def r(self, x):
         return np.asarray(x, dtype=self.dt)
@@ -165,11 +176,13 @@ def apply_quantizer(spec, x, num):
     kind, cfg = spec
     x = num.r(x)
     if kind in ("SteSign", "ApproxSign", "SwishSign"):
+        num.note_signs(x)
         return larq_sign(x)
     if kind == "MagnitudeAwareSign":
         # scale = reduce_mean(|x|, axis = all but the last), times ste_sign(x).
         axes = tuple(range(x.ndim - 1))
         scale = num.r(np.mean(np.abs(x.astype(np.float64)), axis=axes))
+        num.note_signs(x)
         return num.r(scale * larq_sign(x))
     if kind == "SteHeaviside":
         # larq.math.heaviside: tf.sign(tf.nn.relu(x)): 1 where x > 0, else 0.
@@ -772,7 +785,12 @@ class Graph:
             if cls in ("Functional", "Model", "Sequential"):
                 sub = Graph({"class_name": cls, "config": cfg}, self.weight_lookup.sub(name),
                             self.num, self.keras3)
-                outs = sub.run(ins)
+                sub_trace = {} if trace is not None else None
+                outs = sub.run(ins, sub_trace)
+                if trace is not None:  # nested layers as "<model>/<layer>" (and bare if unique)
+                    for n, y in sub_trace.items():
+                        trace[name + "/" + n] = y
+                        trace.setdefault(n, y)
                 for k, o in enumerate(outs):
                     values[(name, k)] = o
                 continue
@@ -812,10 +830,12 @@ class Weights:
         return Weights(self.by_layer, res)
 
 
-def run_model(model, inputs, variant, trace=None):
+def run_model(model, inputs, variant, trace=None, stats=None):
     num = Num(variant)
     g = Graph(model.config, Weights(model.weights), num, model.keras3)
     outs = g.run([np.asarray(x, np.float32) for x in inputs], trace)
+    if stats is not None:
+        stats["fragile"] = num.fragile
     return [np.asarray(o, dtype=np.float32) for o in outs]
 
 
@@ -829,12 +849,15 @@ def _main_batch(jobs_path):
         try:
             model = H5Model(model_path)
             xs = [np.load(p) for p in ins.split(",")]
+            stats = {}
             for variant in ("main", "alt"):
                 with np.errstate(all="ignore"):
-                    outs = run_model(model, xs, variant)
+                    outs = run_model(model, xs, variant, stats=stats if variant == "main" else None)
                 for k, o in enumerate(outs):
                     np.save(f"{prefix}.{variant}.{k}.npy", o)
-            print(f"ok {prefix}", flush=True)
+            with open(prefix + ".fragile.txt", "w") as f:
+                f.write(f"{stats['fragile']}\n")
+            print(f"ok {prefix} fragile={stats['fragile']}", flush=True)
         except Unsupported as e:
             msg = f"unsupported: {e}"
             with open(prefix + ".error.txt", "w") as f:
