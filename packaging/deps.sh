@@ -12,6 +12,7 @@ PACKAGES=(
   qt6-base-dev libqt6opengl6-dev qt6-charts-dev qt6-svg-dev libgl-dev libgraphviz-dev
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
   dpkg-dev file
+  python3 python3-numpy python3-h5py
 )
 
 missing=()
