@@ -63,30 +63,6 @@ struct KnownIssue {
 };
 const std::vector<KnownIssue>& known_issues() {
   static const std::vector<KnownIssue> v = {
-      {"issue10-activations",
-       "a conv/dense layer's own activation outside {linear, relu, relu6, sigmoid, tanh, hard_sigmoid, softmax} is "
-       "not checked by analyze: the kernels engine runs it as linear, or the reference refuses a model analyze deploys",
-       [](const diff::Generated& g) {
-         static const std::set<std::string> old = {"linear", "relu", "relu6", "sigmoid", "tanh", "hard_sigmoid", "softmax"};
-         for (const auto& l : g.model.layers)
-           if (l.class_name != "Activation" && l.config.contains("activation") && l.config["activation"].is_string() &&
-               !old.count(l.config["activation"].get<std::string>()))
-             return true;
-         return false;
-       }},
-      {"issue10-hard-sigmoid-keras3",
-       "hard_sigmoid in a Keras 3 file: the reference uses Keras 3's relu6(x+3)/6, the kernels engine Keras 2's "
-       "clip(0.2x+0.5)",
-       [](const diff::Generated& g) { return g.keras_version.starts_with("3.") && g.config.dump().find("\"hard_sigmoid\"") != std::string::npos; }},
-      {"mas-input-quantizer-dropped",
-       "found by this test: a MagnitudeAwareSign *input_quantizer* is treated as null by analyze (reason "
-       "INPUT_NOT_QUANTIZED, 'input_quantizer is null') and the kernels engine convolves the raw input; the "
-       "reference and the oracle apply it (larq BaseLayer.call: inputs = self.input_quantizer(inputs))",
-       [](const diff::Generated& g) {
-         const std::string c = g.config.dump();
-         return c.find("\"input_quantizer\":{\"class_name\":\"MagnitudeAwareSign\"") != std::string::npos ||
-                c.find("\"input_quantizer\":\"magnitude_aware_sign\"") != std::string::npos;
-       }},
       {"issue10-mas-exactness",
        "MagnitudeAwareSign kernels: the compiler scales the integer dot product once (float(d)*alpha), Keras and the "
        "reference sum +-alpha products, so a following sign/threshold can flip at near-ties",

@@ -61,13 +61,13 @@ inline const std::vector<std::string>& activations() {
   static const std::vector<std::string> v = {
       "linear", "relu", "relu6", "sigmoid", "tanh", "hard_sigmoid", "softmax",
       "hard_tanh", "swish", "silu", "elu", "selu", "gelu", "softsign", "softplus",
-      "exponential", "leaky_relu", "mish", "log_softmax", "hard_swish", "hard_silu"};
+      "exponential", "leaky_relu", "mish", "log_softmax", "hard_swish", "hard_silu", "leaky_tanh"};
   return v;
 }
-// The six BitLens has implemented since before issue 10 (weighted up so most models use them).
+// The activations real BNNs use most (weighted up so most models stay mostly binary).
 inline const std::vector<std::string>& common_activations() {
   static const std::vector<std::string> v = {"linear", "linear", "linear", "relu", "relu6",
-                                             "sigmoid", "tanh", "hard_sigmoid"};
+                                             "sigmoid", "tanh", "hard_sigmoid", "hard_tanh"};
   return v;
 }
 // Larq quantizers (ModelBuilder aliases). "" = none. ste_sign-like ones weighted up.
@@ -135,7 +135,7 @@ inline std::optional<double> random_pad_values(Gen& g) {
 }
 
 inline std::string random_activation(Gen& g) {
-  return g.chance(0.93) ? g.pick(common_activations()) : g.pick(activations());
+  return g.chance(0.8) ? g.pick(common_activations()) : g.pick(activations());
 }
 
 // The config keys ModelBuilder writes for Conv2D/QuantConv2D, for layers it has no method for
