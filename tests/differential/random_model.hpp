@@ -458,6 +458,10 @@ inline const std::vector<Feature>& features() {
     // 1-D layers (sequences (steps, channels))
     v.push_back({"QuantConv1D", 10, seq, [](Gen& g, const kb::Tensor& x) { return emit_conv(g, x, true, 1, 1, false); }});
     v.push_back({"Conv1D", 5, seq, [](Gen& g, const kb::Tensor& x) { return emit_conv(g, x, false, 1, 1, false); }});
+    v.push_back({"QuantConv1D(groups)", 3, [](const kb::Tensor& x) { return is_seq(x) && x.shape[1] % 2 == 0; },
+                 [](Gen& g, const kb::Tensor& x) { return emit_conv(g, x, true, 1, x.shape[1] % 4 == 0 ? g.pick(std::vector<int>{2, 4}) : 2, false); }});
+    v.push_back({"Conv1D(groups)", 2, [](const kb::Tensor& x) { return is_seq(x) && x.shape[1] % 2 == 0; },
+                 [](Gen& g, const kb::Tensor& x) { return emit_conv(g, x, false, 1, 2, false); }});
     v.push_back({"MaxPooling1D", 3, seq, [](Gen& g, const kb::Tensor& x) { return emit_pool1d(g, x, true); }});
     v.push_back({"AveragePooling1D", 2, seq, [](Gen& g, const kb::Tensor& x) { return emit_pool1d(g, x, false); }});
     v.push_back({"GlobalAveragePooling1D", 1, seq, [](Gen& g, const kb::Tensor& x) {
