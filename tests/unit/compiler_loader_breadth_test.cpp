@@ -314,6 +314,19 @@ TEST(LoaderBreadth, GroupedConvolutionRunsOnTheBinaryKernel) {
   EXPECT_EQ(g.weight_bits.size(), 8u);
   EXPECT_EQ(g.macc, 6 * 6 * 8 * 3 * 3 * 2);
   EXPECT_EQ(out(r, "grouped").shape, (std::vector<int64_t>{6, 6, 8}));
+  // The reports say so: the GROUPED note and the grouped MACC.
+  const std::string text = text_report(r, {.width = 200});
+  EXPECT_TRUE(contains(text, "GROUPED")) << text;
+  EXPECT_FALSE(contains(text, "GROUPED_CONV")) << text;
+  const json j = json_report(r);
+  bool seen = false;
+  for (const auto& l : j["layers"])
+    if (l["name"] == "grouped") {
+      seen = true;
+      EXPECT_TRUE(contains(l.dump(), "\"GROUPED\"")) << l.dump();
+      EXPECT_TRUE(contains(l.dump(), "5184")) << l.dump();  // MACC 6*6*8*3*3*2
+    }
+  EXPECT_TRUE(seen);
   // Both engines agree on the whole model.
   const auto x = random_inputs(r, 7, 3);
   const auto got = Executor(r).run(x);
