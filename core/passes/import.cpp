@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "bitlens/layer_table.hpp"
 #include "bitlens/semantics.hpp"
 #include "passes/passes.hpp"
 
@@ -623,6 +624,12 @@ Graph import_model(const Model& model) {
     } else if (c == "Flatten") {
       need_inputs(1);
       n.op = Op::Flatten;
+      // channels_first moves the channel axis first before flattening, which changes the
+      // element order every following Dense weight is laid out for.
+      if (!channels_last()) {
+        unsupported = true;
+        unsupported_why = "CHANNELS_FIRST";
+      }
       int64_t e = 1;
       for (auto d : in_shape(0)) e *= d;
       out_shape = {e};
@@ -859,6 +866,24 @@ Graph import_model(const Model& model) {
       n.decision.reasons.push_back(
           make_reason(unsupported_why, unsupported_args.empty() ? std::vector<std::string>{c, l.name}
                                                                 : unsupported_args));
+    }
+    // Every config key is read or known not to matter (bitlens/layer_table.hpp): a key from a
+    // newer Keras, or a value such as a mixed-precision dtype, would otherwise change the result
+    // silently.
+    if (!unknown_input && find_layer_info(c)) {
+      std::vector<Reason> config_reasons;
+      if (auto key = unknown_config_key(c, l.config)) {
+        std::string v = l.config[*key].dump();
+        if (v.size() > 60) v = v.substr(0, 57) + "...";
+        config_reasons.push_back(make_reason("CONFIG_KEY", {*key, v, c, l.name}));
+      }
+      if (auto problem = generic_config_problem(l.config))
+        config_reasons.push_back(make_reason("CONFIG_VALUE", {*problem, l.name}));
+      if (!config_reasons.empty()) {
+        n.op = Op::Unsupported;
+        n.decision.kernel = KernelClass::Unsupported;
+        for (auto& r : config_reasons) n.decision.reasons.push_back(std::move(r));
+      }
     }
 
     // Every size downstream (costs, memory plan, limits) is computed in int64 from these.

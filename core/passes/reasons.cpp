@@ -140,6 +140,13 @@ const std::vector<ReasonInfo>& reason_table() {
        "Use axis=-1"},
       {"ACTIVATION", S::Warning, "{0} ('{1}')",
        "Use one of {2}, or replace the custom function by one of them and retrain"},
+      {"CONFIG_KEY", S::Warning,
+       "config key '{0}' = {1} on '{3}' is not one BitLens knows for {2}: it may change the result, "
+       "so the layer is not computed",
+       "Remove the key (re-save the model with a Keras version that does not write it) or report it "
+       "to BitLens with the Keras version that wrote the file"},
+      {"CONFIG_VALUE", S::Warning, "{0} ('{1}')",
+       "Change the value named and re-save the model"},
       {"UPSAMPLING_INTERPOLATION", S::Warning, "UpSampling2D interpolation=\"{0}\" on '{1}': BitLens computes only \"nearest\"",
        "Use interpolation=\"nearest\" (the Keras default)"},
       {"PRELU_SHARED_AXES", S::Warning, "PReLU shared_axes = {0} on '{1}' is not {2}",

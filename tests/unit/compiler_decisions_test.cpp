@@ -2,11 +2,13 @@
 // and targeted configurations, built in memory exactly as tf.keras + larq serialize them.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "bitlens/compiler.hpp"
 #include "bitlens/keras_builder.hpp"
+#include "bitlens/layer_table.hpp"
 #include "bitlens/report.hpp"
 #include "passes/passes.hpp"
 
@@ -293,4 +295,29 @@ TEST(Decisions, MagnitudeAwareSignInputQuantizerIsUnsupportedNotIgnored) {
   EXPECT_EQ(conv.decision.kernel, KernelClass::Unsupported);
   EXPECT_TRUE(has_reason(conv, "INPUT_QUANTIZER_UNSUPPORTED"));
   EXPECT_FALSE(has_reason(conv, "INPUT_NOT_QUANTIZED"));
+}
+
+// docs/decisions.md lists every class's config keys between two markers, generated from the
+// layer table; BITLENS_UPDATE_DOCS=1 rewrites the section after a change to the table.
+TEST(Decisions, ConfigKeysSectionIsGeneratedFromTheLayerTable) {
+  const std::string path = std::string(BITLENS_SOURCE_DIR) + "/docs/decisions.md";
+  std::string doc;
+  {
+    std::ifstream f(path);
+    ASSERT_TRUE(f) << "docs/decisions.md is missing";
+    std::stringstream ss;
+    ss << f.rdbuf();
+    doc = ss.str();
+  }
+  const std::string begin = "<!-- config-keys:begin -->\n", end = "<!-- config-keys:end -->";
+  const size_t b = doc.find(begin), e = doc.find(end);
+  ASSERT_NE(b, std::string::npos) << "the config-keys markers are missing from docs/decisions.md";
+  ASSERT_NE(e, std::string::npos);
+  const std::string want = config_keys_markdown();
+  const std::string have = doc.substr(b + begin.size(), e - b - begin.size());
+  if (have != want && std::getenv("BITLENS_UPDATE_DOCS")) {
+    std::ofstream(path) << doc.substr(0, b + begin.size()) + want + doc.substr(e);
+    return;
+  }
+  EXPECT_EQ(have, want) << "docs/decisions.md is out of date: run BITLENS_UPDATE_DOCS=1 " << ::testing::UnitTest::GetInstance()->current_test_info()->name();
 }
