@@ -87,7 +87,7 @@ std::vector<LayerInfo> build_table() {
       {"padding", T::Padding, false, "\"valid\", \"same\""},
       {"depth_multiplier", T::PosInt, false, "any"},
       // tf.keras 2 DepthwiseConv2D inherits Conv2D's config, groups included (always 1).
-      {"groups", T::PosInt, false, "1"},
+      {"groups", T::PosInt, false, "1 (else CONFIG_VALUE)"},
   });
   const std::vector<ConfigKey> separable = join(depthwise, {{"filters", T::PosInt, true, "any"}});
   const std::vector<ConfigKey> dense = {
@@ -218,7 +218,8 @@ std::vector<LayerInfo> build_table() {
       {"TFOpLambda", "Keras", {{"function", T::String, true, "see TFOpLambda"}}, {}},
   };
   for (auto& l : t) {
-    l.read = join(l.read, base_read());
+    for (const auto& k : base_read())
+      if (!l.find_read(k.key)) l.read.push_back(k);
     l.ignored = join(l.ignored, base_ignored());
   }
   return t;

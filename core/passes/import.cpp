@@ -341,6 +341,15 @@ Graph import_model(const Model& model) {
       // applies to "same"), so for sign inputs it is exact zero padding.
       a.same = padding == "same" || causal;
       a.pad_value = quant && !causal ? static_cast<float>(get_num(l, "pad_values", 0.0)) : 0.0f;
+      // Larq raises ValueError for causal padding with pad_values != 0; ignoring the value would
+      // compute something no Larq model computes.
+      if (quant && causal && get_num(l, "pad_values", 0.0) != 0.0) {
+        unsupported = true;
+        unsupported_why = "CONFIG_VALUE";
+        unsupported_args = {"pad_values = " + sem::float_text(get_num(l, "pad_values", 0.0)) +
+                                " with padding=\"causal\": Larq refuses this combination (it pads with zeros on the left)",
+                            l.name};
+      }
       if (quant) a.input_q = parse_quantizer(config_get(l, "input_quantizer") ? *config_get(l, "input_quantizer") : json());
       const char* kq = depthwise ? "depthwise_quantizer" : "kernel_quantizer";
       if (quant) a.kernel_q = parse_quantizer(config_get(l, kq) ? *config_get(l, kq) : json());
@@ -349,6 +358,15 @@ Graph import_model(const Model& model) {
       if (!channels_last()) {
         unsupported = true;
         unsupported_why = "CHANNELS_FIRST";
+      }
+      // tf.keras 2 writes groups = 1 into depthwise and separable configs too (inherited from
+      // Conv); any other value there has no meaning BitLens could compute.
+      if ((depthwise || separable) && get_int(l, "groups", 1) != 1) {
+        unsupported = true;
+        unsupported_why = "CONFIG_VALUE";
+        unsupported_args = {"groups = " + std::to_string(get_int(l, "groups", 1)) + " on a " + c +
+                                " (a depthwise convolution has no groups; tf.keras 2 writes groups = 1 there)",
+                            l.name};
       }
       const int groups = depthwise ? 1 : get_int(l, "groups", 1);
       if (groups < 1) fail(l, "config 'groups' is " + std::to_string(groups) + ", it must be 1 or more");
@@ -605,6 +623,10 @@ Graph import_model(const Model& model) {
         p.kh = 1;
         p.kw = get_single(l, "size", 2);
       } else {
+        if (!channels_last()) {
+          unsupported = true;
+          unsupported_why = "CHANNELS_FIRST";
+        }
         std::tie(p.kh, p.kw) = get_pair(l, "size", {2, 2});
         const std::string interp = get_str(l, "interpolation", "nearest");
         if (interp != "nearest") {
@@ -686,6 +708,10 @@ Graph import_model(const Model& model) {
       need_inputs(1);
       need_rank(3);
       n.op = Op::ZeroPad;
+      if (!channels_last()) {
+        unsupported = true;
+        unsupported_why = "CHANNELS_FIRST";
+      }
       const json* p = config_get(l, "padding");
       int t = 1, b = 1, le = 1, r = 1;
       auto bad = [&]() { fail(l, "config 'padding' " + (p ? p->dump() : std::string("(missing)")) + " is not understood"); };
@@ -820,6 +846,7 @@ Graph import_model(const Model& model) {
           // Any other TF operation (matmul, reshape, ...) may change the shape: unknown.
           unsupported = true;
           unsupported_why = "TFOP";
+          unsupported_args = {c, l.name, fn};
           n.op = Op::Unsupported;
           unknown_because = "'" + l.name + "' (" + c + " " + fn + ") is not supported";
         } else {
@@ -847,6 +874,7 @@ Graph import_model(const Model& model) {
         n.op = Op::Unsupported;
         unsupported = true;
         unsupported_why = "TFOP";
+        unsupported_args = {c, l.name, fn};
         unknown_because = "'" + l.name + "' (" + c + " " + fn + ") is not supported";
       }
     } else {

@@ -26,8 +26,8 @@ const std::vector<ReasonInfo>& reason_table() {
        "Use a Larq Quant layer with kernel_quantizer=\"ste_sign\" for '{1}' if it should be "
        "binary; keeping the first and last layers in float is common"},
       {"KERNEL_QUANTIZER_NOT_SIGN", S::Warning,
-       "kernel_quantizer is {0}, which does not produce +-1 (or +-alpha) weights",
-       "Use kernel_quantizer=\"ste_sign\" or \"magnitude_aware_sign\" on '{1}' and retrain"},
+       "{2} is {0}, which does not produce +-1 (or +-alpha) weights",
+       "Use {2}=\"ste_sign\" or \"magnitude_aware_sign\" on '{1}' and retrain"},
       {"PAD_VALUE_NOT_BINARY", S::Warning,
        "padding=\"same\" with pad_values={0}: the border value is neither -1, +1 nor an exact "
        "0, so the padded input is not binary; the layer runs with float inputs and bit weights",
@@ -154,8 +154,8 @@ const std::vector<ReasonInfo>& reason_table() {
       {"CONCAT_AXIS", S::Warning, "concatenation along an axis other than channels ('{1}')",
        "Concatenate along the last axis"},
       {"TFOP", S::Warning,
-       "TF operation layer '{1}' is not supported (only add / multiply by a constant, and add of "
-       "two tensors)",
+       "TF operation layer '{1}' (function \"{2}\") is not supported (only add / multiply by a "
+       "constant, and add of two tensors)",
        "Express the operation with Keras layers (Add, Multiply, Activation, ...)"},
       {"INPUT_QUANTIZER_UNSUPPORTED", S::Warning,
        "input_quantizer {0} has no kernel in BitLens ('{1}')",
