@@ -97,7 +97,7 @@ std::vector<LayerInfo> build_table() {
       {"quantization_config", T::Any, false, "null (else CONFIG_VALUE)"},
   };
   const std::vector<ConfigKey> larq_in = {
-      {"input_quantizer", T::Quantizer, false, "null, ste_sign, approx_sign, swish_sign, ste_heaviside (INPUT_*)"},
+      {"input_quantizer", T::Quantizer, false, "null, no-op, or a sign quantizer: ste_sign, approx_sign, swish_sign (others: INPUT_QUANTIZER_UNSUPPORTED)"},
   };
   const ConfigKey pad_values = {"pad_values", T::Number, false, "any (exact padding)"};
   // Written by early Larq versions (a constructor argument then).
@@ -140,21 +140,21 @@ std::vector<LayerInfo> build_table() {
       {"SeparableConv2D", "Keras", separable, sep_ignored},
       {"Dense", "Keras", join(dense, lora), conv_ignored},
       {"QuantConv1D", "Larq",
-       join(join(conv1d, larq_in), {{"kernel_quantizer", T::Quantizer, false, "null, ste_sign, magnitude_aware_sign (KERNEL_*)"}, pad_values}),
+       join(join(conv1d, larq_in), {{"kernel_quantizer", T::Quantizer, false, "null, no-op, ste_sign, approx_sign, swish_sign, magnitude_aware_sign (others: KERNEL_QUANTIZER_NOT_SIGN)"}, pad_values}),
        join(conv_ignored, {metrics})},
       {"QuantConv2D", "Larq",
-       join(join(conv2d, larq_in), {{"kernel_quantizer", T::Quantizer, false, "null, ste_sign, magnitude_aware_sign (KERNEL_*)"}, pad_values}),
+       join(join(conv2d, larq_in), {{"kernel_quantizer", T::Quantizer, false, "null, no-op, ste_sign, approx_sign, swish_sign, magnitude_aware_sign (others: KERNEL_QUANTIZER_NOT_SIGN)"}, pad_values}),
        join(conv_ignored, {metrics})},
       {"QuantDepthwiseConv2D", "Larq",
-       join(join(depthwise, larq_in), {{"depthwise_quantizer", T::Quantizer, false, "null, ste_sign, magnitude_aware_sign"}, pad_values}),
+       join(join(depthwise, larq_in), {{"depthwise_quantizer", T::Quantizer, false, "as kernel_quantizer"}, pad_values}),
        join(dw_ignored, {metrics})},
       {"QuantSeparableConv2D", "Larq",
-       join(join(separable, larq_in), {{"depthwise_quantizer", T::Quantizer, false, "null, ste_sign"},
-                                       {"pointwise_quantizer", T::Quantizer, false, "null, ste_sign, magnitude_aware_sign"},
+       join(join(separable, larq_in), {{"depthwise_quantizer", T::Quantizer, false, "as kernel_quantizer"},
+                                       {"pointwise_quantizer", T::Quantizer, false, "as kernel_quantizer"},
                                        pad_values}),
        join(sep_ignored, {metrics})},
       {"QuantDense", "Larq",
-       join(join(dense, larq_in), {{"kernel_quantizer", T::Quantizer, false, "null, ste_sign, magnitude_aware_sign (KERNEL_*)"}}),
+       join(join(dense, larq_in), {{"kernel_quantizer", T::Quantizer, false, "null, no-op, ste_sign, approx_sign, swish_sign, magnitude_aware_sign (others: KERNEL_QUANTIZER_NOT_SIGN)"}}),
        join(conv_ignored, {metrics})},
       {"BatchNormalization", "Keras",
        {{"axis", T::Axis, false, "the last axis (else BN_AXIS)"},
