@@ -4,103 +4,13 @@
 #include <cmath>
 #include <map>
 
+#include "bitlens/layer_table.hpp"
 #include "frontend/assemble.hpp"
 
 namespace bitlens::frontend {
 namespace {
 
 const char* const kResave = "re-save the model with model.save(\"m.h5\")";
-
-enum class F {
-  PosInt,      // integer > 0
-  Pair,        // integer > 0 or a list of two of them
-  OptPair,     // like Pair, or null
-  Padding,     // "valid" or "same"
-  Bool,
-  Number,
-  OptNumber,   // number or null
-  String,
-  Activation,  // a name (string) or a serialized object
-  Quantizer,   // null, a name, or {"class_name": ..., "config": {...}}
-  Axis,        // integer or list of integers
-  TargetShape, // list of integers > 0, at most one -1
-  ZeroPad,     // int, [a, b] or [[t, b], [l, r]], all >= 0
-};
-
-struct Field {
-  const char* key;
-  F type;
-  bool required;
-};
-
-// The one table of layer config facts. Only what BitLens reads is checked; Keras writes
-// more keys, which are kept untouched.
-const std::map<std::string, std::vector<Field>>& field_table() {
-  static const std::vector<Field> conv = {
-      {"filters", F::PosInt, true},       {"kernel_size", F::Pair, true},
-      {"strides", F::Pair, false},        {"dilation_rate", F::Pair, false},
-      {"padding", F::Padding, false},     {"use_bias", F::Bool, false},
-      {"groups", F::PosInt, false},       {"activation", F::Activation, false},
-      {"data_format", F::String, false}};
-  static const std::vector<Field> depthwise = {
-      {"kernel_size", F::Pair, true},     {"strides", F::Pair, false},
-      {"dilation_rate", F::Pair, false},  {"padding", F::Padding, false},
-      {"use_bias", F::Bool, false},       {"depth_multiplier", F::PosInt, false},
-      {"activation", F::Activation, false}, {"data_format", F::String, false}};
-  static const std::vector<Field> dense = {{"units", F::PosInt, true},
-                                           {"use_bias", F::Bool, false},
-                                           {"activation", F::Activation, false}};
-  static const std::vector<Field> pool = {{"pool_size", F::Pair, false},
-                                          {"strides", F::OptPair, false},
-                                          {"padding", F::Padding, false},
-                                          {"data_format", F::String, false}};
-  auto with = [](std::vector<Field> base, std::vector<Field> extra) {
-    base.insert(base.end(), extra.begin(), extra.end());
-    return base;
-  };
-  static const std::map<std::string, std::vector<Field>> table = {
-      {"Conv2D", conv},
-      {"QuantConv2D", with(conv, {{"input_quantizer", F::Quantizer, false},
-                                  {"kernel_quantizer", F::Quantizer, false},
-                                  {"pad_values", F::Number, false}})},
-      {"DepthwiseConv2D", depthwise},
-      {"QuantDepthwiseConv2D", with(depthwise, {{"input_quantizer", F::Quantizer, false},
-                                                {"depthwise_quantizer", F::Quantizer, false},
-                                                {"pad_values", F::Number, false}})},
-      {"SeparableConv2D", with(depthwise, {{"filters", F::PosInt, true}})},
-      {"QuantSeparableConv2D", with(depthwise, {{"filters", F::PosInt, true},
-                                                {"input_quantizer", F::Quantizer, false},
-                                                {"depthwise_quantizer", F::Quantizer, false},
-                                                {"pointwise_quantizer", F::Quantizer, false},
-                                                {"pad_values", F::Number, false}})},
-      {"Dense", dense},
-      {"QuantDense", with(dense, {{"input_quantizer", F::Quantizer, false},
-                                  {"kernel_quantizer", F::Quantizer, false}})},
-      {"BatchNormalization", {{"axis", F::Axis, false}, {"epsilon", F::Number, false},
-                              {"center", F::Bool, false}, {"scale", F::Bool, false},
-                              {"momentum", F::Number, false}}},
-      {"MaxPooling2D", pool},
-      {"AveragePooling2D", pool},
-      {"GlobalAveragePooling2D", {{"keepdims", F::Bool, false}, {"data_format", F::String, false}}},
-      {"GlobalMaxPooling2D", {{"keepdims", F::Bool, false}, {"data_format", F::String, false}}},
-      {"Flatten", {{"data_format", F::String, false}}},
-      {"Reshape", {{"target_shape", F::TargetShape, true}}},
-      {"ZeroPadding2D", {{"padding", F::ZeroPad, true}, {"data_format", F::String, false}}},
-      {"Activation", {{"activation", F::Activation, true}}},
-      {"LeakyReLU", {{"alpha", F::Number, false}, {"negative_slope", F::Number, false}}},
-      {"ELU", {{"alpha", F::Number, false}}},
-      {"ReLU", {{"max_value", F::OptNumber, false}, {"negative_slope", F::Number, false},
-                {"threshold", F::Number, false}}},
-      {"Softmax", {{"axis", F::Axis, false}}},
-      {"Add", {}},
-      {"Concatenate", {{"axis", F::Axis, false}}},
-      {"Dropout", {{"rate", F::Number, false}}},
-      {"SpatialDropout2D", {{"rate", F::Number, false}}},
-      {"GaussianNoise", {{"stddev", F::Number, false}}},
-      {"TFOpLambda", {{"function", F::String, true}}},
-  };
-  return table;
-}
 
 std::string describe(const json& j) {
   switch (j.type()) {
@@ -142,7 +52,8 @@ class Checker {
     return v.is_number_integer() && v.get<int64_t>() > 0 && v.get<int64_t>() <= cap;
   }
 
-  void check(const Field& f) const {
+  void check(const ConfigKey& f) const {
+    using F = ConfigType;
     if (!l_.config.contains(f.key)) {
       if (f.required)
         throw ModelError("model_config: " + who_ + " has no '" + f.key + "'; " + kResave);
@@ -161,13 +72,21 @@ class Checker {
         if (pos_int(v, 65536)) break;
         if (v.is_array() && v.size() == 2 && pos_int(v[0], 65536) && pos_int(v[1], 65536)) break;
         bad_field(f.key, "two integers from 1 to 65536 such as [3, 3]");
-      case F::Padding: {
-        if (!v.is_string()) bad_field(f.key, "\"valid\" or \"same\"");
+      case F::Padding:
+      case F::Padding1D: {
+        const char* expected = f.type == F::Padding ? "\"valid\" or \"same\"" : "\"valid\", \"same\" or \"causal\"";
+        if (!v.is_string()) bad_field(f.key, expected);
         std::string s = v.get<std::string>();
         for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (s != "valid" && s != "same") bad_field(f.key, "\"valid\" or \"same\"");
+        if (s != "valid" && s != "same" && !(f.type == F::Padding1D && s == "causal")) bad_field(f.key, expected);
         break;
       }
+      case F::Size1D:
+        if (pos_int(v, 65536) || (v.is_array() && v.size() == 1 && pos_int(v[0], 65536))) break;
+        bad_field(f.key, "an integer from 1 to 65536 such as [3]");
+      case F::Any:
+      case F::DType:
+        break;
       case F::Bool:
         if (!v.is_boolean()) bad_field(f.key, "true or false");
         break;
@@ -390,9 +309,8 @@ class Checker {
     if (l_.class_name == "InputLayer") {
       check_input_layer();
     } else {
-      auto it = field_table().find(l_.class_name);
-      if (it != field_table().end())
-        for (const auto& f : it->second) check(f);
+      if (const LayerInfo* info = find_layer_info(l_.class_name))
+        for (const auto& f : info->read) check(f);
       check_weights();
     }
     check_finite();
@@ -429,12 +347,14 @@ std::optional<std::vector<std::string>> variable_order(const std::string& c, con
   } else if (c == "SeparableConv2D" || c == "QuantSeparableConv2D") {
     v = {"depthwise_kernel", "pointwise_kernel"};
     if (flag("use_bias", true)) v.push_back("bias");
+  } else if (c == "PReLU") {
+    v = {"alpha"};
   } else if (c == "BatchNormalization") {
     if (flag("scale", true)) v.push_back("gamma");
     if (flag("center", true)) v.push_back("beta");
     v.push_back("moving_mean");
     v.push_back("moving_variance");
-  } else if (field_table().count(c) || c == "InputLayer") {
+  } else if (find_layer_info(c)) {
     // known layer without weights
   } else {
     return std::nullopt;

@@ -1,6 +1,6 @@
 // Checks one layer against what BitLens relies on: config fields present and of the right
 // type (and within sane limits), weights present, of a shape the config allows, and finite.
-// One table of layer facts (known_layer_fields) drives the config checks.
+// The layer table (bitlens/layer_table.hpp) gives the config keys and their types.
 #pragma once
 
 #include "bitlens/model.hpp"

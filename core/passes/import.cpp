@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "bitlens/layer_table.hpp"
 #include "bitlens/semantics.hpp"
 #include "passes/passes.hpp"
 
@@ -340,6 +341,15 @@ Graph import_model(const Model& model) {
       // applies to "same"), so for sign inputs it is exact zero padding.
       a.same = padding == "same" || causal;
       a.pad_value = quant && !causal ? static_cast<float>(get_num(l, "pad_values", 0.0)) : 0.0f;
+      // Larq raises ValueError for causal padding with pad_values != 0; ignoring the value would
+      // compute something no Larq model computes.
+      if (quant && causal && get_num(l, "pad_values", 0.0) != 0.0) {
+        unsupported = true;
+        unsupported_why = "CONFIG_VALUE";
+        unsupported_args = {"pad_values = " + sem::float_text(get_num(l, "pad_values", 0.0)) +
+                                " with padding=\"causal\": Larq refuses this combination (it pads with zeros on the left)",
+                            l.name};
+      }
       if (quant) a.input_q = parse_quantizer(config_get(l, "input_quantizer") ? *config_get(l, "input_quantizer") : json());
       const char* kq = depthwise ? "depthwise_quantizer" : "kernel_quantizer";
       if (quant) a.kernel_q = parse_quantizer(config_get(l, kq) ? *config_get(l, kq) : json());
@@ -348,6 +358,15 @@ Graph import_model(const Model& model) {
       if (!channels_last()) {
         unsupported = true;
         unsupported_why = "CHANNELS_FIRST";
+      }
+      // tf.keras 2 writes groups = 1 into depthwise and separable configs too (inherited from
+      // Conv); any other value there has no meaning BitLens could compute.
+      if ((depthwise || separable) && get_int(l, "groups", 1) != 1) {
+        unsupported = true;
+        unsupported_why = "CONFIG_VALUE";
+        unsupported_args = {"groups = " + std::to_string(get_int(l, "groups", 1)) + " on a " + c +
+                                " (a depthwise convolution has no groups; tf.keras 2 writes groups = 1 there)",
+                            l.name};
       }
       const int groups = depthwise ? 1 : get_int(l, "groups", 1);
       if (groups < 1) fail(l, "config 'groups' is " + std::to_string(groups) + ", it must be 1 or more");
@@ -600,6 +619,10 @@ Graph import_model(const Model& model) {
         p.kh = 1;
         p.kw = get_single(l, "size", 2);
       } else {
+        if (!channels_last()) {
+          unsupported = true;
+          unsupported_why = "CHANNELS_FIRST";
+        }
         std::tie(p.kh, p.kw) = get_pair(l, "size", {2, 2});
         const std::string interp = get_str(l, "interpolation", "nearest");
         if (interp != "nearest") {
@@ -619,6 +642,12 @@ Graph import_model(const Model& model) {
     } else if (c == "Flatten") {
       need_inputs(1);
       n.op = Op::Flatten;
+      // channels_first moves the channel axis first before flattening, which changes the
+      // element order every following Dense weight is laid out for.
+      if (!channels_last()) {
+        unsupported = true;
+        unsupported_why = "CHANNELS_FIRST";
+      }
       int64_t e = 1;
       for (auto d : in_shape(0)) e *= d;
       out_shape = {e};
@@ -675,6 +704,10 @@ Graph import_model(const Model& model) {
       need_inputs(1);
       need_rank(3);
       n.op = Op::ZeroPad;
+      if (!channels_last()) {
+        unsupported = true;
+        unsupported_why = "CHANNELS_FIRST";
+      }
       const json* p = config_get(l, "padding");
       int t = 1, b = 1, le = 1, r = 1;
       auto bad = [&]() { fail(l, "config 'padding' " + (p ? p->dump() : std::string("(missing)")) + " is not understood"); };
@@ -809,6 +842,7 @@ Graph import_model(const Model& model) {
           // Any other TF operation (matmul, reshape, ...) may change the shape: unknown.
           unsupported = true;
           unsupported_why = "TFOP";
+          unsupported_args = {c, l.name, fn};
           n.op = Op::Unsupported;
           unknown_because = "'" + l.name + "' (" + c + " " + fn + ") is not supported";
         } else {
@@ -836,6 +870,7 @@ Graph import_model(const Model& model) {
         n.op = Op::Unsupported;
         unsupported = true;
         unsupported_why = "TFOP";
+        unsupported_args = {c, l.name, fn};
         unknown_because = "'" + l.name + "' (" + c + " " + fn + ") is not supported";
       }
     } else {
@@ -855,6 +890,24 @@ Graph import_model(const Model& model) {
       n.decision.reasons.push_back(
           make_reason(unsupported_why, unsupported_args.empty() ? std::vector<std::string>{c, l.name}
                                                                 : unsupported_args));
+    }
+    // Every config key is read or known not to matter (bitlens/layer_table.hpp): a key from a
+    // newer Keras, or a value such as a mixed-precision dtype, would otherwise change the result
+    // silently.
+    if (!unknown_input && find_layer_info(c)) {
+      std::vector<Reason> config_reasons;
+      if (auto key = unknown_config_key(c, l.config)) {
+        std::string v = l.config[*key].dump();
+        if (v.size() > 60) v = v.substr(0, 57) + "...";
+        config_reasons.push_back(make_reason("CONFIG_KEY", {*key, v, c, l.name}));
+      }
+      if (auto problem = generic_config_problem(l.config))
+        config_reasons.push_back(make_reason("CONFIG_VALUE", {*problem, l.name}));
+      if (!config_reasons.empty()) {
+        n.op = Op::Unsupported;
+        n.decision.kernel = KernelClass::Unsupported;
+        for (auto& r : config_reasons) n.decision.reasons.push_back(std::move(r));
+      }
     }
 
     // Every size downstream (costs, memory plan, limits) is computed in int64 from these.

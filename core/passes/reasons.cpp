@@ -26,8 +26,8 @@ const std::vector<ReasonInfo>& reason_table() {
        "Use a Larq Quant layer with kernel_quantizer=\"ste_sign\" for '{1}' if it should be "
        "binary; keeping the first and last layers in float is common"},
       {"KERNEL_QUANTIZER_NOT_SIGN", S::Warning,
-       "kernel_quantizer is {0}, which does not produce +-1 (or +-alpha) weights",
-       "Use kernel_quantizer=\"ste_sign\" or \"magnitude_aware_sign\" on '{1}' and retrain"},
+       "{2} is {0}, which does not produce +-1 (or +-alpha) weights",
+       "Use {2}=\"ste_sign\" or \"magnitude_aware_sign\" on '{1}' and retrain"},
       {"PAD_VALUE_NOT_BINARY", S::Warning,
        "padding=\"same\" with pad_values={0}: the border value is neither -1, +1 nor an exact "
        "0, so the padded input is not binary; the layer runs with float inputs and bit weights",
@@ -142,6 +142,13 @@ const std::vector<ReasonInfo>& reason_table() {
        "Use axis=-1"},
       {"ACTIVATION", S::Warning, "{0} ('{1}')",
        "Use one of {2}, or replace the custom function by one of them and retrain"},
+      {"CONFIG_KEY", S::Warning,
+       "config key '{0}' = {1} on '{3}' is not one BitLens knows for {2}: it may change the result, "
+       "so the layer is not computed",
+       "Remove the key (re-save the model with a Keras version that does not write it) or report it "
+       "to BitLens with the Keras version that wrote the file"},
+      {"CONFIG_VALUE", S::Warning, "{0} ('{1}')",
+       "Change the value named and re-save the model"},
       {"UPSAMPLING_INTERPOLATION", S::Warning, "UpSampling2D interpolation=\"{0}\" on '{1}': BitLens computes only \"nearest\"",
        "Use interpolation=\"nearest\" (the Keras default)"},
       {"PRELU_SHARED_AXES", S::Warning, "PReLU shared_axes = {0} on '{1}' is not {2}",
@@ -149,8 +156,8 @@ const std::vector<ReasonInfo>& reason_table() {
       {"CONCAT_AXIS", S::Warning, "concatenation along an axis other than channels ('{1}')",
        "Concatenate along the last axis"},
       {"TFOP", S::Warning,
-       "TF operation layer '{1}' is not supported (only add / multiply by a constant, and add of "
-       "two tensors)",
+       "TF operation layer '{1}' (function \"{2}\") is not supported (only add / multiply by a "
+       "constant, and add of two tensors)",
        "Express the operation with Keras layers (Add, Multiply, Activation, ...)"},
       {"INPUT_QUANTIZER_UNSUPPORTED", S::Warning,
        "input_quantizer {0} has no kernel in BitLens ('{1}')",

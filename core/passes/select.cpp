@@ -104,7 +104,11 @@ void select_weighted(Graph& g, int id) {
   }
   if (!w_bin && a.kernel_q.kind != K::None && a.kernel_q.kind != K::NoOp) {
     d.kernel = KernelClass::Unsupported;
-    d.reasons.push_back(make_reason("KERNEL_QUANTIZER_NOT_SIGN", {quantizer_text(a.kernel_q), n.name}));
+    // The config key that holds this node's weight quantizer.
+    const char* key = n.op == Op::DepthwiseConv2D                               ? "depthwise_quantizer"
+                      : n.class_name.find("Separable") != std::string::npos ? "pointwise_quantizer"
+                                                                            : "kernel_quantizer";
+    d.reasons.push_back(make_reason("KERNEL_QUANTIZER_NOT_SIGN", {quantizer_text(a.kernel_q), n.name, key}));
     return;
   }
 

@@ -4,6 +4,7 @@
 #include <functional>
 #include <set>
 
+#include "bitlens/layer_table.hpp"
 #include "bitlens/reference.hpp"
 #include "reference/ops.hpp"
 
@@ -137,6 +138,12 @@ Array reference_layer(const Layer& layer, const std::vector<Array>& inputs,
                            " values for shape " + ref::shape_str(a.shape));
     in.push_back(&a);
   }
+  // The same key list as the importer: a key nobody reads could change the result.
+  if (auto key = unknown_config_key(layer.class_name, layer.config))
+    ref::fail(layer, "config key '" + *key + "' = " + layer.config[*key].dump() +
+                         " is not one BitLens knows for " + layer.class_name +
+                         "; remove it and re-save the model");
+  if (auto problem = generic_config_problem(layer.config)) ref::fail(layer, *problem);
   OpContext ctx{layer, is_keras3(keras_version)};
   return it->second(ctx, in);
 }

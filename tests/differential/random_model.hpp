@@ -399,6 +399,15 @@ inline kb::Tensor emit_nested(Gen& g, const kb::Tensor& x) {
   return g.b.nested(in, {x});
 }
 
+// Global pooling (1-D or 2-D), keepdims as tf.keras >= 2.6 writes it.
+inline kb::Tensor emit_global(Gen& g, const kb::Tensor& x, const std::string& cls) {
+  const bool keep = g.chance(0.3);
+  std::vector<int64_t> out(x.shape.size() - 1, 1);
+  out.push_back(x.shape.back());
+  return g.b.layer(cls, {x}, {{"data_format", "channels_last"}, {"keepdims", keep}},
+                   keep ? out : std::vector<int64_t>{x.shape.back()});
+}
+
 inline const std::vector<Feature>& features() {
   static const std::vector<Feature> t = [] {
     std::vector<Feature> v;
@@ -426,8 +435,8 @@ inline const std::vector<Feature>& features() {
     v.push_back({"BatchNormalization", 25, any, [](Gen& g, const kb::Tensor& x) { return emit_batch_norm(g, x); }, true});
     v.push_back({"MaxPooling2D", 8, img, [](Gen& g, const kb::Tensor& x) { return emit_pool(g, x, true, false); }});
     v.push_back({"AveragePooling2D", 4, img, [](Gen& g, const kb::Tensor& x) { return emit_pool(g, x, false, false); }});
-    v.push_back({"GlobalAveragePooling2D", 2, img, [](Gen& g, const kb::Tensor& x) { return g.b.global_average_pool2d(x); }});
-    v.push_back({"GlobalMaxPooling2D", 2, img, [](Gen& g, const kb::Tensor& x) { return g.b.global_max_pool2d(x); }});
+    v.push_back({"GlobalAveragePooling2D", 2, img, [](Gen& g, const kb::Tensor& x) { return emit_global(g, x, "GlobalAveragePooling2D"); }});
+    v.push_back({"GlobalMaxPooling2D", 2, img, [](Gen& g, const kb::Tensor& x) { return emit_global(g, x, "GlobalMaxPooling2D"); }});
     v.push_back({"Flatten", 4, [](const kb::Tensor& x) { return !is_flat(x); }, [](Gen& g, const kb::Tensor& x) { return g.b.flatten(x); }});
     v.push_back({"Reshape", 2, [](const kb::Tensor& x) { return !is_flat(x); }, [](Gen& g, const kb::Tensor& x) {
                    if (is_image(x) && g.chance(0.5)) return g.b.reshape(x, {x.shape[1], x.shape[0], x.shape[2]});
@@ -451,22 +460,56 @@ inline const std::vector<Feature>& features() {
     v.push_back({"LeakyReLU", 1, any, [](Gen& g, const kb::Tensor& x) { return g.b.layer("LeakyReLU", {x}, {{"alpha", 0.3}}, x.shape); }, true});
     v.push_back({"ELU", 1, any, [](Gen& g, const kb::Tensor& x) { return g.b.layer("ELU", {x}, {{"alpha", 0.7}}, x.shape); }, true});
     v.push_back({"PReLU", 1, any, [](Gen& g, const kb::Tensor& x) {
-                   return g.b.layer("PReLU", {x}, {{"shared_axes", nullptr}}, x.shape, {{"alpha", g.array(x.shape, -0.5, 0.5)}});
+                   // shared_axes: none, or every axis but the channels (one alpha per channel, as in
+                   // most CNNs); alpha has size 1 on the shared axes.
+                   if (is_flat(x) || g.chance(0.5))
+                     return g.b.layer("PReLU", {x}, {{"shared_axes", nullptr}}, x.shape, {{"alpha", g.array(x.shape, -0.5, 0.5)}});
+                   json axes = json::array();
+                   std::vector<int64_t> ashape;
+                   for (size_t i = 0; i + 1 < x.shape.size(); ++i) {
+                     axes.push_back(static_cast<int>(i) + 1);
+                     ashape.push_back(1);
+                   }
+                   ashape.push_back(x.shape.back());
+                   return g.b.layer("PReLU", {x}, {{"shared_axes", axes}}, x.shape, {{"alpha", g.array(ashape, -0.5, 0.5)}});
                  }, true});
     v.push_back({"Nested(Sequential)", 3, any, emit_nested, true});
     v.push_back({"Dropout", 2, any, [](Gen& g, const kb::Tensor& x) { return g.b.dropout(x, 0.3); }, true});
+    // The other inference no-ops, with the configs tf.keras 2 writes.
+    v.push_back({"SpatialDropout2D", 1, img, [](Gen& g, const kb::Tensor& x) { return g.b.spatial_dropout2d(x, 0.2); }, true});
+    v.push_back({"SpatialDropout1D", 1, seq, [](Gen& g, const kb::Tensor& x) {
+                   return g.b.layer("SpatialDropout1D", {x}, {{"rate", 0.2}, {"noise_shape", nullptr}, {"seed", nullptr}}, x.shape);
+                 }, true});
+    v.push_back({"GaussianNoise", 1, any, [](Gen& g, const kb::Tensor& x) { return g.b.gaussian_noise(x, 0.1); }, true});
+    v.push_back({"GaussianDropout", 1, any, [](Gen& g, const kb::Tensor& x) {
+                   return g.b.layer("GaussianDropout", {x}, {{"rate", 0.2}, {"seed", nullptr}}, x.shape);
+                 }, true});
+    v.push_back({"AlphaDropout", 1, any, [](Gen& g, const kb::Tensor& x) {
+                   return g.b.layer("AlphaDropout", {x}, {{"rate", 0.1}, {"seed", nullptr}}, x.shape);
+                 }, true});
+    v.push_back({"ActivityRegularization", 1, any, [](Gen& g, const kb::Tensor& x) {
+                   return g.b.layer("ActivityRegularization", {x}, {{"l1", 0.0}, {"l2", 0.01}}, x.shape);
+                 }, true});
+    v.push_back({"TFOpLambda", 1, any, [](Gen& g, const kb::Tensor& x) {
+                   return g.chance(0.5) ? g.b.tf_add_constant(x, g.pick(std::vector<double>{0.5, -1.0}))
+                                        : g.b.tf_multiply_constant(x, g.pick(std::vector<double>{2.0, -0.5}));
+                 }, true});
+    v.push_back({"UpSampling2D", 1, [](const kb::Tensor& x) { return is_image(x) && elems(x) <= 1000; }, [](Gen& g, const kb::Tensor& x) {
+                   const int a = g.uni(1, 2), c = g.uni(1, 3);
+                   return g.b.layer("UpSampling2D", {x}, {{"size", json::array({a, c})}, {"data_format", "channels_last"}, {"interpolation", "nearest"}},
+                                    {x.shape[0] * a, x.shape[1] * c, x.shape[2]});
+                 }});
     // 1-D layers (sequences (steps, channels))
     v.push_back({"QuantConv1D", 10, seq, [](Gen& g, const kb::Tensor& x) { return emit_conv(g, x, true, 1, 1, false); }});
     v.push_back({"Conv1D", 5, seq, [](Gen& g, const kb::Tensor& x) { return emit_conv(g, x, false, 1, 1, false); }});
-    v.push_back({"QuantConv1D(groups)", 3, [](const kb::Tensor& x) { return is_seq(x) && x.shape[1] % 2 == 0; },
-                 [](Gen& g, const kb::Tensor& x) { return emit_conv(g, x, true, 1, x.shape[1] % 4 == 0 ? g.pick(std::vector<int>{2, 4}) : 2, false); }});
-    v.push_back({"Conv1D(groups)", 2, [](const kb::Tensor& x) { return is_seq(x) && x.shape[1] % 2 == 0; },
+    v.push_back({"QuantConv1D(groups)", 2, [](const kb::Tensor& x) { return is_seq(x) && x.shape[1] % 2 == 0; },
+                 [](Gen& g, const kb::Tensor& x) { return emit_conv(g, x, true, 1, 2, false); }});
+    v.push_back({"Conv1D(groups)", 1, [](const kb::Tensor& x) { return is_seq(x) && x.shape[1] % 2 == 0; },
                  [](Gen& g, const kb::Tensor& x) { return emit_conv(g, x, false, 1, 2, false); }});
     v.push_back({"MaxPooling1D", 3, seq, [](Gen& g, const kb::Tensor& x) { return emit_pool1d(g, x, true); }});
     v.push_back({"AveragePooling1D", 2, seq, [](Gen& g, const kb::Tensor& x) { return emit_pool1d(g, x, false); }});
-    v.push_back({"GlobalAveragePooling1D", 1, seq, [](Gen& g, const kb::Tensor& x) {
-                   return g.b.layer("GlobalAveragePooling1D", {x}, {{"data_format", "channels_last"}, {"keepdims", false}}, {x.shape[1]});
-                 }});
+    v.push_back({"GlobalAveragePooling1D", 1, seq, [](Gen& g, const kb::Tensor& x) { return emit_global(g, x, "GlobalAveragePooling1D"); }});
+    v.push_back({"GlobalMaxPooling1D", 1, seq, [](Gen& g, const kb::Tensor& x) { return emit_global(g, x, "GlobalMaxPooling1D"); }});
     v.push_back({"UpSampling1D", 1, seq, [](Gen& g, const kb::Tensor& x) {
                    const int s = g.uni(2, 3);
                    return g.b.layer("UpSampling1D", {x}, {{"size", s}}, {x.shape[0] * s, x.shape[1]});

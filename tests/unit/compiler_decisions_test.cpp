@@ -2,11 +2,13 @@
 // and targeted configurations, built in memory exactly as tf.keras + larq serialize them.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "bitlens/compiler.hpp"
 #include "bitlens/keras_builder.hpp"
+#include "bitlens/layer_table.hpp"
 #include "bitlens/report.hpp"
 #include "passes/passes.hpp"
 
@@ -293,4 +295,67 @@ TEST(Decisions, MagnitudeAwareSignInputQuantizerIsUnsupportedNotIgnored) {
   EXPECT_EQ(conv.decision.kernel, KernelClass::Unsupported);
   EXPECT_TRUE(has_reason(conv, "INPUT_QUANTIZER_UNSUPPORTED"));
   EXPECT_FALSE(has_reason(conv, "INPUT_NOT_QUANTIZED"));
+}
+
+// docs/decisions.md lists every class's config keys between two markers, generated from the
+// layer table; BITLENS_UPDATE_DOCS=1 rewrites the section after a change to the table.
+TEST(Decisions, ConfigKeysSectionIsGeneratedFromTheLayerTable) {
+  const std::string path = std::string(BITLENS_SOURCE_DIR) + "/docs/decisions.md";
+  std::string doc;
+  {
+    std::ifstream f(path);
+    ASSERT_TRUE(f) << "docs/decisions.md is missing";
+    std::stringstream ss;
+    ss << f.rdbuf();
+    doc = ss.str();
+  }
+  const std::string begin = "<!-- config-keys:begin -->\n", end = "<!-- config-keys:end -->";
+  const size_t b = doc.find(begin), e = doc.find(end);
+  ASSERT_NE(b, std::string::npos) << "the config-keys markers are missing from docs/decisions.md";
+  ASSERT_NE(e, std::string::npos);
+  const std::string want = config_keys_markdown();
+  const std::string have = doc.substr(b + begin.size(), e - b - begin.size());
+  if (have != want && std::getenv("BITLENS_UPDATE_DOCS")) {
+    std::ofstream(path) << doc.substr(0, b + begin.size()) + want + doc.substr(e);
+    return;
+  }
+  EXPECT_EQ(have, want) << "docs/decisions.md is out of date: run BITLENS_UPDATE_DOCS=1 " << ::testing::UnitTest::GetInstance()->current_test_info()->name();
+}
+
+// A key no Keras version BitLens knows writes (here: a made-up one, as a newer Keras might add)
+// and a mixed-precision dtype make only their layer unsupported, with the key and value named;
+// the other layers are still analysed.
+TEST(Decisions, UnknownConfigKeysAndMixedPrecisionAreUnsupportedByName) {
+  Model m = mnist();
+  Layer* conv = nullptr;
+  Layer* dense = nullptr;
+  for (auto& l : m.layers) {
+    if (l.class_name == "QuantConv2D" && !conv) conv = &l;
+    if (l.class_name == "QuantDense" && !dense) dense = &l;
+  }
+  ASSERT_TRUE(conv && dense);
+  conv->config["output_rounding"] = "stochastic";
+  dense->config["dtype"] = {{"class_name", "Policy"}, {"config", {{"name", "mixed_float16"}}}};
+  CompileResult r = compile(m);
+  const Node& c = node(r, conv->name);
+  EXPECT_EQ(c.decision.kernel, KernelClass::Unsupported);
+  ASSERT_TRUE(has_reason(c, "CONFIG_KEY"));
+  EXPECT_NE(c.decision.reasons.back().message.find("'output_rounding' = \"stochastic\""), std::string::npos)
+      << c.decision.reasons.back().message;
+  const Node& d = node(r, dense->name);
+  EXPECT_EQ(d.decision.kernel, KernelClass::Unsupported);
+  ASSERT_TRUE(has_reason(d, "CONFIG_VALUE"));
+  EXPECT_NE(d.decision.reasons.back().message.find("mixed_float16"), std::string::npos);
+  int analysed = 0;
+  for (const Node& n : r.graph.nodes) analysed += n.decision.kernel == KernelClass::Binary;
+  EXPECT_GE(analysed, 2);
+  // The same keys with values that change nothing: a float32 policy object (Keras 3) and an
+  // initializer are accepted.
+  Model ok = mnist();
+  for (auto& l : ok.layers)
+    if (l.class_name == "QuantConv2D") {
+      l.config["dtype"] = {{"module", "keras"}, {"class_name", "DTypePolicy"}, {"config", {{"name", "float32"}}}, {"registered_name", nullptr}};
+      l.config["kernel_initializer"] = {{"class_name", "GlorotUniform"}, {"config", {{"seed", 3}}}};
+    }
+  for (const Node& n : compile(ok).graph.nodes) EXPECT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
 }

@@ -286,9 +286,11 @@ TEST(ReferenceTFOpLambda, ConstantAndTensorOperands) {
 
 TEST(ReferenceIdentity, InferenceNoOps) {
   const Array x = arr({1, 2}, {3, -4});
-  for (const char* cls : {"Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
-                          "AlphaDropout"})
+  for (const char* cls : {"Dropout", "SpatialDropout2D", "GaussianDropout", "AlphaDropout"})
     expect_array_eq(run1(layer("d", cls, {{"rate", 0.5}}, {"in"}), x), {1, 2}, {3, -4});
+  expect_array_eq(run1(layer("d", "GaussianNoise", {{"stddev", 0.5}}, {"in"}), x), {1, 2}, {3, -4});
+  // A key GaussianNoise does not have is not silently accepted.
+  EXPECT_THROW(run1(layer("d", "GaussianNoise", {{"rate", 0.5}}, {"in"}), x), ModelError);
 }
 
 TEST(ReferenceRescaling, ScaleThenOffset) {
