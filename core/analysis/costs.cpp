@@ -32,7 +32,8 @@ void compute_costs(Graph& g) {
     for (const auto& p : n.epi.chain) has_bias = has_bias || p.kind == PostOp::Kind::Bias;
     switch (n.op) {
       case Op::Conv2D: {
-        const int64_t cin = g.tensors[n.inputs[0]].shape.back();
+        // A grouped filter multiplies only its group's C/groups channels.
+        const int64_t cin = g.tensors[n.inputs[0]].shape.back() / n.conv.groups;
         n.macc = sat_add(sat_mul(sat_mul(out_elems, int64_t{n.conv.kh} * n.conv.kw), cin), has_bias ? out.shape.back() : 0);
         break;
       }

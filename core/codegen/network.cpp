@@ -157,6 +157,11 @@ class Generator {
       << "    p.out.flip = " << field_ptr(n, out.flip, n.epi.flip, "flip", "uint32_t") << ";\n";
   }
 
+  // memset leaves groups 0, which the kernels read as 1: ungrouped layers keep their old code.
+  static void groups(std::ostream& o, int32_t groups) {
+    if (groups > 1) o << "    p.groups = " << groups << ";\n";
+  }
+
   static const char* pad_name(bl_bpad p) {
     return p == BL_PAD_PLUS_ONE ? "BL_PAD_PLUS_ONE" : p == BL_PAD_MINUS_ONE ? "BL_PAD_MINUS_ONE" : "BL_PAD_ZERO";
   }
@@ -318,6 +323,7 @@ class Generator {
         geom(o, p.g);
         o << "    p.pad = " << pad_name(p.pad) << ";\n    p.weights = " << weights_u32(n, p.weights) << ";\n";
         output(o, n, p.out);
+        groups(o, p.groups);
         o << "    st = bl_bconv2d(&p, " << in_u32(x) << ", " << out << ", " << scratch(n) << ");\n";
       } else if (k == KernelClass::BinaryWeights) {
         const auto p = bwconv2d_params(g_, n);
@@ -325,6 +331,7 @@ class Generator {
         geom(o, p.g);
         o << "    p.pad_value = " << c_float_literal(p.pad_value) << ";\n    p.weights = " << weights_u32(n, p.weights) << ";\n";
         output(o, n, p.out);
+        groups(o, p.groups);
         o << "    st = bl_bwconv2d(&p, " << in_f32(x) << ", " << out << ", " << scratch(n) << ");\n";
       } else {
         const auto p = conv2d_params(g_, n);
@@ -332,6 +339,7 @@ class Generator {
         geom(o, p.g);
         o << "    p.pad_value = " << c_float_literal(p.pad_value) << ";\n    p.weights = " << weights_f32(n, p.weights) << ";\n";
         output(o, n, p.out);
+        groups(o, p.groups);
         o << "    st = bl_conv2d(&p, " << in_f32(x) << ", " << out << ");\n";
       }
     } else if (n.op == Op::DepthwiseConv2D) {

@@ -121,7 +121,9 @@ int64_t estimate_instructions(const CompileResult& c) {
     const Node& n = g.nodes[id];
     const auto& type = n.decision.op_type;
     if (n.op == Op::Conv2D && type == "sxor_s1_s1") {
-      const int64_t cin = g.tensors[n.inputs[0]].shape.back();
+      // Per group: each filter's patch covers its group's channels (a grouped layer gathers
+      // one patch per group, so the per-output cost follows the group's channel count).
+      const int64_t cin = g.tensors[n.inputs[0]].shape.back() / n.conv.groups;
       const double words = static_cast<double>((n.conv.kh * n.conv.kw * cin + 31) / 32);
       const bool aligned = cin % 32 == 0;
       total += static_cast<double>(g.tensors[n.outputs[0]].elements()) *

@@ -174,12 +174,14 @@ Tensor ModelBuilder::conv2d(const Tensor& x, ConvOptions o) {
   e.config.update({{"filters", o.filters}, {"kernel_size", pair(o.kernel_size)},
                    {"strides", pair(o.strides)}, {"padding", o.padding},
                    {"data_format", "channels_last"}, {"dilation_rate", pair(o.dilation_rate)},
-                   {"groups", 1}, {"activation", o.activation}, {"use_bias", o.use_bias},
+                   {"groups", o.groups}, {"activation", o.activation}, {"use_bias", o.use_bias},
                    {"kernel_initializer", initializer("GlorotUniform", {{"seed", nullptr}})},
                    {"bias_initializer", initializer("Zeros")}, {"kernel_regularizer", nullptr},
                    {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr},
                    {"kernel_constraint", nullptr}, {"bias_constraint", nullptr}});
-  int64_t cin = x.shape[2];
+  if (o.groups < 1 || x.shape[2] % o.groups != 0 || o.filters % o.groups != 0)
+    throw std::invalid_argument("ModelBuilder: groups must divide the input channels and filters");
+  int64_t cin = x.shape[2] / o.groups;
   float a = static_cast<float>(
       std::sqrt(6.0 / static_cast<double>((cin + o.filters) * o.kernel_size[0] * o.kernel_size[1])));
   e.weights.emplace_back("kernel",
@@ -201,7 +203,7 @@ Tensor ModelBuilder::quant_conv2d(const Tensor& x, ConvOptions o) {
   e.config.update({{"filters", o.filters}, {"kernel_size", pair(o.kernel_size)},
                    {"strides", pair(o.strides)}, {"padding", o.padding},
                    {"data_format", "channels_last"}, {"dilation_rate", pair(o.dilation_rate)},
-                   {"groups", 1}, {"activation", o.activation}, {"use_bias", o.use_bias},
+                   {"groups", o.groups}, {"activation", o.activation}, {"use_bias", o.use_bias},
                    {"input_quantizer", quantizer(o.input_quantizer)},
                    {"kernel_quantizer", quantizer(o.kernel_quantizer)},
                    {"kernel_initializer", initializer("GlorotUniform", {{"seed", nullptr}})},
@@ -212,7 +214,9 @@ Tensor ModelBuilder::quant_conv2d(const Tensor& x, ConvOptions o) {
                                   : json(nullptr)},
                    {"bias_constraint", nullptr}});
   if (o.pad_values) e.config["pad_values"] = *o.pad_values;
-  int64_t cin = x.shape[2];
+  if (o.groups < 1 || x.shape[2] % o.groups != 0 || o.filters % o.groups != 0)
+    throw std::invalid_argument("ModelBuilder: groups must divide the input channels and filters");
+  int64_t cin = x.shape[2] / o.groups;
   e.weights.emplace_back(
       "kernel", random_array({o.kernel_size[0], o.kernel_size[1], cin, o.filters}, -1.3f, 1.3f));
   if (o.use_bias) e.weights.emplace_back("bias", random_array({o.filters}, -0.1f, 0.1f));

@@ -76,12 +76,12 @@ std::vector<LayerInfo> build_table() {
   const std::vector<ConfigKey> conv2d = join(conv_common, {
       {"filters", T::PosInt, true, "any"},
       {"padding", T::Padding, false, "\"valid\", \"same\""},
-      {"groups", T::PosInt, false, "1 (else GROUPED_CONV)"},
+      {"groups", T::PosInt, false, "any dividing the input channels and filters (grouped convolution, GROUPED)"},
   });
   const std::vector<ConfigKey> conv1d = join(conv_common_1d, {
       {"filters", T::PosInt, true, "any"},
       {"padding", T::Padding1D, false, "\"valid\", \"same\", \"causal\""},
-      {"groups", T::PosInt, false, "1 (else GROUPED_CONV)"},
+      {"groups", T::PosInt, false, "any dividing the input channels and filters (grouped convolution, GROUPED)"},
   });
   const std::vector<ConfigKey> depthwise = join(conv_common, {
       {"padding", T::Padding, false, "\"valid\", \"same\""},

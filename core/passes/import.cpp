@@ -370,11 +370,7 @@ Graph import_model(const Model& model) {
       }
       const int groups = depthwise ? 1 : get_int(l, "groups", 1);
       if (groups < 1) fail(l, "config 'groups' is " + std::to_string(groups) + ", it must be 1 or more");
-      if (groups != 1) {
-        unsupported = true;
-        unsupported_why = "GROUPED_CONV";
-        unsupported_args = {std::to_string(groups), l.name};
-      }
+      a.groups = groups;
       const auto s = hwc(in_shape(0));
       const int64_t H = s[0], W = s[1];
       if (s[2] > kMaxConfigInt)

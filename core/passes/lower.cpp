@@ -43,7 +43,7 @@ int chain_direction(const std::vector<PostOp>& chain, size_t from, size_t c) {
 
 int64_t dot_length(const Graph& g, const Node& n) {
   const int64_t cin = g.tensors[n.inputs[0]].shape.back();
-  if (n.op == Op::Conv2D) return int64_t{n.conv.kh} * n.conv.kw * cin;
+  if (n.op == Op::Conv2D) return int64_t{n.conv.kh} * n.conv.kw * (cin / n.conv.groups);
   if (n.op == Op::DepthwiseConv2D) return int64_t{n.conv.kh} * n.conv.kw;
   return cin;  // dense
 }
@@ -58,7 +58,9 @@ void pack_weights(const Graph& g, Node& n) {
   const auto& w = n.weights;
   n.weight_bits.clear();
   if (n.op == Op::Conv2D) {
-    const int64_t co = a.filters, bits = int64_t{a.kh} * a.kw * cin, wpf = (bits + 31) / 32;
+    // Keras' grouped kernel (kh, kw, cin/groups, filters) is already one filter's taps in the
+    // kernel's (kh, kw, ci) order, ci over its group's channels.
+    const int64_t co = a.filters, bits = int64_t{a.kh} * a.kw * (cin / a.groups), wpf = (bits + 31) / 32;
     n.weight_bits.assign(static_cast<size_t>(co * wpf), 0u);
     for (int64_t t = 0; t < bits; ++t)
       for (int64_t o = 0; o < co; ++o)

@@ -79,6 +79,11 @@ const std::vector<ReasonInfo>& reason_table() {
        "padding=\"same\" with pad_values={0}: the padded input stays binary and runs on the "
        "plain XNOR/popcount kernel",
        "Nothing required"},
+      {"GROUPED", S::Info,
+       "groups={0}: grouped convolution, each filter reads only its group's {1} of the {2} input "
+       "channels ({0} groups of {3} filters, one kernel call; MACC and weights are 1/{0} of an "
+       "ungrouped layer's)",
+       "Nothing required"},
       {"CHANNELS_NOT_MULTIPLE_OF_32", S::Info,
        "{0} input channels per tap is not a multiple of 32: filters are packed along the whole "
        "{1} patch ({2} bits in {3} words), {4} spare bits per filter",
@@ -128,9 +133,6 @@ const std::vector<ReasonInfo>& reason_table() {
       {"CHANNELS_FIRST", S::Warning,
        "data_format=\"channels_first\" is not supported ('{1}')",
        "Build the model with data_format=\"channels_last\" (the Keras default)"},
-      {"GROUPED_CONV", S::Warning,
-       "groups={0}: grouped convolution (groups > 1) is not supported ('{1}')",
-       "Use groups=1 or split the layer into {0} separate convolutions on channel slices"},
       {"DENSE_RANK", S::Warning,
        "'{1}' applies Dense to a tensor of rank > 2; only flat inputs are supported",
        "Insert a Flatten (or GlobalAveragePooling2D) before the Dense layer"},

@@ -151,8 +151,15 @@ void select_weighted(Graph& g, int id) {
       d.reasons.push_back(make_reason("FLOAT_LAYER", {plain_class, n.name}));
   }
 
+  if (n.op == Op::Conv2D && a.groups > 1) {
+    const int64_t cin = g.tensors[n.inputs[0]].shape.back();
+    d.reasons.push_back(make_reason("GROUPED", {std::to_string(a.groups), std::to_string(cin / a.groups),
+                                                std::to_string(cin), std::to_string(a.filters / a.groups)}));
+  }
+
   if (d.kernel == KernelClass::Binary) {
-    const int cin = static_cast<int>(g.tensors[n.inputs[0]].shape.back());
+    // Channels per tap of one filter: a grouped filter sees only its group's channels.
+    const int cin = static_cast<int>(g.tensors[n.inputs[0]].shape.back() / (n.op == Op::Conv2D ? a.groups : 1));
     if (a.same) {
       if (a.pad_value == 0.0f) {
         const auto os = hwc(g.tensors[n.outputs[0]].shape);

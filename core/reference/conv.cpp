@@ -90,15 +90,19 @@ Array conv2d(const OpContext& ctx, const Inputs& in) {
   const Layer& layer = ctx.layer;
   require_inputs(layer, in, 1);
   const Spatial s = read_spatial(layer, "kernel_size");
+  // Keras' grouped convolution: filter co reads only the cg input channels of its group
+  // co / og, and the kernel stores cg channels per tap.
   const int64_t groups = cfg_int(layer, "groups", 1);
-  if (groups != 1)
-    fail(layer, "groups = " + std::to_string(groups) +
-                    " is not supported; the reference implements groups = 1 only");
+  if (groups < 1) fail(layer, "groups = " + std::to_string(groups) + " must be at least 1");
   const int64_t filters = cfg_int(layer, "filters", std::nullopt);
   const Array p = prepare_input(layer, *in[0], s, cfg_quantizer(layer, "input_quantizer"));
   const int64_t cin = p.shape[3];
+  if (cin % groups != 0 || filters % groups != 0)
+    fail(layer, "groups = " + std::to_string(groups) + " does not divide its " + std::to_string(cin) +
+                    " input channels and " + std::to_string(filters) + " filters");
+  const int64_t cg = cin / groups, og = filters / groups;
   const Array k = quantized(cfg_quantizer(layer, "kernel_quantizer"),
-                            weight(layer, "kernel", {s.kh, s.kw, cin, filters}));
+                            weight(layer, "kernel", {s.kh, s.kw, cg, filters}));
 
   const int64_t n = p.shape[0], h = p.shape[1], w = p.shape[2];
   const int64_t oh = sem::valid_output(h, s.kh, s.sh, s.dh);
@@ -109,13 +113,14 @@ Array conv2d(const OpContext& ctx, const Inputs& in) {
     for (int64_t oy = 0; oy < oh; ++oy)
       for (int64_t ox = 0; ox < ow; ++ox)
         for (int64_t co = 0; co < filters; ++co) {
+          const int64_t c0 = co / og * cg;  // first input channel of co's group
           float acc = 0.0f;
           for (int64_t ky = 0; ky < s.kh; ++ky)
             for (int64_t kx = 0; kx < s.kw; ++kx) {
               const int64_t iy = oy * s.sh + ky * s.dh, ix = ox * s.sw + kx * s.dw;
-              const float* xp = &p.data[((b * h + iy) * w + ix) * cin];
-              const float* kp = &k.data[((ky * s.kw + kx) * cin) * filters + co];
-              for (int64_t ci = 0; ci < cin; ++ci) acc += xp[ci] * kp[ci * filters];
+              const float* xp = &p.data[((b * h + iy) * w + ix) * cin + c0];
+              const float* kp = &k.data[((ky * s.kw + kx) * cg) * filters + co];
+              for (int64_t ci = 0; ci < cg; ++ci) acc += xp[ci] * kp[ci * filters];
             }
           y.data[((b * oh + oy) * ow + ox) * filters + co] = acc;
         }

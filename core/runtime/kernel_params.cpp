@@ -50,6 +50,7 @@ bl_bconv2d_params bconv2d_params(const Graph& g, const Node& n) {
   p.pad = binary_pad(n);
   p.weights = n.weight_bits.data();
   p.out = output_stage(n);
+  p.groups = n.conv.groups;
   return p;
 }
 
@@ -78,6 +79,7 @@ bl_bwconv2d_params bwconv2d_params(const Graph& g, const Node& n) {
   p.pad_value = n.conv.pad_value;
   p.weights = n.weight_bits.data();
   p.out = output_stage(n);
+  p.groups = n.conv.groups;
   return p;
 }
 
@@ -106,6 +108,7 @@ bl_conv2d_params conv2d_params(const Graph& g, const Node& n) {
   p.pad_value = n.conv.pad_value;
   p.weights = n.weights.data();
   p.out = output_stage(n);
+  p.groups = n.conv.groups;
   return p;
 }
 

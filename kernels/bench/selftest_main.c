@@ -100,9 +100,13 @@ static int conv_case(int t)
     g->dil_h = uni(1, 2);
     g->dil_w = uni(1, 2);
     same = (rnd() % 4) != 0;
+    /* a third of the layers grouped (BinaryFaceNet: groups = 4), aligned or not per group */
+    p.groups = (rnd() % 3) == 0 ? uni(2, 4) : 1;
+    if (g->in_c % p.groups != 0) p.groups = 1;
+    g->out_c = p.groups * (g->out_c / p.groups > 0 ? g->out_c / p.groups : 1);
     if (!axis(g->in_h, g->k_h, g->stride_h, g->dil_h, same, &g->out_h, &g->pad_top)) continue;
     if (!axis(g->in_w, g->k_w, g->stride_w, g->dil_w, same, &g->out_w, &g->pad_left)) continue;
-    wpf = ((size_t)g->k_h * g->k_w * g->in_c + 31) / 32;
+    wpf = ((size_t)g->k_h * g->k_w * (size_t)(g->in_c / p.groups) + 31) / 32;
     elems = (size_t)g->out_h * g->out_w * g->out_c;
     if ((size_t)g->in_h * g->in_w * g->in_c > 32 * 4096) continue;
     if (wpf * (size_t)g->out_c > 40000 || elems > 8192) continue;
@@ -113,21 +117,22 @@ static int conv_case(int t)
   random_bits(in_bits, (size_t)g->in_h * g->in_w * g->in_c);
   {
     int32_t o;
-    for (o = 0; o < g->out_c; o++) random_bits(w_bits + (size_t)o * wpf, (size_t)g->k_h * g->k_w * g->in_c);
+    for (o = 0; o < g->out_c; o++)
+      random_bits(w_bits + (size_t)o * wpf, (size_t)g->k_h * g->k_w * (size_t)(g->in_c / p.groups));
   }
   p.weights = w_bits;
-  random_output(&p.out, g->out_c, g->k_h * g->k_w * g->in_c);
+  random_output(&p.out, g->out_c, g->k_h * g->k_w * (g->in_c / p.groups));
   if (bl_bconv2d_scratch_size(&p) > sizeof scratch) return 0;
   memset(out_a, 0x5a, sizeof out_a);
   memset(out_b, 0xa5, sizeof out_b);
   if (bl_bconv2d(&p, in_bits, out_a, scratch) != BL_OK || bl_bconv2d_ref(&p, in_bits, out_b) != BL_OK ||
       memcmp(out_a, out_b, out_bytes(&p.out, elems)) != 0) {
     printf("bconv2d MISMATCH case %d: in %ldx%ldx%ld out %ldx%ldx%ld k %ldx%ld s %ld,%ld d %ld,%ld "
-           "pad %ld,%ld mode %d kind %d\n",
+           "pad %ld,%ld mode %d kind %d groups %ld\n",
            t, (long)g->in_h, (long)g->in_w, (long)g->in_c, (long)g->out_h, (long)g->out_w,
            (long)g->out_c, (long)g->k_h, (long)g->k_w, (long)g->stride_h, (long)g->stride_w,
            (long)g->dil_h, (long)g->dil_w, (long)g->pad_top, (long)g->pad_left, (int)p.pad,
-           (int)p.out.kind);
+           (int)p.out.kind, (long)p.groups);
     return 1;
   }
   return 0;

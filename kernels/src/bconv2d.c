@@ -8,24 +8,28 @@ size_t bl_bconv2d_weight_words(int32_t k_h, int32_t k_w, int32_t in_c, int32_t o
   return (size_t)out_c * BL_WORDS((size_t)k_h * (size_t)k_w * (size_t)in_c);
 }
 
-static int bconv_ok(const bl_bconv2d_params *p)
+/* 0 for bad parameters, else the number of groups. */
+static int32_t bconv_ok(const bl_bconv2d_params *p)
 {
   if (!p || !bl_i_geom_ok(&p->g) || !p->weights) return 0;
   if (p->pad != BL_PAD_ZERO && p->pad != BL_PAD_PLUS_ONE && p->pad != BL_PAD_MINUS_ONE) return 0;
-  return bl_i_output_ok(&p->out, 1);
+  if (!bl_i_output_ok(&p->out, 1)) return 0;
+  return bl_i_groups(&p->g, p->groups);
 }
 
-/* Words per filter ("patch packing"): the (kh, kw, ci) bit stream of one filter. */
-static size_t bconv_wpf(const bl_conv_geom *g)
+/* Words per filter ("patch packing"): the (kh, kw, ci) bit stream of one filter, ci over the
+ * group's channels. */
+static size_t bconv_wpf(const bl_conv_geom *g, int32_t groups)
 {
-  return BL_WORDS((size_t)g->k_h * (size_t)g->k_w * (size_t)g->in_c);
+  return BL_WORDS((size_t)g->k_h * (size_t)g->k_w * (size_t)(g->in_c / groups));
 }
 
-/* The patch, plus (exact zero padding only) a mask of its in-image bits. */
+/* One group's patch, plus (exact zero padding only) a mask of its in-image bits. */
 size_t bl_bconv2d_scratch_size(const bl_bconv2d_params *p)
 {
-  if (!bconv_ok(p)) return 0;
-  return bconv_wpf(&p->g) * sizeof(uint32_t) * (p->pad == BL_PAD_ZERO ? 2u : 1u);
+  const int32_t groups = bconv_ok(p);
+  if (!groups) return 0;
+  return bconv_wpf(&p->g, groups) * sizeof(uint32_t) * (p->pad == BL_PAD_ZERO ? 2u : 1u);
 }
 
 /* ---- Reference ------------------------------------------------------------------------------
@@ -36,10 +40,13 @@ bl_status bl_bconv2d_ref(const bl_bconv2d_params *p, const uint32_t *in, void *o
   const bl_conv_geom *g;
   bl_i_bitwriter bw;
   size_t wpf;
-  int32_t oh, ow, oc, kh, kw, ci;
-  if (!bconv_ok(p) || !in || !out) return BL_ERR_PARAM;
+  int32_t oh, ow, oc, kh, kw, ci, cg, og;
+  const int32_t groups = bconv_ok(p);
+  if (!groups || !in || !out) return BL_ERR_PARAM;
   g = &p->g;
-  wpf = bconv_wpf(g);
+  cg = g->in_c / groups;
+  og = g->out_c / groups;
+  wpf = bconv_wpf(g, groups);
   bw.p = (uint32_t *)out;
   bw.cur = 0;
   bw.pos = 0;
@@ -51,6 +58,7 @@ bl_status bl_bconv2d_ref(const bl_bconv2d_params *p, const uint32_t *in, void *o
                         : NULL;
       for (oc = 0; oc < g->out_c; oc++) {
         const uint32_t *w = p->weights + (size_t)oc * wpf;
+        const int32_t c0 = oc / og * cg; /* the group's first input channel */
         int32_t d = 0;
         for (kh = 0; kh < g->k_h; kh++) {
           for (kw = 0; kw < g->k_w; kw++) {
@@ -58,16 +66,16 @@ bl_status bl_bconv2d_ref(const bl_bconv2d_params *p, const uint32_t *in, void *o
             int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
             int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
             if (!inside && p->pad == BL_PAD_ZERO) continue;
-            for (ci = 0; ci < g->in_c; ci++) {
+            for (ci = 0; ci < cg; ci++) {
               int32_t a, wv;
               if (inside) {
                 size_t idx = ((size_t)ih * (size_t)g->in_w + (size_t)iw) * (size_t)g->in_c +
-                             (size_t)ci;
+                             (size_t)(c0 + ci);
                 a = bl_i_getbit(in, idx) ? -1 : 1;
               } else {
                 a = p->pad == BL_PAD_MINUS_ONE ? -1 : 1;
               }
-              wv = bl_i_getbit(w, ((size_t)kh * (size_t)g->k_w + (size_t)kw) * (size_t)g->in_c +
+              wv = bl_i_getbit(w, ((size_t)kh * (size_t)g->k_w + (size_t)kw) * (size_t)cg +
                                       (size_t)ci)
                        ? -1
                        : 1;
@@ -106,8 +114,9 @@ typedef struct {
   int32_t n; /* n_eff */
 } bconv_pixel;
 
+/* Output channels c0..c0+out_c-1 of one pixel (one group's filters, from `weights`). */
 typedef void (*bconv_chan_fn)(const bl_output *o, const uint32_t *weights, size_t wpf,
-                              int32_t out_c, const bconv_pixel *px, float *fout,
+                              int32_t c0, int32_t out_c, const bconv_pixel *px, float *fout,
                               bl_i_bitwriter *bw);
 
 #if BL_X86_DISPATCH
@@ -331,7 +340,7 @@ BL_INLINE void bconv_block_counts(const bconv_pixel *px, const uint32_t *w, size
  * a register and appended at once. Everything read from the parameter struct is copied to
  * locals first: the output stores could alias it. */
 BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_t wpf,
-                              int32_t out_c, const bconv_pixel *px, float *fout,
+                              int32_t c0, int32_t out_c, const bconv_pixel *px, float *fout,
                               bl_i_bitwriter *bwp, int hw)
 {
   uint32_t counts[32];
@@ -344,13 +353,13 @@ BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_
     uint32_t j;
     bconv_block_counts(px, weights + (size_t)cb * wpf, wpf, nb, counts, hw);
     if (oc.kind == BL_OUT_BITS) {
-      const int32_t *thr = oc.threshold + cb;
+      const int32_t *thr = oc.threshold + c0 + cb;
       uint32_t word = 0;
       if (!oc.flip) {
         for (j = 0; j < nb; j++)
           word |= (uint32_t)((n - 2 * (int32_t)counts[j]) < thr[j]) << j;
       } else {
-        const uint32_t fw = bl_i_readbits(oc.flip, (size_t)cb, nb);
+        const uint32_t fw = bl_i_readbits(oc.flip, (size_t)(c0 + cb), nb);
         for (j = 0; j < nb; j++) {
           const int32_t f = (int32_t)((fw >> j) & 1u);
           word |= ((uint32_t)((n - 2 * (int32_t)counts[j] - f) < thr[j]) ^ (uint32_t)f) << j;
@@ -359,51 +368,56 @@ BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_
       bl_i_bw_putn(&bw, word, nb);
     } else {
       for (j = 0; j < nb; j++)
-        fout[cb + (int32_t)j] =
-            bl_i_affine_clamp(&oc, cb + (int32_t)j, (float)(n - 2 * (int32_t)counts[j]));
+        fout[c0 + cb + (int32_t)j] =
+            bl_i_affine_clamp(&oc, c0 + cb + (int32_t)j, (float)(n - 2 * (int32_t)counts[j]));
     }
   }
   *bwp = bw;
 }
 
 static void bconv_chan_swar(const bl_output *o, const uint32_t *weights, size_t wpf,
-                            int32_t out_c, const bconv_pixel *px, float *fout, bl_i_bitwriter *bw)
+                            int32_t c0, int32_t out_c, const bconv_pixel *px, float *fout,
+                            bl_i_bitwriter *bw)
 {
-  bconv_channels(o, weights, wpf, out_c, px, fout, bw, 0);
+  bconv_channels(o, weights, wpf, c0, out_c, px, fout, bw, 0);
 }
 
 #if BL_X86_DISPATCH
 BL_TARGET_POPCNT static void bconv_chan_hw(const bl_output *o, const uint32_t *weights,
-                                           size_t wpf, int32_t out_c, const bconv_pixel *px,
-                                           float *fout, bl_i_bitwriter *bw)
+                                           size_t wpf, int32_t c0, int32_t out_c,
+                                           const bconv_pixel *px, float *fout,
+                                           bl_i_bitwriter *bw)
 {
-  bconv_channels(o, weights, wpf, out_c, px, fout, bw, 1);
+  bconv_channels(o, weights, wpf, c0, out_c, px, fout, bw, 1);
 }
 
 /* Vector variants: bl_bconv2d gives them masks instead of run lists (word_mask), so every pixel
  * takes the vector counts. */
 BL_TARGET_POPCNT static void bconv_chan_avx2(const bl_output *o, const uint32_t *weights,
-                                             size_t wpf, int32_t out_c, const bconv_pixel *px,
-                                             float *fout, bl_i_bitwriter *bw)
+                                             size_t wpf, int32_t c0, int32_t out_c,
+                                             const bconv_pixel *px, float *fout,
+                                             bl_i_bitwriter *bw)
 {
-  bconv_channels(o, weights, wpf, out_c, px, fout, bw, 2);
+  bconv_channels(o, weights, wpf, c0, out_c, px, fout, bw, 2);
 }
 
 BL_TARGET_POPCNT static void bconv_chan_avx512(const bl_output *o, const uint32_t *weights,
-                                               size_t wpf, int32_t out_c, const bconv_pixel *px,
-                                               float *fout, bl_i_bitwriter *bw)
+                                               size_t wpf, int32_t c0, int32_t out_c,
+                                               const bconv_pixel *px, float *fout,
+                                               bl_i_bitwriter *bw)
 {
-  bconv_channels(o, weights, wpf, out_c, px, fout, bw, 3);
+  bconv_channels(o, weights, wpf, c0, out_c, px, fout, bw, 3);
 }
 
 /* Highest x86 variant bl_bconv2d may pick (tests lower it to run every variant on one host). */
 int bl_i_x86_max_level = BL_X86_AVX512;
 #endif
 
-/* Gathers the window of output pixel (oh, ow) into px->patch, and for exact zero padding at a
- * border pixel (border_zero) the runs (in_c % 32 == 0; stored in `aux`) or the mask (in `aux`).
+/* Gathers the window of output pixel (oh, ow) over the cg input channels from c0 (one group;
+ * the whole pixel when ungrouped) into px->patch, and for exact zero padding at a border pixel
+ * (border_zero) the runs (cg % 32 == 0; stored in `aux`) or the mask (in `aux`).
  * word_mask (x86 builds only): the vector variants (AVX2/AVX-512) take a mask of whole words
- * instead of runs for in_c % 32 == 0 too. Sets px->n to the number of real taps times in_c. */
+ * instead of runs for cg % 32 == 0 too. Sets px->n to the number of real taps times cg. */
 #if BL_X86_DISPATCH
 #define BCONV_WM_PARAM , int word_mask
 #define BCONV_WM_ARG , word_mask
@@ -412,24 +426,27 @@ int bl_i_x86_max_level = BL_X86_AVX512;
 #define BCONV_WM_ARG
 #endif
 static void bconv_gather(const bl_bconv2d_params *p, const uint32_t *in, int32_t oh, int32_t ow,
-                         int interior, int border_zero, size_t wpf, uint32_t *patch,
-                         uint32_t *aux, bconv_pixel *px BCONV_WM_PARAM)
+                         int32_t c0, int32_t cg, int interior, int border_zero, size_t wpf,
+                         uint32_t *patch, uint32_t *aux, bconv_pixel *px BCONV_WM_PARAM)
 {
   const bl_conv_geom *g = &p->g;
   const int32_t ih0 = oh * g->stride_h - g->pad_top, iw0 = ow * g->stride_w - g->pad_left;
-  const size_t C = (size_t)g->in_c;
+  const size_t C = (size_t)g->in_c, CG = (size_t)cg;
+  /* Ungrouped, the k_w taps of a row are one contiguous run of the input; a group's slices of
+   * neighbouring pixels are not. */
+  const int whole = cg == g->in_c && g->dil_w == 1;
   int32_t kh, kw, taps = 0;
 
   px->patch = patch;
   px->mask = NULL;
   px->runs = NULL;
   px->nruns = 0;
-  if ((g->in_c & 31) == 0) {
-    /* Every pixel starts on a word boundary: whole words are copied, padded taps are whole
-     * words of 0 (+1) or 1 (-1) bits, or (exact zero) left out through the run list.
-     * Consecutive in-image taps are consecutive patch and filter words, whatever the dilation,
-     * so they merge into one run. */
-    const size_t cw = C / 32;
+  if ((cg & 31) == 0) {
+    /* Every pixel and every group starts on a word boundary: whole words are copied, padded
+     * taps are whole words of 0 (+1) or 1 (-1) bits, or (exact zero) left out through the run
+     * list. Consecutive in-image taps are consecutive patch and filter words, whatever the
+     * dilation and grouping, so they merge into one run. */
+    const size_t cw = CG / 32, pw = C / 32, off = (size_t)c0 / 32;
     const uint32_t padword = p->pad == BL_PAD_MINUS_ONE ? 0xffffffffu : 0u;
     int open = 0;
 #if BL_X86_DISPATCH
@@ -442,8 +459,8 @@ static void bconv_gather(const bl_bconv2d_params *p, const uint32_t *in, int32_t
     for (kh = 0; kh < g->k_h; kh++) {
       const int32_t ih = ih0 + kh * g->dil_h;
       uint32_t *dst = patch + (size_t)kh * (size_t)g->k_w * cw;
-      const uint32_t *row = in + (size_t)ih * (size_t)g->in_w * cw;
-      if (interior && g->dil_w == 1) {
+      const uint32_t *row = in + (size_t)ih * (size_t)g->in_w * pw + off;
+      if (interior && whole) {
         memcpy(dst, row + (size_t)iw0 * cw, (size_t)g->k_w * cw * sizeof(uint32_t));
         continue;
       }
@@ -451,7 +468,8 @@ static void bconv_gather(const bl_bconv2d_params *p, const uint32_t *in, int32_t
         const int32_t iw = iw0 + kw * g->dil_w;
         size_t j;
         if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w) {
-          memcpy(dst, row + (size_t)iw * cw, cw * sizeof(uint32_t));
+          const uint32_t *src = row + (size_t)iw * pw;
+          for (j = 0; j < cw; j++) dst[j] = src[j];
           taps++;
 #if BL_X86_DISPATCH
           if (px->mask) {
@@ -476,8 +494,9 @@ static void bconv_gather(const bl_bconv2d_params *p, const uint32_t *in, int32_t
       }
     }
   } else {
-    /* Unaligned channels: bit copies into a zeroed patch. With dil_w == 1 the k_w taps of a
-     * fully inside row are contiguous in the input stream and move as one run. */
+    /* Unaligned channels per group (any cg, including groups whose slice starts in the middle
+     * of a word): bit copies of cg bits per tap into a zeroed patch, so a group's filter is
+     * still one contiguous bit stream. */
     memset(patch, 0, wpf * sizeof(uint32_t));
     if (border_zero) {
       memset(aux, 0, wpf * sizeof(uint32_t));
@@ -485,27 +504,27 @@ static void bconv_gather(const bl_bconv2d_params *p, const uint32_t *in, int32_t
     }
     for (kh = 0; kh < g->k_h; kh++) {
       const int32_t ih = ih0 + kh * g->dil_h;
-      const size_t dbase = (size_t)kh * (size_t)g->k_w * C;
-      const size_t sbase = (size_t)ih * (size_t)g->in_w * C;
-      if (interior && g->dil_w == 1) {
+      const size_t dbase = (size_t)kh * (size_t)g->k_w * CG;
+      const size_t sbase = (size_t)ih * (size_t)g->in_w * C + (size_t)c0;
+      if (interior && whole) {
         bl_i_copybits(patch, dbase, in, sbase + (size_t)iw0 * C, (size_t)g->k_w * C);
         continue;
       }
       for (kw = 0; kw < g->k_w; kw++) {
         const int32_t iw = iw0 + kw * g->dil_w;
-        const size_t dpos = dbase + (size_t)kw * C;
+        const size_t dpos = dbase + (size_t)kw * CG;
         if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w) {
-          bl_i_copybits(patch, dpos, in, sbase + (size_t)iw * C, C);
-          if (border_zero) bl_i_fillbits(aux, dpos, C);
+          bl_i_copybits(patch, dpos, in, sbase + (size_t)iw * C, CG);
+          if (border_zero) bl_i_fillbits(aux, dpos, CG);
           taps++;
         } else if (p->pad == BL_PAD_MINUS_ONE) {
-          bl_i_fillbits(patch, dpos, C);
+          bl_i_fillbits(patch, dpos, CG);
         }
       }
     }
   }
   if (!border_zero) taps = g->k_h * g->k_w;
-  px->n = taps * g->in_c;
+  px->n = taps * cg;
 }
 
 bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, void *scratch)
@@ -513,20 +532,24 @@ bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, 
   const bl_conv_geom *g;
   size_t wpf;
   uint32_t *patch, *aux;
-  int32_t oh, ow, h_lo, h_hi, w_lo, w_hi;
+  int32_t oh, ow, h_lo, h_hi, w_lo, w_hi, gi, cg, og;
   bl_i_bitwriter bw;
   bconv_pixel px;
-  float *fout = p->out.kind == BL_OUT_F32 ? (float *)out : NULL;
+  float *fout = NULL;
   bconv_chan_fn chan = bconv_chan_swar;
+  const int32_t groups = bconv_ok(p);
 #if BL_X86_DISPATCH
   int word_mask = 0;
 #endif
 
-  if (!bconv_ok(p) || !in || !out || !scratch) return BL_ERR_PARAM;
+  if (!groups || !in || !out || !scratch) return BL_ERR_PARAM;
   g = &p->g;
-  wpf = bconv_wpf(g);
+  cg = g->in_c / groups;
+  og = g->out_c / groups;
+  wpf = bconv_wpf(g, groups);
+  fout = p->out.kind == BL_OUT_F32 ? (float *)out : NULL;
   /* run entries pack word offsets and lengths into 16 bits each */
-  if (p->pad == BL_PAD_ZERO && (g->in_c & 31) == 0 && wpf > 0xffffu) return BL_ERR_PARAM;
+  if (p->pad == BL_PAD_ZERO && (cg & 31) == 0 && wpf > 0xffffu) return BL_ERR_PARAM;
   patch = (uint32_t *)scratch;
   aux = patch + wpf;
 #if BL_X86_DISPATCH
@@ -544,9 +567,13 @@ bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, 
     const int row_inside = oh >= h_lo && oh < h_hi;
     for (ow = 0; ow < g->out_w; ow++) {
       const int interior = row_inside && ow >= w_lo && ow < w_hi;
-      bconv_gather(p, in, oh, ow, interior, !interior && p->pad == BL_PAD_ZERO, wpf, patch, aux,
-                   &px BCONV_WM_ARG);
-      chan(&p->out, p->weights, wpf, g->out_c, &px, fout, &bw);
+      /* Groups in order: their output channels follow each other in the pixel's bits. */
+      for (gi = 0; gi < groups; gi++) {
+        bconv_gather(p, in, oh, ow, gi * cg, cg, interior, !interior && p->pad == BL_PAD_ZERO,
+                     wpf, patch, aux, &px BCONV_WM_ARG);
+        chan(&p->out, p->weights + (size_t)gi * (size_t)og * wpf, wpf, gi * og, og, &px, fout,
+             &bw);
+      }
       if (fout) fout += g->out_c;
     }
   }

@@ -375,6 +375,14 @@ BL_INLINE void bl_i_emit_f32(const bl_output *o, int32_t c, float acc, float *fo
 int bl_i_geom_ok(const bl_conv_geom *g);
 /* Output stage sanity for out_c channels; integer = 1 for integer kernels (threshold needed). */
 int bl_i_output_ok(const bl_output *o, int integer);
+/* The number of groups of a grouped conv (0 read as 1), or 0 when `groups` is negative or does
+ * not divide both channel counts. */
+BL_INLINE int32_t bl_i_groups(const bl_conv_geom *g, int32_t groups)
+{
+  if (groups == 0) groups = 1;
+  if (groups < 0 || g->in_c % groups != 0 || g->out_c % groups != 0) return 0;
+  return groups;
+}
 
 /* First and one-past-last output index whose whole window lies inside [0, in) along one axis:
  * out index i reads input positions i*stride - pad + t*dil for t = 0..k-1. */

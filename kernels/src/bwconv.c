@@ -62,15 +62,24 @@ static int bw_geom_ok(const bl_conv_geom *g, const uint32_t *w, const bl_output 
 }
 
 /* ---- conv2d -------------------------------------------------------------------------------*/
-static size_t bwconv_taps(const bl_conv_geom *g)
+/* 0 for bad parameters, else the number of groups. */
+static int32_t bwconv_groups(const bl_bwconv2d_params *p)
 {
-  return (size_t)g->k_h * (size_t)g->k_w * (size_t)g->in_c;
+  if (!p || !bw_geom_ok(&p->g, p->weights, &p->out)) return 0;
+  return bl_i_groups(&p->g, p->groups);
+}
+
+/* Taps of one filter: k_h * k_w * (in_c / groups). */
+static size_t bwconv_taps(const bl_conv_geom *g, int32_t groups)
+{
+  return (size_t)g->k_h * (size_t)g->k_w * (size_t)(g->in_c / groups);
 }
 
 size_t bl_bwconv2d_scratch_size(const bl_bwconv2d_params *p)
 {
-  if (!p || !bw_geom_ok(&p->g, p->weights, &p->out)) return 0;
-  return bwconv_taps(&p->g) * sizeof(float);
+  const int32_t groups = bwconv_groups(p);
+  if (!groups) return 0;
+  return bwconv_taps(&p->g, groups) * sizeof(float);
 }
 
 bl_status bl_bwconv2d_ref(const bl_bwconv2d_params *p, const float *in, void *out)
@@ -78,10 +87,13 @@ bl_status bl_bwconv2d_ref(const bl_bwconv2d_params *p, const float *in, void *ou
   const bl_conv_geom *g;
   bl_i_bitwriter bw;
   size_t wpf;
-  int32_t oh, ow, oc, kh, kw, ci;
-  if (!p || !bw_geom_ok(&p->g, p->weights, &p->out) || !in || !out) return BL_ERR_PARAM;
+  int32_t oh, ow, oc, kh, kw, ci, cg, og;
+  const int32_t groups = bwconv_groups(p);
+  if (!groups || !in || !out) return BL_ERR_PARAM;
   g = &p->g;
-  wpf = BL_WORDS(bwconv_taps(g));
+  cg = g->in_c / groups;
+  og = g->out_c / groups;
+  wpf = BL_WORDS(bwconv_taps(g, groups));
   bl_i_bw_init(&bw, out);
   for (oh = 0; oh < g->out_h; oh++) {
     for (ow = 0; ow < g->out_w; ow++) {
@@ -91,17 +103,18 @@ bl_status bl_bwconv2d_ref(const bl_bwconv2d_params *p, const float *in, void *ou
                         : NULL;
       for (oc = 0; oc < g->out_c; oc++) {
         const uint32_t *w = p->weights + (size_t)oc * wpf;
+        const int32_t c0 = oc / og * cg; /* the group's first input channel */
         float acc = 0.0f;
         for (kh = 0; kh < g->k_h; kh++) {
           for (kw = 0; kw < g->k_w; kw++) {
             const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
             const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
             const int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
-            for (ci = 0; ci < g->in_c; ci++) {
+            for (ci = 0; ci < cg; ci++) {
               const float x = inside ? in[((size_t)ih * (size_t)g->in_w + (size_t)iw) *
-                                              (size_t)g->in_c + (size_t)ci]
+                                              (size_t)g->in_c + (size_t)(c0 + ci)]
                                      : p->pad_value;
-              const size_t t = ((size_t)kh * (size_t)g->k_w + (size_t)kw) * (size_t)g->in_c +
+              const size_t t = ((size_t)kh * (size_t)g->k_w + (size_t)kw) * (size_t)cg +
                                (size_t)ci;
               acc += bl_i_getbit(w, t) ? -x : x;
             }
@@ -115,48 +128,56 @@ bl_status bl_bwconv2d_ref(const bl_bwconv2d_params *p, const float *in, void *ou
   return BL_OK;
 }
 
-/* Optimized: the window is gathered once per pixel into scratch (padded taps = pad_value) in
- * (kh, kw, ci) order, then filters four at a time are branch-free signed sums over it. */
+/* Optimized: per pixel and group, the group's window is gathered into scratch (padded taps =
+ * pad_value) in (kh, kw, ci) order, then the group's filters four at a time are branch-free
+ * signed sums over it. */
 bl_status bl_bwconv2d(const bl_bwconv2d_params *p, const float *in, void *out, void *scratch)
 {
   const bl_conv_geom *g;
   bl_i_bitwriter bw;
   size_t wpf, taps;
   float *patch, *fout;
-  int32_t oh, ow, oc, kh, kw, ci;
-  if (!p || !bw_geom_ok(&p->g, p->weights, &p->out) || !in || !out || !scratch)
-    return BL_ERR_PARAM;
+  int32_t oh, ow, oc, kh, kw, ci, gi, cg, og;
+  const int32_t groups = bwconv_groups(p);
+  if (!groups || !in || !out || !scratch) return BL_ERR_PARAM;
   g = &p->g;
-  taps = bwconv_taps(g);
+  cg = g->in_c / groups;
+  og = g->out_c / groups;
+  taps = bwconv_taps(g, groups);
   wpf = BL_WORDS(taps);
   patch = (float *)scratch;
   fout = p->out.kind == BL_OUT_F32 ? (float *)out : NULL;
   bl_i_bw_init(&bw, out);
   for (oh = 0; oh < g->out_h; oh++) {
     for (ow = 0; ow < g->out_w; ow++) {
-      float *dst = patch;
       const uint32_t *w = p->weights;
-      for (kh = 0; kh < g->k_h; kh++) {
-        const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
-        for (kw = 0; kw < g->k_w; kw++, dst += g->in_c) {
-          const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
-          if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w)
-            memcpy(dst, in + ((size_t)ih * (size_t)g->in_w + (size_t)iw) * (size_t)g->in_c,
-                   (size_t)g->in_c * sizeof(float));
-          else
-            for (ci = 0; ci < g->in_c; ci++) dst[ci] = p->pad_value;
+      for (gi = 0; gi < groups; gi++) {
+        const int32_t end = (gi + 1) * og;
+        float *dst = patch;
+        for (kh = 0; kh < g->k_h; kh++) {
+          const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+          for (kw = 0; kw < g->k_w; kw++, dst += cg) {
+            const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
+            if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w)
+              memcpy(dst,
+                     in + ((size_t)ih * (size_t)g->in_w + (size_t)iw) * (size_t)g->in_c +
+                         (size_t)gi * (size_t)cg,
+                     (size_t)cg * sizeof(float));
+            else
+              for (ci = 0; ci < cg; ci++) dst[ci] = p->pad_value;
+          }
         }
+        for (oc = gi * og; oc + 4 <= end; oc += 4, w += 4 * wpf) {
+          float acc[4];
+          bw_sum4(patch, w, wpf, taps, acc);
+          bl_i_emit_f32(&p->out, oc, acc[0], fout, &bw);
+          bl_i_emit_f32(&p->out, oc + 1, acc[1], fout, &bw);
+          bl_i_emit_f32(&p->out, oc + 2, acc[2], fout, &bw);
+          bl_i_emit_f32(&p->out, oc + 3, acc[3], fout, &bw);
+        }
+        for (; oc < end; oc++, w += wpf)
+          bl_i_emit_f32(&p->out, oc, bw_sum(patch, w, taps), fout, &bw);
       }
-      for (oc = 0; oc + 4 <= g->out_c; oc += 4, w += 4 * wpf) {
-        float acc[4];
-        bw_sum4(patch, w, wpf, taps, acc);
-        bl_i_emit_f32(&p->out, oc, acc[0], fout, &bw);
-        bl_i_emit_f32(&p->out, oc + 1, acc[1], fout, &bw);
-        bl_i_emit_f32(&p->out, oc + 2, acc[2], fout, &bw);
-        bl_i_emit_f32(&p->out, oc + 3, acc[3], fout, &bw);
-      }
-      for (; oc < g->out_c; oc++, w += wpf)
-        bl_i_emit_f32(&p->out, oc, bw_sum(patch, w, taps), fout, &bw);
       if (fout) fout += g->out_c;
     }
   }

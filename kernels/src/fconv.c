@@ -15,13 +15,23 @@ static int f_ok(const bl_conv_geom *g, const float *w, const bl_output *o)
 }
 
 /* ---- conv2d -------------------------------------------------------------------------------*/
+/* 0 for bad parameters, else the number of groups. */
+static int32_t fconv_groups(const bl_conv2d_params *p)
+{
+  if (!p || !f_ok(&p->g, p->weights, &p->out)) return 0;
+  return bl_i_groups(&p->g, p->groups);
+}
+
 bl_status bl_conv2d_ref(const bl_conv2d_params *p, const float *in, void *out)
 {
   const bl_conv_geom *g;
   bl_i_bitwriter bw;
-  int32_t oh, ow, oc, kh, kw, ci;
-  if (!p || !f_ok(&p->g, p->weights, &p->out) || !in || !out) return BL_ERR_PARAM;
+  int32_t oh, ow, oc, kh, kw, ci, cg, og;
+  const int32_t groups = fconv_groups(p);
+  if (!groups || !in || !out) return BL_ERR_PARAM;
   g = &p->g;
+  cg = g->in_c / groups;
+  og = g->out_c / groups;
   bl_i_bw_init(&bw, out);
   for (oh = 0; oh < g->out_h; oh++) {
     for (ow = 0; ow < g->out_w; ow++) {
@@ -30,18 +40,19 @@ bl_status bl_conv2d_ref(const bl_conv2d_params *p, const float *in, void *out)
                                              (size_t)g->out_c
                         : NULL;
       for (oc = 0; oc < g->out_c; oc++) {
+        const int32_t c0 = oc / og * cg; /* the group's first input channel */
         float acc = 0.0f;
         for (kh = 0; kh < g->k_h; kh++) {
           for (kw = 0; kw < g->k_w; kw++) {
             const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
             const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
             const int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
-            for (ci = 0; ci < g->in_c; ci++) {
+            for (ci = 0; ci < cg; ci++) {
               const float x = inside ? in[((size_t)ih * (size_t)g->in_w + (size_t)iw) *
-                                              (size_t)g->in_c + (size_t)ci]
+                                              (size_t)g->in_c + (size_t)(c0 + ci)]
                                      : p->pad_value;
               const float w = p->weights[(((size_t)kh * (size_t)g->k_w + (size_t)kw) *
-                                              (size_t)g->in_c + (size_t)ci) *
+                                              (size_t)cg + (size_t)ci) *
                                              (size_t)g->out_c + (size_t)oc];
               acc += x * w;
             }
@@ -55,11 +66,12 @@ bl_status bl_conv2d_ref(const bl_conv2d_params *p, const float *in, void *out)
   return BL_OK;
 }
 
-/* One block of output channels for one pixel: acc[i] for channels ob..ob+bs-1 over all taps.
+/* One block of output channels for one pixel: acc[i] for channels ob..ob+bs-1 over all taps,
+ * reading the cg input channels from c0 (a block never spans two groups).
  * With a full block of 8 the accumulators are named locals, so they stay in FPU registers
  * (one input load and 8 weight loads, multiplies and adds per tap). */
 static void conv_block(const bl_conv2d_params *p, const float *in, int32_t oh, int32_t ow,
-                       int32_t ob, int32_t bs, float *acc)
+                       int32_t ob, int32_t bs, int32_t c0, int32_t cg, float *acc)
 {
   const bl_conv_geom *g = &p->g;
   const float *wrow = p->weights + ob;
@@ -72,10 +84,11 @@ static void conv_block(const bl_conv2d_params *p, const float *in, int32_t oh, i
     for (kw = 0; kw < g->k_w; kw++) {
       const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
       const int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
-      const float *px =
-          inside ? in + ((size_t)ih * (size_t)g->in_w + (size_t)iw) * (size_t)g->in_c : NULL;
+      const float *px = inside ? in + ((size_t)ih * (size_t)g->in_w + (size_t)iw) *
+                                          (size_t)g->in_c + (size_t)c0
+                               : NULL;
       if (bs == F_BLOCK) {
-        for (ci = 0; ci < g->in_c; ci++, wrow += oc) {
+        for (ci = 0; ci < cg; ci++, wrow += oc) {
           const float x = px ? px[ci] : p->pad_value;
           a0 += x * wrow[0];
           a1 += x * wrow[1];
@@ -87,7 +100,7 @@ static void conv_block(const bl_conv2d_params *p, const float *in, int32_t oh, i
           a7 += x * wrow[7];
         }
       } else {
-        for (ci = 0; ci < g->in_c; ci++, wrow += oc) {
+        for (ci = 0; ci < cg; ci++, wrow += oc) {
           const float x = px ? px[ci] : p->pad_value;
           for (i = 0; i < bs; i++) acc[i] += x * wrow[i];
         }
@@ -111,17 +124,23 @@ bl_status bl_conv2d(const bl_conv2d_params *p, const float *in, void *out)
   const bl_conv_geom *g;
   bl_i_bitwriter bw;
   float *fout, acc[F_BLOCK];
-  int32_t oh, ow, ob, i;
-  if (!p || !f_ok(&p->g, p->weights, &p->out) || !in || !out) return BL_ERR_PARAM;
+  int32_t oh, ow, ob, i, gi, cg, og;
+  const int32_t groups = fconv_groups(p);
+  if (!groups || !in || !out) return BL_ERR_PARAM;
   g = &p->g;
+  cg = g->in_c / groups;
+  og = g->out_c / groups;
   fout = p->out.kind == BL_OUT_F32 ? (float *)out : NULL;
   bl_i_bw_init(&bw, out);
   for (oh = 0; oh < g->out_h; oh++) {
     for (ow = 0; ow < g->out_w; ow++) {
-      for (ob = 0; ob < g->out_c; ob += F_BLOCK) {
-        const int32_t bs = g->out_c - ob < F_BLOCK ? g->out_c - ob : F_BLOCK;
-        conv_block(p, in, oh, ow, ob, bs, acc);
-        for (i = 0; i < bs; i++) bl_i_emit_f32(&p->out, ob + i, acc[i], fout, &bw);
+      for (gi = 0; gi < groups; gi++) {
+        const int32_t end = (gi + 1) * og;
+        for (ob = gi * og; ob < end; ob += F_BLOCK) {
+          const int32_t bs = end - ob < F_BLOCK ? end - ob : F_BLOCK;
+          conv_block(p, in, oh, ow, ob, bs, gi * cg, cg, acc);
+          for (i = 0; i < bs; i++) bl_i_emit_f32(&p->out, ob + i, acc[i], fout, &bw);
+        }
       }
       if (fout) fout += g->out_c;
     }

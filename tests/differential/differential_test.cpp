@@ -460,8 +460,8 @@ std::optional<Pending> run_generated(Pending p, const fs::path& dir, Tally& t, b
   try {
     r = compile(p.gen.model);
   } catch (const ModelError& e) {
-    // A valid Keras file BitLens refuses (issue 10 item 5: e.g. groups > 1 fails the kernel
-    // shape check). Counted, not compared; the long run lists them.
+    // A valid Keras file BitLens refuses (issue 10 item 5 was groups > 1 failing the kernel
+    // shape check; grouped convolutions now run). Counted, not compared; the long run lists them.
     ++t.refused;
     std::string msg = e.what();
     msg = msg.substr(msg.find(':') + 1, 70);

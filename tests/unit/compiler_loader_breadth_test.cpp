@@ -298,22 +298,43 @@ Model grouped(int groups, int64_t cin_per_group) {
   return m;
 }
 
-TEST(LoaderBreadth, GroupedConvolutionGetsItsOwnReasonNotAShapeError) {
+TEST(LoaderBreadth, GroupedConvolutionRunsOnTheBinaryKernel) {
   TempDir dir;
   const Model m = through_file(grouped(4, 2), dir);
   EXPECT_EQ(m.find("grouped")->weights.at("kernel").shape, (std::vector<int64_t>{3, 3, 2, 8}));
   const CompileResult r = compile(m);
   const Node& g = node(r, "grouped");
-  EXPECT_EQ(g.decision.kernel, KernelClass::Unsupported);
-  const Reason* re = reason(g, "GROUPED_CONV");
+  EXPECT_EQ(g.decision.kernel, KernelClass::Binary);
+  EXPECT_EQ(g.conv.groups, 4);
+  const Reason* re = reason(g, "GROUPED");
   ASSERT_NE(re, nullptr);
   EXPECT_TRUE(contains(re->message, "groups=4")) << re->message;
-  EXPECT_TRUE(contains(re->message, "'grouped'")) << re->message;
-  // Its output shape is known, so everything after it is analysed normally.
+  EXPECT_TRUE(contains(re->message, "its group's 2 of the 8 input channels")) << re->message;
+  // Each filter is 3x3x2 = 18 bits (one word), and multiplies 18 inputs per output.
+  EXPECT_EQ(g.weight_bits.size(), 8u);
+  EXPECT_EQ(g.macc, 6 * 6 * 8 * 3 * 3 * 2);
   EXPECT_EQ(out(r, "grouped").shape, (std::vector<int64_t>{6, 6, 8}));
-  EXPECT_EQ(reason(node(r, "dense"), "SHAPE_UNKNOWN"), nullptr);
-  EXPECT_EQ(node(r, "dense").decision.kernel, KernelClass::Float);
-  EXPECT_GT(node(r, "dense").macc, 0);
+  // The reports say so: the GROUPED note and the grouped MACC.
+  const std::string text = text_report(r, {.width = 200});
+  EXPECT_TRUE(contains(text, "GROUPED")) << text;
+  EXPECT_FALSE(contains(text, "GROUPED_CONV")) << text;
+  const json j = json_report(r);
+  bool seen = false;
+  for (const auto& l : j["layers"])
+    if (l["name"] == "grouped") {
+      seen = true;
+      EXPECT_TRUE(contains(l.dump(), "\"GROUPED\"")) << l.dump();
+      EXPECT_TRUE(contains(l.dump(), "5184")) << l.dump();  // MACC 6*6*8*3*3*2
+    }
+  EXPECT_TRUE(seen);
+  // Both engines agree on the whole model.
+  const auto x = random_inputs(r, 7, 3);
+  const auto got = Executor(r).run(x);
+  const auto want = reference_run(r.model, x);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0].data.size(), want[0].data.size());
+  for (size_t k = 0; k < got[0].data.size(); ++k)
+    EXPECT_NEAR(got[0].data[k], want[0].data[k], 1e-4 * (1.0 + std::fabs(want[0].data[k]))) << k;
 }
 
 TEST(LoaderBreadth, GroupsThatDoNotDivideTheChannelsAreRefusedWithTheValues) {

@@ -139,6 +139,71 @@ TEST(ExportOneD, SequenceNetworkMatchesTheHostOnM4AndM7) {
   expect_bit_exact_on_m4_and_m7(c, 5);
 }
 
+// Grouped convolutions in firmware (BinaryFaceNet: QuantConv2D(groups=4)): a binary-weights
+// grouped stem, binary grouped layers with 8 channels per group (bit-level gathering) and 32
+// (whole words), pad_values +1 / 0 / -1, BN folded to thresholds, a max-pool on bits, a float
+// grouped Conv2D, pooling and a Dense head. Bit for bit with the host on M4 and M7; the
+// instruction counts per step go into the test log.
+TEST(ExportGrouped, BinaryFaceNetLikeMatchesTheHostOnM4AndM7) {
+  if (!have_cross_tools()) GTEST_SKIP() << "arm-none-eabi-gcc, make or qemu-system-arm not installed";
+  namespace kb = bitlens::keras;
+  kb::ModelBuilder b("grouped", kb::Style::functional, 29);
+  auto conv = [](int filters, int groups, double pad, std::string name, bool binary_input = true) {
+    kb::ConvOptions o;
+    o.filters = filters;
+    o.padding = "same";
+    o.groups = groups;
+    o.use_bias = false;
+    o.input_quantizer = binary_input ? "ste_sign" : "";
+    o.kernel_quantizer = "ste_sign";
+    o.pad_values = pad;
+    o.name = std::move(name);
+    return o;
+  };
+  auto x = b.input({12, 12, 4});
+  x = b.batch_norm(b.quant_conv2d(x, conv(32, 2, -1.0, "bw_stem_g2", false)));
+  x = b.batch_norm(b.quant_conv2d(x, conv(64, 4, 1.0, "b_g4_cg8")));
+  x = b.max_pool2d(x);
+  x = b.batch_norm(b.quant_conv2d(x, conv(128, 2, 0.0, "b_g2_cg32_zero")));
+  x = b.batch_norm(b.quant_conv2d(x, conv(128, 4, -1.0, "b_g4_cg32")));
+  kb::ConvOptions f;
+  f.filters = 16;
+  f.kernel_size = {3, 3};
+  f.strides = {2, 2};
+  f.padding = "same";
+  f.groups = 4;
+  f.activation = "relu";
+  f.name = "f_g4";
+  x = b.conv2d(x, f);
+  x = b.global_average_pool2d(x);
+  kb::DenseOptions d;
+  d.units = 8;
+  b.dense(x, d);
+  const CompileResult c = compile(b.build());
+  for (const auto& n : c.graph.nodes) ASSERT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
+  for (const char* name : {"b_g4_cg8", "b_g2_cg32_zero", "b_g4_cg32"}) {
+    ASSERT_NE(c.graph.find_node(name), nullptr) << name;
+    EXPECT_EQ(c.graph.find_node(name)->decision.kernel, KernelClass::Binary) << name;
+  }
+  // Bit-packed outputs where the next layer binarizes; the last one feeds the float conv.
+  EXPECT_TRUE(c.graph.find_node("b_g4_cg8")->epi.bits);
+  EXPECT_TRUE(c.graph.find_node("b_g2_cg32_zero")->epi.bits);
+  EXPECT_FALSE(c.graph.find_node("b_g4_cg32")->epi.bits);
+  EXPECT_EQ(c.graph.find_node("bw_stem_g2")->decision.kernel, KernelClass::BinaryWeights);
+  EXPECT_EQ(c.graph.find_node("f_g4")->decision.kernel, KernelClass::Float);
+  for (auto t : {ValidateTarget::QemuM4, ValidateTarget::QemuM7}) {
+    ValidateOptions vo;
+    vo.target = t;
+    vo.inputs = random_inputs(c, 7, 2);
+    const ValidateResult r = validate(c, vo);
+    const std::string report = validate_text(c, r);
+    std::printf("%s", report.c_str());
+    EXPECT_TRUE(r.pass()) << report;
+    EXPECT_TRUE(r.firmware_pass) << report;
+    for (const auto& out : r.vs_runtime.outputs) EXPECT_EQ(out.bit_exact, out.elements) << report;
+  }
+}
+
 TEST(ExportValidateCli, ExitStatusesAndCorruptedWeight) {
   if (!have_cross_tools()) GTEST_SKIP() << "arm-none-eabi-gcc, make or qemu-system-arm not installed";
   const std::string m = model("forum_2layer_pad0.h5");

@@ -110,7 +110,7 @@ void check_def(const Case &c, const std::vector<uint32_t> &out, const std::vecto
 
 std::vector<uint32_t> run_conv(const Case &c, bool ref) {
   std::vector<uint32_t> out(out_words(c.st.o.kind, elems(c.g)), 0xa5a5a5a5u);
-  bl_bwconv2d_params p{c.g, c.padv, c.w.data(), c.st.o};
+  bl_bwconv2d_params p{c.g, c.padv, c.w.data(), c.st.o, 1};
   if (ref) {
     EXPECT_EQ(bl_bwconv2d_ref(&p, c.in.data(), out.data()), BL_OK);
   } else {
@@ -206,7 +206,7 @@ TEST(BWDense, OptimizedMatchesReferenceAndDefinition) {
 TEST(BWConv2D, RejectsMissingScratch) {
   Rng r(1);
   const Case c = make_conv(r, 0);
-  bl_bwconv2d_params p{c.g, c.padv, c.w.data(), c.st.o};
+  bl_bwconv2d_params p{c.g, c.padv, c.w.data(), c.st.o, 1};
   std::vector<uint32_t> out(out_words(c.st.o.kind, elems(c.g)));
   EXPECT_GT(bl_bwconv2d_scratch_size(&p), 0u);
   EXPECT_EQ(bl_bwconv2d(&p, c.in.data(), out.data(), nullptr), BL_ERR_PARAM);

@@ -42,7 +42,7 @@ size_t elems(const bl_conv_geom &g) { return size_t(g.out_h) * g.out_w * g.out_c
 std::vector<uint32_t> run(const Case &c, bool ref) {
   std::vector<uint32_t> out(out_words(c.st.o.kind, elems(c.g)), 0xa5a5a5a5u);
   if (c.m == 0) {
-    bl_conv2d_params p{c.g, c.padv, c.w.data(), c.st.o};
+    bl_conv2d_params p{c.g, c.padv, c.w.data(), c.st.o, 1};
     EXPECT_EQ(ref ? bl_conv2d_ref(&p, c.in.data(), out.data()) : bl_conv2d(&p, c.in.data(), out.data()), BL_OK);
   } else {
     bl_depthwise_params p{c.g, c.m, c.padv, c.w.data(), c.st.o};

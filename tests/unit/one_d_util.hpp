@@ -31,6 +31,7 @@ struct Conv1DSpec {
   double pad_values = 0.0;
   bool use_bias = true;
   std::string activation = "linear";
+  int groups = 1;  // kernel (k, cin / groups, filters)
 };
 
 // A (Quant)Conv1D as tf.keras 2.x / Larq serialize it.
@@ -44,7 +45,7 @@ inline kb::Tensor conv1d(kb::ModelBuilder& b, const kb::Tensor& x, const Conv1DS
               {"padding", s.padding},
               {"data_format", "channels_last"},
               {"dilation_rate", {s.dilation}},
-              {"groups", 1},
+              {"groups", s.groups},
               {"activation", s.activation},
               {"use_bias", s.use_bias},
               {"kernel_initializer", {{"class_name", "GlorotUniform"}, {"config", {{"seed", nullptr}}}}},
@@ -60,7 +61,7 @@ inline kb::Tensor conv1d(kb::ModelBuilder& b, const kb::Tensor& x, const Conv1DS
     cfg["kernel_constraint"] = "weight_clip";
     cfg["pad_values"] = s.pad_values;
   }
-  std::vector<std::pair<std::string, Array>> w = {{"kernel", random_array({s.k, cin, s.filters}, seed)}};
+  std::vector<std::pair<std::string, Array>> w = {{"kernel", random_array({s.k, cin / s.groups, s.filters}, seed)}};
   if (s.use_bias) w.emplace_back("bias", random_array({s.filters}, seed + 1, -0.5f, 0.5f));
   return b.layer(s.quant ? "QuantConv1D" : "Conv1D", {x}, cfg, {out, s.filters}, w);
 }

@@ -79,6 +79,37 @@ TEST(ReferenceConv, BinaryConvSameStrideTwoByHand) {
                   {-2, -2, -4, -2});
 }
 
+// Conv2D(groups=2) on one pixel of 4 channels x = (1, 2, 3, 4), 1x1 kernel (1, 1, 2, 4): filters
+// 0 and 1 read channels 0..1, filters 2 and 3 read channels 2..3 (Keras: filter f is in group
+// f / (filters / groups)). Kernel rows are the group's input channel, columns the filter:
+//   ci 0: 1 10 100 1000      y0 = 1*1 + 2*2 = 5          y2 = 3*100 + 4*200 = 1100
+//   ci 1: 2 20 200 2000      y1 = 1*10 + 2*20 = 50       y3 = 3*1000 + 4*2000 = 11000
+TEST(ReferenceConv, GroupedConvolutionByHand) {
+  json cfg = {{"filters", 4}, {"kernel_size", {1, 1}}, {"padding", "valid"}, {"groups", 2},
+              {"use_bias", false}, {"activation", "linear"}};
+  const Layer l = layer("g", "Conv2D", cfg, {"in"},
+                        {{"kernel", arr({1, 1, 2, 4}, {1, 10, 100, 1000, 2, 20, 200, 2000})}});
+  expect_array_eq(run1(l, arr({1, 1, 1, 4}, {1, 2, 3, 4})), {1, 1, 1, 4}, {5, 50, 1100, 11000});
+  // A kernel with all 4 channels per tap is not this layer's (Keras stores C / groups).
+  Layer wrong = l;
+  wrong.weights["kernel"] = arr({1, 1, 4, 4}, std::vector<float>(16, 1.0f));
+  EXPECT_THROW(run1(wrong, arr({1, 1, 1, 4}, {1, 2, 3, 4})), ModelError);
+}
+
+// Binary, groups=2, "same" with pad_values=-1, 3 pixels x 2 channels, kernel 3 wide: border
+// taps hold -1 (after the input quantizer), group 0 = channel 0, group 1 = channel 1.
+//   signs ch0: + - +   ch1: - - +      kernel ch-in-group 0 for filters 0, 1: (+,+,+), (+,-,+)
+//   y0 (ch0, w=(+,+,+)) at pixels 0..2: (-1+1-1)=-1, (1-1+1)=1, (-1+1-1)=-1
+//   y1 (ch1, w=(+,-,+)) at pixels 0..2: (-1+1-1)=-1, (-1+1+1)=1, (-1-1-1)=-3
+TEST(ReferenceConv, GroupedBinaryConvSamePadMinusOneByHand) {
+  json cfg = {{"filters", 2}, {"kernel_size", {1, 3}}, {"padding", "same"}, {"groups", 2},
+              {"use_bias", false}, {"activation", "linear"}, {"pad_values", -1.0},
+              {"input_quantizer", "ste_sign"}, {"kernel_quantizer", "ste_sign"}};
+  const Layer l = layer("g", "QuantConv2D", cfg, {"in"},
+                        {{"kernel", arr({1, 3, 1, 2}, {0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0.5f})}});
+  expect_array_eq(run1(l, arr({1, 1, 3, 2}, {0.0f, -1, -2, -3, 5, 0})), {1, 1, 3, 2}, {-1, -1, 1, 1, -1, -3});
+}
+
 TEST(ReferenceConv, SamePaddingSplitsLikeTensorFlow) {
   // 3x3 all-ones kernel on a 2x2 input of ones, padding same with pad value 0: in=2, k=3, s=1
   // gives total 2 = 1 before + 1 after, so every output sees the whole 2x2 image: 4.

@@ -147,7 +147,7 @@ TEST(ReferenceErrors, ConvOptionsItCannotCompute) {
   m.find("quant_conv2d")->config["groups"] = 2;
   const Array x = arr({1, 3, 3, 1}, std::vector<float>(9, 1));
   expect_model_error([&] { reference_run(m, {x}); },
-                     {"layer 'quant_conv2d' (QuantConv2D)", "groups = 2", "groups = 1 only"});
+                     {"layer 'quant_conv2d' (QuantConv2D)", "groups = 2 does not divide its 1 input channels"});
   m = binary_chain();
   m.find("quant_conv2d")->config["data_format"] = "channels_first";
   expect_model_error([&] { reference_run(m, {x}); }, {"quant_conv2d", "channels_first"});

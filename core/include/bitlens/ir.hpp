@@ -92,6 +92,9 @@ struct ConvAttrs {
   float pad_value = 0.0f;
   int filters = 0;           // conv/dense output channels
   int depth_multiplier = 1;  // depthwise
+  // Conv2D (and 1-D): filter o reads input channels [gi*C/groups, (gi+1)*C/groups) with
+  // gi = o / (filters/groups), as Keras' groups; its weights hold C/groups channels per tap.
+  int groups = 1;
   Quantizer input_q, kernel_q;
 };
 

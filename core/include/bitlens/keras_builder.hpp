@@ -43,6 +43,7 @@ struct ConvOptions {  // Conv2D and QuantConv2D
   std::array<int, 2> strides{1, 1};
   std::string padding = "valid";
   std::array<int, 2> dilation_rate{1, 1};
+  int groups = 1;  // the kernel is (kh, kw, cin / groups, filters), as Keras stores it
   std::string activation = "linear";
   bool use_bias = true;
   // QuantConv2D only:

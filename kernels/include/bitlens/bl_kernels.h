@@ -87,7 +87,16 @@ typedef struct {
   int32_t pad_top, pad_left;
 } bl_conv_geom;
 
-/* ---- Binary conv2d: s1 input, s1 weights --------------------------------------------------
+/* ---- Grouped convolution (conv2d kernels: binary, binary-weights, float) -------------------
+ * `groups` (G) splits the channels as Keras' Conv2D(groups=G) does: with cg = in_c / G input
+ * and og = out_c / G output channels per group, output channel o reads only input channels
+ * [gi*cg, (gi+1)*cg), gi = o / og. Every filter then holds cg input channels per tap, and
+ * "in_c" in the weight layouts and tap orders below reads cg (ci runs over the group's
+ * channels, 0..cg-1). in_c and out_c must be multiples of G (else BL_ERR_PARAM). 0 is read as
+ * 1, so zero-initialised parameter structs stay ungrouped.
+ * ---------------------------------------------------------------------------------------------
+ *
+ * ---- Binary conv2d: s1 input, s1 weights --------------------------------------------------
  * weights: for output channel o, the filter's bits in (kh, kw, ci) order form one bit stream
  * of k_h*k_w*in_c bits, padded with 0 bits to wpf = ceil(k_h*k_w*in_c / 32) words, at
  * weights + o * wpf ("patch packing": a 3x3x1 filter takes one word, not nine).
@@ -97,11 +106,12 @@ typedef struct {
   bl_bpad pad;
   const uint32_t *weights;
   bl_output out;
+  int32_t groups;
 } bl_bconv2d_params;
 
 /* Spare bits of each filter's last word must be 0 (they meet 0 bits in the gathered patch).
- * Limit: exact zero padding with in_c % 32 == 0 allows at most 65535 words per filter (else
- * BL_ERR_PARAM from bl_bconv2d). */
+ * For a grouped layer pass in_c / groups. Limit: exact zero padding with in_c / groups a
+ * multiple of 32 allows at most 65535 words per filter (else BL_ERR_PARAM from bl_bconv2d). */
 size_t bl_bconv2d_weight_words(int32_t k_h, int32_t k_w, int32_t in_c, int32_t out_c);
 size_t bl_bconv2d_scratch_size(const bl_bconv2d_params *p);
 bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, void *scratch);
@@ -146,6 +156,7 @@ typedef struct {
   float pad_value;
   const uint32_t *weights;
   bl_output out;
+  int32_t groups; /* see "Grouped convolution" */
 } bl_bwconv2d_params;
 
 size_t bl_bwconv2d_scratch_size(const bl_bwconv2d_params *p);
@@ -179,8 +190,9 @@ bl_status bl_bwdense_ref(const bl_bwdense_params *p, const float *in, void *out)
 typedef struct {
   bl_conv_geom g;
   float pad_value;
-  const float *weights;
+  const float *weights; /* grouped: [k_h][k_w][in_c / groups][out_c], as Keras stores it */
   bl_output out;
+  int32_t groups; /* see "Grouped convolution" */
 } bl_conv2d_params;
 
 bl_status bl_conv2d(const bl_conv2d_params *p, const float *in, void *out);
