@@ -55,6 +55,38 @@ inline SamePad same_padding(int64_t in, int64_t k, int64_t stride, int64_t dilat
 // Every operation rounds to float32 separately (the build uses -ffp-contract=off).
 // ---------------------------------------------------------------------------------------------
 
+// Which epsilon Keras adds to moving_variance at inference. tf.keras 2.x runs BatchNormalization
+// on TF's fused kernel when it can (keras/layers/normalization/batch_normalization.py: `fused`
+// stays None -> rank 4 or 5 input, channel axis 1 or last, no renorm / virtual_batch_size /
+// adjustment; `_fused_batch_norm` -> tf.compat.v1.nn.fused_batch_norm), and that wrapper
+// (tensorflow/python/ops/nn_impl.py, TF 2.x) raises epsilon to at least 1.001e-5, a cuDNN
+// minimum. Everything else — Keras 3 (ops.batch_normalization -> tf.nn.batch_normalization),
+// tf.keras on other ranks — adds the configured epsilon. docs/decisions.md, "BatchNormalization".
+inline constexpr double kFusedBnMinEpsilon = 1.001e-5;
+
+struct BnEpsilon {
+  float value = 0.0f;   // float32, as the graph adds it
+  bool fused = false;   // tf.keras 2.x fused kernel
+  bool raised = false;  // the configured epsilon was below the fused minimum
+};
+
+// `rank` counts the batch axis; `axis` is the normalized (non-negative) channel axis; `config`
+// is the layer's config (renorm, virtual_batch_size, fused, synchronized).
+inline BnEpsilon bn_epsilon(double epsilon, bool keras3, int64_t rank, int64_t axis, const json& config) {
+  auto flag = [&](const char* k) { return config.contains(k) && config[k].is_boolean() && config[k].get<bool>(); };
+  const bool fused_off = config.contains("fused") && config["fused"].is_boolean() && !config["fused"].get<bool>();
+  const bool vbs = config.contains("virtual_batch_size") && !config["virtual_batch_size"].is_null();
+  const bool shape_ok = (rank == 4 && (axis == 1 || axis == 3)) || (rank == 5 && (axis == 1 || axis == 4));
+  BnEpsilon e;
+  e.fused = !keras3 && shape_ok && !fused_off && !vbs && !flag("renorm") && !flag("synchronized");
+  // Python's `epsilon if epsilon > min_epsilon else min_epsilon`, in double, before the float32
+  // attribute is made (a NaN epsilon also becomes the minimum there; it is a BN_PARAMS problem).
+  const bool replaced = e.fused && !(epsilon > kFusedBnMinEpsilon);
+  e.raised = replaced && epsilon != kFusedBnMinEpsilon;
+  e.value = static_cast<float>(replaced ? kFusedBnMinEpsilon : epsilon);
+  return e;
+}
+
 inline float bn_inv(float moving_variance, float epsilon, std::optional<float> gamma) {
   float inv = 1.0f / std::sqrt(moving_variance + epsilon);
   if (gamma) inv *= *gamma;
@@ -83,15 +115,17 @@ inline std::string float_text(double v) {
 // the value. Such a file still loads in Keras, so this is a property of the model, reported for
 // the layer (compiler: BN_PARAMS; reference interpreter: refuses to run the layer), not a
 // damaged file.
+// `effective` is the epsilon actually added (bn_epsilon), the configured one when not given.
 inline std::optional<std::string> bn_parameter_problem(double epsilon, const Array* gamma,
                                                        const Array* beta, const Array& mean,
-                                                       const Array& var) {
-  const float eps = static_cast<float>(epsilon);
+                                                       const Array& var,
+                                                       std::optional<float> effective = std::nullopt) {
+  const float eps = effective ? *effective : static_cast<float>(epsilon);
   // A negative epsilon is a broken config even where every moving_variance + epsilon happens
   // to stay positive: it only subtracts from the variances. epsilon = 0 is accepted as long as
   // no channel divides by zero (checked below): Keras evaluates it, and hand-checked tests of the
   // reference interpreter rely on it.
-  if (!std::isfinite(eps) || epsilon < 0)
+  if (!std::isfinite(static_cast<float>(epsilon)) || epsilon < 0)
     return "epsilon = " + float_text(epsilon) + " is " + (epsilon < 0 ? "negative" : "not a finite number") +
            "; Keras adds it to moving_variance to keep 1/sqrt(moving_variance + epsilon) finite";
   const std::pair<const char*, const Array*> params[] = {
