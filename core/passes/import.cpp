@@ -515,7 +515,7 @@ Graph import_model(const Model& model) {
       }
       const int64_t C = s.back();
       const double eps_config = get_num(l, "epsilon", 1e-3);
-      const sem::BnEpsilon be = sem::bn_epsilon(eps_config, keras3_file(model), rank, axis, l.config);
+      const sem::BnEpsilon be = sem::bn_epsilon(eps_config, sem::tf_keras2_file(model.keras_version), rank, axis, l.config);
       const float eps = be.value;
       const bool center = get_bool(l, "center", true), scale = get_bool(l, "scale", true);
       // Presence and shape only: non-finite values are a BN_PARAMS problem of this layer.
@@ -529,7 +529,7 @@ Graph import_model(const Model& model) {
       PostOp p{PostOp::Kind::BatchNorm, std::vector<float>(C), std::vector<float>(C), 0, 0, l.name};
       const Array* gamma = scale ? &param("gamma") : nullptr;
       const Array* beta = center ? &param("beta") : nullptr;
-      if (auto problem = sem::bn_parameter_problem(eps_config, gamma, beta, mean, var, eps)) {
+      if (auto problem = sem::bn_parameter_problem(eps_config, gamma, beta, mean, var)) {
         // Keras loads such a model and computes NaN/Inf with it: the layer is not deployable,
         // but the rest of the model is still analysed.
         unsupported = true;

@@ -137,7 +137,7 @@ Array reference_layer(const Layer& layer, const std::vector<Array>& inputs,
                            " values for shape " + ref::shape_str(a.shape));
     in.push_back(&a);
   }
-  OpContext ctx{layer, is_keras3(keras_version)};
+  OpContext ctx{layer, is_keras3(keras_version), sem::tf_keras2_file(keras_version)};
   return it->second(ctx, in);
 }
 

@@ -309,20 +309,24 @@ TEST(Exactness, FusedBatchNormEpsilonFloorFollowsKerasVersionAndRank) {
 
 TEST(Exactness, FusedBatchNormEpsilonRules) {
   const json none = json::object();
-  EXPECT_TRUE(sem::bn_epsilon(1e-5, false, 4, 3, none).raised);
-  EXPECT_TRUE(sem::bn_epsilon(0.0, false, 4, 3, none).raised);
-  EXPECT_FALSE(sem::bn_epsilon(1.001e-5, false, 4, 3, none).raised);  // `epsilon > min` is false, value equal
-  EXPECT_EQ(sem::bn_epsilon(1.001e-5, false, 4, 3, none).value, static_cast<float>(1.001e-5));
-  EXPECT_FALSE(sem::bn_epsilon(1e-3, false, 4, 3, none).raised);
-  EXPECT_TRUE(sem::bn_epsilon(1e-5, false, 5, 4, none).raised);
-  EXPECT_FALSE(sem::bn_epsilon(1e-5, true, 4, 3, none).raised);   // Keras 3
-  EXPECT_FALSE(sem::bn_epsilon(1e-5, false, 3, 2, none).raised);  // rank 3 (1-D): not fused
-  EXPECT_FALSE(sem::bn_epsilon(1e-5, false, 2, 1, none).raised);
-  EXPECT_FALSE(sem::bn_epsilon(1e-5, false, 4, 2, none).raised);  // axis 2: not fusable
-  EXPECT_FALSE(sem::bn_epsilon(1e-5, false, 4, 3, json{{"renorm", true}}).raised);
-  EXPECT_FALSE(sem::bn_epsilon(1e-5, false, 4, 3, json{{"virtual_batch_size", 8}}).raised);
-  EXPECT_FALSE(sem::bn_epsilon(1e-5, false, 4, 3, json{{"fused", false}}).raised);
-  EXPECT_TRUE(sem::bn_epsilon(1e-5, false, 4, 3, json{{"virtual_batch_size", nullptr}}).raised);
+  EXPECT_TRUE(sem::bn_epsilon(1e-5, true, 4, 3, none).raised);
+  EXPECT_TRUE(sem::bn_epsilon(0.0, true, 4, 3, none).raised);
+  EXPECT_FALSE(sem::bn_epsilon(1.001e-5, true, 4, 3, none).raised);  // `epsilon > min` is false, value equal
+  EXPECT_EQ(sem::bn_epsilon(1.001e-5, true, 4, 3, none).value, static_cast<float>(1.001e-5));
+  EXPECT_FALSE(sem::bn_epsilon(1e-3, true, 4, 3, none).raised);
+  EXPECT_TRUE(sem::bn_epsilon(1e-5, true, 5, 4, none).raised);
+  EXPECT_FALSE(sem::bn_epsilon(1e-5, false, 4, 3, none).raised);   // Keras 3 (or no keras_version)
+  EXPECT_FALSE(sem::bn_epsilon(1e-5, true, 3, 2, none).raised);  // rank 3 (1-D): not fused
+  EXPECT_FALSE(sem::bn_epsilon(1e-5, true, 2, 1, none).raised);
+  EXPECT_FALSE(sem::bn_epsilon(1e-5, true, 4, 2, none).raised);  // axis 2: not fusable
+  EXPECT_FALSE(sem::bn_epsilon(1e-5, true, 4, 3, json{{"renorm", true}}).raised);
+  EXPECT_FALSE(sem::bn_epsilon(1e-5, true, 4, 3, json{{"virtual_batch_size", 8}}).raised);
+  EXPECT_FALSE(sem::bn_epsilon(1e-5, true, 4, 3, json{{"fused", false}}).raised);
+  EXPECT_TRUE(sem::bn_epsilon(1e-5, true, 4, 3, json{{"virtual_batch_size", nullptr}}).raised);
+  EXPECT_TRUE(sem::tf_keras2_file("2.10.0"));
+  EXPECT_TRUE(sem::tf_keras2_file("2.2.4-tf"));
+  EXPECT_FALSE(sem::tf_keras2_file("3.10.0"));
+  EXPECT_FALSE(sem::tf_keras2_file(""));
 }
 
 // ---- bias before BatchNorm ------------------------------------------------------------------

@@ -70,15 +70,18 @@ struct BnEpsilon {
   bool raised = false;  // the configured epsilon was below the fused minimum
 };
 
-// `rank` counts the batch axis; `axis` is the normalized (non-negative) channel axis; `config`
-// is the layer's config (renorm, virtual_batch_size, fused, synchronized).
-inline BnEpsilon bn_epsilon(double epsilon, bool keras3, int64_t rank, int64_t axis, const json& config) {
+// `tf_keras2`: the file says keras_version 2.x (tf_keras2_file); a file without a version gets
+// the configured epsilon. `rank` counts the batch axis; `axis` is the normalized (non-negative)
+// channel axis; `config` is the layer's config (renorm, virtual_batch_size, fused, synchronized).
+inline bool tf_keras2_file(const std::string& keras_version) { return keras_version.starts_with("2"); }
+
+inline BnEpsilon bn_epsilon(double epsilon, bool tf_keras2, int64_t rank, int64_t axis, const json& config) {
   auto flag = [&](const char* k) { return config.contains(k) && config[k].is_boolean() && config[k].get<bool>(); };
   const bool fused_off = config.contains("fused") && config["fused"].is_boolean() && !config["fused"].get<bool>();
   const bool vbs = config.contains("virtual_batch_size") && !config["virtual_batch_size"].is_null();
   const bool shape_ok = (rank == 4 && (axis == 1 || axis == 3)) || (rank == 5 && (axis == 1 || axis == 4));
   BnEpsilon e;
-  e.fused = !keras3 && shape_ok && !fused_off && !vbs && !flag("renorm") && !flag("synchronized");
+  e.fused = tf_keras2 && shape_ok && !fused_off && !vbs && !flag("renorm") && !flag("synchronized");
   // Python's `epsilon if epsilon > min_epsilon else min_epsilon`, in double, before the float32
   // attribute is made (a NaN epsilon also becomes the minimum there; it is a BN_PARAMS problem).
   const bool replaced = e.fused && !(epsilon > kFusedBnMinEpsilon);
@@ -115,17 +118,17 @@ inline std::string float_text(double v) {
 // the value. Such a file still loads in Keras, so this is a property of the model, reported for
 // the layer (compiler: BN_PARAMS; reference interpreter: refuses to run the layer), not a
 // damaged file.
-// `effective` is the epsilon actually added (bn_epsilon), the configured one when not given.
+// Judged on the configured epsilon even where tf.keras 2.x's fused kernel raises it
+// (bn_epsilon): a TensorFlow without that floor computes with the configured one.
 inline std::optional<std::string> bn_parameter_problem(double epsilon, const Array* gamma,
                                                        const Array* beta, const Array& mean,
-                                                       const Array& var,
-                                                       std::optional<float> effective = std::nullopt) {
-  const float eps = effective ? *effective : static_cast<float>(epsilon);
+                                                       const Array& var) {
+  const float eps = static_cast<float>(epsilon);
   // A negative epsilon is a broken config even where every moving_variance + epsilon happens
   // to stay positive: it only subtracts from the variances. epsilon = 0 is accepted as long as
   // no channel divides by zero (checked below): Keras evaluates it, and hand-checked tests of the
   // reference interpreter rely on it.
-  if (!std::isfinite(static_cast<float>(epsilon)) || epsilon < 0)
+  if (!std::isfinite(eps) || epsilon < 0)
     return "epsilon = " + float_text(epsilon) + " is " + (epsilon < 0 ? "negative" : "not a finite number") +
            "; Keras adds it to moving_variance to keep 1/sqrt(moving_variance + epsilon) finite";
   const std::pair<const char*, const Array*> params[] = {
