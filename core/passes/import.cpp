@@ -530,7 +530,8 @@ Graph import_model(const Model& model) {
       }
       const int64_t C = s.back();
       const double eps_config = get_num(l, "epsilon", 1e-3);
-      const float eps = static_cast<float>(eps_config);
+      const sem::BnEpsilon be = sem::bn_epsilon(eps_config, sem::tf_keras2_file(model.keras_version), rank, axis, l.config);
+      const float eps = be.value;
       const bool center = get_bool(l, "center", true), scale = get_bool(l, "scale", true);
       // Presence and shape only: non-finite values are a BN_PARAMS problem of this layer.
       auto param = [&](const char* name) -> const Array& {
@@ -558,6 +559,8 @@ Graph import_model(const Model& model) {
           p.a[i] = sem::bn_inv(var.data[i], eps, gi);
           p.b[i] = sem::bn_shift(mean.data[i], p.a[i], bi);
         }
+        if (be.raised)
+          n.decision.reasons.push_back(make_reason("BN_EPSILON_FLOOR", {sem::float_text(eps_config), l.name}));
       }
       n.epi.chain.push_back(std::move(p));
       out_shape = s;

@@ -11,9 +11,12 @@ namespace {
 
 // The float value the Keras model computes from the dot product d, for channel c: the same
 // float32 operations in the same order as the reference interpreter (bias add, scale, BatchNorm
-// as x * inv + shift, clamps). fp-contract is off for the whole build, so no FMA sneaks in.
-float eval_chain(const std::vector<PostOp>& chain, size_t c, float v) {
-  for (const auto& op : chain) {
+// as x * inv + shift, clamps), one rounding per operation — never folded in double, so a
+// bias + BatchNorm chain lands on the same side of 0 as Keras' step-by-step float32 graph.
+// fp-contract is off for the whole build, so no FMA sneaks in. `from` skips leading steps.
+float eval_chain(const std::vector<PostOp>& chain, size_t c, float v, size_t from = 0) {
+  for (size_t i = from; i < chain.size(); ++i) {
+    const PostOp& op = chain[i];
     switch (op.kind) {
       case PostOp::Kind::Bias: v = v + op.a[c]; break;
       case PostOp::Kind::Scale: v = v * op.a[c]; break;
@@ -125,6 +128,77 @@ void lower_affine(Node& n, int64_t channels) {
   }
 }
 
+// The smallest float >= x and the largest float <= x.
+float float_up(double x) {
+  float f = static_cast<float>(x);
+  return static_cast<double>(f) < x ? std::nextafter(f, INFINITY) : f;
+}
+float float_down(double x) {
+  float f = static_cast<float>(x);
+  return static_cast<double>(f) > x ? std::nextafter(f, -INFINITY) : f;
+}
+
+// magnitude_aware_sign weights: Keras sums the n products +-alpha of a dot product in an order
+// it does not define (TF's CPU and GPU convolutions differ); BitLens (compiler and reference)
+// uses the exactly rounded sum float(d * alpha). Any float32 summation of those exact products
+// — any order or tree, with or without FMA — lies within E = gamma_{n-1} * n * alpha of
+// d * alpha (the recursive-summation bound, Higham, "Accuracy and Stability of Numerical
+// Algorithms", 2nd ed., eq. 4.4; gamma_k = k u / (1 - k u), u = 2^-24). A channel's decision is
+// order-dependent when, for some attainable d, the floats within E of d * alpha straddle the
+// threshold; the chain after the scale is monotone, so the two ends of that interval decide.
+// Returns how many channels have such a d.
+int64_t order_dependent_channels(const Node& n, int64_t N, int64_t channels) {
+  const auto& chain = n.epi.chain;
+  if (n.conv.kernel_q.kind != Quantizer::Kind::MagnitudeAwareSign || chain.empty() ||
+      chain[0].kind != PostOp::Kind::Scale)
+    return 0;
+  const double u = std::ldexp(1.0, -24), k = static_cast<double>(N - 1);
+  if (k * u >= 0.5) return channels;  // no useful bound (never for real layer sizes)
+  const double gamma = k * u / (1.0 - k * u);
+  // Zero padding leaves border taps out of the sum, so d can have either parity there; otherwise
+  // d = (#agreeing) - (#disagreeing) has the parity of N.
+  const bool any_parity = n.conv.same && n.conv.pad_value == 0.0f;
+  auto attainable = [&](int64_t lo, int64_t hi) {  // attainable d in [lo, hi)
+    if (hi <= lo) return int64_t{0};
+    if (any_parity) return hi - lo;
+    auto first = [&](int64_t x) { return ((x - N) % 2 + 2) % 2 == 0 ? x : x + 1; };
+    const int64_t f = first(lo);
+    return f >= hi ? 0 : (hi - 1 - f) / 2 + 1;
+  };
+  int64_t dependent = 0;
+  for (int64_t c = 0; c < channels; ++c) {
+    const double alpha = chain[0].a[c];
+    // Slightly inflated so that the rounding of this double expression cannot shrink it.
+    const double E = gamma * static_cast<double>(N) * alpha * (1.0 + 1e-12);
+    auto bit = [&](float v) { return eval_chain(chain, c, v, 1) < 0.0f; };
+    auto h_lo = [&](int64_t d) { return bit(float_up(static_cast<double>(d) * alpha - E)); };
+    auto h_hi = [&](int64_t d) { return bit(float_down(static_cast<double>(d) * alpha + E)); };
+    // Both are monotone in d in the same direction: each switches at most once.
+    auto first_switch = [&](auto&& h) {
+      const bool start = h(-N);
+      if (h(N) == start) return N + 1;
+      int64_t l = -N, r = N;  // h(l) == start, h(r) != start
+      while (r - l > 1) {
+        const int64_t mid = l + (r - l) / 2;
+        (h(mid) == start ? l : r) = mid;
+      }
+      return r;
+    };
+    const bool lo0 = h_lo(-N), hi0 = h_hi(-N);
+    const int64_t p_lo = first_switch(h_lo), p_hi = first_switch(h_hi);
+    int64_t pts[4] = {-N, std::min(p_lo, p_hi), std::max(p_lo, p_hi), N + 1};
+    int64_t count = 0;
+    for (int s = 0; s < 3; ++s) {
+      const int64_t a = pts[s], b = pts[s + 1];
+      if (a >= b) continue;
+      const bool l = a >= p_lo ? !lo0 : lo0, h = a >= p_hi ? !hi0 : hi0;
+      if (l != h) count += attainable(a, b);
+    }
+    dependent += count > 0;
+  }
+  return dependent;
+}
+
 void lower_thresholds(const Graph& g, Node& n, int64_t channels) {
   auto& e = n.epi;
   const int64_t N = dot_length(g, n);
@@ -154,6 +228,8 @@ void lower_thresholds(const Graph& g, Node& n, int64_t channels) {
     }
   }
   if (!any_flip) e.flip.clear();
+  if (const int64_t k = order_dependent_channels(n, N, channels); k > 0)
+    n.decision.reasons.push_back(make_reason("MAS_SUM_ORDER", {std::to_string(k), std::to_string(channels), n.name}));
 }
 
 }  // namespace

@@ -106,6 +106,22 @@ const std::vector<ReasonInfo>& reason_table() {
       {"MAGNITUDE_AWARE_SCALE", S::Info,
        "magnitude_aware_sign weights: the per-channel scale alpha is folded into the output stage",
        "Nothing required"},
+      {"BN_EPSILON_FLOOR", S::Info,
+       "epsilon = {0} is below 1.001e-5: tf.keras 2.x runs this BatchNormalization ('{1}', rank-4 "
+       "input, channel axis) on TensorFlow's fused kernel, whose wrapper "
+       "tf.compat.v1.nn.fused_batch_norm raises epsilon to 1.001e-5 (a cuDNN minimum), so BitLens "
+       "adds 1.001e-5 to moving_variance as that Keras does. Newer TensorFlow releases dropped "
+       "this floor (tensorflow#37768); with one of those, Keras adds {0}",
+       "Nothing required. Use epsilon >= 1.001e-5 (Keras' default is 0.001) to make every "
+       "TensorFlow version compute the same values"},
+      {"MAS_SUM_ORDER", S::Info,
+       "magnitude_aware_sign weights: in {0} of {1} output channels of '{2}' a dot product can "
+       "land so close to the integer threshold that Keras' own float32 result depends on the "
+       "order its convolution sums the +-alpha products (TF's CPU and GPU kernels use different "
+       "orders), so Keras itself may give either bit there; BitLens (kernels and reference) uses "
+       "the exactly rounded sum float(d * alpha)",
+       "Nothing required: no summation order is more correct than another. The bits differ from "
+       "a particular Keras run only for inputs whose dot product hits that value exactly"},
       // ---- fused / removed
       {"FUSED", S::Info, "folded into '{0}' ({1})", "Nothing required"},
       {"TRAINING_ONLY", S::Info, "{0} does nothing at inference and is removed", "Nothing required"},

@@ -1,10 +1,34 @@
 // Reference Conv2D / DepthwiseConv2D / SeparableConv2D / Dense and their Larq Quant* forms:
 // input_quantizer, then explicit padding with pad_values, then a VALID float32 convolution with
 // the quantized kernel, summing taps in (kh, kw, ci) order from 0.0f, then bias, then activation.
+// A MagnitudeAwareSign kernel is the exception: see Acc below.
 #include "reference/ops.hpp"
 
 namespace bitlens::ref {
 namespace {
+
+// The accumulator of one output value. Keras does not define the order of a convolution's sum
+// (TF's CPU and GPU kernels differ), so for a MagnitudeAwareSign kernel, whose products are
+// +-alpha (times +-1 / 0 inputs), the reference takes the one order-free value: the exact sum,
+// rounded once. In double that sum is exact (alpha has 24 significant bits, |d| < 2^24), and
+// float(d * alpha) is also what the compiler's thresholds evaluate (docs/decisions.md,
+// MAS_SUM_ORDER). Every other kernel sums in float32, in tap order.
+struct Acc {
+  bool exact;
+  float f = 0.0f;
+  double d = 0.0;
+  void add(float x, float k) {
+    if (exact)
+      d += static_cast<double>(x) * static_cast<double>(k);
+    else
+      f += x * k;
+  }
+  float value() const { return exact ? static_cast<float>(d) : f; }
+};
+
+bool exact_sum(const sem::QuantizerSpec& kernel_q) {
+  return kernel_q.kind == sem::QuantizerKind::MagnitudeAwareSign;
+}
 
 struct Spatial {
   int64_t kh, kw, sh, sw, dh, dw;
@@ -61,7 +85,7 @@ void finish(const OpContext& ctx, Array& y, int64_t channels) {
 
 // VALID depthwise convolution of padded input p with kernel (kh, kw, cin, dm); output channel
 // c * dm + m; the sum over (kh, kw) starts at 0.0f.
-Array depthwise_valid(const Array& p, const Array& k, const Spatial& s, int64_t dm) {
+Array depthwise_valid(const Array& p, const Array& k, const Spatial& s, int64_t dm, bool exact) {
   const int64_t n = p.shape[0], h = p.shape[1], w = p.shape[2], c = p.shape[3];
   const int64_t oh = sem::valid_output(h, s.kh, s.sh, s.dh);
   const int64_t ow = sem::valid_output(w, s.kw, s.sw, s.dw);
@@ -72,14 +96,13 @@ Array depthwise_valid(const Array& p, const Array& k, const Spatial& s, int64_t 
       for (int64_t ox = 0; ox < ow; ++ox)
         for (int64_t ci = 0; ci < c; ++ci)
           for (int64_t m = 0; m < dm; ++m) {
-            float acc = 0.0f;
+            Acc acc{exact};
             for (int64_t ky = 0; ky < s.kh; ++ky)
               for (int64_t kx = 0; kx < s.kw; ++kx) {
                 const int64_t iy = oy * s.sh + ky * s.dh, ix = ox * s.sw + kx * s.dw;
-                acc += p.data[((b * h + iy) * w + ix) * c + ci] *
-                       k.data[((ky * s.kw + kx) * c + ci) * dm + m];
+                acc.add(p.data[((b * h + iy) * w + ix) * c + ci], k.data[((ky * s.kw + kx) * c + ci) * dm + m]);
               }
-            y.data[((b * oh + oy) * ow + ox) * (c * dm) + ci * dm + m] = acc;
+            y.data[((b * oh + oy) * ow + ox) * (c * dm) + ci * dm + m] = acc.value();
           }
   return y;
 }
@@ -101,8 +124,8 @@ Array conv2d(const OpContext& ctx, const Inputs& in) {
     fail(layer, "groups = " + std::to_string(groups) + " does not divide its " + std::to_string(cin) +
                     " input channels and " + std::to_string(filters) + " filters");
   const int64_t cg = cin / groups, og = filters / groups;
-  const Array k = quantized(cfg_quantizer(layer, "kernel_quantizer"),
-                            weight(layer, "kernel", {s.kh, s.kw, cg, filters}));
+  const auto kq = cfg_quantizer(layer, "kernel_quantizer");
+  const Array k = quantized(kq, weight(layer, "kernel", {s.kh, s.kw, cg, filters}));
 
   const int64_t n = p.shape[0], h = p.shape[1], w = p.shape[2];
   const int64_t oh = sem::valid_output(h, s.kh, s.sh, s.dh);
@@ -114,15 +137,15 @@ Array conv2d(const OpContext& ctx, const Inputs& in) {
       for (int64_t ox = 0; ox < ow; ++ox)
         for (int64_t co = 0; co < filters; ++co) {
           const int64_t c0 = co / og * cg;  // first input channel of co's group
-          float acc = 0.0f;
+          Acc acc{exact_sum(kq)};
           for (int64_t ky = 0; ky < s.kh; ++ky)
             for (int64_t kx = 0; kx < s.kw; ++kx) {
               const int64_t iy = oy * s.sh + ky * s.dh, ix = ox * s.sw + kx * s.dw;
               const float* xp = &p.data[((b * h + iy) * w + ix) * cin + c0];
               const float* kp = &k.data[((ky * s.kw + kx) * cg) * filters + co];
-              for (int64_t ci = 0; ci < cg; ++ci) acc += xp[ci] * kp[ci * filters];
+              for (int64_t ci = 0; ci < cg; ++ci) acc.add(xp[ci], kp[ci * filters]);
             }
-          y.data[((b * oh + oy) * ow + ox) * filters + co] = acc;
+          y.data[((b * oh + oy) * ow + ox) * filters + co] = acc.value();
         }
   finish(ctx, y, filters);
   return y;
@@ -136,9 +159,9 @@ Array depthwise_conv2d(const OpContext& ctx, const Inputs& in) {
   if (dm < 1) fail(layer, "depth_multiplier = " + std::to_string(dm) + " must be at least 1");
   const Array p = prepare_input(layer, *in[0], s, cfg_quantizer(layer, "input_quantizer"));
   const int64_t cin = p.shape[3];
-  const Array k = quantized(cfg_quantizer(layer, "depthwise_quantizer"),
-                            weight(layer, "depthwise_kernel", {s.kh, s.kw, cin, dm}));
-  Array y = depthwise_valid(p, k, s, dm);
+  const auto kq = cfg_quantizer(layer, "depthwise_quantizer");
+  const Array k = quantized(kq, weight(layer, "depthwise_kernel", {s.kh, s.kw, cin, dm}));
+  Array y = depthwise_valid(p, k, s, dm, exact_sum(kq));
   finish(ctx, y, cin * dm);
   return y;
 }
@@ -152,20 +175,20 @@ Array separable_conv2d(const OpContext& ctx, const Inputs& in) {
   const int64_t filters = cfg_int(layer, "filters", std::nullopt);
   const Array p = prepare_input(layer, *in[0], s, cfg_quantizer(layer, "input_quantizer"));
   const int64_t cin = p.shape[3];
-  const Array dk = quantized(cfg_quantizer(layer, "depthwise_quantizer"),
-                             weight(layer, "depthwise_kernel", {s.kh, s.kw, cin, dm}));
-  const Array pk = quantized(cfg_quantizer(layer, "pointwise_quantizer"),
-                             weight(layer, "pointwise_kernel", {1, 1, cin * dm, filters}));
-  const Array mid = depthwise_valid(p, dk, s, dm);
+  const auto dq = cfg_quantizer(layer, "depthwise_quantizer");
+  const auto pq = cfg_quantizer(layer, "pointwise_quantizer");
+  const Array dk = quantized(dq, weight(layer, "depthwise_kernel", {s.kh, s.kw, cin, dm}));
+  const Array pk = quantized(pq, weight(layer, "pointwise_kernel", {1, 1, cin * dm, filters}));
+  const Array mid = depthwise_valid(p, dk, s, dm, exact_sum(dq));
   const int64_t cm = cin * dm;
   const int64_t pixels = mid.shape[0] * mid.shape[1] * mid.shape[2];
   Array y{{mid.shape[0], mid.shape[1], mid.shape[2], filters}, {}};
   y.data.assign(static_cast<size_t>(y.size()), 0.0f);
   for (int64_t px = 0; px < pixels; ++px)
     for (int64_t co = 0; co < filters; ++co) {
-      float acc = 0.0f;
-      for (int64_t c = 0; c < cm; ++c) acc += mid.data[px * cm + c] * pk.data[c * filters + co];
-      y.data[px * filters + co] = acc;
+      Acc acc{exact_sum(pq)};
+      for (int64_t c = 0; c < cm; ++c) acc.add(mid.data[px * cm + c], pk.data[c * filters + co]);
+      y.data[px * filters + co] = acc.value();
     }
   finish(ctx, y, filters);
   return y;
@@ -181,17 +204,17 @@ Array dense(const OpContext& ctx, const Inputs& in) {
   const int64_t units = cfg_int(layer, "units", std::nullopt);
   const int64_t cin = x0.shape.back();
   const Array x = quantized(cfg_quantizer(layer, "input_quantizer"), x0);
-  const Array k = quantized(cfg_quantizer(layer, "kernel_quantizer"),
-                            weight(layer, "kernel", {cin, units}));
+  const auto kq = cfg_quantizer(layer, "kernel_quantizer");
+  const Array k = quantized(kq, weight(layer, "kernel", {cin, units}));
   const int64_t rows = x.size() / cin;
   Array y{x.shape, {}};
   y.shape.back() = units;
   y.data.assign(static_cast<size_t>(rows * units), 0.0f);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t u = 0; u < units; ++u) {
-      float acc = 0.0f;
-      for (int64_t i = 0; i < cin; ++i) acc += x.data[r * cin + i] * k.data[i * units + u];
-      y.data[r * units + u] = acc;
+      Acc acc{exact_sum(kq)};
+      for (int64_t i = 0; i < cin; ++i) acc.add(x.data[r * cin + i], k.data[i * units + u]);
+      y.data[r * units + u] = acc.value();
     }
   finish(ctx, y, units);
   return y;

@@ -144,7 +144,7 @@ Array reference_layer(const Layer& layer, const std::vector<Array>& inputs,
                          " is not one BitLens knows for " + layer.class_name +
                          "; remove it and re-save the model");
   if (auto problem = generic_config_problem(layer.config)) ref::fail(layer, *problem);
-  OpContext ctx{layer, is_keras3(keras_version)};
+  OpContext ctx{layer, is_keras3(keras_version), sem::tf_keras2_file(keras_version)};
   return it->second(ctx, in);
 }
 

@@ -35,7 +35,9 @@ Array batch_norm(const OpContext& ctx, const Inputs& in) {
 
   const bool scale = cfg_bool(layer, "scale", true);
   const bool center = cfg_bool(layer, "center", true);
-  const float eps = static_cast<float>(cfg_number(layer, "epsilon", 1e-3));
+  const double eps_config = cfg_number(layer, "epsilon", 1e-3);
+  // tf.keras 2.x's fused kernel raises a small epsilon (semantics.hpp, bn_epsilon).
+  const float eps = sem::bn_epsilon(eps_config, ctx.tf_keras2, rank, axis, layer.config).value;
   const Array& mean = weight(layer, "moving_mean", {c});
   const Array& var = weight(layer, "moving_variance", {c});
   const Array* gamma = scale ? &weight(layer, "gamma", {c}) : nullptr;
@@ -43,7 +45,7 @@ Array batch_norm(const OpContext& ctx, const Inputs& in) {
 
   // A model Keras loads but whose BatchNormalization computes NaN/Inf: refused with the
   // parameter and value, never run into NaN outputs (the compiler reports BN_PARAMS).
-  if (auto problem = sem::bn_parameter_problem(cfg_number(layer, "epsilon", 1e-3), gamma, beta, mean, var))
+  if (auto problem = sem::bn_parameter_problem(eps_config, gamma, beta, mean, var))
     fail(layer, "would output NaN or Inf: " + *problem +
                     "; fix the layer's parameters (retrain or restore a checkpoint) and re-save the model");
   std::vector<float> inv(static_cast<size_t>(c)), shift(static_cast<size_t>(c));

@@ -17,6 +17,7 @@ namespace bitlens::ref {
 struct OpContext {
   const Layer& layer;
   bool keras3 = false;
+  bool tf_keras2 = false;  // keras_version 2.x (sem::tf_keras2_file)
 };
 
 using Inputs = std::vector<const Array*>;

@@ -64,16 +64,9 @@ struct KnownIssue {
   std::function<bool(const diff::Generated&)> matches;
 };
 const std::vector<KnownIssue>& known_issues() {
-  static const std::vector<KnownIssue> v = {
-      {"issue10-mas-exactness",
-       "MagnitudeAwareSign kernels: the compiler scales the integer dot product once (float(d)*alpha), Keras and the "
-       "reference sum +-alpha products, so a following sign/threshold can flip at near-ties",
-       [](const diff::Generated& g) {
-         const std::string c = g.config.dump();
-         return c.find("quantizer\":{\"class_name\":\"MagnitudeAwareSign\"") != std::string::npos ||
-                c.find("quantizer\":\"magnitude_aware_sign\"") != std::string::npos;
-       }},
-  };
+  // Empty: issue10-mas-exactness is fixed (the reference sums MagnitudeAwareSign products
+  // exactly and rounds once, as the compiler's thresholds do; see MAS_SUM_ORDER).
+  static const std::vector<KnownIssue> v = {};
   return v;
 }
 

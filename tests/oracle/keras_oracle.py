@@ -31,6 +31,8 @@ itself is not specified to the last bit):
   alt:  everything in float64, BatchNormalization as TF's fused kernel orders it
         (used by tf.keras 2.x for rank-4 inputs with axis=-1):
             y = (x - mean) * (rsqrt(var + eps) * gamma) + beta
+        Both readings use the epsilon that Keras passes on: on the fused path tf.keras 2.x
+        raises it to at least 1.001e-5 (tf.compat.v1.nn.fused_batch_norm in TF 2.x).
   seq:  as main, but conv/dense sums are float32, one product and one add at a time, in kernel
         tap order (kh, kw, cin) / input order: what TF's CPU DepthwiseConv2dNative and any plain
         loop do. Computed on request (--variant seq) because it is slow.
@@ -519,6 +521,18 @@ def larq_padding_value(cls, cfg):
     return float(pv)
 
 
+def _tf_keras2_fuses_batch_norm(cfg, ndim, axis):
+    """tf.keras 2.x BatchNormalization (keras/layers/normalization/batch_normalization.py):
+    `fused` is left None by __init__ unless renorm / virtual_batch_size / adjustment rule it out
+    (adjustment is not serializable), and build() then fuses 4-D and 5-D inputs whose channel
+    axis is 1 or the last one. An explicit fused=False, or synchronized=True, turns it off."""
+    if cfg.get("fused") is False or cfg.get("renorm") or cfg.get("synchronized"):
+        return False
+    if cfg.get("virtual_batch_size") is not None:
+        return False
+    return (ndim == 4 and axis in (1, 3)) or (ndim == 5 and axis in (1, 4))
+
+
 def run_layer(cls, cfg, inputs, w, num, keras3, kwargs):
     r = num.r
     if cls in IDENTITY:
@@ -572,7 +586,12 @@ def run_layer(cls, cfg, inputs, w, num, keras3, kwargs):
         gamma = r(w["gamma"]) if cfg.get("scale", True) else r(np.ones(c))
         beta = r(w["beta"]) if cfg.get("center", True) else r(np.zeros(c))
         mean, var = r(w["moving_mean"]), r(w["moving_variance"])
-        eps = num.c(cfg.get("epsilon", 1e-3))
+        eps = cfg.get("epsilon", 1e-3)
+        if not keras3 and _tf_keras2_fuses_batch_norm(cfg, x.ndim, axes[0]):
+            # tf.keras 2.x's _fused_batch_norm calls tf.compat.v1.nn.fused_batch_norm, and
+            # that wrapper in TF 2.x nn_impl.py replaces an epsilon <= 1.001e-5 by 1.001e-5.
+            eps = eps if eps > 1.001e-5 else 1.001e-5
+        eps = num.c(eps)
         if num.variant == "main":
             inv = F32(1.0) / np.sqrt(r(var + eps))  # float32 sqrt and divide: correctly rounded
             inv = r(inv * gamma)

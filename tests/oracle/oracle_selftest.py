@@ -140,6 +140,22 @@ class Layers(unittest.TestCase):
         y = run("BatchNormalization", {"axis": [1]}, [f32(5, -5).reshape(2, 1)], w)
         np.testing.assert_array_equal(y.reshape(-1), [-0.25, -0.25])
 
+    def test_fused_epsilon_floor_only_on_tf_keras2_rank4(self):
+        # Variance 0: the output is gamma / sqrt(epsilon) for x = 1 (mean 0, beta 0).
+        w = {"gamma": f32(1), "beta": f32(0), "moving_mean": f32(0), "moving_variance": f32(0)}
+        x4 = f32(1).reshape(1, 1, 1, 1)
+        x2 = f32(1).reshape(1, 1)
+        cfg = {"axis": -1, "epsilon": 1e-5}
+        floor = 1 / np.sqrt(np.float32(1.001e-5))
+        raw = 1 / np.sqrt(np.float32(1e-5))
+        for num in (MAIN, ALT):
+            self.assertAlmostEqual(float(run("BatchNormalization", cfg, [x4], w, num)[0, 0, 0, 0]), floor, delta=floor * 1e-6)
+            self.assertAlmostEqual(float(run("BatchNormalization", cfg, [x4], w, num, keras3=True)[0, 0, 0, 0]), raw,
+                                   delta=raw * 1e-6)
+            self.assertAlmostEqual(float(run("BatchNormalization", cfg, [x2], w, num)[0, 0]), raw, delta=raw * 1e-6)
+            renorm = dict(cfg, renorm=True)
+            self.assertAlmostEqual(float(run("BatchNormalization", renorm, [x4], w, num)[0, 0, 0, 0]), raw, delta=raw * 1e-6)
+
 
 if __name__ == "__main__":
     unittest.main()

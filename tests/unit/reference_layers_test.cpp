@@ -62,9 +62,10 @@ TEST(ReferenceBatchNorm, MatchesTheFloatExpressionBitForBit) {
 }
 
 TEST(ReferenceBatchNorm, NonLastAxis) {
-  // axis 1 of an NHWC tensor (H): per-row statistics.
+  // axis 1 of an NHWC tensor (H): per-row statistics. fused=False keeps epsilon 0 as given
+  // (tf.keras 2.x's fused kernel would raise it to 1.001e-5; tested in compiler_exactness_test).
   Layer l = layer("bn", "BatchNormalization",
-                  {{"axis", 1}, {"epsilon", 0.0}, {"scale", false}, {"center", false}}, {"in"},
+                  {{"axis", 1}, {"epsilon", 0.0}, {"scale", false}, {"center", false}, {"fused", false}}, {"in"},
                   {{"moving_mean", arr({2}, {1, 2})}, {"moving_variance", arr({2}, {1, 4})}});
   // row 0: (x - 1) / 1; row 1: (x - 2) / 2
   expect_array_eq(run1(l, arr({1, 2, 1, 2}, {3, 5, 4, 8})), {1, 2, 1, 2}, {2, 4, 1, 3});

@@ -25,8 +25,10 @@ Model binary_chain() {
                {"kernel_quantizer", {{"class_name", "SteSign"}, {"config", {{"clip_value", 1.0}}}}},
                {"kernel_constraint", {{"class_name", "WeightClip"}, {"config", {{"clip_value", 1}}}}},
                {"pad_values", 1.0}};
+  // fused=False: the hand-computed values add epsilon 0 as given; tf.keras 2.x's fused kernel
+  // would raise it to 1.001e-5 (sem::bn_epsilon).
   json bn = {{"axis", {3}}, {"momentum", 0.99}, {"epsilon", 0.0}, {"center", true},
-             {"scale", false}};
+             {"scale", false}, {"fused", false}};
   json mp = {{"pool_size", {2, 2}}, {"strides", {2, 2}}, {"padding", "same"},
              {"data_format", "channels_last"}};
   json dense = {{"units", 1}, {"activation", "linear"}, {"use_bias", true},

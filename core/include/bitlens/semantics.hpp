@@ -55,6 +55,41 @@ inline SamePad same_padding(int64_t in, int64_t k, int64_t stride, int64_t dilat
 // Every operation rounds to float32 separately (the build uses -ffp-contract=off).
 // ---------------------------------------------------------------------------------------------
 
+// Which epsilon Keras adds to moving_variance at inference. tf.keras 2.x runs BatchNormalization
+// on TF's fused kernel when it can (keras/layers/normalization/batch_normalization.py: `fused`
+// stays None -> rank 4 or 5 input, channel axis 1 or last, no renorm / virtual_batch_size /
+// adjustment; `_fused_batch_norm` -> tf.compat.v1.nn.fused_batch_norm), and that wrapper
+// (tensorflow/python/ops/nn_impl.py, TF 2.x) raises epsilon to at least 1.001e-5, a cuDNN
+// minimum. Everything else — Keras 3 (ops.batch_normalization -> tf.nn.batch_normalization),
+// tf.keras on other ranks — adds the configured epsilon. docs/decisions.md, "BatchNormalization".
+inline constexpr double kFusedBnMinEpsilon = 1.001e-5;
+
+struct BnEpsilon {
+  float value = 0.0f;   // float32, as the graph adds it
+  bool fused = false;   // tf.keras 2.x fused kernel
+  bool raised = false;  // the configured epsilon was below the fused minimum
+};
+
+// `tf_keras2`: the file says keras_version 2.x (tf_keras2_file); a file without a version gets
+// the configured epsilon. `rank` counts the batch axis; `axis` is the normalized (non-negative)
+// channel axis; `config` is the layer's config (renorm, virtual_batch_size, fused, synchronized).
+inline bool tf_keras2_file(const std::string& keras_version) { return keras_version.starts_with("2"); }
+
+inline BnEpsilon bn_epsilon(double epsilon, bool tf_keras2, int64_t rank, int64_t axis, const json& config) {
+  auto flag = [&](const char* k) { return config.contains(k) && config[k].is_boolean() && config[k].get<bool>(); };
+  const bool fused_off = config.contains("fused") && config["fused"].is_boolean() && !config["fused"].get<bool>();
+  const bool vbs = config.contains("virtual_batch_size") && !config["virtual_batch_size"].is_null();
+  const bool shape_ok = (rank == 4 && (axis == 1 || axis == 3)) || (rank == 5 && (axis == 1 || axis == 4));
+  BnEpsilon e;
+  e.fused = tf_keras2 && shape_ok && !fused_off && !vbs && !flag("renorm") && !flag("synchronized");
+  // Python's `epsilon if epsilon > min_epsilon else min_epsilon`, in double, before the float32
+  // attribute is made (a NaN epsilon also becomes the minimum there; it is a BN_PARAMS problem).
+  const bool replaced = e.fused && !(epsilon > kFusedBnMinEpsilon);
+  e.raised = replaced && epsilon != kFusedBnMinEpsilon;
+  e.value = static_cast<float>(replaced ? kFusedBnMinEpsilon : epsilon);
+  return e;
+}
+
 inline float bn_inv(float moving_variance, float epsilon, std::optional<float> gamma) {
   float inv = 1.0f / std::sqrt(moving_variance + epsilon);
   if (gamma) inv *= *gamma;
@@ -83,6 +118,8 @@ inline std::string float_text(double v) {
 // the value. Such a file still loads in Keras, so this is a property of the model, reported for
 // the layer (compiler: BN_PARAMS; reference interpreter: refuses to run the layer), not a
 // damaged file.
+// Judged on the configured epsilon even where tf.keras 2.x's fused kernel raises it
+// (bn_epsilon): a TensorFlow without that floor computes with the configured one.
 inline std::optional<std::string> bn_parameter_problem(double epsilon, const Array* gamma,
                                                        const Array* beta, const Array& mean,
                                                        const Array& var) {
