@@ -66,8 +66,10 @@ std::vector<LayerInfo> build_table() {
       {"kernel_size", T::Size1D, true, "any"},
       {"strides", T::Size1D, false, "any"},
       {"dilation_rate", T::Size1D, false, "any"}}, conv_rest);
-  // Keras 3 writes these only when set.
+  // Keras 3 writes these only when set (quantization_config: the newest Keras 3, null unless the
+  // layer was quantized).
   const std::vector<ConfigKey> lora = {
+      {"quantization_config", T::Any, false, "null (else CONFIG_VALUE)"},
       {"lora_rank", T::Any, false, "null or 0 (else CONFIG_VALUE)"},
       {"lora_alpha", T::Any, false, "any (used only with lora_rank)"},
       {"dora_rank", T::Any, false, "null or 0 (else CONFIG_VALUE)"},
@@ -94,7 +96,6 @@ std::vector<LayerInfo> build_table() {
       {"units", T::PosInt, true, "any"},
       {"activation", T::Activation, false, "see Activations"},
       {"use_bias", T::Bool, false, "any"},
-      {"quantization_config", T::Any, false, "null (else CONFIG_VALUE)"},
   };
   const std::vector<ConfigKey> larq_in = {
       {"input_quantizer", T::Quantizer, false, "null, no-op, or a sign quantizer: ste_sign, approx_sign, swish_sign (others: INPUT_QUANTIZER_UNSUPPORTED)"},
@@ -287,8 +288,10 @@ std::optional<std::string> generic_config_problem(const json& config) {
   if (config.contains("lora_rank") && !config["lora_rank"].is_null() &&
       !(config["lora_rank"].is_number_integer() && config["lora_rank"].get<int64_t>() == 0))
     return "lora_rank = " + dump(config["lora_rank"]) +
-           ": the layer adds a low-rank update (lora_kernel_a x lora_kernel_b) to its kernel, which "
-           "BitLens does not compute; merge it into the kernel and re-save the model";
+           ": the layer carries a LoRA adapter; whether the stored kernel already includes its "
+           "low-rank update depends on how the file was saved (.keras merges it, legacy .h5 stores "
+           "lora_kernel_a/b apart), so BitLens does not guess; rebuild the layer without lora_rank, "
+           "load the merged weights and re-save the model";
   if (config.contains("dora_rank") && !config["dora_rank"].is_null() &&
       !(config["dora_rank"].is_number_integer() && config["dora_rank"].get<int64_t>() == 0))
     return "dora_rank = " + dump(config["dora_rank"]) +

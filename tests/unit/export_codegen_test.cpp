@@ -181,6 +181,10 @@ TEST(ExportValidate, MetricsFollowStDefinitions) {
   EXPECT_NEAR(m.max_abs, 0.5, 1e-12);
   EXPECT_NEAR(m.l2r, 0.5 / std::sqrt(1 + 1 + 6.25), 1e-12);  // ||r - p|| / ||p||
   EXPECT_NEAR(m.cos, (1 + 1 + 5.0) / (std::sqrt(6.0) * std::sqrt(8.25)), 1e-12);
+  // The bound scales with the output's largest magnitude: 1e-4 off an element near 0 is within
+  // 1e-5 x (1 + 100), 2e-3 is not.
+  EXPECT_TRUE(compare_output("y", {100, 0.001f}, {100, 0.0011f}, false, 1e-5f).pass);
+  EXPECT_EQ(compare_output("y", {100, 0.001f}, {100, 0.003f}, false, 1e-5f).out_of_tolerance, 1);
   const auto b = compare_output("bits", {1, -1, 1}, {1, 1, 1}, true, 1e-5f);
   EXPECT_EQ(b.differing_bits, 1);
   EXPECT_FALSE(b.pass);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <memory>
 
 #include "bitlens/compiler.hpp"
 #include "bitlens/export.hpp"
@@ -137,6 +138,58 @@ TEST(ExportOneD, SequenceNetworkMatchesTheHostOnM4AndM7) {
   const CompileResult c = compile(b.build());
   for (const auto& n : c.graph.nodes) ASSERT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
   expect_bit_exact_on_m4_and_m7(c, 5);
+}
+
+// Issue 10's 1-D models in firmware. A TCN as Keras 2.12 saves it: residual blocks as nested
+// functional models with causal dilated Conv1D, BatchNormalization(axis=[2]), ReLU and Add, and
+// a Dense applied per step. Bit for bit with the host on M4 and M7.
+TEST(ExportOneD, TcnWithNestedBlocksMatchesTheHostOnM4AndM7) {
+  if (!have_cross_tools()) GTEST_SKIP() << "arm-none-eabi-gcc, make or qemu-system-arm not installed";
+  using namespace one_d;
+  kb::ModelBuilder outer("tcn", kb::Style::functional, 7);
+  auto x = outer.input({64, 4});
+  x = conv1d(outer, x, {.filters = 8, .k = 1}, 10);
+  std::vector<std::unique_ptr<kb::ModelBuilder>> blocks;  // outer.nested() keeps pointers to them
+  for (int d : {1, 2, 4}) {
+    blocks.push_back(std::make_unique<kb::ModelBuilder>("block_d" + std::to_string(d), kb::Style::functional,
+                                                        static_cast<uint64_t>(20 + d)));
+    kb::ModelBuilder& blk = *blocks.back();
+    auto i = blk.input({64, 8});
+    auto y = conv1d(blk, i, {.filters = 8, .k = 3, .padding = "causal", .dilation = d}, static_cast<uint64_t>(30 + d));
+    y = blk.batch_norm(y);
+    y = blk.activation(y, "relu");
+    y = conv1d(blk, y, {.filters = 8, .k = 3, .padding = "causal", .dilation = d}, static_cast<uint64_t>(40 + d));
+    y = blk.batch_norm(y);
+    y = blk.add({i, y});
+    blk.activation(y, "relu");
+    x = outer.nested(blk, {x});
+  }
+  kb::DenseOptions d;
+  d.units = 3;
+  outer.dense(x, d);
+  const CompileResult c = compile(outer.build());
+  for (const auto& n : c.graph.nodes) ASSERT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
+  expect_bit_exact_on_m4_and_m7(c, 2);
+}
+
+// A plain Conv1D CNN on one second of 16 kHz audio (keyword spotting), float throughout.
+TEST(ExportOneD, Conv1DAudioCnnMatchesTheHostOnM4AndM7) {
+  if (!have_cross_tools()) GTEST_SKIP() << "arm-none-eabi-gcc, make or qemu-system-arm not installed";
+  using namespace one_d;
+  kb::ModelBuilder b("audio_cnn", kb::Style::functional, 1);
+  auto x = b.input({16000, 1});
+  x = conv1d(b, x, {.filters = 8, .k = 9, .padding = "valid", .strides = 4, .activation = "relu"}, 1);
+  x = b.layer("MaxPooling1D", {x}, {{"pool_size", {4}}, {"strides", {4}}, {"padding", "valid"}, {"data_format", "channels_last"}},
+              {997, 8});
+  x = conv1d(b, x, {.filters = 16, .k = 5, .padding = "same", .strides = 2, .activation = "relu"}, 2);
+  x = b.layer("GlobalAveragePooling1D", {x}, {{"data_format", "channels_last"}, {"keepdims", false}}, {16});
+  kb::DenseOptions d;
+  d.units = 10;
+  d.activation = "softmax";
+  b.dense(x, d);
+  const CompileResult c = compile(b.build());
+  for (const auto& n : c.graph.nodes) ASSERT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
+  expect_bit_exact_on_m4_and_m7(c, 1);
 }
 
 // Grouped convolutions in firmware (BinaryFaceNet: QuantConv2D(groups=4)): a binary-weights

@@ -39,7 +39,7 @@ struct OutputMetrics {
   int64_t bit_exact = 0;        // elements whose float bits are identical
   bool binary = false;          // +-1 values (unpacked bits): compared bit for bit
   int64_t differing_bits = 0;   // binary outputs: elements whose sign differs
-  int64_t out_of_tolerance = 0; // float outputs: |r - p| > tol * (1 + |r|)
+  int64_t out_of_tolerance = 0; // float outputs: |r - p| > tol * (1 + max|r| over the output)
   double rmse = 0, mae = 0, l2r = 0, cos = 1, max_abs = 0, mean = 0, std = 0;
   bool pass = false;
 };
