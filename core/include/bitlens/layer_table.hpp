@@ -63,7 +63,7 @@ struct LayerInfo {
 const std::vector<LayerInfo>& layer_table();
 const LayerInfo* find_layer_info(const std::string& class_name);
 
-// The first config key (in the file's order) that `class_name` neither reads nor ignores, or
+// The first config key (alphabetically) that `class_name` neither reads nor ignores, or
 // nothing. Classes outside the table have no list: nothing.
 std::optional<std::string> unknown_config_key(const std::string& class_name, const nlohmann::json& config);
 
