@@ -246,7 +246,8 @@ TEST(GroupedBConv2D, GroupsZeroAndOneAreUngrouped) {
 }
 
 TEST(GroupedBConv2D, GroupsThatDoNotDivideTheChannelsAreRejected) {
-  uint32_t w[4] = {0, 0, 0, 0}, in[4] = {0, 0, 0, 0}, out[4], scratch[8];
+  // Sized for the valid call below: 6 filters of one word, 6 float outputs.
+  uint32_t w[8] = {0}, in[4] = {0}, out[8];
   bl_bconv2d_params p{};
   p.g.in_h = p.g.in_w = p.g.out_h = p.g.out_w = 1;
   p.g.in_c = 8; p.g.out_c = 6;
@@ -254,6 +255,8 @@ TEST(GroupedBConv2D, GroupsThatDoNotDivideTheChannelsAreRejected) {
   p.weights = w;
   p.out = identity_stage();
   p.groups = 2;
+  std::vector<uint32_t> scratch_v(bl_bconv2d_scratch_size(&p) / 4 + 16);
+  uint32_t* scratch = scratch_v.data();
   EXPECT_EQ(bl_bconv2d(&p, in, out, scratch), BL_OK);
   EXPECT_GT(bl_bconv2d_scratch_size(&p), 0u);
   for (int32_t bad : {3, 4, -1, 16}) {
