@@ -145,29 +145,7 @@ TEST(ExportOneD, SequenceNetworkMatchesTheHostOnM4AndM7) {
 // a Dense applied per step. Bit for bit with the host on M4 and M7.
 TEST(ExportOneD, TcnWithNestedBlocksMatchesTheHostOnM4AndM7) {
   if (!have_cross_tools()) GTEST_SKIP() << "arm-none-eabi-gcc, make or qemu-system-arm not installed";
-  using namespace one_d;
-  kb::ModelBuilder outer("tcn", kb::Style::functional, 7);
-  auto x = outer.input({64, 4});
-  x = conv1d(outer, x, {.filters = 8, .k = 1}, 10);
-  std::vector<std::unique_ptr<kb::ModelBuilder>> blocks;  // outer.nested() keeps pointers to them
-  for (int d : {1, 2, 4}) {
-    blocks.push_back(std::make_unique<kb::ModelBuilder>("block_d" + std::to_string(d), kb::Style::functional,
-                                                        static_cast<uint64_t>(20 + d)));
-    kb::ModelBuilder& blk = *blocks.back();
-    auto i = blk.input({64, 8});
-    auto y = conv1d(blk, i, {.filters = 8, .k = 3, .padding = "causal", .dilation = d}, static_cast<uint64_t>(30 + d));
-    y = blk.batch_norm(y);
-    y = blk.activation(y, "relu");
-    y = conv1d(blk, y, {.filters = 8, .k = 3, .padding = "causal", .dilation = d}, static_cast<uint64_t>(40 + d));
-    y = blk.batch_norm(y);
-    y = blk.add({i, y});
-    blk.activation(y, "relu");
-    x = outer.nested(blk, {x});
-  }
-  kb::DenseOptions d;
-  d.units = 3;
-  outer.dense(x, d);
-  const CompileResult c = compile(outer.build());
+  const CompileResult c = compile(one_d::tcn_model());
   for (const auto& n : c.graph.nodes) ASSERT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
   expect_bit_exact_on_m4_and_m7(c, 2);
 }

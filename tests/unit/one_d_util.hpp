@@ -1,6 +1,8 @@
 // Test support: (Quant)Conv1D layers as tf.keras 2.x / Larq serialize them, for the 1-D tests.
 #pragma once
 
+#include <memory>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,6 +66,33 @@ inline kb::Tensor conv1d(kb::ModelBuilder& b, const kb::Tensor& x, const Conv1DS
   std::vector<std::pair<std::string, Array>> w = {{"kernel", random_array({s.k, cin / s.groups, s.filters}, seed)}};
   if (s.use_bias) w.emplace_back("bias", random_array({s.filters}, seed + 1, -0.5f, 0.5f));
   return b.layer(s.quant ? "QuantConv1D" : "Conv1D", {x}, cfg, {out, s.filters}, w);
+}
+
+// A TCN as Keras 2.12 saves it: residual blocks as nested functional models, causal dilated
+// Conv1D, BatchNormalization(axis=[2]), ReLU, Add; Dense on the rank-3 sequence output (64, 3).
+inline bitlens::Model tcn_model() {
+  kb::ModelBuilder outer("tcn", kb::Style::functional, 7);
+  auto x = outer.input({64, 4});
+  x = conv1d(outer, x, {.filters = 8, .k = 1}, 10);
+  std::vector<std::unique_ptr<kb::ModelBuilder>> blocks;  // outer.nested() keeps pointers to them
+  for (int d : {1, 2, 4}) {
+    blocks.push_back(std::make_unique<kb::ModelBuilder>("block_d" + std::to_string(d), kb::Style::functional,
+                                                        static_cast<uint64_t>(20 + d)));
+    kb::ModelBuilder& blk = *blocks.back();
+    auto i = blk.input({64, 8});
+    auto y = conv1d(blk, i, {.filters = 8, .k = 3, .padding = "causal", .dilation = d}, static_cast<uint64_t>(30 + d));
+    y = blk.batch_norm(y);
+    y = blk.activation(y, "relu");
+    y = conv1d(blk, y, {.filters = 8, .k = 3, .padding = "causal", .dilation = d}, static_cast<uint64_t>(40 + d));
+    y = blk.batch_norm(y);
+    y = blk.add({i, y});
+    blk.activation(y, "relu");
+    x = outer.nested(blk, {x});
+  }
+  kb::DenseOptions dense;
+  dense.units = 3;
+  outer.dense(x, dense);  // on (64, 8): per step
+  return outer.build();
 }
 
 }  // namespace one_d

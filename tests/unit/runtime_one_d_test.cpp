@@ -26,13 +26,14 @@ using namespace one_d;
 namespace {
 
 // Writes, reloads (the real .h5 layout) and compiles.
-CompileResult through_file(const kb::ModelBuilder& b, const std::string& name) {
+CompileResult through_file(const Model& model, const std::string& name) {
   const fs::path p = fs::temp_directory_path() / ("bitlens_one_d_" + std::to_string(::getpid()) + "_" + name + ".h5");
-  write_model_h5(b.build(), p);
+  write_model_h5(model, p);
   Model m = load_model(p);
   fs::remove(p);
   return compile(std::move(m));
 }
+CompileResult through_file(const kb::ModelBuilder& b, const std::string& name) { return through_file(b.build(), name); }
 
 // Kernels engine vs reference; `exact` demands equal bits.
 void expect_engines_agree(const CompileResult& r, bool exact, uint64_t seed = 1) {
@@ -118,28 +119,7 @@ TEST(OneD, QuantConv1DBnnIsBinaryAndExact) {
 // A TCN as Keras 2.12 saves it: residual blocks as nested functional models, causal dilated
 // Conv1D, BatchNormalization(axis=[2]), ReLU, Add; Dense on the rank-3 sequence output.
 TEST(OneD, TcnWithNestedBlocksAndSequenceDense) {
-  kb::ModelBuilder outer("tcn", kb::Style::functional, 7);
-  auto x = outer.input({64, 4});
-  x = conv1d(outer, x, {.filters = 8, .k = 1}, 10);
-  std::vector<std::unique_ptr<kb::ModelBuilder>> blocks;  // outer.nested() keeps pointers to them
-  for (int d : {1, 2, 4}) {
-    blocks.push_back(std::make_unique<kb::ModelBuilder>("block_d" + std::to_string(d), kb::Style::functional,
-                                                        static_cast<uint64_t>(20 + d)));
-    kb::ModelBuilder& blk = *blocks.back();
-    auto i = blk.input({64, 8});
-    auto y = conv1d(blk, i, {.filters = 8, .k = 3, .padding = "causal", .dilation = d}, static_cast<uint64_t>(30 + d));
-    y = blk.batch_norm(y);
-    y = blk.activation(y, "relu");
-    y = conv1d(blk, y, {.filters = 8, .k = 3, .padding = "causal", .dilation = d}, static_cast<uint64_t>(40 + d));
-    y = blk.batch_norm(y);
-    y = blk.add({i, y});
-    blk.activation(y, "relu");
-    x = outer.nested(blk, {x});
-  }
-  kb::DenseOptions d;
-  d.units = 3;
-  x = outer.dense(x, d);  // on (64, 8): per step
-  const CompileResult r = through_file(outer, "tcn");
+  const CompileResult r = through_file(tcn_model(), "tcn");
   const auto& out = r.graph.tensors[r.graph.outputs[0]];
   EXPECT_EQ(out.shape, (std::vector<int64_t>{64, 3}));
   expect_engines_agree(r, false);
