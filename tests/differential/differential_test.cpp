@@ -44,6 +44,7 @@
 #include "bitlens/reference.hpp"
 #include "bitlens/runtime.hpp"
 #include "differential/random_model.hpp"
+#include "oracle/run_oracle.hpp"
 
 using namespace bitlens;
 namespace fs = std::filesystem;
@@ -96,20 +97,7 @@ class TempDir {
   fs::path path_;
 };
 
-std::string oracle_cmd() {
-  return std::string(BITLENS_PYTHON) + " " + BITLENS_SOURCE_DIR + "/tests/oracle/keras_oracle.py";
-}
 
-std::string run_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return "popen failed";
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
 
 bool same_special(float a, float b) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
@@ -300,9 +288,9 @@ std::string first_differing_layer(const Pending& p, const fs::path& model_file) 
   }
   const fs::path dir = p.prefix.string() + ".trace";
   fs::create_directories(dir);
-  std::string cmd = oracle_cmd() + " " + model_file.string() + " --trace " + dir.string();
+  std::string cmd = oracle_run::command() + " " + model_file.string() + " --trace " + dir.string();
   for (size_t i = 0; i < p.inputs.size(); ++i) cmd += " --input " + p.prefix.string() + ".in" + std::to_string(i) + ".npy";
-  const std::string out = run_capture(cmd);
+  const std::string out = oracle_run::run_capture(cmd);
   for (const auto& name : trace.order) {
     std::string file = name;
     for (auto& c : file)
@@ -329,10 +317,10 @@ std::string first_differing_layer(const Pending& p, const fs::path& model_file) 
 // when the reference matches neither main nor alt: exact ties in real arithmetic after float
 // layers (a + b - a - b) come out as +-1 ulp or 0 depending on the summation order.
 bool matches_seq_variant(const Pending& p, size_t k) {
-  std::string cmd = oracle_cmd() + " " + p.prefix.string() + ".h5 --variant seq";
+  std::string cmd = oracle_run::command() + " " + p.prefix.string() + ".h5 --variant seq";
   for (size_t i = 0; i < p.inputs.size(); ++i) cmd += " --input " + p.prefix.string() + ".in" + std::to_string(i) + ".npy";
   for (size_t i = 0; i < p.reference.size(); ++i) cmd += " --output " + p.prefix.string() + ".seq." + std::to_string(i) + ".npy";
-  run_capture(cmd);
+  oracle_run::run_capture(cmd);
   const fs::path f = p.prefix.string() + ".seq." + std::to_string(k) + ".npy";
   return fs::exists(f) && first_mismatch(p.reference[k], read_npy(f), 2e-3) < 0;
 }
@@ -349,7 +337,7 @@ bool compare_with_oracle(std::vector<Pending>& batch, const fs::path& dir, Tally
       j << "\t" << p.prefix.string() << "\n";
     }
   }
-  const std::string out = run_capture(oracle_cmd() + " --batch " + jobs.string());
+  const std::string out = oracle_run::run_capture(oracle_run::command() + " --batch " + jobs.string());
   bool ok = true;
   for (const auto& p : batch) {
     const fs::path err = p.prefix.string() + ".error.txt";

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "bitlens/compiler.hpp"
+#include "oracle/run_oracle.hpp"
 #include "bitlens/keras_builder.hpp"
 #include "bitlens/model.hpp"
 #include "bitlens/npy.hpp"
@@ -63,21 +64,14 @@ const Node& node(const CompileResult& r, const std::string& name) {
 
 // The oracle's main reading (float32 per op) of the model file on the inputs.
 std::vector<Array> oracle(const fs::path& model, const std::vector<Array>& inputs, size_t outputs) {
-  std::string cmd = std::string(BITLENS_PYTHON) + " " + BITLENS_SOURCE_DIR + "/tests/oracle/keras_oracle.py " +
-                    model.string() + " --variant main";
+  std::string cmd = oracle_run::command() + " " + model.string() + " --variant main";
   for (size_t i = 0; i < inputs.size(); ++i) {
     const fs::path f = model.string() + ".in" + std::to_string(i) + ".npy";
     write_npy(f, inputs[i]);
     cmd += " --input " + f.string();
   }
   for (size_t k = 0; k < outputs; ++k) cmd += " --output " + model.string() + ".out" + std::to_string(k) + ".npy";
-  cmd += " 2>&1";
-  std::string log;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[512];
-    while (std::fgets(buf, sizeof buf, p)) log += buf;
-    ::pclose(p);
-  }
+  const std::string log = oracle_run::run_capture(cmd);
   std::vector<Array> out;
   for (size_t k = 0; k < outputs; ++k) {
     const fs::path f = model.string() + ".out" + std::to_string(k) + ".npy";

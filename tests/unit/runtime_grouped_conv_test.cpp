@@ -19,6 +19,7 @@
 #include "bitlens/npy.hpp"
 #include "bitlens/reference.hpp"
 #include "bitlens/runtime.hpp"
+#include "oracle/run_oracle.hpp"
 #include "unit/one_d_util.hpp"
 
 using namespace bitlens;
@@ -75,17 +76,6 @@ void expect_grouped(const CompileResult& r, const std::string& name, int groups,
       << name;
 }
 
-std::string run_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return "popen failed";
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int st = ::pclose(p);
-  if (st != 0) out += "\n(exit status " + std::to_string(st) + ")";
-  return out;
-}
 
 // Kernels engine vs reference (exact: bit for bit), then reference vs the numpy oracle.
 void expect_all_agree(const Written& w, bool exact, uint64_t seed = 3) {
@@ -114,7 +104,7 @@ void expect_all_agree(const Written& w, bool exact, uint64_t seed = 3) {
   }
 
   // The oracle reads the .h5 and the inputs itself.
-  std::string cmd = std::string(BITLENS_PYTHON) + " " + BITLENS_SOURCE_DIR + "/tests/oracle/keras_oracle.py " +
+  std::string cmd = oracle_run::command() + " " +
                     w.h5.string();
   for (size_t i = 0; i < x.size(); ++i) {
     const fs::path p = w.dir / ("in" + std::to_string(i) + ".npy");
@@ -122,7 +112,7 @@ void expect_all_agree(const Written& w, bool exact, uint64_t seed = 3) {
     cmd += " --input " + p.string();
   }
   for (size_t o = 0; o < want.size(); ++o) cmd += " --output " + (w.dir / ("out" + std::to_string(o) + ".npy")).string();
-  const std::string log = run_capture(cmd);
+  const std::string log = oracle_run::run_capture(cmd);
   for (size_t o = 0; o < want.size(); ++o) {
     const fs::path p = w.dir / ("out" + std::to_string(o) + ".npy");
     ASSERT_TRUE(fs::exists(p)) << "the oracle wrote no output: " << log;
