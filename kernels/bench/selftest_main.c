@@ -183,7 +183,7 @@ static int popcount_case(int t)
  * FNV-1a over the result bits of 4096 evenly spaced inputs in [-95.7, 16.3] and 4096 scattered
  * bit patterns with |x| in [2^-31, 128) for bl_expf, 4096 inputs in [-12, 12) for bl_tanhf. */
 #define EXPF_CHECKSUM 0x6d179a6du
-#define TANHF_CHECKSUM 0x09a392a5u
+#define TANHF_CHECKSUM 0x0fd351e5u
 
 static uint32_t fnv(uint32_t h, float y)
 {
@@ -205,7 +205,7 @@ static float scattered(uint32_t i)
  * every bl_activation kind through bl_activate_f32 (alpha 0.3, max_value 2.5, threshold 0.5,
  * 3 PReLU slopes) on 1024 inputs in [-20, 20) and 1024 scattered ones, bl_log_softmax_f32 over
  * rows of 8, and bl_logf / bl_expm1f / bl_geluf on the scattered inputs. */
-#define ACT_CHECKSUM 0x32fb9d52u
+#define ACT_CHECKSUM 0x0aabff0du
 
 static uint32_t act_checksum(void)
 {

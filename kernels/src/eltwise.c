@@ -94,16 +94,16 @@ static float act_apply(const bl_act *a, float x, size_t ch)
     case BL_ACT_GELU:
       return bl_geluf(x);
     case BL_ACT_GELU_TANH: {
-      /* x/2 (1 + tanh(u)) = x / (1 + exp(-2u)): no cancellation for negative x. */
-      float u = 0.044715f * x;
+      /* TF's float32 steps (tf.nn.gelu, approximate=True): 0.5 x (1 + tanh(c (x + 0.044715
+       * x^3))). 1 + tanh cancels for negative x and is 0 once tanh rounds to -1: Keras' -0
+       * there has sign +1 for a following sign quantizer, so the steps are kept. */
+      float u = x * x;
       u = u * x;
-      u = x + u * x;
-      u = 0x1.988454p-1f * u; /* sqrt(2/pi) */
-      if (u >= 0.0f) return x / (1.0f + bl_expf(-2.0f * u));
-      {
-        const float e = bl_expf(2.0f * u); /* x e / (1 + e): no overflow for large -u */
-        return (x * e) / (1.0f + e);
-      }
+      u = 0.044715f * u;
+      u = x + u;
+      u = 0x1.988454p-1f * u; /* float(0.7978845608028654), sqrt(2/pi) */
+      u = 1.0f + bl_tanhf(u);
+      return (0.5f * x) * u;
     }
     case BL_ACT_LEAKY_RELU:
       return x > 0.0f ? x : a->alpha * x;

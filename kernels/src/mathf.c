@@ -138,7 +138,8 @@ float bl_expf(float x)
   }
 }
 
-/* tanh(x) = sign(x) (1 - e) / (1 + e), e = bl_expf(-2|x|), for |x| >= 0.25; below, the odd
+/* tanh(x) = sign(x) (1 - e) / (1 + e), e = bl_expf(-2|x|), for |x| in [0.25, 0.5493), and
+ * sign(x) (1 - 2e / (1 + e)) above (tanh >= 0.5); below 0.25, the odd
  * Taylor polynomial x + x^3 (-1/3 + x^2 (2/15 + x^2 (-17/315 + x^2 62/2835))) (truncation
  * < 2^-26 relative at 0.25), which keeps small results accurate relative to their size;
  * |x| < 2^-12 gives x (also keeps subnormal inputs away from the FPU, whose flush-to-zero mode
@@ -161,10 +162,17 @@ float bl_tanhf(float x)
     p = a2 * p;
     p = a * p;
     y = a + p;
-  } else if (a < 9.1f) {
+  } else if (a < 0.5493f) { /* tanh(a) < 0.5 */
     const float e = bl_expf(-2.0f * a);
     const float num = 1.0f - e, den = 1.0f + e;
     y = num / den;
+  } else if (a < 9.1f) {
+    /* 1 - 2e / (1 + e): the small term carries the errors, the subtraction rounds once, so
+     * near saturation the result is correctly rounded; (1 - e) / (1 + e) rounds e away in both
+     * sums and reaches 1 early, which flips the sign of 1 + tanh(u) in gelu's tanh form. */
+    const float e = bl_expf(-2.0f * a);
+    const float t = (2.0f * e) / (1.0f + e);
+    y = 1.0f - t;
   } else {
     y = 1.0f;
   }
@@ -316,20 +324,20 @@ static const float erfc_cheb[5][11] = {
   {0x1.1af042p-4f, -0x1.e96246p-7f, 0x1.a4381cp-10f, -0x1.6650b4p-13f, 0x1.2f71dcp-16f, -0x1.fe83acp-20f, 0x1.aaa018p-23f, -0x1.6239c4p-26f, 0x1.2440d8p-29f, -0x1.df3464p-33f, 0x1.829412p-36f},
 };
 
-/* erfc(u) for u = uh + ul >= 0, ul a correction below half an ulp of uh (the caller's exact
- * u is not a float: x / sqrt(2)). erfc(u) = exp(-u^2) R(u): u^2 is split so that the large part
- * z^2 (z = uh with 12 significand bits, z^2 exact) goes to bl_expf exactly and the rest
- * (uh - z)(uh + z) + 2 uh ul is small; rounding u itself would cost 2 u^2 ulp at large u. */
-static float erfc_pos(float uh, float ul)
+/* erfc(u) for u >= 0, accurate relative to its tiny size at large u: erfc(u) = exp(-u^2) R(u),
+ * with u^2 split so that the large part z^2 (z = u with 12 significand bits, z^2 exact) goes to
+ * bl_expf exactly and the rest (u - z)(u + z) is small; rounding u^2 itself would cost 2 u^2
+ * ulp at large u. */
+static float erfc_pos(float u)
 {
   int k = 0;
   float z, d, r, b1, b2, t, lo, hi;
-  if (uh < 0.5f) return 1.0f - erf_small(uh + ul);
-  if (uh >= 10.1f) return 0.0f; /* erfc(10.1) < 2^-150 */
-  while (uh >= erfc_edge[k + 1]) k++;
+  if (u < 0.5f) return 1.0f - erf_small(u);
+  if (u >= 10.1f) return 0.0f; /* erfc(10.1) < 2^-150 */
+  while (u >= erfc_edge[k + 1]) k++;
   lo = erfc_edge[k];
   hi = erfc_edge[k + 1];
-  t = (uh - 0.5f * (lo + hi)) * (2.0f / (hi - lo));
+  t = (u - 0.5f * (lo + hi)) * (2.0f / (hi - lo));
   b1 = 0.0f;
   b2 = 0.0f;
   {
@@ -341,39 +349,31 @@ static float erfc_pos(float uh, float ul)
     }
   }
   r = t * b1 - b2 + erfc_cheb[k][0];
-  z = u2f(f2u(uh) & 0xfffff000u);
-  d = (uh - z) * (uh + z);
-  d = d + 2.0f * uh * ul;
+  z = u2f(f2u(u) & 0xfffff000u);
+  d = (u - z) * (u + z);
   return bl_expf(-z * z) * (bl_expf(-d) * r);
 }
 
-/* Keras' exact gelu: x/2 erfc(-x/sqrt(2)) (tf.nn.gelu(approximate=False)). u = x/sqrt(2) is
- * carried as a float pair: x * c_hi is exact (c_hi has 12 significand bits and x is split into
- * two 12-bit halves), c_lo is the rest of 1/sqrt(2). Positive x: 1 + erf(u) = 2 - erfc(u), no
- * cancellation. Error: a few ulp (measured in tests/unit/kernels_mathf_test.cpp). */
+/* Keras' exact gelu in TF's float32 steps (tf.nn.gelu, approximate=False):
+ * 0.5 * x * (1 + erf(x / 1.4142135f)), each operation rounded to float. The steps matter more
+ * than accuracy: for x below about -5.4, erf rounds to -1, 1 + erf is 0 and Keras' result is
+ * -0, whose sign (as Larq's quantizers read it) is +1; the exact function is a tiny negative
+ * number there. erf itself is computed accurately (erf_small below 0.5, 1 - erfc above), so
+ * the result equals the one from a correctly rounded erf except where erf lies within its few
+ * ulp of error of a rounding boundary (tests/unit/kernels_activation_test.cpp). Like Keras,
+ * gelu(-inf) = -inf * 0 = NaN. */
 float bl_geluf(float x)
 {
-  const float c_hi = 0x1.6ap-1f, c_lo = 0x1.3cccfep-14f; /* 1/sqrt(2) = c_hi + c_lo */
-  const float a = u2f(f2u(x) & 0x7fffffffu);
-  float ah, al, uh, ul, e;
+  float u, au, erf_u, s;
   if (x != x) return x;
-  if (a > 0x1p+100f) return x > 0.0f ? x : -0.0f;
-  ah = u2f(f2u(a) & 0xfffff000u);
-  al = a - ah;
-  uh = ah * c_hi;                  /* exact: 12 x 12 bits */
-  ul = al * c_hi + a * c_lo;       /* small part */
-  {
-    const float s = uh + ul;       /* renormalise to a float pair */
-    ul = ul - (s - uh);
-    uh = s;
-  }
-  if (x >= 0.0f) {
-    if (uh < 0.5f)
-      e = 1.0f + erf_small(uh + ul);
-    else
-      e = 2.0f - erfc_pos(uh, ul);
+  u = x / 0x1.6a09e6p+0f; /* float(sqrt(2)), as TF casts it */
+  au = u2f(f2u(u) & 0x7fffffffu);
+  if (au < 0.5f) {
+    erf_u = erf_small(u);
   } else {
-    e = erfc_pos(uh, ul);
+    erf_u = 1.0f - erfc_pos(au);
+    if (u < 0.0f) erf_u = -erf_u;
   }
-  return 0.5f * x * e;
+  s = 1.0f + erf_u;
+  return (0.5f * x) * s;
 }

@@ -14,7 +14,7 @@ Usage:
       One job per line: MODEL.h5<TAB>IN1.npy[,IN2.npy...]<TAB>OUT_PREFIX
       For every job writes OUT_PREFIX.main.<k>.npy and OUT_PREFIX.alt.<k>.npy (k = model output
       index) and OUT_PREFIX.fragile.txt (the number of sign decisions, in the main reading, on a
-      nonzero value within 1e-6 * (1 + max|x|) of 0) and prints one line "ok OUT_PREFIX", or writes OUT_PREFIX.error.txt and prints
+      nonzero value within 1e-6 * (1 + max|x|) of 0; --fragile FILE writes it for one run) and prints one line "ok OUT_PREFIX", or writes OUT_PREFIX.error.txt and prints
       "error OUT_PREFIX <message>" (an "unsupported: ..." message when the oracle does not
       implement something in the file). One process for many models: numpy/h5py start-up
       costs ~0.2 s, a small model ~5 ms.
@@ -285,10 +285,24 @@ def activation(name_or_obj, x, num, keras3):
     if name == "selu":
         alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
         return r(scale * np.where(d > 0, d, alpha * np.expm1(d)))
+    # gelu: tf.nn.gelu's expression, 0.5 * x * (1 + erf(x / sqrt(2))) (approximate: 1 + tanh(
+    # sqrt(2/pi) * (x + 0.044715 * x^3))). In float32, 1 + erf cancels for negative x and is 0
+    # below about -5.4, so Keras' result there is -0 (a following sign reads +1); the float32
+    # variants take TF's op steps, with erf/tanh correctly rounded to float32.
     if name == "gelu":  # exact form (the string form; approximate=False)
-        return r(0.5 * d * (1.0 + _erf(d / math.sqrt(2.0))))
+        if num.variant == "alt":
+            return 0.5 * d * (1.0 + _erf(d / math.sqrt(2.0)))
+        u = r(x / F32(math.sqrt(2.0)))
+        s = r(F32(1.0) + r(_erf(u)))
+        return r(r(F32(0.5) * x) * s)
     if name == "gelu_approximate":
-        return r(0.5 * d * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (d + 0.044715 * d ** 3))))
+        if num.variant == "alt":
+            return 0.5 * d * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (d + 0.044715 * d ** 3)))
+        v = r(d ** 3)  # tf.pow(x, 3), about correctly rounded
+        v = r(x + r(F32(0.044715) * v))
+        v = r(F32(math.sqrt(2.0 / math.pi)) * v)
+        s = r(F32(1.0) + r(np.tanh(v.astype(np.float64))))
+        return r(r(F32(0.5) * x) * s)
     if name == "sigmoid":
         return r(1.0 / (1.0 + np.exp(-d)))
     if name == "hard_sigmoid":
@@ -900,6 +914,8 @@ def main(argv):
     p.add_argument("--batch", metavar="JOBS")
     p.add_argument("--trace", metavar="DIR",
                    help="also write every layer's output as DIR/<layer>.npy ('/' in names -> '@')")
+    p.add_argument("--fragile", metavar="FILE",
+                   help="also write the number of fragile sign decisions (see Num.note_signs)")
     a = p.parse_args(argv)
     if a.batch:
         return _main_batch(a.batch)
@@ -908,11 +924,15 @@ def main(argv):
     try:
         model = H5Model(a.model)
         trace = {} if a.trace else None
+        stats = {}
         with np.errstate(all="ignore"):
-            outs = run_model(model, [np.load(x) for x in a.input], a.variant, trace)
+            outs = run_model(model, [np.load(x) for x in a.input], a.variant, trace, stats)
     except Unsupported as e:
         print(f"keras_oracle: unsupported: {e}", file=sys.stderr)
         return 3
+    if a.fragile:
+        with open(a.fragile, "w") as f:
+            f.write(f"{stats['fragile']}\n")
     if a.trace:
         import os
         os.makedirs(a.trace, exist_ok=True)

@@ -424,15 +424,21 @@ inline float selu(float x) {
   constexpr float alpha = 1.6732632423543772f, scale = 1.0507009873554805f;
   return scale * elu(x, alpha);
 }
-// Keras (tf.nn.gelu): exact x/2 erfc(-x/sqrt(2)); approximate x/2 (1 + tanh(sqrt(2/pi)
-// (x + 0.044715 x^3))). Evaluated in double, rounded once.
+// Keras (tf.nn.gelu): 0.5 * x * (1 + erf(x / sqrt(2))); approximate: 0.5 * x * (1 + tanh(
+// sqrt(2/pi) * (x + 0.044715 * x^3))), one float32 operation at a time as TF runs them, with
+// erf/tanh from libm in double, rounded to float. The steps matter: 1 + erf (1 + tanh) cancels for
+// negative x and is exactly 0 below about -5.4, so Keras' result there is -0 (sign +1 for a
+// following quantizer), not the tiny negative exact value.
 inline float gelu(float x) {
-  const double d = x;
-  return static_cast<float>(0.5 * d * std::erfc(-d / std::sqrt(2.0)));
+  const float u = x / 1.41421356f;
+  const float s = 1.0f + static_cast<float>(std::erf(static_cast<double>(u)));
+  return (0.5f * x) * s;
 }
 inline float gelu_tanh(float x) {
-  const double d = x, k = std::sqrt(2.0 / 3.14159265358979323846);
-  return static_cast<float>(0.5 * d * (1.0 + std::tanh(k * (d + 0.044715 * d * d * d))));
+  const float cube = static_cast<float>(std::pow(static_cast<double>(x), 3));  // tf.pow(x, 3)
+  const float v = 0.7978845608f * (x + 0.044715f * cube);
+  const float s = 1.0f + static_cast<float>(std::tanh(static_cast<double>(v)));
+  return (0.5f * x) * s;
 }
 inline float leaky_relu(float x, float alpha) { return x > 0.0f ? x : alpha * x; }
 // Keras 3 hard_silu / hard_swish: x * relu6(x + 3) / 6.

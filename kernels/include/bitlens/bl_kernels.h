@@ -261,7 +261,8 @@ bl_status bl_unpack_s1(size_t n, const uint32_t *in, float *out);
  *   overflow -> +INFINITY, exp(-inf) and results below 2^-150 -> +0, subnormal results are
  *   rounded to nearest (computed with integer operations, independent of flush-to-zero), NaN
  *   returned unchanged.
- * bl_tanhf: odd polynomial for |x| < 0.25, (1 - e) / (1 + e) with e = bl_expf(-2|x|) above,
+ * bl_tanhf: odd polynomial for |x| < 0.25, (1 - e) / (1 + e) with e = bl_expf(-2|x|) up to
+ *   tanh = 0.5, 1 - 2e / (1 + e) above (correctly rounded near saturation),
  *   +-1 from |x| >= 9.1; error a few ulp; NaN unchanged. */
 float bl_expf(float x);
 float bl_tanhf(float x);
@@ -270,8 +271,9 @@ float bl_tanhf(float x);
  * bl_expm1f: exp(x) - 1 without cancellation near 0 (Taylor for |x| < 0.5).
  * bl_logf: natural log; 0 -> -inf, x < 0 -> NaN.
  * bl_softplusf: log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)), never overflows.
- * bl_geluf: Keras' exact gelu, x/2 erfc(-x/sqrt(2)), accurate relative to the (tiny) result for
- *   negative x too (erfc from Chebyshev interpolants of erfc(u) exp(u^2)). */
+ * bl_geluf: Keras' exact gelu in TF's float32 steps, 0.5 x (1 + erf(x / sqrt(2))): erf is
+ *   accurate, the steps are TF's, so below about -5.4 the result is -0 as in Keras (not the
+ *   tiny negative exact value), which a following sign quantizer reads as +1. */
 float bl_expm1f(float x);
 float bl_logf(float x);
 float bl_softplusf(float x);
@@ -295,8 +297,8 @@ typedef enum {
   BL_ACT_EXPONENTIAL,  /* exp(x) */
   BL_ACT_ELU,          /* x > 0 ? x : alpha * expm1(x) (alpha from bl_act, 1 for the function) */
   BL_ACT_SELU,         /* 1.0507009873554805 * (x > 0 ? x : 1.6732632423543772 * expm1(x)) */
-  BL_ACT_GELU,         /* exact: x/2 erfc(-x/sqrt(2)) */
-  BL_ACT_GELU_TANH,    /* approximate: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+  BL_ACT_GELU,         /* exact form: 0.5 x (1 + erf(x / sqrt(2))) in TF's float32 steps */
+  BL_ACT_GELU_TANH,    /* approximate: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), TF's steps */
   BL_ACT_LEAKY_RELU,   /* x > 0 ? x : alpha * x */
   BL_ACT_RELU_EX,      /* Keras ReLU(max_value, negative_slope = alpha, threshold), see bl_act */
   BL_ACT_PRELU,        /* x > 0 ? x : slopes[i % c] * x (PReLU layer) */
