@@ -81,7 +81,7 @@ void compute_costs(Graph& g) {
     if (k == KernelClass::Binary || k == KernelClass::BinaryWeights) n.rom_bytes += rom_of(n.weight_bits);
     if (k == KernelClass::Float && (n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense))
       n.rom_bytes += rom_of(n.weights);
-    n.rom_bytes += rom_of(n.epi.mul) + rom_of(n.epi.add) + rom_of(n.epi.threshold) + rom_of(n.epi.flip) +
+    n.rom_bytes += rom_of(n.epi.mul) + rom_of(n.epi.add) + rom_of(n.epi.mul2) + rom_of(n.epi.add2) + rom_of(n.epi.threshold) + rom_of(n.epi.flip) +
                    rom_of(n.or_mask) + rom_of(n.act.slopes);
     // Kernel parameters are 32-bit, as on the microcontroller. A layer with a tensor beyond the
     // host limit never runs (HOST_LIMIT refuses the model), so its scratch is not computed.

@@ -155,6 +155,9 @@ class Generator {
       << ";\n"
       << "    p.out.threshold = " << field_ptr(n, out.threshold, n.epi.threshold, "threshold", "int32_t") << ";\n"
       << "    p.out.flip = " << field_ptr(n, out.flip, n.epi.flip, "flip", "uint32_t") << ";\n";
+    if (out.mul2 || out.add2)
+      o << "    p.out.mul2 = " << field_ptr(n, out.mul2, n.epi.mul2, "mul2", "float") << ";\n"
+        << "    p.out.add2 = " << field_ptr(n, out.add2, n.epi.add2, "add2", "float") << ";\n";
   }
 
   // memset leaves groups 0, which the kernels read as 1: ungrouped layers keep their old code.

@@ -108,11 +108,12 @@ bool collect_bits(Graph& g, int t, BitsPlan& plan) {
   return true;
 }
 
-// Can the chain be expressed as y = clamp(acc * mul + add)? (affine steps, then one clamp last)
+// Can the kernels' float output stage run the chain in Keras' own float32 order? At most
+// kMaxOutputSteps affine steps (lower.cpp), then one clamp last.
 bool affine_then_clamp(const std::vector<PostOp>& chain) {
   for (size_t i = 0; i < chain.size(); ++i)
     if (chain[i].kind == PostOp::Kind::Clamp && i + 1 != chain.size()) return false;
-  return true;
+  return affine_steps(chain).size() <= kMaxOutputSteps;
 }
 
 bool integer_kernel(const Node& n) {

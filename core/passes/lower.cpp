@@ -86,46 +86,48 @@ void pack_weights(const Graph& g, Node& n) {
   }
 }
 
-// y = clamp(acc * mul + add): compose the chain's affine steps (double, rounded once).
-void lower_affine(Node& n, int64_t channels) {
-  auto& e = n.epi;
-  std::vector<double> m(channels, 1.0), b(channels, 0.0);
-  for (const auto& op : e.chain) {
-    for (int64_t c = 0; c < channels; ++c) {
-      switch (op.kind) {
-        case PostOp::Kind::Bias: b[c] += op.a[c]; break;
-        case PostOp::Kind::Scale: m[c] *= op.a[c]; b[c] *= op.a[c]; break;
-        case PostOp::Kind::BatchNorm:
-          m[c] *= op.a[c];
-          b[c] = b[c] * op.a[c] + op.b[c];
-          break;
-        case PostOp::Kind::Clamp: break;
-      }
+}  // namespace
+
+// The chain as the kernels' output steps y = y * mul + add: Keras' own float32 operations, in
+// its order. A scale followed by a bias shares a step (y * alpha + bias is exactly those two
+// operations); a BatchNorm (x * inv + shift, as tf.nn.batch_normalization) is a step of its own.
+std::vector<AffineStep> affine_steps(const std::vector<PostOp>& chain) {
+  std::vector<AffineStep> steps;
+  for (const auto& op : chain) {
+    switch (op.kind) {
+      case PostOp::Kind::Scale: steps.push_back({&op.a, nullptr}); break;
+      case PostOp::Kind::Bias:
+        if (!steps.empty() && steps.back().add == nullptr)
+          steps.back().add = &op.a;
+        else
+          steps.push_back({nullptr, &op.a});
+        break;
+      case PostOp::Kind::BatchNorm: steps.push_back({&op.a, &op.b}); break;
+      case PostOp::Kind::Clamp: break;
     }
+  }
+  return steps;
+}
+
+namespace {
+
+// y = clamp(step2(step1(acc))): the fold pass leaves at most two affine steps for a float
+// output stage, so nothing is pre-composed in another rounding order than Keras'.
+void lower_affine(Node& n) {
+  auto& e = n.epi;
+  for (const auto& op : e.chain)
     if (op.kind == PostOp::Kind::Clamp) {
       e.act_min = std::max(e.act_min, op.lo);
       e.act_max = std::min(e.act_max, op.hi);
     }
-  }
-  // A lone BatchNorm stays exactly Keras' x * inv + shift.
-  const bool lone_bn = e.chain.size() >= 1 && e.chain[0].kind == PostOp::Kind::BatchNorm &&
-                       std::all_of(e.chain.begin() + 1, e.chain.end(),
-                                   [](const PostOp& o) { return o.kind == PostOp::Kind::Clamp; });
-  bool identity_mul = true, zero_add = true;
-  for (int64_t c = 0; c < channels; ++c) {
-    identity_mul = identity_mul && m[c] == 1.0;
-    zero_add = zero_add && b[c] == 0.0;
-  }
-  e.mul.clear();
-  e.add.clear();
-  if (!identity_mul || lone_bn) {
-    e.mul.resize(channels);
-    for (int64_t c = 0; c < channels; ++c) e.mul[c] = lone_bn ? e.chain[0].a[c] : static_cast<float>(m[c]);
-  }
-  if (!zero_add || lone_bn) {
-    e.add.resize(channels);
-    for (int64_t c = 0; c < channels; ++c) e.add[c] = lone_bn ? e.chain[0].b[c] : static_cast<float>(b[c]);
-  }
+  const auto steps = affine_steps(e.chain);
+  if (steps.size() > kMaxOutputSteps)
+    throw ModelError("internal: '" + n.name + "' has " + std::to_string(steps.size()) + " affine output steps");
+  auto take = [](const std::vector<float>* v) { return v ? *v : std::vector<float>{}; };
+  e.mul = steps.size() > 0 ? take(steps[0].mul) : std::vector<float>{};
+  e.add = steps.size() > 0 ? take(steps[0].add) : std::vector<float>{};
+  e.mul2 = steps.size() > 1 ? take(steps[1].mul) : std::vector<float>{};
+  e.add2 = steps.size() > 1 ? take(steps[1].add) : std::vector<float>{};
 }
 
 // The smallest float >= x and the largest float <= x.
@@ -246,7 +248,7 @@ bool lower_constants(Graph& g) {
     if (n.epi.bits && k == KernelClass::Binary)
       lower_thresholds(g, n, channels);
     else
-      lower_affine(n, channels);
+      lower_affine(n);
 
     // Bit max-pools between this node and its binarizing consumers: AND where the steps after
     // the pool increase with the value, OR where they decrease (max becomes min).

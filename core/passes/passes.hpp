@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "bitlens/compiler.hpp"
 #include "bitlens/ir.hpp"
@@ -28,6 +29,15 @@ bool select_kernels(Graph& g);
 
 // Lowers constants into the kernels' layouts: packed weight bits, integer thresholds, mul/add.
 bool lower_constants(Graph& g);
+
+// A float output stage's affine steps y = y * mul + add (null = 1 / 0), in Keras' order; the
+// kernels' output stage runs at most kMaxOutputSteps of them (bl_output mul/add, mul2/add2).
+struct AffineStep {
+  const std::vector<float>* mul;
+  const std::vector<float>* add;
+};
+std::vector<AffineStep> affine_steps(const std::vector<PostOp>& chain);
+constexpr size_t kMaxOutputSteps = 2;
 
 // Costs (MACC, ROM, scratch) per node, and the execution schedule.
 void compute_costs(Graph& g);

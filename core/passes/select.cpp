@@ -301,9 +301,13 @@ bool select_kernels(Graph& g) {
             if (in.producer >= 0) {
               const Node& p = g.nodes[in.producer];
               if (p.op == Op::Conv2D || p.op == Op::DepthwiseConv2D || p.op == Op::Dense) {
-                why = !p.act.linear()
-                          ? "'" + p.name + "' applies activation '" + p.activation + "' first"
-                          : "'" + p.name + "' applies a ReLU first and its output is not binarized";
+                const bool clamped = std::any_of(p.epi.chain.begin(), p.epi.chain.end(),
+                                                 [](const PostOp& o) { return o.kind == PostOp::Kind::Clamp; });
+                why = !p.act.linear() ? "'" + p.name + "' applies activation '" + p.activation + "' first"
+                      : clamped       ? "'" + p.name + "' applies a ReLU first and its output is not binarized"
+                                      : "the output stage of '" + p.name +
+                                      "' already runs two affine steps (its bias or scale and a BatchNorm) in Keras' "
+                                      "float32 order; a third would have to be pre-composed in another rounding order";
                 if (in.consumers.size() > 1) why = "'" + p.name + "' output has other consumers";
               } else {
                 why = "it follows '" + p.name + "' (" + p.class_name + ")";

@@ -35,6 +35,8 @@ bl_output output_stage(const Node& n) {
   o.act_max = e.act_max;
   o.threshold = e.threshold.empty() ? nullptr : e.threshold.data();
   o.flip = e.flip.empty() ? nullptr : e.flip.data();
+  o.mul2 = e.mul2.empty() ? nullptr : e.mul2.data();
+  o.add2 = e.add2.empty() ? nullptr : e.add2.data();
   return o;
 }
 

@@ -330,12 +330,16 @@ BL_INLINE void bl_i_bw_flush(bl_i_bitwriter *w)
 
 /* ---- Output stage -------------------------------------------------------------------------
  * y = v * mul + add with both roundings (mul/add missing = 1/0, applied literally so that
- * -0.0 + 0.0 = +0.0 exactly as the definition says), then the clamp. The clamp uses comparisons:
- * a NaN passes through unchanged. */
+ * -0.0 + 0.0 = +0.0 exactly as the definition says), the second step likewise when present, then
+ * the clamp. The clamp uses comparisons: a NaN passes through unchanged. */
 BL_INLINE float bl_i_affine_clamp(const bl_output *o, int32_t c, float v)
 {
   float y = v * (o->mul ? o->mul[c] : 1.0f);
   y = y + (o->add ? o->add[c] : 0.0f);
+  if (o->mul2 || o->add2) {
+    y = y * (o->mul2 ? o->mul2[c] : 1.0f);
+    y = y + (o->add2 ? o->add2[c] : 0.0f);
+  }
   if (y < o->act_min) y = o->act_min;
   if (y > o->act_max) y = o->act_max;
   return y;

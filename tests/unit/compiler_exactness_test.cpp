@@ -381,6 +381,102 @@ TEST(Exactness, BiasThenBatchNormOnAFloat32RoundingBoundary) {
   cleanup(file);
 }
 
+// The same chain with a float output: the kernels' output stage runs (d + bias) and then the
+// BatchNorm as two steps in Keras' order, so at d0 the output is exactly 0 as in Keras (a
+// composition in double gives a negative number there); every reachable d bit for bit with the
+// reference, the boundary also with the oracle. A MagnitudeAwareSign scale followed by a
+// BatchNorm likewise. A third affine step (a second BatchNorm) is not pre-composed: it stays a
+// layer of its own, with the reason.
+TEST(Exactness, FloatOutputStageKeepsKerasOrder) {
+  constexpr int64_t N = 64;
+  const int64_t d0 = 10;
+  float bias = 0, inv = 0, gamma = 0, beta = 0;
+  bool found = false;
+  for (uint32_t s = 1; s < 10000 && !found; ++s) {
+    bias = 0.1f + static_cast<float>(s) * 1.2345e-4f;
+    gamma = 0.7f + static_cast<float>(s % 97) * 3.1e-3f;
+    inv = sem::bn_inv(1.0f, 1e-3f, gamma);
+    const float t = (static_cast<float>(d0) + bias) * inv;
+    beta = -t;
+    const double folded = (static_cast<double>(d0) + bias) * static_cast<double>(inv) + beta;
+    found = folded < 0.0;
+  }
+  ASSERT_TRUE(found);
+  Array k{{N, 1}, {}};
+  for (int64_t i = 0; i < N; ++i) k.data.push_back(i % 3 ? 0.5f : -0.5f);
+  auto set_bn = [&](kb::ModelBuilder& b, const std::string& name, float g, float bt) {
+    b.set_weight(name, "gamma", Array{{1}, {g}});
+    b.set_weight(name, "beta", Array{{1}, {bt}});
+    b.set_weight(name, "moving_mean", Array{{1}, {0.0f}});
+    b.set_weight(name, "moving_variance", Array{{1}, {1.0f}});
+  };
+  {
+    kb::ModelBuilder b("bias_bn_float");
+    auto x = b.input({N});
+    x = b.quant_dense(x, {.units = 1, .input_quantizer = "ste_sign", .kernel_quantizer = "ste_sign", .name = "fc"});
+    b.batch_norm(x, {.epsilon = 1e-3, .name = "bn"});
+    b.set_weight("fc", "kernel", k);
+    b.set_weight("fc", "bias", Array{{1}, {bias}});
+    set_bn(b, "bn", gamma, beta);
+    const fs::path file = temp_path("bias_bn_float.h5");
+    const CompileResult r = compile(through_file(b, "2.10.0", file));
+    const Node& fc = node(r, "fc");
+    ASSERT_FALSE(fc.epi.bits);
+    EXPECT_EQ(node(r, "bn").decision.kernel, KernelClass::Fused);
+    ASSERT_EQ(fc.epi.add.size(), 1u);   // step 1: + bias
+    ASSERT_EQ(fc.epi.mul2.size(), 1u);  // step 2: the BatchNorm
+    for (int64_t d = -N; d <= N; d += 2) {
+      SCOPED_TRACE(d);
+      const Array in = input_with_dot(k, 1, 0, d);
+      const Array ref = reference_run(r.model, {in}).at(0);
+      if (d == d0) {
+        EXPECT_EQ(ref.data[0], 0.0f);
+        expect_equal(oracle(file, {in}, 1).at(0), ref, "oracle");
+      }
+      expect_equal(Executor(r).run({in}).at(0), ref, "kernels engine");
+    }
+    cleanup(file);
+  }
+  {
+    kb::ModelBuilder b("mas_bn_float");
+    auto x = b.input({N});
+    x = b.quant_dense(x, {.units = 1, .use_bias = false, .input_quantizer = "ste_sign",
+                          .kernel_quantizer = "magnitude_aware_sign", .name = "fc"});
+    b.batch_norm(x, {.epsilon = 1e-3, .name = "bn"});
+    b.set_weight("fc", "kernel", odd_kernel({N, 1}, 5));
+    set_bn(b, "bn", 0.8123457f, -0.3141593f);
+    const CompileResult r = compile(through_file(b, "2.10.0"));
+    ASSERT_EQ(node(r, "fc").epi.mul2.size(), 1u);
+    const Array kk = odd_kernel({N, 1}, 5);
+    for (int64_t d = -N; d <= N; d += 2) {
+      SCOPED_TRACE(d);
+      const Array in = input_with_dot(kk, 1, 0, d);
+      expect_equal(Executor(r).run({in}).at(0), reference_run(r.model, {in}).at(0), "kernels engine");
+    }
+  }
+  {
+    kb::ModelBuilder b("bias_bn_bn");
+    auto x = b.input({N});
+    x = b.quant_dense(x, {.units = 1, .input_quantizer = "ste_sign", .kernel_quantizer = "ste_sign", .name = "fc"});
+    x = b.batch_norm(x, {.epsilon = 1e-3, .name = "bn"});
+    b.batch_norm(x, {.epsilon = 1e-3, .name = "bn2"});
+    b.set_weight("fc", "kernel", k);
+    b.set_weight("fc", "bias", Array{{1}, {bias}});
+    set_bn(b, "bn", gamma, beta);
+    set_bn(b, "bn2", 1.3f, 0.25f);
+    const CompileResult r = compile(through_file(b, "2.10.0"));
+    EXPECT_EQ(node(r, "bn").decision.kernel, KernelClass::Fused);
+    std::string why;
+    EXPECT_TRUE(has_reason(node(r, "bn2"), "BN_NOT_FOLDED", &why));
+    EXPECT_NE(why.find("two affine steps"), std::string::npos) << why;
+    for (int64_t d = -N; d <= N; d += 2) {
+      SCOPED_TRACE(d);
+      const Array in = input_with_dot(k, 1, 0, d);
+      expect_equal(Executor(r).run({in}).at(0), reference_run(r.model, {in}).at(0), "kernels engine");
+    }
+  }
+}
+
 // ---- zero and negative gamma; BN_PARAMS ----------------------------------------------------
 
 // gamma 0 makes a channel's output constant (beta): its threshold is "always" or "never";

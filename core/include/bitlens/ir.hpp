@@ -118,6 +118,7 @@ struct Epilogue {
   bool bits = false;                  // output is s1
   // Lowered form (filled by the lowering pass):
   std::vector<float> mul, add;        // empty = identity
+  std::vector<float> mul2, add2;      // second affine step (bias/scale, then BatchNorm); empty = none
   float act_min = -INFINITY, act_max = INFINITY;
   std::vector<int32_t> threshold;     // integer kernels, bits output
   std::vector<uint32_t> flip;         // integer kernels, bits output

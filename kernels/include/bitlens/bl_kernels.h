@@ -59,7 +59,10 @@ typedef enum {
  * Integer kernels (binary input and binary weights) produce the ±1 dot product d per output
  * channel c; float-accumulating kernels produce acc (see each kernel for its order).
  *   BL_OUT_F32:  y = v * mul[c] + add[c]  (two roundings, no FMA; mul == NULL means 1,
- *                add == NULL means 0), then y = min(max(y, act_min), act_max). Written as f32.
+ *                add == NULL means 0); when mul2 or add2 is set, a second step
+ *                y = y * mul2[c] + add2[c] (same rules), so that a bias or scale followed by a
+ *                BatchNorm keeps Keras' float32 operations and order; then
+ *                y = min(max(y, act_min), act_max). Written as f32.
  *                (The clamp is two comparisons, y < act_min and y > act_max: a NaN stays NaN.)
  *   BL_OUT_BITS: integer kernels: bit = flip[c] ? (d > threshold[c]) : (d < threshold[c]),
  *                (flip == NULL: no channel flipped; flip is a bit vector of C bits, word c/32,
@@ -75,6 +78,8 @@ typedef struct {
   float act_min, act_max;    /* use -INFINITY/INFINITY for none */
   const int32_t *threshold;  /* [C], integer kernels with BL_OUT_BITS */
   const uint32_t *flip;      /* [ceil(C/32)] or NULL */
+  const float *mul2;         /* [C] or NULL: second affine step (both NULL: none) */
+  const float *add2;         /* [C] or NULL */
 } bl_output;
 
 /* ---- Shapes ---- */
