@@ -5,7 +5,7 @@
 
 #include "bitlens/limits.hpp"
 #include "passes/passes.hpp"
-#include "runtime/kernel_params.hpp"
+#include "ops/registry.hpp"
 
 namespace bitlens::passes {
 namespace {
@@ -88,7 +88,7 @@ void compute_costs(Graph& g) {
     bool runnable = true;
     for (int t : n.inputs) runnable = runnable && g.tensors[t].bytes() <= HostLimits{}.max_tensor_bytes;
     for (int t : n.outputs) runnable = runnable && g.tensors[t].bytes() <= HostLimits{}.max_tensor_bytes;
-    if (runnable) n.scratch_bytes = aligned(static_cast<int64_t>(runtime::scratch_bytes(g, n)));
+    if (runnable) n.scratch_bytes = aligned(static_cast<int64_t>(ops::scratch_bytes(g, n)));
   }
 }
 

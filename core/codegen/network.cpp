@@ -1,7 +1,8 @@
 // Generates network/NAME.{h,c} and NAME_data.c from a CompileResult: one kernel call per
 // scheduled node on one arena laid out by the planner, parameter structs filled field by field
 // from the same builders the host Executor uses (runtime/kernel_params), constants as exact
-// literals. The step code mirrors core/runtime/executor.cpp case for case.
+// literals. Each step is the node's registration in core/ops printed instead of run, so the
+// firmware makes the Executor's calls by construction.
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -10,11 +11,9 @@
 
 #include "bitlens/codegen.hpp"
 #include "bitlens/report.hpp"
-#include "runtime/kernel_params.hpp"
+#include "ops/registry.hpp"
 
 namespace bitlens {
-
-using namespace runtime;
 
 namespace {
 
@@ -30,7 +29,7 @@ std::string shape_text(const Tensor& t) {
   return std::string(format_name(t.format)) + " " + s;
 }
 
-class Generator {
+class Generator : public ops::CodeEnv {
  public:
   Generator(const CompileResult& c, const std::string& name) : c_(c), g_(c.graph) {
     out_.name = c_identifier(name);
@@ -92,14 +91,8 @@ class Generator {
     if (offset_[tensor] < 0) throw ModelError("internal: tensor '" + g_.tensors[tensor].name + "' has no buffer");
     return "(arena + " + std::to_string(offset_[tensor]) + ")";
   }
-  std::string in_u32(int t) const { return "(const uint32_t *)" + arena(t); }
   std::string in_f32(int t) const { return "(const float *)" + arena(t); }
-  std::string out_u32(int t) const { return "(uint32_t *)" + arena(t); }
   std::string out_f32(int t) const { return "(float *)" + arena(t); }
-  std::string scratch(const Node& n) const {
-    auto it = scratch_.find(n.id);
-    return it == scratch_.end() ? "NULL" : "(arena + " + std::to_string(it->second) + ")";
-  }
 
   // Emits one const array into NAME_data.c (once per data pointer) and returns its symbol.
   template <class T>
@@ -129,75 +122,25 @@ class Generator {
     return b;
   }
 
-  // The pointer `p` of a parameter struct must point into one of the node's vectors: that is
-  // what makes the generated struct identical to the Executor's.
-  template <class T>
-  std::string field_ptr(const Node& n, const T* p, const std::vector<T>& v, const char* suffix, const char* ctype) {
-    if (p == nullptr) return "NULL";
-    if (p != v.data()) throw ModelError("internal: parameter of '" + n.name + "' points outside its node data");
-    return array(n, v.data(), v.size(), suffix, ctype);
+  // CodeEnv: what the registrations print with.
+  std::string tensor(int t) override { return arena(t); }
+  std::string scratch(int node) override {
+    auto it = scratch_.find(node);
+    return it == scratch_.end() ? "NULL" : "(arena + " + std::to_string(it->second) + ")";
   }
-
-  static void geom(std::ostream& o, const bl_conv_geom& g) {
-    o << "    p.g.in_h = " << g.in_h << "; p.g.in_w = " << g.in_w << "; p.g.in_c = " << g.in_c << ";\n"
-      << "    p.g.out_h = " << g.out_h << "; p.g.out_w = " << g.out_w << "; p.g.out_c = " << g.out_c << ";\n"
-      << "    p.g.k_h = " << g.k_h << "; p.g.k_w = " << g.k_w << "; p.g.stride_h = " << g.stride_h
-      << "; p.g.stride_w = " << g.stride_w << ";\n"
-      << "    p.g.dil_h = " << g.dil_h << "; p.g.dil_w = " << g.dil_w << "; p.g.pad_top = " << g.pad_top
-      << "; p.g.pad_left = " << g.pad_left << ";\n";
+  std::string data(const Node& n, const float* p, size_t count, const char* suffix) override {
+    return array(n, p, count, suffix, "float");
   }
-
-  void output(std::ostream& o, const Node& n, const bl_output& out) {
-    o << "    p.out.kind = " << (out.kind == BL_OUT_BITS ? "BL_OUT_BITS" : "BL_OUT_F32") << ";\n"
-      << "    p.out.mul = " << field_ptr(n, out.mul, n.epi.mul, "mul", "float") << ";\n"
-      << "    p.out.add = " << field_ptr(n, out.add, n.epi.add, "add", "float") << ";\n"
-      << "    p.out.act_min = " << c_float_literal(out.act_min) << "; p.out.act_max = " << c_float_literal(out.act_max)
-      << ";\n"
-      << "    p.out.threshold = " << field_ptr(n, out.threshold, n.epi.threshold, "threshold", "int32_t") << ";\n"
-      << "    p.out.flip = " << field_ptr(n, out.flip, n.epi.flip, "flip", "uint32_t") << ";\n";
-    if (out.mul2 || out.add2)
-      o << "    p.out.mul2 = " << field_ptr(n, out.mul2, n.epi.mul2, "mul2", "float") << ";\n"
-        << "    p.out.add2 = " << field_ptr(n, out.add2, n.epi.add2, "add2", "float") << ";\n";
+  std::string data(const Node& n, const int32_t* p, size_t count, const char* suffix) override {
+    return array(n, p, count, suffix, "int32_t");
   }
-
-  // memset leaves groups 0, which the kernels read as 1: ungrouped layers keep their old code.
-  static void groups(std::ostream& o, int32_t groups) {
-    if (groups > 1) o << "    p.groups = " << groups << ";\n";
+  std::string data(const Node& n, const uint32_t* p, size_t count, const char* suffix) override {
+    return array(n, p, count, suffix, "uint32_t");
   }
-
-  static const char* pad_name(bl_bpad p) {
-    return p == BL_PAD_PLUS_ONE ? "BL_PAD_PLUS_ONE" : p == BL_PAD_MINUS_ONE ? "BL_PAD_MINUS_ONE" : "BL_PAD_ZERO";
-  }
-  // The activation step as C, mirroring run_activation in the Executor.
-  void emit_activation(std::ostream& o, const Node& n, const std::string& in, const std::string& out, int64_t elems) {
-    const ActStep s = activation_step(g_, n);
-    switch (s.kind) {
-      case ActStep::None: return;
-      case ActStep::Softmax:
-      case ActStep::LogSoftmax:
-        o << "    st = " << (s.kind == ActStep::Softmax ? "bl_softmax_f32" : "bl_log_softmax_f32") << "((size_t)" << elems
-          << ", " << s.period << ", " << in << ", " << out << ");\n";
-        return;
-      case ActStep::Elementwise:
-        o << "    {\n      bl_act a;\n      memset(&a, 0, sizeof a);\n      a.kind = " << activation_enum_name(s.act.kind)
-          << ";\n      a.alpha = " << c_float_literal(s.act.alpha) << ";\n      a.max_value = "
-          << c_float_literal(s.act.max_value) << ";\n      a.threshold = " << c_float_literal(s.act.threshold)
-          << ";\n      a.slopes = " << array(n, s.act.slopes, s.slope_count, "slopes", "float")
-          << ";\n      st = bl_activate_f32((size_t)" << elems << ", " << s.period << ", &a, " << in << ", " << out
-          << ");\n    }\n";
-        return;
-    }
-  }
-
-  std::string weights_u32(const Node& n, const uint32_t* p) { return field_ptr(n, p, n.weight_bits, "weights", "uint32_t"); }
-  std::string weights_f32(const Node& n, const float* p) { return field_ptr(n, p, n.weights, "weights", "float"); }
 
   void emit_step(std::ostream& o, int step, const Node& n) {
     const Tensor& ot = g_.tensors[n.outputs[0]];
     const int x = n.inputs.empty() ? -1 : n.inputs[0];
-    const int y = n.outputs[0];
-    const auto elems = ot.elements();
-    const int64_t ch = ot.shape.empty() ? 1 : ot.shape.back();
     const auto k = n.decision.kernel;
 
     // Comment: the Keras layer, kernel class, C kernel, op type, formats, shapes and reasons.
@@ -214,184 +157,10 @@ class Generator {
     }
     o << " */\n";
     o << "  STEP_BEGIN(" << step << ");\n  {\n";
-
-    const std::string call_check = "    if (st != BL_OK) return st;\n";
-    switch (n.op) {
-      case Op::Pack:
-        o << "    st = bl_pack_f32((size_t)" << elems << ", " << ch << ", NULL, NULL, " << in_f32(x) << ", " << out_u32(y)
-          << ");\n";
-        break;
-      case Op::Unpack:
-        o << "    st = bl_unpack_s1((size_t)" << elems << ", " << in_u32(x) << ", " << out_f32(y) << ");\n";
-        break;
-      case Op::Conv2D:
-      case Op::DepthwiseConv2D:
-      case Op::Dense:
-        emit_mac(o, n, x, y);
-        break;
-      case Op::MaxPool:
-      case Op::AvgPool: {
-        const auto p = pool_params(g_, n);
-        o << "    bl_pool_params p;\n    memset(&p, 0, sizeof p);\n";
-        geom(o, p.g);
-        o << "    p.or_mask = " << field_ptr(n, p.or_mask, n.or_mask, "or_mask", "uint32_t") << ";\n";
-        if (n.op == Op::AvgPool)
-          o << "    st = bl_avgpool_f32(&p, " << in_f32(x) << ", " << out_f32(y) << ");\n";
-        else if (ot.format == Format::S1)
-          o << "    st = bl_maxpool_s1(&p, " << in_u32(x) << ", " << out_u32(y) << ");\n";
-        else
-          o << "    st = bl_maxpool_f32(&p, " << in_f32(x) << ", " << out_f32(y) << ");\n";
-        break;
-      }
-      case Op::GlobalAvgPool:
-      case Op::GlobalMaxPool: {
-        const auto s = hwc(g_.tensors[x].shape);
-        o << "    st = " << (n.op == Op::GlobalAvgPool ? "bl_global_avgpool_f32(" : "bl_global_maxpool_f32(") << s[0] << ", "
-          << s[1] << ", " << s[2] << ", " << in_f32(x) << ", " << out_f32(y) << ");\n";
-        break;
-      }
-      case Op::BatchNorm:
-        o << "    st = bl_affine_f32((size_t)" << elems << ", " << ch << ", "
-          << array(n, n.epi.mul.empty() ? nullptr : n.epi.mul.data(), n.epi.mul.size(), "mul", "float") << ", "
-          << array(n, n.epi.add.empty() ? nullptr : n.epi.add.data(), n.epi.add.size(), "add", "float")
-          << ", BL_ACT_LINEAR, " << in_f32(x) << ", " << out_f32(y) << ");\n";
-        break;
-      case Op::Activation:
-        emit_activation(o, n, in_f32(x), out_f32(y), elems);
-        break;
-      case Op::Softmax:
-        o << "    st = bl_softmax_f32((size_t)" << elems << ", " << ch << ", " << in_f32(x) << ", " << out_f32(y) << ");\n";
-        break;
-      case Op::Add:
-        o << "    st = bl_add_f32((size_t)" << elems << ", " << in_f32(x) << ", " << in_f32(n.inputs[1]) << ", BL_ACT_LINEAR, "
-          << out_f32(y) << ");\n";
-        for (size_t i = 2; i < n.inputs.size(); ++i)
-          o << call_check << "    st = bl_add_f32((size_t)" << elems << ", " << in_f32(y) << ", " << in_f32(n.inputs[i])
-            << ", BL_ACT_LINEAR, " << out_f32(y) << ");\n";
-        break;
-      case Op::Concat: {
-        const int64_t pixels = elems / ch;
-        const bool bits = ot.format == Format::S1;
-        o << "    static const int32_t c[" << n.inputs.size() << "] = {";
-        for (size_t i = 0; i < n.inputs.size(); ++i) o << (i ? ", " : "") << g_.tensors[n.inputs[i]].shape.back();
-        o << "};\n    const " << (bits ? "uint32_t" : "float") << " *in[" << n.inputs.size() << "];\n";
-        for (size_t i = 0; i < n.inputs.size(); ++i)
-          o << "    in[" << i << "] = " << (bits ? in_u32(n.inputs[i]) : in_f32(n.inputs[i])) << ";\n";
-        o << "    st = " << (bits ? "bl_concat_s1(" : "bl_concat_f32(") << pixels << ", " << n.inputs.size() << ", c, in, "
-          << (bits ? out_u32(y) : out_f32(y)) << ");\n";
-        break;
-      }
-      case Op::Upsample: {
-        const auto s = hwc(g_.tensors[x].shape);
-        o << "    st = bl_upsample_f32(" << s[0] << ", " << s[1] << ", " << s[2] << ", " << n.pool.kh << ", " << n.pool.kw
-          << ", " << in_f32(x) << ", " << out_f32(y) << ");\n";
-        break;
-      }
-      case Op::ZeroPad: {
-        const auto s = hwc(g_.tensors[x].shape);
-        o << "    st = bl_pad_f32(" << s[0] << ", " << s[1] << ", " << s[2] << ", " << n.conv.pad_top << ", "
-          << n.conv.pad_bottom << ", " << n.conv.pad_left << ", " << n.conv.pad_right << ", 0.0f, " << in_f32(x) << ", "
-          << out_f32(y) << ");\n";
-        break;
-      }
-      case Op::ConstAdd:
-        o << "    st = bl_affine_f32((size_t)" << elems << ", 1, NULL, "
-          << array(n, &n.const_value, 1, "constant", "float") << ", BL_ACT_LINEAR, " << in_f32(x) << ", " << out_f32(y)
-          << ");\n";
-        break;
-      case Op::ConstMul:
-        o << "    st = bl_affine_f32((size_t)" << elems << ", 1, " << array(n, &n.const_value, 1, "constant", "float")
-          << ", NULL, BL_ACT_LINEAR, " << in_f32(x) << ", " << out_f32(y) << ");\n";
-        break;
-      default:
-        throw ModelError("internal: no kernel for '" + n.name + "' (" + op_name(n.op) + ")");
-    }
-    // A non-clamp activation of a conv/dense layer runs in place on its float output (as in
-    // the Executor).
-    if ((n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense) && !n.act.linear()) {
-      o << call_check;
-      emit_activation(o, n, in_f32(y), out_f32(y), elems);
-    }
-    o << call_check << "  }\n  STEP_END(" << step << ");\n\n";
-  }
-
-  void emit_mac(std::ostream& o, const Node& n, int x, int y) {
-    const auto k = n.decision.kernel;
-    const std::string out = "arena + " + std::to_string(offset_[y]);
-    auto head = [&](const char* type) { o << "    " << type << " p;\n    memset(&p, 0, sizeof p);\n"; };
-    if (n.op == Op::Conv2D) {
-      if (k == KernelClass::Binary) {
-        const auto p = bconv2d_params(g_, n);
-        head("bl_bconv2d_params");
-        geom(o, p.g);
-        o << "    p.pad = " << pad_name(p.pad) << ";\n    p.weights = " << weights_u32(n, p.weights) << ";\n";
-        output(o, n, p.out);
-        groups(o, p.groups);
-        o << "    st = bl_bconv2d(&p, " << in_u32(x) << ", " << out << ", " << scratch(n) << ");\n";
-      } else if (k == KernelClass::BinaryWeights) {
-        const auto p = bwconv2d_params(g_, n);
-        head("bl_bwconv2d_params");
-        geom(o, p.g);
-        o << "    p.pad_value = " << c_float_literal(p.pad_value) << ";\n    p.weights = " << weights_u32(n, p.weights) << ";\n";
-        output(o, n, p.out);
-        groups(o, p.groups);
-        o << "    st = bl_bwconv2d(&p, " << in_f32(x) << ", " << out << ", " << scratch(n) << ");\n";
-      } else {
-        const auto p = conv2d_params(g_, n);
-        head("bl_conv2d_params");
-        geom(o, p.g);
-        o << "    p.pad_value = " << c_float_literal(p.pad_value) << ";\n    p.weights = " << weights_f32(n, p.weights) << ";\n";
-        output(o, n, p.out);
-        groups(o, p.groups);
-        o << "    st = bl_conv2d(&p, " << in_f32(x) << ", " << out << ");\n";
-      }
-    } else if (n.op == Op::DepthwiseConv2D) {
-      if (k == KernelClass::Binary) {
-        const auto p = bdepthwise_params(g_, n);
-        head("bl_bdepthwise_params");
-        geom(o, p.g);
-        o << "    p.depth_multiplier = " << p.depth_multiplier << ";\n    p.pad = " << pad_name(p.pad)
-          << ";\n    p.weights = " << weights_u32(n, p.weights) << ";\n";
-        output(o, n, p.out);
-        o << "    st = bl_bdepthwise(&p, " << in_u32(x) << ", " << out << ", " << scratch(n) << ");\n";
-      } else if (k == KernelClass::BinaryWeights) {
-        const auto p = bwdepthwise_params(g_, n);
-        head("bl_bwdepthwise_params");
-        geom(o, p.g);
-        o << "    p.depth_multiplier = " << p.depth_multiplier << ";\n    p.pad_value = " << c_float_literal(p.pad_value)
-          << ";\n    p.weights = " << weights_u32(n, p.weights) << ";\n";
-        output(o, n, p.out);
-        o << "    st = bl_bwdepthwise(&p, " << in_f32(x) << ", " << out << ");\n";
-      } else {
-        const auto p = depthwise_params(g_, n);
-        head("bl_depthwise_params");
-        geom(o, p.g);
-        o << "    p.depth_multiplier = " << p.depth_multiplier << ";\n    p.pad_value = " << c_float_literal(p.pad_value)
-          << ";\n    p.weights = " << weights_f32(n, p.weights) << ";\n";
-        output(o, n, p.out);
-        o << "    st = bl_depthwise(&p, " << in_f32(x) << ", " << out << ");\n";
-      }
-    } else {
-      if (k == KernelClass::Binary) {
-        const auto p = bdense_params(g_, n);
-        head("bl_bdense_params");
-        o << "    p.n_in = " << p.n_in << "; p.n_out = " << p.n_out << ";\n    p.weights = " << weights_u32(n, p.weights) << ";\n";
-        output(o, n, p.out);
-        o << "    st = bl_bdense(&p, " << in_u32(x) << ", " << out << ", " << scratch(n) << ");\n";
-      } else if (k == KernelClass::BinaryWeights) {
-        const auto p = bwdense_params(g_, n);
-        head("bl_bwdense_params");
-        o << "    p.n_in = " << p.n_in << "; p.n_out = " << p.n_out << ";\n    p.weights = " << weights_u32(n, p.weights) << ";\n";
-        output(o, n, p.out);
-        o << "    st = bl_bwdense(&p, " << in_f32(x) << ", " << out << ");\n";
-      } else {
-        const auto p = dense_params(g_, n);
-        head("bl_dense_params");
-        o << "    p.n_in = " << p.n_in << "; p.n_out = " << p.n_out << ";\n    p.weights = " << weights_f32(n, p.weights) << ";\n";
-        output(o, n, p.out);
-        o << "    st = bl_dense(&p, " << in_f32(x) << ", " << out << ");\n";
-      }
-    }
+    ops::Step s(g_, n, *this, o);
+    ops::kernel_for(g_, n).describe(s);
+    if (!s.called().empty()) o << "    if (st != BL_OK) return st;\n";
+    o << "  }\n  STEP_END(" << step << ");\n\n";
   }
 
   int64_t arena_bytes() const { return std::max<int64_t>(4, (c_.plan.arena_bytes + 3) / 4 * 4); }

@@ -1,14 +1,13 @@
-// Host executor: walks the schedule and calls the C kernels on one arena laid out by the planner.
+// Host executor: walks the schedule and runs each node's registered kernel calls (core/ops) on
+// one arena laid out by the planner.
 #include <cstring>
 #include <random>
 
 #include "bitlens/limits.hpp"
 #include "bitlens/runtime.hpp"
-#include "runtime/kernel_params.hpp"
+#include "ops/registry.hpp"
 
 namespace bitlens {
-
-using namespace runtime;
 
 namespace {
 
@@ -16,21 +15,6 @@ std::string shape_text(const std::vector<int64_t>& s, bool batch) {
   std::string r = batch ? "(N" : "(";
   for (size_t i = 0; i < s.size(); ++i) r += (i || batch ? ", " : "") + std::to_string(s[i]);
   return r + ")";
-}
-
-void check(bl_status s, const Node& n) {
-  if (s != BL_OK)
-    throw ModelError("kernel " + n.decision.kernel_name + " rejected the parameters of '" + n.name +
-                     "' (status " + std::to_string(static_cast<int>(s)) + "); please report this model");
-}
-
-void run_activation(const runtime::ActStep& s, size_t elems, const float* in, float* out, const Node& n) {
-  switch (s.kind) {
-    case runtime::ActStep::None: return;
-    case runtime::ActStep::Softmax: return check(bl_softmax_f32(elems, s.period, in, out), n);
-    case runtime::ActStep::LogSoftmax: return check(bl_log_softmax_f32(elems, s.period, in, out), n);
-    case runtime::ActStep::Elementwise: return check(bl_activate_f32(elems, s.period, &s.act, in, out), n);
-  }
 }
 
 }  // namespace
@@ -130,139 +114,19 @@ void Executor::run_one(const std::vector<const float*>& in, const std::vector<fl
   for (const auto& b : c_.plan.buffers)
     if (b.tensor < 0) scratch[b.node] = reinterpret_cast<char*>(arena_.data()) + b.offset;
 
+  struct Arena : ops::HostEnv {
+    Executor* ex;
+    std::vector<char*>* scratch_of;
+    void* tensor(int t) override { return ex->addr(t); }
+    void* scratch(int node) override { return (*scratch_of)[static_cast<size_t>(node)]; }
+  } env;
+  env.ex = this;
+  env.scratch_of = &scratch;
   for (int id : c_.schedule) {
     const Node& n = g.nodes[id];
-    void* o = addr(n.outputs[0]);
-    const Tensor& ot = g.tensors[n.outputs[0]];
-    const void* x = n.inputs.empty() ? nullptr : addr(n.inputs[0]);
-    const auto* xf = static_cast<const float*>(x);
-    const auto* xb = static_cast<const uint32_t*>(x);
-    auto* of = static_cast<float*>(o);
-    const size_t elems = static_cast<size_t>(ot.elements());
-    const int32_t ch = ot.shape.empty() ? 1 : static_cast<int32_t>(ot.shape.back());
-    const auto k = n.decision.kernel;
-    switch (n.op) {
-      case Op::Pack:
-        check(bl_pack_f32(elems, ch, nullptr, nullptr, xf, static_cast<uint32_t*>(o)), n);
-        break;
-      case Op::Unpack:
-        check(bl_unpack_s1(elems, xb, of), n);
-        break;
-      case Op::Conv2D:
-        if (k == KernelClass::Binary) {
-          const auto p = bconv2d_params(g, n);
-          check(bl_bconv2d(&p, xb, o, scratch[id]), n);
-        } else if (k == KernelClass::BinaryWeights) {
-          const auto p = bwconv2d_params(g, n);
-          check(bl_bwconv2d(&p, xf, o, scratch[id]), n);
-        } else {
-          const auto p = conv2d_params(g, n);
-          check(bl_conv2d(&p, xf, o), n);
-        }
-        break;
-      case Op::DepthwiseConv2D:
-        if (k == KernelClass::Binary) {
-          const auto p = bdepthwise_params(g, n);
-          check(bl_bdepthwise(&p, xb, o, scratch[id]), n);
-        } else if (k == KernelClass::BinaryWeights) {
-          const auto p = bwdepthwise_params(g, n);
-          check(bl_bwdepthwise(&p, xf, o), n);
-        } else {
-          const auto p = depthwise_params(g, n);
-          check(bl_depthwise(&p, xf, o), n);
-        }
-        break;
-      case Op::Dense:
-        if (k == KernelClass::Binary) {
-          const auto p = bdense_params(g, n);
-          check(bl_bdense(&p, xb, o, scratch[id]), n);
-        } else if (k == KernelClass::BinaryWeights) {
-          const auto p = bwdense_params(g, n);
-          check(bl_bwdense(&p, xf, o), n);
-        } else {
-          const auto p = dense_params(g, n);
-          check(bl_dense(&p, xf, o), n);
-        }
-        break;
-      case Op::MaxPool: {
-        const auto p = pool_params(g, n);
-        if (ot.format == Format::S1)
-          check(bl_maxpool_s1(&p, xb, static_cast<uint32_t*>(o)), n);
-        else
-          check(bl_maxpool_f32(&p, xf, of), n);
-        break;
-      }
-      case Op::AvgPool: {
-        const auto p = pool_params(g, n);
-        check(bl_avgpool_f32(&p, xf, of), n);
-        break;
-      }
-      case Op::GlobalAvgPool:
-      case Op::GlobalMaxPool: {
-        const auto s = hwc(g.tensors[n.inputs[0]].shape);
-        const auto h = static_cast<int32_t>(s[0]), w = static_cast<int32_t>(s[1]), c = static_cast<int32_t>(s[2]);
-        check(n.op == Op::GlobalAvgPool ? bl_global_avgpool_f32(h, w, c, xf, of) : bl_global_maxpool_f32(h, w, c, xf, of), n);
-        break;
-      }
-      case Op::BatchNorm:
-        check(bl_affine_f32(elems, ch, n.epi.mul.data(), n.epi.add.data(), BL_ACT_LINEAR, xf, of), n);
-        break;
-      case Op::Activation:
-        run_activation(activation_step(g, n), elems, xf, of, n);
-        break;
-      case Op::Softmax:
-        check(bl_softmax_f32(elems, ch, xf, of), n);
-        break;
-      case Op::Add: {
-        check(bl_add_f32(elems, xf, static_cast<const float*>(addr(n.inputs[1])), BL_ACT_LINEAR, of), n);
-        for (size_t i = 2; i < n.inputs.size(); ++i)
-          check(bl_add_f32(elems, of, static_cast<const float*>(addr(n.inputs[i])), BL_ACT_LINEAR, of), n);
-        break;
-      }
-      case Op::Concat: {
-        const auto pixels = static_cast<int32_t>(elems / static_cast<size_t>(ch));
-        std::vector<int32_t> cs;
-        std::vector<const float*> fs;
-        std::vector<const uint32_t*> bs;
-        for (int t : n.inputs) {
-          cs.push_back(static_cast<int32_t>(g.tensors[t].shape.back()));
-          fs.push_back(static_cast<const float*>(addr(t)));
-          bs.push_back(static_cast<const uint32_t*>(addr(t)));
-        }
-        const auto cnt = static_cast<int32_t>(cs.size());
-        if (ot.format == Format::S1)
-          check(bl_concat_s1(pixels, cnt, cs.data(), bs.data(), static_cast<uint32_t*>(o)), n);
-        else
-          check(bl_concat_f32(pixels, cnt, cs.data(), fs.data(), of), n);
-        break;
-      }
-      case Op::Upsample: {
-        const auto s = hwc(g.tensors[n.inputs[0]].shape);
-        check(bl_upsample_f32(static_cast<int32_t>(s[0]), static_cast<int32_t>(s[1]), static_cast<int32_t>(s[2]),
-                              n.pool.kh, n.pool.kw, xf, of),
-              n);
-        break;
-      }
-      case Op::ZeroPad: {
-        const auto s = hwc(g.tensors[n.inputs[0]].shape);
-        check(bl_pad_f32(static_cast<int32_t>(s[0]), static_cast<int32_t>(s[1]), static_cast<int32_t>(s[2]),
-                         n.conv.pad_top, n.conv.pad_bottom, n.conv.pad_left, n.conv.pad_right, 0.0f, xf, of),
-              n);
-        break;
-      }
-      case Op::ConstAdd:
-        check(bl_affine_f32(elems, 1, nullptr, &n.const_value, BL_ACT_LINEAR, xf, of), n);
-        break;
-      case Op::ConstMul:
-        check(bl_affine_f32(elems, 1, &n.const_value, nullptr, BL_ACT_LINEAR, xf, of), n);
-        break;
-      default:
-        throw ModelError("internal: no kernel for '" + n.name + "' (" + op_name(n.op) + ")");
-    }
-    // A non-clamp activation of a conv/dense layer runs in place on its float output.
-    if (n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense)
-      run_activation(activation_step(g, n), elems, of, of, n);
-    if (observer_) observer_(id, o, ot.bytes());
+    ops::Step step(g, n, env);
+    ops::kernel_for(g, n).describe(step);
+    if (observer_) observer_(id, addr(n.outputs[0]), g.tensors[n.outputs[0]].bytes());
   }
   for (size_t i = 0; i < out.size(); ++i)
     std::memcpy(out[i], addr(g.outputs[i]), static_cast<size_t>(g.tensors[g.outputs[i]].bytes()));

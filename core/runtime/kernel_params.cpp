@@ -140,30 +140,6 @@ bl_pool_params pool_params(const Graph& g, const Node& n) {
   return p;
 }
 
-size_t scratch_bytes(const Graph& g, const Node& n) {
-  if (n.removed) return 0;
-  const auto k = n.decision.kernel;
-  if (k == KernelClass::Binary) {
-    if (n.op == Op::Conv2D) {
-      const auto p = bconv2d_params(g, n);
-      return bl_bconv2d_scratch_size(&p);
-    }
-    if (n.op == Op::DepthwiseConv2D) {
-      const auto p = bdepthwise_params(g, n);
-      return bl_bdepthwise_scratch_size(&p);
-    }
-    if (n.op == Op::Dense) {
-      const auto p = bdense_params(g, n);
-      return bl_bdense_scratch_size(&p);
-    }
-  }
-  if (k == KernelClass::BinaryWeights && n.op == Op::Conv2D) {
-    const auto p = bwconv2d_params(g, n);
-    return bl_bwconv2d_scratch_size(&p);
-  }
-  return 0;
-}
-
 ActStep activation_step(const Graph& g, const Node& n) {
   using K = sem::ActivationKind;
   ActStep s;

@@ -1,5 +1,5 @@
-// Builds the kernel library's parameter structs from IR nodes. The executor, the scratch-size
-// accounting and the code generator all use these, so host and target agree by construction.
+// Builds the kernel library's parameter structs from IR nodes, for the kernel registrations
+// (core/ops), which the executor, the scratch-size accounting and the code generator all read.
 #pragma once
 
 #include <cmath>
@@ -23,9 +23,6 @@ bl_conv2d_params conv2d_params(const Graph& g, const Node& n);
 bl_depthwise_params depthwise_params(const Graph& g, const Node& n);
 bl_dense_params dense_params(const Graph& g, const Node& n);
 bl_pool_params pool_params(const Graph& g, const Node& n);
-
-// Scratch bytes the node's kernel needs (0 for most).
-size_t scratch_bytes(const Graph& g, const Node& n);
 
 // The activation step of a node: an Activation node's whole work, or a conv/dense layer's own
 // activation run in place on its float output (clamps are folded into the output stage before
