@@ -67,6 +67,9 @@ QString node_tooltip(const CompileResult& r, const Node& n) {
   html += QStringLiteral("<br>output: %1 %2").arg(output_shape_text(r, n), output_format_text(r, n));
   html += QStringLiteral("<br>MACC %1 &middot; ROM %2 &middot; RAM %3")
               .arg(number_text(n.macc), bytes_text(n.rom_bytes), bytes_text(node_ram_bytes(r, n)));
+  for (const auto& rj : n.decision.rejected)
+    html += QStringLiteral("<br>%1 rejected: %2")
+                .arg(QString::fromStdString(rj.kernel), QString::fromStdString(rj.why).toHtmlEscaped());
   for (const auto& re : n.decision.reasons) {
     html += QStringLiteral("<hr><b>%1</b>%2: %3")
                 .arg(QString::fromStdString(re.code),

@@ -1,6 +1,8 @@
 // Registrations of the multiply-accumulate kernels: conv2d, depthwise conv2d and dense, each as
 // a binary (s1 x s1), binary-weights (f32 x s1) and float kernel. Every call is followed by the
 // layer's own activation (clamps are folded into the output stage before this), in place.
+#include <sstream>
+
 #include "ops/common.hpp"
 #include "ops/registry.hpp"
 #include "runtime/kernel_params.hpp"
@@ -166,19 +168,61 @@ size_t bdense_scratch(const Graph& g, const Node& n) {
   return bl_bdense_scratch_size(&p);
 }
 
+// ---- selection ----
+
+std::string quantizer_text(const Quantizer& q) { return q.kind == Quantizer::Kind::None ? "null" : "\"" + q.name + "\""; }
+
+// The config key that holds the node's weight quantizer.
+const char* weight_key(const Node& n) {
+  if (n.op == Op::DepthwiseConv2D) return "depthwise_quantizer";
+  return n.class_name.find("Separable") != std::string::npos ? "pointwise_quantizer" : "kernel_quantizer";
+}
+
+std::string weights_not_binary(const Node& n) {
+  return std::string(weight_key(n)) + " " + quantizer_text(n.conv.kernel_q) + " does not binarize the weights";
+}
+
+// s1 x s1: +-1 inputs, +-1 weights, and padded taps that are a bit or exactly 0.
+std::string binary_rejects(const Graph&, const Node& n) {
+  const ConvAttrs& a = n.conv;
+  if (!a.input_q.sign_like())
+    return "input_quantizer " + quantizer_text(a.input_q) + " does not binarize the input";
+  if (!a.kernel_q.binary_weights()) return weights_not_binary(n);
+  if (a.same && a.pad_value != 0.0f && a.pad_value != 1.0f && a.pad_value != -1.0f) {
+    std::ostringstream v;
+    v << a.pad_value;
+    return "pad_values=" + v.str() + " is neither 0 nor +-1, so a padded tap is not a bit";
+  }
+  return "";
+}
+// f32 x s1: +-1 weights.
+std::string binary_weights_rejects(const Graph&, const Node& n) {
+  return n.conv.kernel_q.binary_weights() ? "" : weights_not_binary(n);
+}
+std::string float_rejects(const Graph&, const Node&) { return ""; }
+
 }  // namespace
 
+// Candidates are tried in this order: the first whose `rejects` is empty runs the node.
 void add_mac_ops(std::vector<KernelOp>& r) {
   using K = KernelClass;
-  r.push_back({"bl_bconv2d", runs<Op::Conv2D, K::Binary>, bconv2d, bconv2d_scratch});
-  r.push_back({"bl_bwconv2d", runs<Op::Conv2D, K::BinaryWeights>, bwconv2d, bwconv2d_scratch});
-  r.push_back({"bl_conv2d", runs<Op::Conv2D, K::Float>, conv2d});
-  r.push_back({"bl_bdepthwise", runs<Op::DepthwiseConv2D, K::Binary>, bdepthwise, bdepthwise_scratch});
-  r.push_back({"bl_bwdepthwise", runs<Op::DepthwiseConv2D, K::BinaryWeights>, bwdepthwise});
-  r.push_back({"bl_depthwise", runs<Op::DepthwiseConv2D, K::Float>, depthwise});
-  r.push_back({"bl_bdense", runs<Op::Dense, K::Binary>, bdense, bdense_scratch});
-  r.push_back({"bl_bwdense", runs<Op::Dense, K::BinaryWeights>, bwdense});
-  r.push_back({"bl_dense", runs<Op::Dense, K::Float>, dense});
+  auto add = [&r](const char* name, bool (*runs)(const Graph&, const Node&), void (*describe)(Step&),
+                  size_t (*scratch)(const Graph&, const Node&), Op op, K cls) {
+    const bool bin = cls == K::Binary, bw = cls == K::BinaryWeights;
+    r.push_back({name, runs, describe, scratch, op, cls, bin ? "sxor_s1_s1" : bw ? "sadd_f32_s1" : "smul_f32_f32",
+                 bin ? binary_rejects : bw ? binary_weights_rejects : float_rejects});
+  };
+  add("bl_bconv2d", runs<Op::Conv2D, K::Binary>, bconv2d, bconv2d_scratch, Op::Conv2D, K::Binary);
+  add("bl_bwconv2d", runs<Op::Conv2D, K::BinaryWeights>, bwconv2d, bwconv2d_scratch, Op::Conv2D, K::BinaryWeights);
+  add("bl_conv2d", runs<Op::Conv2D, K::Float>, conv2d, nullptr, Op::Conv2D, K::Float);
+  add("bl_bdepthwise", runs<Op::DepthwiseConv2D, K::Binary>, bdepthwise, bdepthwise_scratch, Op::DepthwiseConv2D,
+      K::Binary);
+  add("bl_bwdepthwise", runs<Op::DepthwiseConv2D, K::BinaryWeights>, bwdepthwise, nullptr, Op::DepthwiseConv2D,
+      K::BinaryWeights);
+  add("bl_depthwise", runs<Op::DepthwiseConv2D, K::Float>, depthwise, nullptr, Op::DepthwiseConv2D, K::Float);
+  add("bl_bdense", runs<Op::Dense, K::Binary>, bdense, bdense_scratch, Op::Dense, K::Binary);
+  add("bl_bwdense", runs<Op::Dense, K::BinaryWeights>, bwdense, nullptr, Op::Dense, K::BinaryWeights);
+  add("bl_dense", runs<Op::Dense, K::Float>, dense, nullptr, Op::Dense, K::Float);
 }
 
 }  // namespace bitlens::ops

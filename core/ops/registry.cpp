@@ -12,6 +12,13 @@ const std::vector<KernelOp>& registry() {
   return r;
 }
 
+std::vector<const KernelOp*> candidates(Op op) {
+  std::vector<const KernelOp*> r;
+  for (const auto& k : registry())
+    if (k.rejects && k.op == op) r.push_back(&k);
+  return r;
+}
+
 namespace {
 const KernelOp* find_kernel(const Graph& g, const Node& n) {
   for (const auto& k : registry())

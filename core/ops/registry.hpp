@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "ops/step.hpp"
@@ -19,7 +20,18 @@ struct KernelOp {
   void (*describe)(Step& s);
   // Scratch bytes the kernel needs; nullptr = none.
   size_t (*scratch)(const Graph& g, const Node& n) = nullptr;
+  // Kernel selection among alternatives for one op (conv, depthwise, dense): the candidates of
+  // an op are its registrations with a `rejects`, tried in registry order (binary, then
+  // binary-weights, then float); `rejects` returns why this kernel cannot run the node, or ""
+  // when it can. The chosen one gives the node its kernel class and op type.
+  Op op = Op::Input;
+  KernelClass cls = KernelClass::None;
+  const char* op_type = "";
+  std::string (*rejects)(const Graph& g, const Node& n) = nullptr;
 };
+
+// The selection candidates of `op`, in priority order.
+std::vector<const KernelOp*> candidates(Op op);
 
 // Every registration, in lookup order.
 const std::vector<KernelOp>& registry();

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 
+#include "ops/registry.hpp"
 #include "passes/passes.hpp"
 
 namespace bitlens::passes {
@@ -20,10 +21,6 @@ std::string fmt_value(float v) {
   std::snprintf(buf, sizeof buf, "%.1f", static_cast<double>(v));
   if (std::fabs(v - std::round(v * 10) / 10) > 1e-6f) std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
   return buf;
-}
-
-bool binary_pad(const ConvAttrs& a) {
-  return !a.same || a.pad_value == 0.0f || a.pad_value == 1.0f || a.pad_value == -1.0f;
 }
 
 // Inserts a conversion step feeding `consumer` input slot `slot` and returns the new tensor.
@@ -85,13 +82,10 @@ void select_weighted(Graph& g, int id) {
   Node& n = g.nodes[id];
   auto& a = n.conv;
   auto& d = n.decision;
-  const char* kind = n.op == Op::Dense ? "dense" : n.op == Op::Conv2D ? "conv2d" : "depthwise";
-  const std::string base = n.op == Op::Dense ? "bdense" : n.op == Op::Conv2D ? "bconv2d" : "bdepthwise";
   const std::string plain_class = n.op == Op::Dense ? "Dense" : n.op == Op::Conv2D ? "Conv2D" : "DepthwiseConv2D";
   const bool quant_layer = n.class_name.rfind("Quant", 0) == 0;
   const bool w_bin = a.kernel_q.binary_weights();
   using K = Quantizer::Kind;
-  (void)kind;
 
   // A MagnitudeAwareSign input quantizer scales the signs by per-channel means of |x| computed
   // at run time; no kernel does that, and treating it as "no quantizer" would silently convolve
@@ -112,16 +106,25 @@ void select_weighted(Graph& g, int id) {
     return;
   }
 
+  // The registry's candidates for this op, in priority order; the rejected ones are kept.
+  const ops::KernelOp* chosen = nullptr;
+  for (const ops::KernelOp* k : ops::candidates(n.op)) {
+    std::string why = k->rejects(g, n);
+    if (why.empty()) {
+      chosen = k;
+      break;
+    }
+    d.rejected.push_back({k->name, std::move(why)});
+  }
+  if (!chosen) throw ModelError("internal: no kernel accepts '" + n.name + "'");
+  d.kernel = chosen->cls;
+  d.kernel_name = chosen->name;
+  d.op_type = chosen->op_type;
+
   const bool in_sign = a.input_q.sign_like();
-  if (in_sign && w_bin && binary_pad(a)) {
-    d.kernel = KernelClass::Binary;
-    d.kernel_name = "bl_" + base;
-    d.op_type = "sxor_s1_s1";
+  if (d.kernel == KernelClass::Binary) {
     need_format(g, id, 0, Format::S1);
-  } else if (w_bin) {
-    d.kernel = KernelClass::BinaryWeights;
-    d.kernel_name = "bl_bw" + base.substr(1);
-    d.op_type = "sadd_f32_s1";
+  } else if (d.kernel == KernelClass::BinaryWeights) {
     if (in_sign) {
       // Inputs are +-1 but the border value is not binary: unpacked +-1 floats feed the
       // add/subtract kernel, which pads with the exact value.
@@ -136,9 +139,6 @@ void select_weighted(Graph& g, int id) {
       d.reasons.push_back(make_reason("INPUT_NOT_QUANTIZED", {quantizer_text(a.kernel_q), n.name}));
     }
   } else {
-    d.kernel = KernelClass::Float;
-    d.kernel_name = "bl_" + base.substr(1);
-    d.op_type = "smul_f32_f32";
     if (in_sign) {
       need_format(g, id, 0, Format::S1);
       need_format(g, id, 0, Format::F32);

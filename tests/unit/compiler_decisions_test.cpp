@@ -153,6 +153,45 @@ TEST(Decisions, NonBinaryPadValueFallsBackToBinaryWeights) {
     }
 }
 
+// Selection walks the registry's candidates for the op (binary, binary-weights, float) and keeps
+// the ones it passed over with the reason, for the app's tooltip and details panel.
+TEST(Decisions, RejectedCandidatesAreRecordedInPriorityOrder) {
+  {
+    CompileResult r = compile(mnist());
+    const Node& c1 = node(r, "quant_conv2d");  // float input, sign weights
+    ASSERT_EQ(c1.decision.rejected.size(), 1u);
+    EXPECT_EQ(c1.decision.rejected[0].kernel, "bl_bconv2d");
+    EXPECT_EQ(c1.decision.rejected[0].why, "input_quantizer null does not binarize the input");
+    EXPECT_TRUE(node(r, "quant_conv2d_1").decision.rejected.empty());  // the first candidate runs it
+  }
+  {
+    CompileResult r = compile(forum(2, 0.5));
+    const auto& rj = node(r, "quant_conv2d_1").decision.rejected;
+    ASSERT_EQ(rj.size(), 1u);
+    EXPECT_EQ(rj[0].kernel, "bl_bconv2d");
+    EXPECT_EQ(rj[0].why, "pad_values=0.5 is neither 0 nor +-1, so a padded tap is not a bit");
+  }
+  {
+    kb::ModelBuilder b("plain");
+    auto x = b.input({4, 4, 3});
+    x = b.conv2d(x, {.filters = 2, .name = "conv"});
+    x = b.flatten(x);
+    b.quant_dense(x, {.units = 2, .input_quantizer = "ste_sign", .kernel_quantizer = "", .name = "fc"});
+    CompileResult r = compile(b.build());
+    const auto& conv = node(r, "conv").decision;
+    EXPECT_EQ(conv.kernel_name, "bl_conv2d");
+    ASSERT_EQ(conv.rejected.size(), 2u);
+    EXPECT_EQ(conv.rejected[0].kernel, "bl_bconv2d");
+    EXPECT_EQ(conv.rejected[0].why, "input_quantizer null does not binarize the input");
+    EXPECT_EQ(conv.rejected[1].kernel, "bl_bwconv2d");
+    EXPECT_EQ(conv.rejected[1].why, "kernel_quantizer null does not binarize the weights");
+    const auto& fc = node(r, "fc").decision;
+    EXPECT_EQ(fc.kernel_name, "bl_dense");
+    ASSERT_EQ(fc.rejected.size(), 2u);
+    EXPECT_EQ(fc.rejected[0].why, "kernel_quantizer null does not binarize the weights");
+  }
+}
+
 TEST(Decisions, OverridesChangePadValues) {
   CompileOptions o;
   o.pad_values = 1.0f;

@@ -113,6 +113,8 @@ QString DetailsPanel::node_html(const Node& n) const {
   h += QStringLiteral("<h4>Decision</h4><table>");
   if (!n.decision.kernel_name.empty()) h += row(QStringLiteral("C kernel"), esc(n.decision.kernel_name));
   if (!n.decision.op_type.empty()) h += row(QStringLiteral("op type"), esc(n.decision.op_type));
+  for (const auto& rj : n.decision.rejected)
+    h += row(QStringLiteral("not %1").arg(esc(rj.kernel)), esc(rj.why));
   if (!n.decision.fused_into.empty()) h += row(QStringLiteral("folded into"), esc(n.decision.fused_into));
   h += row(QStringLiteral("MACC"), number_text(n.macc));
   h += row(QStringLiteral("ROM"), bytes_text(n.rom_bytes));

@@ -72,6 +72,12 @@ struct Decision {
   std::string op_type;      // "sxor_s1_s1", "sadd_f32_s1", "smul_f32_f32", "op_f32_f32", ...
   std::vector<Reason> reasons;
   std::string fused_into;  // node name this layer was folded into
+  // Kernels tried before the chosen one (the registry's priority order) and why each could not
+  // run the node, e.g. {"bl_bconv2d", "input quantizer null does not binarize the input"}.
+  struct Rejection {
+    std::string kernel, why;
+  };
+  std::vector<Rejection> rejected;
 };
 
 // A per-channel float operation applied after a conv/dense accumulator, in the exact order the
