@@ -328,21 +328,30 @@ TEST(Exactness, FusedBatchNormEpsilonRules) {
 // QuantDense(ste_sign, bias b) -> BatchNorm(mean 0, beta = -fl(fl(d0 + b) * inv)): at d = d0 the
 // float32 graph gives exactly 0 (sign +1), while (d0 + b) * inv + beta folded in double is
 // negative. The compiler's threshold, both engines and the oracle follow float32.
-TEST(Exactness, BiasThenBatchNormOnAFloat32RoundingBoundary) {
-  constexpr int64_t N = 64;
-  const int64_t d0 = 10;
-  float bias = 0, inv = 0, gamma = 0, beta = 0;
+// A bias and BatchNorm (mean 0, variance 1, epsilon 1e-3) whose float32 steps give exactly 0 at
+// the dot product d0 = 10 of a 64-input layer, where the chain composed in double is negative.
+struct BiasBnBoundary {
+  static constexpr int64_t N = 64, d0 = 10;
+  float bias = 0, gamma = 0, beta = 0;
   bool found = false;
-  for (uint32_t s = 1; s < 10000 && !found; ++s) {
-    bias = 0.1f + static_cast<float>(s) * 1.2345e-4f;
-    gamma = 0.7f + static_cast<float>(s % 97) * 3.1e-3f;
-    inv = sem::bn_inv(1.0f, 1e-3f, gamma);
-    const float t = (static_cast<float>(d0) + bias) * inv;
-    beta = -t;
-    const double folded = (static_cast<double>(d0) + bias) * static_cast<double>(inv) + beta;
-    found = folded < 0.0;
+  BiasBnBoundary() {
+    for (uint32_t s = 1; s < 10000 && !found; ++s) {
+      bias = 0.1f + static_cast<float>(s) * 1.2345e-4f;
+      gamma = 0.7f + static_cast<float>(s % 97) * 3.1e-3f;
+      const float inv = sem::bn_inv(1.0f, 1e-3f, gamma);
+      const float t = (static_cast<float>(d0) + bias) * inv;
+      beta = -t;
+      const double folded = (static_cast<double>(d0) + bias) * static_cast<double>(inv) + beta;
+      found = folded < 0.0;
+    }
   }
-  ASSERT_TRUE(found);
+};
+
+TEST(Exactness, BiasThenBatchNormOnAFloat32RoundingBoundary) {
+  const BiasBnBoundary bb;
+  ASSERT_TRUE(bb.found);
+  constexpr int64_t N = BiasBnBoundary::N, d0 = BiasBnBoundary::d0;
+  const float bias = bb.bias, gamma = bb.gamma, beta = bb.beta;
   kb::ModelBuilder b("bias_bn");
   auto x = b.input({N});
   x = b.quant_dense(x, {.units = 1, .input_quantizer = "ste_sign", .kernel_quantizer = "ste_sign", .name = "fc"});
@@ -388,20 +397,10 @@ TEST(Exactness, BiasThenBatchNormOnAFloat32RoundingBoundary) {
 // BatchNorm likewise. A third affine step (a second BatchNorm) is not pre-composed: it stays a
 // layer of its own, with the reason.
 TEST(Exactness, FloatOutputStageKeepsKerasOrder) {
-  constexpr int64_t N = 64;
-  const int64_t d0 = 10;
-  float bias = 0, inv = 0, gamma = 0, beta = 0;
-  bool found = false;
-  for (uint32_t s = 1; s < 10000 && !found; ++s) {
-    bias = 0.1f + static_cast<float>(s) * 1.2345e-4f;
-    gamma = 0.7f + static_cast<float>(s % 97) * 3.1e-3f;
-    inv = sem::bn_inv(1.0f, 1e-3f, gamma);
-    const float t = (static_cast<float>(d0) + bias) * inv;
-    beta = -t;
-    const double folded = (static_cast<double>(d0) + bias) * static_cast<double>(inv) + beta;
-    found = folded < 0.0;
-  }
-  ASSERT_TRUE(found);
+  const BiasBnBoundary bb;
+  ASSERT_TRUE(bb.found);
+  constexpr int64_t N = BiasBnBoundary::N, d0 = BiasBnBoundary::d0;
+  const float bias = bb.bias, gamma = bb.gamma, beta = bb.beta;
   Array k{{N, 1}, {}};
   for (int64_t i = 0; i < N; ++i) k.data.push_back(i % 3 ? 0.5f : -0.5f);
   auto set_bn = [&](kb::ModelBuilder& b, const std::string& name, float g, float bt) {
