@@ -1,6 +1,7 @@
 // Reference BatchNormalization (inference, the exact float expression of semantics.hpp) and
 // pooling: Max/AveragePooling2D (valid/same; same-padded positions are ignored, the average
 // divides by the number of in-image elements like TF) and the global pools.
+#include <cmath>
 #include <limits>
 
 #include "reference/ops.hpp"
@@ -95,14 +96,19 @@ Array pool2d(const OpContext& ctx, const Inputs& in, bool is_max) {
     for (int64_t oy = 0; oy < oh; ++oy)
       for (int64_t ox = 0; ox < ow; ++ox)
         for (int64_t ch = 0; ch < c; ++ch) {
-          float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.0f;
+          // TF's CPU MaxPool starts at lowest(), not -inf, and keeps acc unless v > acc: NaN
+          // never wins and a window of only NaN/-inf gives -FLT_MAX.
+          float acc = is_max ? std::numeric_limits<float>::lowest() : 0.0f;
           int64_t count = 0;
           for (int64_t ky = 0; ky < k[0]; ++ky)
             for (int64_t kx = 0; kx < k[1]; ++kx) {
               const int64_t iy = oy * s[0] + ky - top, ix = ox * s[1] + kx - left;
               if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;  // padded: ignored
               const float v = x.data[((b * h + iy) * w + ix) * c + ch];
-              acc = is_max ? std::max(acc, v) : acc + v;
+              if (!is_max)
+                acc += v;
+              else if (v > acc)
+                acc = v;
               ++count;
             }
           y.data[((b * oh + oy) * ow + ox) * c + ch] =
@@ -124,10 +130,14 @@ Array global_pool2d(const OpContext& ctx, const Inputs& in, bool is_max) {
   y.data.assign(static_cast<size_t>(n * c), 0.0f);
   for (int64_t b = 0; b < n; ++b)
     for (int64_t ch = 0; ch < c; ++ch) {
+      // Keras' global max is tf.reduce_max: from -inf, NaN-propagating (TF >= 2.4).
       float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.0f;
       for (int64_t p = 0; p < hw; ++p) {
         const float v = x.data[(b * hw + p) * c + ch];
-        acc = is_max ? std::max(acc, v) : acc + v;
+        if (!is_max)
+          acc += v;
+        else if (v > acc || std::isnan(v))
+          acc = v;
       }
       y.data[b * c + ch] = is_max ? acc : acc / static_cast<float>(hw);
     }

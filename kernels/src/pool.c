@@ -1,5 +1,7 @@
 /* Pooling: max-pool on s1 bits (AND = max of ±1, OR for channels whose map reversed the order),
  * max/average pool on f32, and the global pools. Padded positions are ignored, as in TF. */
+#include <float.h>
+
 #include "bl_internal.h"
 
 /* Every window must hold at least one in-image position (TF geometry guarantees it). */
@@ -103,9 +105,10 @@ bl_status bl_maxpool_s1(const bl_pool_params *p, const uint32_t *in, uint32_t *o
 }
 
 /* ---- f32 pools ------------------------------------------------------------------------------
- * Max: the first in-image element, then v > m replaces it, positions in (kh, kw) order.
- * Average: in-image elements summed in (kh, kw) order, divided by their count. Both loop over
- * channels innermost so each channel sees exactly that sequence. */
+ * Max, as TF's CPU MaxPool: start at -FLT_MAX (not -inf) and let v > m replace it, so a NaN never
+ * wins and a window of only NaN or -inf gives -FLT_MAX. Average: in-image elements summed in
+ * (kh, kw) order, divided by their count. Both loop over channels innermost so each channel sees
+ * exactly that sequence. */
 static bl_status fpool(const bl_pool_params *p, const float *in, float *out, int avg)
 {
   const bl_conv_geom *g;
@@ -118,14 +121,13 @@ static bl_status fpool(const bl_pool_params *p, const float *in, float *out, int
       float *o = out + ((size_t)oh * (size_t)g->out_w + (size_t)ow) * (size_t)g->out_c;
       int first = 1;
       pool_range(ow, g->stride_w, g->pad_left, g->k_w, g->in_w, &w0, &w1);
+      if (!avg)
+        for (c = 0; c < g->in_c; c++) o[c] = -FLT_MAX;
       for (ih = h0; ih < h1; ih++) {
         for (iw = w0; iw < w1; iw++) {
           const float *x = in + ((size_t)ih * (size_t)g->in_w + (size_t)iw) * (size_t)g->in_c;
-          if (first) {
-            if (avg)
-              for (c = 0; c < g->in_c; c++) o[c] = 0.0f + x[c];
-            else
-              memcpy(o, x, (size_t)g->in_c * sizeof(float));
+          if (avg && first) {
+            for (c = 0; c < g->in_c; c++) o[c] = 0.0f + x[c];
             first = 0;
           } else if (avg) {
             for (c = 0; c < g->in_c; c++) o[c] += x[c];
@@ -154,7 +156,7 @@ static bl_status fpool_ref(const bl_pool_params *p, const float *in, float *out,
   for (oh = 0; oh < g->out_h; oh++) {
     for (ow = 0; ow < g->out_w; ow++) {
       for (c = 0; c < g->in_c; c++) {
-        float r = 0.0f;
+        float r = avg ? 0.0f : -FLT_MAX;
         int32_t cnt = 0;
         for (kh = 0; kh < g->k_h; kh++) {
           for (kw = 0; kw < g->k_w; kw++) {
@@ -165,7 +167,7 @@ static bl_status fpool_ref(const bl_pool_params *p, const float *in, float *out,
             x = in[((size_t)ih * (size_t)g->in_w + (size_t)iw) * (size_t)g->in_c + (size_t)c];
             if (avg)
               r += x;
-            else if (cnt == 0 || x > r)
+            else if (x > r)
               r = x;
             cnt++;
           }
@@ -211,6 +213,9 @@ bl_status bl_global_avgpool_f32(int32_t h, int32_t w, int32_t c, const float *in
   return BL_OK;
 }
 
+/* Max, as TF's reduce_max (what Keras' GlobalMaxPooling calls; unlike MaxPool it propagates NaN
+ * since TF 2.4): the first element, then v replaces m when v > m or v is NaN, so any NaN gives
+ * NaN (the last one, as Eigen's NaN-propagating max) and only -inf gives -inf. */
 bl_status bl_global_maxpool_f32(int32_t h, int32_t w, int32_t c, const float *in, float *out)
 {
   size_t i, k, n;
@@ -218,8 +223,10 @@ bl_status bl_global_maxpool_f32(int32_t h, int32_t w, int32_t c, const float *in
   n = (size_t)h * (size_t)w;
   memcpy(out, in, (size_t)c * sizeof(float));
   for (i = 1; i < n; i++)
-    for (k = 0; k < (size_t)c; k++)
-      if (in[i * (size_t)c + k] > out[k]) out[k] = in[i * (size_t)c + k];
+    for (k = 0; k < (size_t)c; k++) {
+      const float v = in[i * (size_t)c + k];
+      if (v > out[k] || v != v) out[k] = v;
+    }
   return BL_OK;
 }
 

@@ -485,12 +485,17 @@ def pool_nd(x, cfg, rank, kind):
         raise Unsupported(f"pool padding {padding}")
     xd = x.astype(np.float64)
     if kind == "max":
-        # TF SAME max pooling ignores the padded taps (-inf padding).
-        xp = pad_spatial(xd, pads, -np.inf)
+        # TF's CPU MaxPool (pooling_ops_common.h SpatialMaxPool): the output starts at the
+        # float32 lowest value and each in-image tap replaces it only when greater (Eigen's
+        # cwiseMax with the output first), so NaN taps are skipped and a window of only NaN or
+        # -inf gives -FLT_MAX. SAME padding ignores the padded taps: padding with NaN makes them
+        # lose every comparison too.
+        xp = pad_spatial(xd, pads, np.nan)
         outs = out_sizes_of(xp, ks, strides, ones)
-        res = None
-        for _, v in taps(xp, ks, strides, ones, outs):
-            res = v.copy() if res is None else np.maximum(res, v)
+        res = np.full((x.shape[0], *outs, x.shape[-1]), float(np.finfo(np.float32).min))
+        with np.errstate(invalid="ignore"):
+            for _, v in taps(xp, ks, strides, ones, outs):
+                res = np.where(v > res, v, res)
         return res
     # Average: Keras/TF SAME average pooling divides by the number of in-image taps.
     xp = pad_spatial(xd, pads, 0.0)
@@ -626,6 +631,7 @@ def run_layer(cls, cfg, inputs, w, num, keras3, kwargs):
         x = r(inputs[0]).astype(np.float64)
         axes = tuple(range(1, x.ndim - 1))
         keep = bool(cfg.get("keepdims", False))
+        # Global max is tf.reduce_max: NaN-propagating since TF 2.4, like np.max.
         y = np.mean(x, axis=axes, keepdims=keep) if "Average" in cls or "Avg" in cls \
             else np.max(x, axis=axes, keepdims=keep)
         return r(y)

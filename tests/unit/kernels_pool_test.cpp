@@ -2,6 +2,9 @@
 // pools optimized == reference == definition, and the global pools.
 #include <gtest/gtest.h>
 
+#include <cfloat>
+#include <cmath>
+
 #include "unit/kernels_test_util.hpp"
 
 using namespace bltest;
@@ -162,5 +165,45 @@ TEST(GlobalPool, F32AndS1MatchDefinition) {
     if (c % 32) {
       ASSERT_EQ(bo.back() >> (c % 32), 0u);
     }
+  }
+}
+
+// Non-finite values follow TF: MaxPool starts at -FLT_MAX and skips NaN (pooling_ops_common.h:
+// cwiseMax with the output first), the global max is tf.reduce_max, which propagates NaN.
+TEST(Pool, NonFiniteValuesFollowTf) {
+  const float nan = NAN, inf = INFINITY;
+  struct Case {
+    std::vector<float> window;
+    float window_max, global_max;  // NaN expected where isnan
+  };
+  const std::vector<Case> cases = {
+      {{nan, 1.f, -inf}, 1.f, nan},
+      {{2.f, nan}, 2.f, nan},
+      {{nan}, -FLT_MAX, nan},
+      {{-inf, -inf}, -FLT_MAX, -inf},
+      {{nan, -inf}, -FLT_MAX, nan},
+      {{-inf, -5.f, inf, nan}, inf, nan},
+      {{-FLT_MAX, -inf}, -FLT_MAX, -FLT_MAX},
+  };
+  auto same = [](float a, float b) { return std::isnan(a) ? std::isnan(b) : a == b; };
+  for (size_t t = 0; t < cases.size(); t++) {
+    const auto &w = cases[t].window;
+    const int n = static_cast<int>(w.size());
+    SCOPED_TRACE("case " + std::to_string(t));
+    bl_pool_params p{};
+    p.g.in_h = p.g.out_h = 1;
+    p.g.in_w = n;
+    p.g.out_w = 1;
+    p.g.in_c = p.g.out_c = 1;
+    p.g.k_h = 1;
+    p.g.k_w = n;
+    p.g.stride_h = p.g.stride_w = p.g.dil_h = p.g.dil_w = 1;
+    float opt = 0.f, ref = 0.f, glob = 0.f;
+    ASSERT_EQ(bl_maxpool_f32(&p, w.data(), &opt), BL_OK);
+    ASSERT_EQ(bl_maxpool_f32_ref(&p, w.data(), &ref), BL_OK);
+    ASSERT_EQ(bl_global_maxpool_f32(1, n, 1, w.data(), &glob), BL_OK);
+    EXPECT_TRUE(same(cases[t].window_max, opt)) << opt;
+    EXPECT_TRUE(same(cases[t].window_max, ref)) << ref;
+    EXPECT_TRUE(same(cases[t].global_max, glob)) << glob;
   }
 }

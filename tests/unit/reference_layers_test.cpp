@@ -1,6 +1,7 @@
 // Reference BatchNormalization, pooling, shape layers, activations, merge layers and TFOpLambda
 // against values computed by hand.
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "bitlens/semantics.hpp"
@@ -125,6 +126,25 @@ TEST(ReferencePool, GlobalPoolsWithAndWithoutKeepdims) {
   expect_array_eq(run1(avg, x), {1, 1, 1, 2}, {3, -3});
   Layer mx = layer("g", "GlobalMaxPooling2D", {{"keepdims", false}}, {"in"});
   expect_array_eq(run1(mx, x), {1, 2}, {6, -1});
+}
+
+TEST(ReferencePool, NonFiniteValuesFollowTf) {
+  // MaxPooling2D as TF's CPU MaxPool: start at -FLT_MAX, NaN never wins. GlobalMaxPooling2D as
+  // tf.reduce_max: NaN-propagating from -inf.
+  const float nan = std::nanf(""), inf = INFINITY, lo = -std::numeric_limits<float>::max();
+  // Channel 0: {nan, 1, nan, nan}; channel 1: only -inf; channel 2: only NaN.
+  const Array x = arr({1, 2, 2, 3}, {nan, -inf, nan, 1, -inf, nan, nan, -inf, nan, nan, -inf, nan});
+  const Array y = run1(pool("MaxPooling2D", "valid", 2, 2), x);
+  ASSERT_EQ(y.shape, (std::vector<int64_t>{1, 1, 1, 3}));
+  EXPECT_EQ(y.data[0], 1.0f);
+  EXPECT_EQ(y.data[1], lo);
+  EXPECT_EQ(y.data[2], lo);
+  Layer mx = layer("g", "GlobalMaxPooling2D", {{"keepdims", false}}, {"in"});
+  const Array g = run1(mx, x);
+  ASSERT_EQ(g.shape, (std::vector<int64_t>{1, 3}));
+  EXPECT_TRUE(std::isnan(g.data[0]));
+  EXPECT_EQ(g.data[1], -inf);
+  EXPECT_TRUE(std::isnan(g.data[2]));
 }
 
 TEST(ReferenceShape, FlattenIsRowMajorHWC) {
