@@ -6,7 +6,7 @@ set -euo pipefail
 # Every package the build, the tests and the exported projects need. Keep in sync with README.md.
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libhdf5-dev nlohmann-json3-dev libzip-dev
+  libhdf5-dev nlohmann-json3-dev libzip-dev libfmt-dev libcli11-dev
   googletest libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev llvm-14
   qt6-base-dev libqt6opengl6-dev qt6-charts-dev qt6-svg-dev libgl-dev libgraphviz-dev

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "bitlens/format.hpp"
 #include "bitlens/compiler.hpp"
 #include "bitlens/limits.hpp"
 #include "bitlens/npy.hpp"
@@ -116,9 +117,7 @@ int cmd_run(const std::vector<std::string>& args) {
     }
     if (outputs.empty()) {
       for (size_t i = 0; i < y.size(); ++i) {
-        std::string shape;
-        for (size_t d = 0; d < y[i].shape.size(); ++d) shape += (d ? ", " : "") + std::to_string(y[i].shape[d]);
-        std::printf("output '%s' (%s), engine %s\n", out_names[i].c_str(), shape.c_str(), engine.c_str());
+        std::printf("output '%s' %s, engine %s\n", out_names[i].c_str(), shape_tuple(y[i].shape).c_str(), engine.c_str());
         const int64_t per = y[i].shape[0] ? y[i].size() / y[i].shape[0] : 0;
         for (int64_t b = 0; b < y[i].shape[0]; ++b) {
           std::printf("  [%lld]", static_cast<long long>(b));

@@ -1,4 +1,5 @@
 // Shared wording for nodes (see layer_text.hpp).
+#include "bitlens/format.hpp"
 #include "layer_text.hpp"
 
 #include <algorithm>
@@ -8,11 +9,7 @@
 
 namespace bitlens::gui {
 
-QString shape_text(const std::vector<int64_t>& shape) {
-  QStringList parts;
-  for (auto d : shape) parts << QString::number(d);
-  return parts.join(QLatin1Char('x'));
-}
+QString shape_text(const std::vector<int64_t>& shape) { return QString::fromStdString(shape_dims(shape)); }
 
 QString shape_text(const Tensor& t) { return t.shape_known ? shape_text(t.shape) : QStringLiteral("?"); }
 

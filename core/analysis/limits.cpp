@@ -1,5 +1,6 @@
 // Host limits: what a run would allocate and compute, from the compiled graph and memory plan,
 // before any of it is allocated. See bitlens/limits.hpp and docs/limits.md.
+#include "bitlens/format.hpp"
 #include "bitlens/limits.hpp"
 
 #include <cstdio>
@@ -13,9 +14,7 @@ using passes::sat_add;
 using passes::sat_mul;
 
 std::string shape_text(const Tensor& t) {
-  std::string s;
-  for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? "x" : "") + std::to_string(t.shape[i]);
-  return (s.empty() ? std::string("scalar") : s) + " " + format_name(t.format);
+  return (t.shape.empty() ? std::string("scalar") : shape_dims(t.shape)) + " " + format_name(t.format);
 }
 
 std::string node_text(const Node& n) {

@@ -7,8 +7,8 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "bitlens/format.hpp"
 #include "bitlens/boards.hpp"
-#include "bitlens/report.hpp"
 
 #ifndef BITLENS_CORE_SOURCE_TREE
 #error "BITLENS_CORE_SOURCE_TREE must name the source tree (set in core/CMakeLists.txt)"

@@ -9,8 +9,8 @@
 #include <map>
 #include <sstream>
 
+#include "bitlens/format.hpp"
 #include "bitlens/codegen.hpp"
-#include "bitlens/report.hpp"
 #include "ops/registry.hpp"
 
 namespace bitlens {
@@ -23,11 +23,7 @@ std::string upper(const std::string& s) {
   return r;
 }
 
-std::string shape_text(const Tensor& t) {
-  std::string s;
-  for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? "x" : "") + std::to_string(t.shape[i]);
-  return std::string(format_name(t.format)) + " " + s;
-}
+std::string shape_text(const Tensor& t) { return std::string(format_name(t.format)) + " " + shape_dims(t.shape); }
 
 class Generator : public ops::CodeEnv {
  public:

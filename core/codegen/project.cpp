@@ -7,10 +7,10 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "bitlens/format.hpp"
 #include "bitlens/export.hpp"
 #include "bitlens/limits.hpp"
 #include "io/tempdir.hpp"
-#include "bitlens/report.hpp"
 #include "bitlens/runtime.hpp"
 
 namespace bitlens {

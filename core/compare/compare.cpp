@@ -1,5 +1,6 @@
 // Comparison of model variants: compile each, run all on the same inputs with the kernels
 // engine, and line up kernels, costs, output agreement and per-layer divergence.
+#include "bitlens/format.hpp"
 #include "bitlens/compare.hpp"
 
 #include <algorithm>
@@ -11,7 +12,6 @@
 #include <set>
 #include <sstream>
 
-#include "bitlens/report.hpp"
 #include "bitlens/limits.hpp"
 #include "bitlens/runtime.hpp"
 

@@ -1,5 +1,6 @@
 // model_config + weights -> Model: flattening of nested models, inbound-node parsing for the
 // Keras 2 and Keras 3 forms, weight mapping, validation and topological ordering.
+#include "frontend/messages.hpp"
 #include "frontend/assemble.hpp"
 
 #include <algorithm>
@@ -15,7 +16,6 @@ namespace {
 
 constexpr int kMaxJsonDepth = 64;
 constexpr int kMaxNestedModels = 32;
-const char* const kResave = "re-save the model with model.save(\"m.h5\")";
 
 std::string describe(const json& j) {
   switch (j.type()) {

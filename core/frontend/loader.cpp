@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "frontend/messages.hpp"
 #include "bitlens/model.hpp"
 #include "frontend/assemble.hpp"
 #include "frontend/snapshot.hpp"
@@ -20,7 +21,6 @@ namespace {
 
 using frontend::NamedArray;
 
-const char* const kResave = "re-save the model with model.save(\"m.h5\")";
 const char* const kWeightsOnly =
     "the file holds weights only (model.save_weights); save the full model with "
     "model.save(\"m.h5\") and open that file";
@@ -48,12 +48,12 @@ json parse_json(const std::string& text, const std::string& what) {
   constexpr int kMaxDepth = 256;
   if (json_depth(text) > kMaxDepth)
     throw ModelError(what + " nests deeper than " + std::to_string(kMaxDepth) +
-                     " levels, which no Keras model does; the file is damaged — " + kResave);
+                     " levels, which no Keras model does; the file is damaged — " + frontend::kResave);
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {
     throw ModelError(what + " is not valid JSON (at byte " + std::to_string(e.byte) + "); " +
-                     kResave);
+                     frontend::kResave);
   }
 }
 
@@ -214,11 +214,11 @@ WeightGroup read_legacy_group(hid_t parent, const std::string& layer, const Load
     auto names = io::read_name_list(g.get(), "weight_names", limits.max_json_bytes, &found);
     if (!found)
       throw ModelError("its weights group has no 'weight_names' attribute; the file is damaged — " +
-                       std::string(kResave));
+                       std::string(frontend::kResave));
     for (const auto& n : names) {
       if (!io::has_link(g.get(), n))
         throw ModelError("weight '" + n + "' is listed in weight_names but its dataset is "
-                         "missing; the file is damaged — " + kResave);
+                         "missing; the file is damaged — " + frontend::kResave);
       budget.take(g.get(), n);
       out.weights.push_back({n, io::read_float_dataset(g.get(), n, limits.max_elements_per_array)});
     }
@@ -319,8 +319,8 @@ void walk_keras_vars(hid_t file, const std::string& path, int depth, const LoadL
       for (size_t i = 0; i < vars.size(); ++i) {
         std::string idx = std::to_string(i);
         if (!io::has_link(v.get(), idx))
-          throw ModelError("variable '" + child + "/" + idx + "' is missing from model.weights.h5; "
-                           "the archive is damaged — re-save the model with model.save(\"m.keras\")");
+          throw ModelError("variable '" + child + "/" + idx + "' is missing from model.weights.h5; the archive is damaged — " +
+                           frontend::kResaveKeras);
         budget.take(v.get(), idx);
         wg.weights.push_back({idx, io::read_float_dataset(v.get(), idx, limits.max_elements_per_array)});
       }
@@ -463,7 +463,7 @@ class KerasZipSource : public frontend::WeightSource {
       throw ModelError("layer '" + own + "' (" + cls + "): model.weights.h5 holds " +
                        std::to_string(vars.size()) + " variables at '" + path +
                        "/vars', the config implies " + std::to_string(order->size()) +
-                       "; the archive is damaged — re-save the model with model.save(\"m.keras\")");
+                       "; the archive is damaged — " + std::string(frontend::kResaveKeras));
     for (size_t i = 0; i < vars.size(); ++i)
       out.push_back({own + "/" + (order ? (*order)[i] : "var" + std::to_string(i)), vars[i].array});
   }

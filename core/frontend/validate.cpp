@@ -1,4 +1,6 @@
 // Layer facts BitLens relies on (config fields, weights) and the checks that enforce them.
+#include "frontend/messages.hpp"
+#include "bitlens/format.hpp"
 #include "frontend/validate.hpp"
 
 #include <cmath>
@@ -10,7 +12,6 @@
 namespace bitlens::frontend {
 namespace {
 
-const char* const kResave = "re-save the model with model.save(\"m.h5\")";
 
 std::string describe(const json& j) {
   switch (j.type()) {
@@ -28,13 +29,6 @@ std::string describe(const json& j) {
     case json::value_t::object: return "an object";
     default: return j.dump();
   }
-}
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  if (shape.size() == 1) s += ",";
-  return s + ")";
 }
 
 class Checker {
@@ -222,7 +216,7 @@ class Checker {
     for (size_t i = 0; i < want.size(); ++i)
       w += (i ? ", " : "") + (want[i] < 0 ? std::string("*") : std::to_string(want[i]));
     w += want.size() == 1 ? ",)" : ")";
-    throw ModelError(who_ + ": weight '" + s + "' has shape " + shape_text(a.shape) + " but " +
+    throw ModelError(who_ + ": weight '" + s + "' has shape " + shape_tuple(a.shape) + " but " +
                      because + ", so it must be " + w + "; the config and the weights do not "
                      "match — " + kResave);
   }

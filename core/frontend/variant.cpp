@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "frontend/messages.hpp"
 #include "bitlens/model.hpp"
 #include "io/h5.hpp"
 #include "io/sandbox.hpp"
@@ -201,9 +202,9 @@ void write_config_attribute(hid_t src, hid_t dst, const std::string& text) {
   io::Handle acpl(H5Aget_create_plist(attr.get()), H5Pclose);
   if (!ftype || !space || !acpl) io::h5_fail("cannot read the type of the " + what);
   if (H5Tget_class(ftype.get()) != H5T_STRING)
-    throw ModelError("the " + what + " is not a string; re-save the model with model.save(\"m.h5\")");
+    throw ModelError("the " + what + " is not a string; " + std::string(frontend::kResave));
   if (H5Sget_simple_extent_type(space.get()) == H5S_NULL || H5Sget_simple_extent_npoints(space.get()) != 1)
-    throw ModelError("the " + what + " holds more than one string; re-save the model with model.save(\"m.h5\")");
+    throw ModelError("the " + what + " holds more than one string; " + std::string(frontend::kResave));
   io::Handle type(H5Tcopy(ftype.get()), H5Tclose);
   if (!type) io::h5_fail("cannot copy the type of the " + what);
   htri_t variable = H5Tis_variable_str(type.get());
@@ -244,7 +245,7 @@ void frontend::copy_h5_with_changes(const std::filesystem::path& source, const s
     io::Handle src = io::open_file(source);
     io::Handle sroot = io::open_group(src.get(), "/");
     if (!io::has_attr(sroot.get(), "model_config"))
-      throw ModelError("the source has no model_config attribute; re-save the model with model.save(\"m.h5\")");
+      throw ModelError("the source has no model_config attribute; " + std::string(frontend::kResave));
     std::optional<std::string> config =
         apply_config_changes(io::read_string_attr(sroot.get(), "model_config", kMaxConfigBytes), changes);
 

@@ -1,4 +1,5 @@
 // HDF5 access for the Keras loader and writer; see h5.hpp.
+#include "bitlens/format.hpp"
 #include "io/h5.hpp"
 
 #include <algorithm>
@@ -10,16 +11,6 @@
 
 namespace bitlens::io {
 namespace {
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) s += ",";
-  return s + ")";
-}
 
 herr_t walk_innermost(unsigned n, const H5E_error2_t* err, void* data) {
   auto* out = static_cast<std::string*>(data);
@@ -319,7 +310,7 @@ Array read_float_dataset(hid_t loc, const std::string& path, int64_t max_element
     n *= d;
   }
   if (n > max_elements)
-    throw ModelError("dataset '" + path + "' claims shape " + shape_text(a.shape) +
+    throw ModelError("dataset '" + path + "' claims shape " + shape_tuple(a.shape) +
                      ", more than the " + std::to_string(max_elements) +
                      " elements BitLens accepts per array; the file is damaged or not a "
                      "model BitLens can deploy");
@@ -413,7 +404,7 @@ void write_empty_float64_attr(hid_t obj, const std::string& name) {
 
 void write_float_dataset(hid_t loc, const std::string& path, const Array& array) {
   if (array.size() != static_cast<int64_t>(array.data.size()))
-    throw ModelError("cannot write dataset '" + path + "': its shape " + shape_text(array.shape) +
+    throw ModelError("cannot write dataset '" + path + "': its shape " + shape_tuple(array.shape) +
                      " does not match its " + std::to_string(array.data.size()) + " values");
   auto slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0) create_group(loc, path.substr(0, slash));

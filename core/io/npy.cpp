@@ -1,6 +1,7 @@
 // NumPy .npy reading and writing (format versions 1.0, 2.0, 3.0). The header is a Python dict
 // literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } parsed by a small strict
 // parser; sizes are validated against limits and the file size before anything is allocated.
+#include "bitlens/format.hpp"
 #include "bitlens/npy.hpp"
 
 #include <cerrno>
@@ -19,13 +20,6 @@ constexpr std::string_view kMagic = "\x93NUMPY";
 
 [[noreturn]] void fail(const std::string& name, const std::string& message) {
   throw ModelError(name + ": " + message);
-}
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  if (shape.size() == 1) s += ",";
-  return s + ")";
 }
 
 std::string printable(std::string_view s, size_t max = 80) {
@@ -291,12 +285,12 @@ float convert(const unsigned char* p, const DType& t) {
 void check_data_size(const std::string& name, const NpyHeader& h, uint64_t have) {
   const uint64_t need = static_cast<uint64_t>(h.elements) * h.item_size;
   if (have < need)
-    fail(name, "truncated .npy data: shape " + shape_text(h.shape) + " of '" + h.descr +
+    fail(name, "truncated .npy data: shape " + shape_tuple(h.shape) + " of '" + h.descr +
                    "' needs " + std::to_string(need) + " data bytes, the file has " +
                    std::to_string(have));
   if (have > need)
     fail(name, "the .npy file has " + std::to_string(have - need) +
-                   " bytes after the array data (shape " + shape_text(h.shape) + " of '" +
+                   " bytes after the array data (shape " + shape_tuple(h.shape) + " of '" +
                    h.descr + "'); it is not a single array (an .npz, or several saves appended?)");
 }
 
@@ -369,12 +363,12 @@ NpyHeader parse_npy_header(std::string_view bytes, const std::string& name,
   int64_t n = 1;
   for (int64_t d : h.shape) {
     if (d != 0 && n > limits.max_elements_per_array / d)
-      fail(name, "shape " + shape_text(h.shape) + " has more than " +
+      fail(name, "shape " + shape_tuple(h.shape) + " has more than " +
                      std::to_string(limits.max_elements_per_array) + " elements (the limit)");
     n *= d;
   }
   if (n > limits.max_elements_per_array)
-    fail(name, "shape " + shape_text(h.shape) + " has " + std::to_string(n) + " elements, more than the limit " +
+    fail(name, "shape " + shape_tuple(h.shape) + " has " + std::to_string(n) + " elements, more than the limit " +
                    std::to_string(limits.max_elements_per_array));
   h.elements = n;
   return h;
@@ -425,8 +419,8 @@ Array read_npy(const std::filesystem::path& path, const LoadLimits& limits, NpyH
 std::string npy_bytes(const Array& a) {
   if (static_cast<int64_t>(a.data.size()) != a.size())
     throw ModelError("cannot write .npy: the array holds " + std::to_string(a.data.size()) +
-                     " values for shape " + shape_text(a.shape));
-  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_text(a.shape) + ", }";
+                     " values for shape " + shape_tuple(a.shape));
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_tuple(a.shape) + ", }";
   // Version 1.0 has a 2-byte header length; larger headers need 2.0 (4 bytes).
   size_t prefix = 10;
   int major = 1;

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "bitlens/format.hpp"
 #include "bitlens/layer_table.hpp"
 #include "bitlens/semantics.hpp"
 #include "passes/passes.hpp"
@@ -15,12 +16,6 @@ namespace {
 
 [[noreturn]] void fail(const Layer& l, const std::string& what) {
   throw ModelError("layer '" + l.name + "' (" + l.class_name + "): " + what);
-}
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "(";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + (s.size() == 1 ? ",)" : ")");
 }
 
 // Integers in a layer config (sizes, strides, filters, padding) beyond this are refused: no
@@ -114,10 +109,10 @@ const Array& weight(const Layer& l, const char* name, const std::vector<int64_t>
   auto it = l.weights.find(name);
   if (it == l.weights.end())
     fail(l, std::string("weight '") + name + "' is missing from the file; expected shape " +
-                shape_str(shape) + ". Re-save the full model with model.save()");
+                shape_tuple(shape) + ". Re-save the full model with model.save()");
   if (it->second.shape != shape)
-    fail(l, std::string("weight '") + name + "' has shape " + shape_str(it->second.shape) +
-                " but the layer config needs " + shape_str(shape) +
+    fail(l, std::string("weight '") + name + "' has shape " + shape_tuple(it->second.shape) +
+                " but the layer config needs " + shape_tuple(shape) +
                 "; the file is inconsistent: re-save the model with model.save()");
   for (float x : it->second.data)
     if (!std::isfinite(x))
@@ -256,7 +251,7 @@ Graph import_model(const Model& model) {
     auto need_rank = [&](size_t rank) {
       if (in_shape(0).size() != rank)
         fail(l, "expects an input of rank " + std::to_string(rank + 1) +
-                    " (batch included), got shape (None, " + shape_str(in_shape(0)).substr(1));
+                    " (batch included), got shape (None, " + shape_tuple(in_shape(0)).substr(1));
     };
     auto channels_last = [&]() {
       const std::string df = get_str(l, "data_format", "channels_last");
@@ -681,7 +676,7 @@ Graph import_model(const Model& model) {
       for (auto d : out_shape) got = sat_mul(got, d);
       if (got != e)
         fail(l, "target_shape " + t->dump() + " does not hold the " + std::to_string(e) +
-                    " elements of its input " + shape_str(in_shape(0)));
+                    " elements of its input " + shape_tuple(in_shape(0)));
       n.reshape_to = out_shape;
     } else if (c == "ZeroPadding1D") {
       need_inputs(1);
@@ -790,7 +785,7 @@ Graph import_model(const Model& model) {
           if (a < 1 || a > static_cast<int64_t>(ashape.size())) {
             unsupported = true;
             unsupported_why = "PRELU_SHARED_AXES";
-            unsupported_args = {sa->dump(), l.name, "a list of axes of the input " + shape_str(out_shape)};
+            unsupported_args = {sa->dump(), l.name, "a list of axes of the input " + shape_tuple(out_shape)};
             break;
           }
           ashape[static_cast<size_t>(a - 1)] = 1;
@@ -836,7 +831,7 @@ Graph import_model(const Model& model) {
           const auto& si = in_shape(i);
           if (si.size() != out_shape.size()) fail(l, "inputs have different ranks");
           for (size_t d = 0; d + 1 < si.size(); ++d)
-            if (si[d] != out_shape[d]) fail(l, "inputs " + shape_str(in_shape(0)) + " and " + shape_str(si) + " cannot be concatenated on the last axis");
+            if (si[d] != out_shape[d]) fail(l, "inputs " + shape_tuple(in_shape(0)) + " and " + shape_tuple(si) + " cannot be concatenated on the last axis");
           out_shape.back() += si.back();
         }
       } else {
@@ -853,7 +848,7 @@ Graph import_model(const Model& model) {
           out_shape = in_shape(0);
           for (size_t i = 1; i < n.inputs.size(); ++i)
             if (in_shape(i) != out_shape)
-              fail(l, "inputs " + shape_str(in_shape(0)) + " and " + shape_str(in_shape(i)) +
+              fail(l, "inputs " + shape_tuple(in_shape(0)) + " and " + shape_tuple(in_shape(i)) +
                           " have different shapes (broadcasting is not supported)");
         }
       }
@@ -916,11 +911,11 @@ Graph import_model(const Model& model) {
     // Every size downstream (costs, memory plan, limits) is computed in int64 from these.
     int64_t elements = 1;
     for (auto d : out_shape) {
-      if (d < 0) fail(l, "output shape " + shape_str(out_shape) + " has a negative dimension");
+      if (d < 0) fail(l, "output shape " + shape_tuple(out_shape) + " has a negative dimension");
       elements = sat_mul(elements, d);
     }
     if (elements > kMaxTensorElements)
-      fail(l, "output shape " + shape_str(out_shape) + " has more than " + std::to_string(kMaxTensorElements) +
+      fail(l, "output shape " + shape_tuple(out_shape) + " has more than " + std::to_string(kMaxTensorElements) +
                   " elements per sample, more than BitLens can analyse; build the model for a smaller input shape");
 
     // Output tensor(s). Multi-output layers are not supported: one output each.

@@ -2,24 +2,13 @@
 // one-line errors that name the layer, the key, the value found and what was expected.
 #include <sstream>
 
+#include "bitlens/format.hpp"
 #include "reference/ops.hpp"
 
 namespace bitlens::ref {
 
 void fail(const Layer& layer, const std::string& message) {
   throw ModelError("layer '" + layer.name + "' (" + layer.class_name + "): " + message);
-}
-
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::ostringstream s;
-  s << '(';
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s << ", ";
-    s << shape[i];
-  }
-  if (shape.size() == 1) s << ',';
-  s << ')';
-  return s.str();
 }
 
 bool has_key(const Layer& layer, const char* key) {
@@ -134,11 +123,11 @@ const Array& weight(const Layer& layer, const std::string& name,
   }
   const Array& a = it->second;
   if (a.shape != expected_shape)
-    fail(layer, "weight \"" + name + "\" has shape " + shape_str(a.shape) + ", expected " +
-                    shape_str(expected_shape) + " from the config and the input shape");
+    fail(layer, "weight \"" + name + "\" has shape " + shape_tuple(a.shape) + ", expected " +
+                    shape_tuple(expected_shape) + " from the config and the input shape");
   if (static_cast<int64_t>(a.data.size()) != a.size())
     fail(layer, "weight \"" + name + "\" holds " + std::to_string(a.data.size()) +
-                    " values for shape " + shape_str(a.shape));
+                    " values for shape " + shape_tuple(a.shape));
   return a;
 }
 
@@ -151,7 +140,7 @@ void require_inputs(const Layer& layer, const Inputs& in, size_t count) {
 void require_rank(const Layer& layer, const Array& a, size_t rank, const char* what) {
   if (a.shape.size() != rank)
     fail(layer, std::string(what) + " must have rank " + std::to_string(rank) +
-                    " including the batch axis, got shape " + shape_str(a.shape));
+                    " including the batch axis, got shape " + shape_tuple(a.shape));
 }
 
 }  // namespace bitlens::ref

@@ -64,7 +64,7 @@ Array prepare_input(const Layer& layer, const Array& x, const Spatial& s,
   if (!s.same) {
     if (sem::valid_output(x.shape[1], s.kh, 1, s.dh) < 1 ||
         sem::valid_output(x.shape[2], s.kw, 1, s.dw) < 1)
-      fail(layer, "input " + shape_str(x.shape) + " is smaller than the kernel " +
+      fail(layer, "input " + shape_tuple(x.shape) + " is smaller than the kernel " +
                       std::to_string(s.kh) + "x" + std::to_string(s.kw) +
                       " (dilated) with padding \"valid\"");
     return xq;
@@ -200,7 +200,7 @@ Array dense(const OpContext& ctx, const Inputs& in) {
   const Array& x0 = *in[0];
   if (x0.shape.size() < 2)
     fail(layer, "the input must have a batch axis and a feature axis, got shape " +
-                    shape_str(x0.shape));
+                    shape_tuple(x0.shape));
   const int64_t units = cfg_int(layer, "units", std::nullopt);
   const int64_t cin = x0.shape.back();
   const Array x = quantized(cfg_quantizer(layer, "input_quantizer"), x0);

@@ -21,7 +21,7 @@ Array broadcast_binary(const Layer& layer, const Array& a, const Array& b,
   std::copy(b.shape.begin(), b.shape.end(), sb.begin() + (rank - b.shape.size()));
   for (size_t d = 0; d < rank; ++d) {
     if (sa[d] != sb[d] && sa[d] != 1 && sb[d] != 1)
-      fail(layer, "cannot broadcast shapes " + shape_str(a.shape) + " and " + shape_str(b.shape));
+      fail(layer, "cannot broadcast shapes " + shape_tuple(a.shape) + " and " + shape_tuple(b.shape));
     shape[d] = sa[d] == 1 ? sb[d] : sa[d];
   }
   Array y{shape, {}};
@@ -109,7 +109,7 @@ Array prelu_layer(const OpContext& ctx, const Inputs& in) {
       fail(layer, "shared_axes = " + sa.dump() + " must be an integer or a list of integers");
     for (int64_t a : axes) {
       if (a < 1 || a > static_cast<int64_t>(shape.size()))
-        fail(layer, "shared_axes = " + sa.dump() + " names an axis outside the input " + shape_str(x.shape));
+        fail(layer, "shared_axes = " + sa.dump() + " names an axis outside the input " + shape_tuple(x.shape));
       shape[static_cast<size_t>(a - 1)] = 1;
     }
   }
@@ -135,7 +135,7 @@ Array softmax_layer(const OpContext& ctx, const Inputs& in) {
   }
   if (axis < 0) axis += rank;
   if (axis < 1 || axis >= rank)
-    fail(layer, "axis is out of range for input shape " + shape_str(y.shape));
+    fail(layer, "axis is out of range for input shape " + shape_tuple(y.shape));
   int64_t inner = 1;
   for (int64_t d = axis + 1; d < rank; ++d) inner *= y.shape[static_cast<size_t>(d)];
   sem::softmax_inplace(y.data, y.shape[static_cast<size_t>(axis)], inner);

@@ -38,7 +38,7 @@ Array input_layer(const OpContext& ctx, const Inputs& in) {
   const Array& x = *in[0];
   if (static_cast<int64_t>(x.data.size()) != x.size())
     ref::fail(layer, "input holds " + std::to_string(x.data.size()) + " values for shape " +
-                         ref::shape_str(x.shape));
+                         shape_tuple(x.shape));
   if (auto shape = configured_batch_shape(layer)) {
     bool ok = shape->size() == x.shape.size();
     for (size_t d = 1; ok && d < shape->size(); ++d)
@@ -48,7 +48,7 @@ Array input_layer(const OpContext& ctx, const Inputs& in) {
       std::string e = "(N";
       for (size_t d = 1; d < expected.size(); ++d)
         e += ", " + (expected[d] < 0 ? std::string("any") : std::to_string(expected[d]));
-      ref::fail(layer, "input has shape " + ref::shape_str(x.shape) + ", expected " + e + ")");
+      ref::fail(layer, "input has shape " + shape_tuple(x.shape) + ", expected " + e + ")");
     }
   }
   return x;
@@ -135,7 +135,7 @@ Array reference_layer(const Layer& layer, const std::vector<Array>& inputs,
   for (const auto& a : inputs) {
     if (static_cast<int64_t>(a.data.size()) != a.size())
       ref::fail(layer, "an input holds " + std::to_string(a.data.size()) +
-                           " values for shape " + ref::shape_str(a.shape));
+                           " values for shape " + shape_tuple(a.shape));
     in.push_back(&a);
   }
   // The same key list as the importer: a key nobody reads could change the result.

@@ -13,7 +13,7 @@ Array batch_norm(const OpContext& ctx, const Inputs& in) {
   require_inputs(layer, in, 1);
   const Array& x = *in[0];
   const int64_t rank = static_cast<int64_t>(x.shape.size());
-  if (rank < 2) fail(layer, "the input must have rank >= 2, got shape " + shape_str(x.shape));
+  if (rank < 2) fail(layer, "the input must have rank >= 2, got shape " + shape_tuple(x.shape));
   // axis: an int or a one-element list (Keras 2 writes [3] or -1, Keras 3 writes -1).
   int64_t axis = -1;
   if (has_key(layer, "axis")) {
@@ -29,7 +29,7 @@ Array batch_norm(const OpContext& ctx, const Inputs& in) {
   if (axis < 0) axis += rank;
   if (axis < 1 || axis >= rank)
     fail(layer, "axis = " + layer.config["axis"].dump() + " is out of range for input shape " +
-                    shape_str(x.shape));
+                    shape_tuple(x.shape));
   const int64_t c = x.shape[static_cast<size_t>(axis)];
   int64_t inner = 1;
   for (int64_t i = axis + 1; i < rank; ++i) inner *= x.shape[static_cast<size_t>(i)];
@@ -86,7 +86,7 @@ Array pool2d(const OpContext& ctx, const Inputs& in, bool is_max) {
     oh = sem::valid_output(h, k[0], s[0], 1);
     ow = sem::valid_output(w, k[1], s[1], 1);
     if (oh < 1 || ow < 1)
-      fail(layer, "input " + shape_str(x.shape) + " is smaller than pool_size " +
+      fail(layer, "input " + shape_tuple(x.shape) + " is smaller than pool_size " +
                       std::to_string(k[0]) + "x" + std::to_string(k[1]) +
                       " with padding \"valid\"");
   }

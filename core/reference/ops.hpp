@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bitlens/format.hpp"
 #include "bitlens/model.hpp"
 #include "bitlens/semantics.hpp"
 
@@ -26,7 +27,6 @@ using Inputs = std::vector<const Array*>;
 
 // "layer 'NAME' (CLASS): MESSAGE"
 [[noreturn]] void fail(const Layer& layer, const std::string& message);
-std::string shape_str(const std::vector<int64_t>& shape);
 
 bool has_key(const Layer& layer, const char* key);  // present and not null
 int64_t cfg_int(const Layer& layer, const char* key, std::optional<int64_t> fallback);

@@ -56,11 +56,11 @@ Array reshape(const OpContext& ctx, const Inputs& in) {
   }
   if (unknown_at >= 0) {
     if (per_sample % known != 0)
-      fail(layer, "cannot reshape " + shape_str(x.shape) + " to target_shape " +
+      fail(layer, "cannot reshape " + shape_tuple(x.shape) + " to target_shape " +
                       layer.config["target_shape"].dump());
     shape[static_cast<size_t>(unknown_at)] = per_sample / known;
   } else if (known != per_sample) {
-    fail(layer, "cannot reshape " + shape_str(x.shape) + " (" + std::to_string(per_sample) +
+    fail(layer, "cannot reshape " + shape_tuple(x.shape) + " (" + std::to_string(per_sample) +
                     " values per sample) to target_shape " +
                     layer.config["target_shape"].dump() + " (" + std::to_string(known) + ")");
   }
@@ -123,7 +123,7 @@ Array concatenate(const OpContext& ctx, const Inputs& in) {
       if (d != axis && a->shape[static_cast<size_t>(d)] != in[0]->shape[static_cast<size_t>(d)])
         ok = false;
     if (!ok)
-      fail(layer, "inputs " + shape_str(in[0]->shape) + " and " + shape_str(a->shape) +
+      fail(layer, "inputs " + shape_tuple(in[0]->shape) + " and " + shape_tuple(a->shape) +
                       " differ outside the concatenation axis " + std::to_string(axis));
     shape[static_cast<size_t>(axis)] += a->shape[static_cast<size_t>(axis)];
   }

@@ -4,15 +4,10 @@
 #include <cstdio>
 #include <sstream>
 
+#include "bitlens/format.hpp"
 #include "bitlens/report.hpp"
 
 namespace bitlens {
-
-std::string with_commas(int64_t v) {
-  std::string s = std::to_string(v < 0 ? -v : v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return v < 0 ? "-" + s : s;
-}
 
 namespace {
 
@@ -26,11 +21,7 @@ std::string bytes_str(int64_t b) {
   return s;
 }
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r;
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "x" : "") + std::to_string(s[i]);
-  return r.empty() ? "-" : r;
-}
+std::string shape_str(const std::vector<int64_t>& s) { return s.empty() ? "-" : shape_dims(s); }
 
 // "?" for a shape BitLens cannot know (downstream of an unsupported layer): never a guess.
 std::string shape_str(const Tensor& t) { return t.shape_known ? shape_str(t.shape) : "?"; }

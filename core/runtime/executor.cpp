@@ -3,21 +3,12 @@
 #include <cstring>
 #include <random>
 
+#include "bitlens/format.hpp"
 #include "bitlens/limits.hpp"
 #include "bitlens/runtime.hpp"
 #include "ops/registry.hpp"
 
 namespace bitlens {
-
-namespace {
-
-std::string shape_text(const std::vector<int64_t>& s, bool batch) {
-  std::string r = batch ? "(N" : "(";
-  for (size_t i = 0; i < s.size(); ++i) r += (i || batch ? ", " : "") + std::to_string(s[i]);
-  return r + ")";
-}
-
-}  // namespace
 
 void check_inputs(const CompileResult& c, const std::vector<Array>& inputs) {
   const Graph& g = c.graph;
@@ -30,10 +21,8 @@ void check_inputs(const CompileResult& c, const std::vector<Array>& inputs) {
     bool ok = a.shape.size() == t.shape.size() + 1 && !a.shape.empty() && a.shape[0] >= 1;
     for (size_t d = 0; ok && d < t.shape.size(); ++d) ok = a.shape[d + 1] == t.shape[d];
     if (!ok) {
-      std::string got = "(";
-      for (size_t d = 0; d < a.shape.size(); ++d) got += (d ? ", " : "") + std::to_string(a.shape[d]);
-      throw ModelError("input '" + t.name + "' has shape " + got + ")" + " but the model expects " +
-                       shape_text(t.shape, true) + " float32");
+      throw ModelError("input '" + t.name + "' has shape " + shape_tuple(a.shape) + " but the model expects " +
+                       shape_batch(t.shape) + " float32");
     }
     if (static_cast<int64_t>(a.data.size()) != a.size())
       throw ModelError("input '" + t.name + "' holds " + std::to_string(a.data.size()) + " values, its shape needs " +

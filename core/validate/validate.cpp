@@ -12,11 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bitlens/format.hpp"
 #include "bitlens/validate.hpp"
 #include "bitlens/limits.hpp"
 #include "bitlens/export.hpp"
 #include "bitlens/reference.hpp"
-#include "bitlens/report.hpp"
 #include "bitlens/runtime.hpp"
 #include "io/tempdir.hpp"
 

@@ -1,4 +1,5 @@
 // Compare tab (see compare_page.hpp).
+#include "bitlens/format.hpp"
 #include "pages/compare_page.hpp"
 
 #include <QApplication>

@@ -15,7 +15,4 @@ struct ReportOptions {
 std::string text_report(const CompileResult& r, const ReportOptions& options = {});
 json json_report(const CompileResult& r);
 
-// "1,234,567"
-std::string with_commas(int64_t v);
-
 }  // namespace bitlens

@@ -1,0 +1,23 @@
+// The one place numbers and shapes become text (reports, diagnostics, generated comments, the
+// CLI and the GUI), so every message spells a shape the same way.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bitlens {
+
+// 1234567 -> "1,234,567" (independent of the user's locale: reports are compared byte for byte).
+std::string with_commas(int64_t v);
+
+// Python's spelling, as Keras and numpy print shapes in their messages: "(2, 3)", "(5,)", "()".
+std::string shape_tuple(const std::vector<int64_t>& shape);
+
+// A per-sample shape after the batch axis: "(N, 2, 3)".
+std::string shape_batch(const std::vector<int64_t>& shape);
+
+// The compact spelling of report tables and generated comments: "2x6x12" ("" for a scalar).
+std::string shape_dims(const std::vector<int64_t>& shape);
+
+}  // namespace bitlens
