@@ -9,18 +9,25 @@
 
 namespace bitlens::cli {
 
-int cmd_boards(const std::vector<std::string>& args) {
-  bool as_json = false;
-  for (const auto& a : args) {
-    if (a == "--json") {
-      as_json = true;
-    } else if (a == "--help" || a == "-h") {
-      std::fputs(command_help().at("boards").c_str(), stdout);
-      return 0;
-    } else {
-      usage_error("boards: unknown argument " + a + " (see 'bitlens help boards')");
-    }
-  }
+namespace {
+
+int list_boards(bool as_json);
+
+}  // namespace
+
+Command boards_command(CLI::App& root) {
+  auto as_json = std::make_shared<bool>(false);
+  CLI::App* cmd = root.add_subcommand("boards", "list the boards export, validate and analyze --board know");
+  cmd->footer(
+      "Lists the boards (resources/boards/*.json): MCU, core, FPU, flash, RAM, clock and console.\n"
+      "'bitlens analyze MODEL --board B' tells whether a model fits one of them.");
+  cmd->add_flag("--json", *as_json, "print one JSON document instead");
+  return {cmd, [as_json]() -> int { return list_boards(*as_json); }};
+}
+
+namespace {
+
+int list_boards(bool as_json) {
   try {
     const auto boards = load_boards();
     if (as_json) {
@@ -59,5 +66,7 @@ int cmd_boards(const std::vector<std::string>& args) {
     return 2;
   }
 }
+
+}  // namespace
 
 }  // namespace bitlens::cli

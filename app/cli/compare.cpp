@@ -13,68 +13,15 @@ namespace bitlens::cli {
 
 namespace {
 
-std::vector<float> parse_float_list(const std::string& v) {
-  std::vector<float> r;
-  std::stringstream ss(v);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    char* end = nullptr;
-    const float f = std::strtof(item.c_str(), &end);
-    if (item.empty() || *end) usage_error("--pad-values '" + v + "': '" + item + "' is not a number (e.g. -1,0,1)");
-    r.push_back(f);
-  }
-  if (r.empty()) usage_error("--pad-values needs at least one value (e.g. -1,0,1)");
-  return r;
-}
-
 std::string value_text(float v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
   return buf;
 }
 
-}  // namespace
-
-int cmd_compare(const std::vector<std::string>& args) {
-  std::vector<std::string> files;
-  std::vector<float> pads;
-  std::vector<CompileOptions::Set> sets;
-  std::string input;
-  CompareOptions opt;
-  bool as_json = false;
-  int width = 120;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--pad-values") {
-      pads = parse_float_list(take_value(args, i));
-    } else if (a == "--set") {
-      try {
-        sets.push_back(parse_set_option(take_value(args, i)));
-      } catch (const ModelError& e) {
-        usage_error(e.what());
-      }
-    } else if (a == "--input") {
-      input = take_value(args, i);
-    } else if (a == "--random") {
-      opt.seed = std::strtoull(take_value(args, i).c_str(), nullptr, 10);
-    } else if (a == "--samples") {
-      opt.samples = std::atoi(take_value(args, i).c_str());
-      if (opt.samples < 1 || opt.samples > 100000) usage_error("--samples must be between 1 and 100000");
-    } else if (a == "--json") {
-      as_json = true;
-    } else if (a == "--board") {
-      opt.board = take_value(args, i);
-    } else if (a == "--width") {
-      width = std::atoi(take_value(args, i).c_str());
-    } else if (a == "--help" || a == "-h") {
-      std::fputs(command_help().at("compare").c_str(), stdout);
-      return 0;
-    } else if (!a.empty() && a[0] == '-') {
-      usage_error("compare: unknown option " + a + " (see 'bitlens help compare')");
-    } else {
-      files.push_back(a);
-    }
-  }
+int compare_models(const std::vector<std::string>& files, const std::vector<float>& pads,
+                   const std::vector<CompileOptions::Set>& sets, const std::string& input, CompareOptions opt,
+                   bool as_json, int width) {
   if (files.empty()) usage_error("compare: no MODEL given (see 'bitlens help compare')");
   if (files.size() == 1 && pads.empty() && sets.empty())
     usage_error("compare: give --pad-values V1,V2,..., --set LAYER.pad_values=V, or several model files");
@@ -112,21 +59,82 @@ int cmd_compare(const std::vector<std::string>& args) {
   }
 }
 
-int cmd_variant(const std::vector<std::string>& args) {
-  std::string file, out;
-  bool force = false;
-  CompileOptions opt;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-o" || a == "--output") {
-      out = take_value(args, i);
-    } else if (a == "--force") {
-      force = true;
-    } else if (!model_command_arg("variant", args, i, opt, file)) {
-      return 0;
-    }
-  }
-  if (file.empty()) usage_error("variant: no MODEL given (see 'bitlens help variant')");
+int write_variant_file(const std::string& file, const std::string& out, bool force, const CompileOptions& opt);
+
+}  // namespace
+
+Command compare_command(CLI::App& root) {
+  struct Opts {
+    std::vector<std::string> files;
+    std::vector<float> pads;
+    std::vector<CompileOptions::Set> sets;
+    std::string board;
+    std::string input;
+    CompareOptions compare;
+    bool as_json = false;
+    int width = 120;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = root.add_subcommand("compare", "compare pad_values variants or model files side by side");
+  cmd->footer(
+      "Forms: bitlens compare MODEL --pad-values V1,V2,... | --set LAYER.pad_values=V...\n"
+      "       bitlens compare A.h5 B.h5 [C.h5...]\n"
+      "\n"
+      "Compares the model as saved with variants whose pad_values are overridden (every conv\n"
+      "layer with --pad-values, one layer per --set), or separate model files (layers matched by\n"
+      "name). For each variant: kernel class per layer (changes marked), MACC by op type, ROM,\n"
+      "RAM, and functional agreement with the first column from running all variants on the\n"
+      "same inputs (default 64 random samples): max/mean abs difference, cosine, top-1\n"
+      "agreement for softmax outputs, and per layer the fraction of outputs that differ.\n"
+      "pad_values is part of the trained model: changing it without retraining changes outputs.\n"
+      "--board B adds whether each variant fits the board (flash and RAM margins) and a coarse\n"
+      "Cortex-M instruction estimate from the benchmarked kernel costs (docs/performance.md).");
+  cmd->add_option("MODEL", o->files, "the model, or several model files to compare");
+  cmd->add_option("--pad-values", o->pads, "one variant per value: every conv layer's pad_values set to it")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->option_text("V1,V2,...");
+  add_set_option(cmd, o->sets);
+  auto* input = cmd->add_option("--input", o->input, "compare on these inputs (one float32 .npy)")->option_text("X.npy");
+  add_seed(cmd, "--random", o->compare.seed, "random inputs from SEED (default 0)")->excludes(input);
+  cmd->add_option("--samples", o->compare.samples, "random samples (default 64)")
+      ->check(CLI::Range(1, 100000))
+      ->option_text("N");
+  cmd->add_option("--board", o->board, "add fit and instruction estimates for board B")->option_text("B");
+  cmd->add_flag("--json", o->as_json, "print one JSON document instead");
+  cmd->add_option("--width", o->width, "fit the text to N columns (default 120)")->option_text("N");
+  return {cmd, [o]() -> int {
+            if (!o->board.empty()) o->compare.board = o->board;
+            return compare_models(o->files, o->pads, o->sets, o->input, o->compare, o->as_json, o->width);
+          }};
+}
+
+Command variant_command(CLI::App& root) {
+  struct Opts {
+    std::vector<std::string> models;
+    std::string out;
+    bool force = false;
+    CompileOptions compile;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = root.add_subcommand("variant", "write a copy of the model with pad_values changed");
+  cmd->footer(
+      "Writes a copy of MODEL with only those config values changed: weights, optimizer state,\n"
+      "training config and versions are kept as stored. OUT has MODEL's format (.h5, or .keras\n"
+      "for a .keras MODEL). Refuses to overwrite an existing file without --force.");
+  add_models(cmd, o->models, "the Keras model (.h5 or .keras)");
+  add_compile_options(cmd, o->compile);
+  cmd->add_option("-o,--output", o->out, "the file to write")->option_text("OUT.h5");
+  cmd->add_flag("--force", o->force, "overwrite OUT if it exists");
+  return {cmd, [o, cmd]() -> int {
+            const std::string& file = single_model(cmd, o->models);
+            return write_variant_file(file, o->out, o->force, o->compile);
+          }};
+}
+
+namespace {
+
+int write_variant_file(const std::string& file, const std::string& out, bool force, const CompileOptions& opt) {
   if (out.empty()) usage_error("variant: no output file given (-o OUT.h5)");
   if (!opt.pad_values && opt.sets.empty()) usage_error("variant: give --pad-values V or --set LAYER.pad_values=V");
   if (std::filesystem::exists(out) && !force) {
@@ -156,5 +164,7 @@ int cmd_variant(const std::vector<std::string>& args) {
     return 2;
   }
 }
+
+}  // namespace
 
 }  // namespace bitlens::cli

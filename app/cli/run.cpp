@@ -53,40 +53,60 @@ std::vector<std::string> order_files(const std::vector<NamedFile>& given, const 
   return files;
 }
 
+int run_model(const std::string& model_file, const std::vector<NamedFile>& inputs,
+              const std::vector<NamedFile>& outputs, const std::string& engine, bool random, uint64_t seed,
+              int batch, const CompileOptions& opt);
+
 }  // namespace
 
-int cmd_run(const std::vector<std::string>& args) {
-  std::string model_file, engine = "kernels";
-  std::vector<NamedFile> inputs, outputs;
-  bool random = false;
-  uint64_t seed = 0;
-  int batch = 1;
-  CompileOptions opt;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--input") {
-      inputs.push_back(split_named(take_value(args, i)));
-    } else if (a == "--output") {
-      outputs.push_back(split_named(take_value(args, i)));
-    } else if (a == "--engine") {
-      engine = take_value(args, i);
-      if (engine != "kernels" && engine != "reference") usage_error("--engine must be 'kernels' or 'reference'");
-    } else if (a == "--random") {
-      random = true;
-      const std::string v = take_value(args, i);
-      char* end = nullptr;
-      seed = std::strtoull(v.c_str(), &end, 10);
-      if (v.empty() || *end) usage_error("--random SEED must be a non-negative integer");
-    } else if (a == "--batch") {
-      batch = std::atoi(take_value(args, i).c_str());
-      if (batch < 1 || batch > 100000) usage_error("--batch must be between 1 and 100000");
-    } else if (!model_command_arg("run", args, i, opt, model_file)) {
-      return 0;
-    }
-  }
-  if (model_file.empty()) usage_error("run: no MODEL given (see 'bitlens help run')");
-  if (random == !inputs.empty()) usage_error("run: give either --input FILE or --random SEED");
+Command run_command(CLI::App& root) {
+  struct Opts {
+    std::vector<std::string> models, inputs, outputs;
+    std::string engine = "kernels";
+    uint64_t seed = 0;
+    int batch = 1;
+    CompileOptions compile;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd = root.add_subcommand("run", "run the model on the host (kernels or reference engine)");
+  cmd->footer(
+      "The kernels engine uses exactly the kernels and memory plan of an exported project; the\n"
+      "reference engine is the independent float interpreter of Keras + Larq semantics. Inputs are\n"
+      "float32 .npy files of shape (N, ...) matching the model input; several inputs/outputs take\n"
+      "one file each (NAME=FILE). Without --output, a summary of the outputs is printed.\n"
+      "\n"
+      "Exit status: 0 success, 2 unusable model or input.");
+  add_models(cmd, o->models, "the Keras model (.h5 or .keras)");
+  auto* input = cmd->add_option("--input", o->inputs, "input data, one float32 .npy per model input ([NAME=]X.npy)")
+                    ->allow_extra_args(false)
+                    ->option_text("[NAME=]X.npy");
+  auto* random = add_seed(cmd, "--random", o->seed, "run on uniform random inputs in [-1, 1] from SEED");
+  input->excludes(random);
+  cmd->add_option("--batch", o->batch, "samples with --random (default 1)")
+      ->check(CLI::Range(1, 100000))
+      ->option_text("N");
+  cmd->add_option("--output", o->outputs, "write each model output to a .npy file ([NAME=]Y.npy)")
+      ->allow_extra_args(false)
+      ->option_text("[NAME=]Y.npy");
+  cmd->add_option("--engine", o->engine, "kernels (default) or reference")
+      ->check(CLI::IsMember({"kernels", "reference"}));
+  add_compile_options(cmd, o->compile);
+  return {cmd, [o, cmd, random]() -> int {
+            const std::string& model_file = single_model(cmd, o->models);
+            const bool use_random = random->count() > 0;
+            if (use_random == !o->inputs.empty()) usage_error("run: give either --input FILE or --random SEED");
+            std::vector<NamedFile> inputs, outputs;
+            for (const auto& f : o->inputs) inputs.push_back(split_named(f));
+            for (const auto& f : o->outputs) outputs.push_back(split_named(f));
+            return run_model(model_file, inputs, outputs, o->engine, use_random, o->seed, o->batch, o->compile);
+          }};
+}
 
+namespace {
+
+int run_model(const std::string& model_file, const std::vector<NamedFile>& inputs,
+              const std::vector<NamedFile>& outputs, const std::string& engine, bool random, uint64_t seed,
+              int batch, const CompileOptions& opt) {
   std::string current = model_file;
   try {
     CompileResult c = compile(load_model(model_file), opt);
@@ -143,5 +163,7 @@ int cmd_run(const std::vector<std::string>& args) {
     return 2;
   }
 }
+
+}  // namespace
 
 }  // namespace bitlens::cli

@@ -12,47 +12,65 @@
 
 namespace bitlens::cli {
 
-int cmd_validate(const std::vector<std::string>& args) {
-  std::string model_file;
-  std::vector<std::string> input_files;
-  bool random = false;
-  uint64_t seed = 0;
-  int batch = 2;
-  ValidateOptions vo;
-  CompileOptions opt;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--target") {
-      const std::string t = take_value(args, i);
-      if (t == "host") vo.target = ValidateTarget::Host;
-      else if (t == "qemu-m4") vo.target = ValidateTarget::QemuM4;
-      else if (t == "qemu-m7") vo.target = ValidateTarget::QemuM7;
-      else usage_error("--target must be host, qemu-m4 or qemu-m7");
-    } else if (a == "--input") {
-      input_files.push_back(take_value(args, i));
-    } else if (a == "--random") {
-      random = true;
-      const std::string v = take_value(args, i);
-      char* end = nullptr;
-      seed = std::strtoull(v.c_str(), &end, 10);
-      if (v.empty() || *end) usage_error("--random SEED must be a non-negative integer");
-    } else if (a == "--batch") {
-      batch = std::atoi(take_value(args, i).c_str());
-      if (batch < 1 || batch > 1000) usage_error("--batch must be between 1 and 1000");
-    } else if (a == "--name") {
-      vo.name = take_value(args, i);
-    } else if (a == "--network") {
-      vo.network_dir = take_value(args, i);
-    } else if (a == "--keep") {
-      vo.work_dir = take_value(args, i);
-    } else if (!model_command_arg("validate", args, i, opt, model_file)) {
-      return 0;
-    }
-  }
-  if (model_file.empty()) usage_error("validate: no MODEL given (see 'bitlens help validate')");
-  if (random && !input_files.empty()) usage_error("validate: give either --input FILE or --random SEED, not both");
-  if (!random && input_files.empty()) random = true;  // default: --random 0 --batch 2
+namespace {
 
+int validate_model(const std::string& model_file, const std::vector<std::string>& input_files, bool random,
+                   uint64_t seed, int batch, ValidateOptions vo, const CompileOptions& opt);
+
+}  // namespace
+
+Command validate_command(CLI::App& root) {
+  struct Opts {
+    std::vector<std::string> models, inputs;
+    std::string target = "host";
+    uint64_t seed = 0;
+    int batch = 2;
+    ValidateOptions validate;
+    CompileOptions compile;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* cmd =
+      root.add_subcommand("validate", "build and run the generated C (host or QEMU) and compare with the host");
+  cmd->footer(
+      "Generates the C code, builds it (host: the C compiler 'cc'; qemu-m4/qemu-m7: the exported\n"
+      "project with arm-none-eabi-gcc), runs it (QEMU mps2-an386 / mps2-an500) and compares its\n"
+      "outputs with the host runtime and the reference interpreter: bit-exact counts, differing bits\n"
+      "of binary outputs, rmse, mae, l2r, cos and max abs error (ST's definitions) of float outputs,\n"
+      "and on QEMU the executed instructions of every step. Default inputs: --random 0 --batch 2.\n"
+      "\n"
+      "Exit status: 0 all outputs match, 1 mismatch, 2 unusable model or missing tools (the message\n"
+      "names the Debian package to install).");
+  add_models(cmd, o->models, "the Keras model (.h5 or .keras)");
+  cmd->add_option("--target", o->target, "host (default), qemu-m4 or qemu-m7")
+      ->check(CLI::IsMember({"host", "qemu-m4", "qemu-m7"}));
+  auto* input = cmd->add_option("--input", o->inputs, "input data, one float32 .npy per model input, in order")
+                    ->allow_extra_args(false)
+                    ->option_text("X.npy");
+  auto* random = add_seed(cmd, "--random", o->seed, "uniform random inputs in [-1, 1] from SEED (default 0)");
+  input->excludes(random);
+  cmd->add_option("--batch", o->batch, "samples with --random (default 2)")->check(CLI::Range(1, 1000))->option_text("N");
+  cmd->add_option("--name", o->validate.name, "network name of the generated code")->option_text("NAME");
+  cmd->add_option("--network", o->validate.network_dir,
+                  "validate these generated sources (an exported project's network/) instead")
+      ->option_text("DIR");
+  cmd->add_option("--keep", o->validate.work_dir, "build in DIR and keep it (default: a temporary directory)")
+      ->option_text("DIR");
+  add_compile_options(cmd, o->compile);
+  return {cmd, [o, cmd]() -> int {
+            const std::string& model_file = single_model(cmd, o->models);
+            ValidateOptions vo = o->validate;
+            vo.target = o->target == "qemu-m4"   ? ValidateTarget::QemuM4
+                        : o->target == "qemu-m7" ? ValidateTarget::QemuM7
+                                                 : ValidateTarget::Host;
+            // Default: --random 0 --batch 2.
+            return validate_model(model_file, o->inputs, o->inputs.empty(), o->seed, o->batch, vo, o->compile);
+          }};
+}
+
+namespace {
+
+int validate_model(const std::string& model_file, const std::vector<std::string>& input_files, bool random,
+                   uint64_t seed, int batch, ValidateOptions vo, const CompileOptions& opt) {
   std::string current = model_file;
   try {
     const CompileResult c = compile(load_model(model_file), opt);
@@ -81,5 +99,7 @@ int cmd_validate(const std::vector<std::string>& args) {
     return 2;
   }
 }
+
+}  // namespace
 
 }  // namespace bitlens::cli

@@ -131,6 +131,57 @@ TEST(Cli, UnknownLayerStillProducesAReport) {
   EXPECT_NE(r.out.find("LSTMish"), std::string::npos);
 }
 
+// Every option's value is checked where the option is declared (CLI11): one line naming the
+// command and the option, exit 2, nothing run.
+TEST(Cli, OptionValuesAreCheckedWhereDeclared) {
+  const std::string m = model("forum_1layer_pad0.h5");
+  struct Bad {
+    std::string args, command, option;
+  };
+  const std::vector<Bad> bad = {
+      {"analyze " + m + " --width abc", "analyze", "--width"},
+      {"analyze " + m + " --width", "analyze", "--width"},
+      {"run " + m + " --random -1", "run", "--random"},
+      {"run " + m + " --random 18446744073709551616", "run", "--random"},
+      {"run " + m + " --random 1 --batch 0", "run", "--batch"},
+      {"run " + m + " --random 1 --engine fast", "run", "--engine"},
+      {"run " + m + " --random 1 --input x.npy", "run", "--input"},
+      {"compare " + m + " --pad-values 1,x", "compare", "--pad-values"},
+      {"compare " + m + " --pad-values 0,1 --samples 0", "compare", "--samples"},
+      {"export " + m + " --board qemu-m4 --out x --vectors 1001", "export", "--vectors"},
+      {"validate " + m + " --target qemu-m0", "validate", "--target"},
+      {"validate " + m + " --batch 1001", "validate", "--batch"},
+      {"analyze " + m + " --set conv2d", "analyze", "--set"},
+  };
+  for (const auto& b : bad) {
+    SCOPED_TRACE(b.args);
+    const auto r = cli(b.args);
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_EQ(r.err.rfind("bitlens: error: " + b.command + ": ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(b.option), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  // Unknown options and a second MODEL keep their own wording.
+  auto u = cli("analyze " + m + " --frobnicate");
+  EXPECT_EQ(u.status, 2);
+  EXPECT_EQ(u.err, "bitlens: error: analyze: unknown option --frobnicate (see 'bitlens help analyze')\n");
+  auto two = cli("run " + m + " " + m + " --random 1");
+  EXPECT_EQ(two.status, 2);
+  EXPECT_NE(two.err.find("only one MODEL"), std::string::npos) << two.err;
+  // Values that look like options are values: negative pad values and seeds at the limit.
+  EXPECT_EQ(cli("analyze " + m + " --pad-values -1").status, 0);
+  EXPECT_EQ(cli("run " + m + " --random 18446744073709551615").status, 0);
+  // Help from the same declarations, for `help CMD` and `CMD --help`.
+  for (const std::string h : {"help run", "run --help"}) {
+    const auto r = cli(h);
+    EXPECT_EQ(r.status, 0) << h;
+    EXPECT_NE(r.out.find("bitlens run"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("--engine"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Exit status"), std::string::npos) << r.out;
+  }
+}
+
 TEST(Cli, BadOverridesAreRejected) {
   auto r = cli("analyze " + model("forum_1layer_pad0.h5") + " --set nolayer.pad_values=1");
   EXPECT_EQ(r.status, 2);
