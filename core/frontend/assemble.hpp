@@ -1,7 +1,7 @@
 // Turns a Keras model_config JSON plus the weights of each top-level layer into a Model:
 // flattens nested models, resolves inbound nodes (Keras 2 and Keras 3 forms), validates every
 // config field and weight BitLens relies on, and orders the layers topologically.
-// Shared by the .h5 loader, the .keras loader and the in-code ModelBuilder.
+// Shared by the .h5 loader, the .keras loader and the test-support ModelBuilder (tests/support).
 #pragma once
 
 #include <optional>

@@ -1,5 +1,5 @@
 // write_variant: a config variant (e.g. other pad_values) of a model file that keeps everything
-// else the file holds. write_model_h5 rebuilds a file from the Model and so drops what BitLens
+// else the file holds. The test-support writer (write_model_h5) rebuilds a file from the Model and drops what BitLens
 // does not model (training_config, optimizer_weights, the real keras_version); users retrain
 // variants, so the variant is a copy of the source with only the config text patched.
 #include <fcntl.h>

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/model.hpp"
 
 namespace {

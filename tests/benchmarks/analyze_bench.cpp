@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "bitlens/compiler.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/report.hpp"
 
 using namespace bitlens;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "analysis.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "graph/graph_scene.hpp"
 #include "graph/graph_view.hpp"
 

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/model.hpp"
 
 namespace diff {

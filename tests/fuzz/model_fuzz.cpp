@@ -14,7 +14,7 @@
 #include <string>
 
 #include "bitlens/compiler.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/limits.hpp"
 #include "bitlens/model.hpp"
 

@@ -16,7 +16,7 @@
 #include <QtTest>
 
 #include "bitlens/export.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "gui_test_util.hpp"
 #include "main_window.hpp"
 #include "pages/compare_page.hpp"

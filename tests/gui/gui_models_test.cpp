@@ -4,7 +4,7 @@
 #include <QSortFilterProxyModel>
 #include <QtTest>
 
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "gui_test_util.hpp"
 #include "layer_text.hpp"
 #include "models/report_models.hpp"

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 
 #include "bitlens/compiler.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/limits.hpp"
 #include "bitlens/model.hpp"
 #include "bitlens/runtime.hpp"

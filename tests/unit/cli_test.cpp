@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sys/wait.h>
 
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/model.hpp"
 #include "bitlens/npy.hpp"
 

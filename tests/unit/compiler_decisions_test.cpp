@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "bitlens/compiler.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/layer_table.hpp"
 #include "bitlens/report.hpp"
 #include "passes/passes.hpp"

@@ -18,7 +18,7 @@
 
 #include "bitlens/compiler.hpp"
 #include "oracle/run_oracle.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/model.hpp"
 #include "bitlens/npy.hpp"
 #include "bitlens/reference.hpp"

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "bitlens/compiler.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/npy.hpp"
 #include "bitlens/reference.hpp"
 #include "bitlens/report.hpp"

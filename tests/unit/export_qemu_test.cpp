@@ -9,7 +9,7 @@
 
 #include "bitlens/compiler.hpp"
 #include "bitlens/export.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/runtime.hpp"
 #include "bitlens/validate.hpp"
 #include "export_test_util.hpp"

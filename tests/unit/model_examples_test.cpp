@@ -4,7 +4,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/model.hpp"
 
 namespace {

@@ -14,7 +14,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/model.hpp"
 #include "io/h5.hpp"
 

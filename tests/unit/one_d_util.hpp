@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 
 namespace one_d {
 

@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "bitlens/compiler.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/model.hpp"
 #include "differential/random_model.hpp"
 #include "ops/registry.hpp"

@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "bitlens/compiler.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/reference.hpp"
 #include "bitlens/runtime.hpp"
 

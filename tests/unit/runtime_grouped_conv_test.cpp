@@ -14,7 +14,7 @@
 #include <filesystem>
 
 #include "bitlens/compiler.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/model.hpp"
 #include "bitlens/npy.hpp"
 #include "bitlens/reference.hpp"

@@ -10,7 +10,7 @@
 #include <memory>
 
 #include "bitlens/compiler.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/model.hpp"
 #include "bitlens/reference.hpp"
 #include "bitlens/report.hpp"

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "bitlens/compiler.hpp"
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 #include "bitlens/reference.hpp"
 #include "bitlens/runtime.hpp"
 

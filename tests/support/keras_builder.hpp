@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bitlens/model.hpp"
+#include "support/model_writer.hpp"
 
 namespace bitlens::keras {
 

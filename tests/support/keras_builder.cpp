@@ -1,7 +1,7 @@
 // In-code construction of Keras/Larq models as tf.keras 2.10 + larq 0.13 serialize them.
 // The result goes through the same assembler as a loaded file, so a built model and the same
 // model written and read back are identical.
-#include "bitlens/keras_builder.hpp"
+#include "support/keras_builder.hpp"
 
 #include <cmath>
 #include <stdexcept>
