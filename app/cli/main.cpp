@@ -168,6 +168,8 @@ int main(int argc, char** argv) {
       }
     usage_error("help: unknown command '" + args[1] + "'");
   }
+  if (args[0] != "--help" && args[0] != "-h" && !args[0].empty() && args[0][0] == '-')
+    usage_error("unknown option " + args[0] + " (see 'bitlens --help')");
   if (args[0].empty() || args[0][0] != '-') {
     bool known = false;
     for (const auto& c : commands) known = known || c.app->get_name() == args[0];

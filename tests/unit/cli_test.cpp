@@ -55,6 +55,9 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_EQ(ha.status, 0);
   EXPECT_NE(ha.out.find("--pad-values"), std::string::npos);
   EXPECT_EQ(cli("frobnicate").status, 2);
+  auto opt = cli("--frobnicate");
+  EXPECT_EQ(opt.status, 2);
+  EXPECT_EQ(opt.err, "bitlens: error: unknown option --frobnicate (see 'bitlens --help')\n");
   EXPECT_EQ(cli("analyze").status, 2);
 }
 
