@@ -1,6 +1,5 @@
 // Reading Keras layer configs for the reference interpreter: typed getters with defaults and
 // one-line errors that name the layer, the key, the value found and what was expected.
-#include <sstream>
 
 #include "bitlens/format.hpp"
 #include "reference/ops.hpp"
