@@ -46,5 +46,8 @@ const std::string& single_model(const CLI::App* cmd, const std::vector<std::stri
 // The one-line message for an exception reaching a command's boundary: ModelError's own text;
 // anything else (out of memory, a library's exception) is named so the line stays useful.
 std::string error_text(const std::exception& e);
+// Prints "bitlens: error: FILE: MESSAGE" for an exception about FILE (without repeating FILE when
+// the message already starts with it, as .npy errors do) and returns exit status 2.
+int file_error(const std::string& file, const std::exception& e);
 
 }  // namespace bitlens::cli

@@ -52,10 +52,7 @@ int compare_models(const std::vector<std::string>& files, const std::vector<floa
       std::cout << compare_text(r, width);
     return 0;
   } catch (const std::exception& e) {
-    std::string msg = error_text(e);
-    if (msg.rfind(current + ": ", 0) == 0) msg = msg.substr(current.size() + 2);
-    std::fprintf(stderr, "bitlens: error: %s: %s\n", current.c_str(), msg.c_str());
-    return 2;
+    return file_error(current, e);
   }
 }
 

@@ -26,6 +26,13 @@ std::string error_text(const std::exception& e) {
   return std::string("unexpected error: ") + e.what() + "; please report the model and the command";
 }
 
+int file_error(const std::string& file, const std::exception& e) {
+  std::string msg = error_text(e);
+  if (msg.rfind(file + ": ", 0) == 0) msg = msg.substr(file.size() + 2);
+  std::fprintf(stderr, "bitlens: error: %s: %s\n", file.c_str(), msg.c_str());
+  return 2;
+}
+
 void usage_error(const std::string& msg) {
   std::fprintf(stderr, "bitlens: error: %s\n", msg.c_str());
   std::exit(2);

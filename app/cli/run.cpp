@@ -156,11 +156,7 @@ int run_model(const std::string& model_file, const std::vector<NamedFile>& input
     }
     return 0;
   } catch (const std::exception& e) {
-    // Messages about .npy files already start with the file name.
-    std::string msg = error_text(e);
-    if (msg.rfind(current + ": ", 0) == 0) msg = msg.substr(current.size() + 2);
-    std::fprintf(stderr, "bitlens: error: %s: %s\n", current.c_str(), msg.c_str());
-    return 2;
+    return file_error(current, e);
   }
 }
 

@@ -92,11 +92,8 @@ int validate_model(const std::string& model_file, const std::vector<std::string>
     std::cout << validate_text(c, r);
     return r.pass() ? 0 : 1;
   } catch (const std::exception& e) {
-    std::string msg = error_text(e);
-    if (msg.rfind(current + ": ", 0) == 0) msg = msg.substr(current.size() + 2);
     // Tool failures span several lines (build log); the first line is the error.
-    std::fprintf(stderr, "bitlens: error: %s: %s\n", current.c_str(), msg.c_str());
-    return 2;
+    return file_error(current, e);
   }
 }
 
