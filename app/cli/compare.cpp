@@ -6,18 +6,13 @@
 #include <sstream>
 
 #include "bitlens/compare.hpp"
+#include "bitlens/format.hpp"
 #include "bitlens/npy.hpp"
 #include "commands.hpp"
 
 namespace bitlens::cli {
 
 namespace {
-
-std::string value_text(float v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
-  return buf;
-}
 
 int compare_models(const std::vector<std::string>& files, const std::vector<float>& pads,
                    const std::vector<CompileOptions::Set>& sets, const std::string& input, CompareOptions opt,
@@ -29,7 +24,7 @@ int compare_models(const std::vector<std::string>& files, const std::vector<floa
   std::vector<VariantSpec> specs;
   for (const auto& f : files) specs.push_back({files.size() == 1 ? "saved" : std::filesystem::path(f).filename().string(), f, {}});
   for (float p : pads) {
-    VariantSpec s{"pad=" + value_text(p), files[0], {}};
+    VariantSpec s{"pad=" + short_number(p), files[0], {}};
     s.options.pad_values = p;
     specs.push_back(s);
   }

@@ -1,6 +1,6 @@
 // Generates network/NAME.{h,c} and NAME_data.c from a CompileResult: one kernel call per
 // scheduled node on one arena laid out by the planner, parameter structs filled field by field
-// from the same builders the host Executor uses (runtime/kernel_params), constants as exact
+// from the same builders the host Executor uses (ops/params), constants as exact
 // literals. Each step is the node's registration in core/ops printed instead of run, so the
 // firmware makes the Executor's calls by construction.
 #include <algorithm>

@@ -1,10 +1,10 @@
 #include "ops/common.hpp"
 
-#include "runtime/kernel_params.hpp"
+#include "ops/params.hpp"
 
 namespace bitlens::ops {
 
-std::string Step::activation_enum(bl_activation a) { return runtime::activation_enum_name(a); }
+std::string Step::activation_enum(bl_activation a) { return activation_enum_name(a); }
 
 void geom(Fields& f, const bl_conv_geom& g) {
   f.set("g.in_h", g.in_h);
@@ -41,18 +41,18 @@ void output(Fields& f, const bl_output& out) {
 namespace {
 template <class Src>
 void activation_from(Step& s, Src in) {
-  const runtime::ActStep a = runtime::activation_step(s.g, s.n);
+  const ActStep a = activation_step(s.g, s.n);
   const auto elems = static_cast<size_t>(s.g.tensors[s.n.outputs[0]].elements());
   switch (a.kind) {
-    case runtime::ActStep::None: return;
-    case runtime::ActStep::Softmax: return s.call("bl_softmax_f32", bl_softmax_f32, elems, a.period, in, Out{});
-    case runtime::ActStep::LogSoftmax:
+    case ActStep::None: return;
+    case ActStep::Softmax: return s.call("bl_softmax_f32", bl_softmax_f32, elems, a.period, in, Out{});
+    case ActStep::LogSoftmax:
       return s.call("bl_log_softmax_f32", bl_log_softmax_f32, elems, a.period, in, Out{});
-    case runtime::ActStep::Elementwise:
+    case ActStep::Elementwise:
       return s.call("bl_activate_f32", bl_activate_f32, elems, a.period,
                     Params<bl_act>{a.act, "bl_act",
                                    [&](Fields& f) {
-                                     f.set("kind", runtime::activation_enum_name(a.act.kind));
+                                     f.set("kind", activation_enum_name(a.act.kind));
                                      f.set_float("alpha", a.act.alpha);
                                      f.set_float("max_value", a.act.max_value);
                                      f.set_float("threshold", a.act.threshold);

@@ -1,171 +1,95 @@
 // Registrations of the multiply-accumulate kernels: conv2d, depthwise conv2d and dense, each as
-// a binary (s1 x s1), binary-weights (f32 x s1) and float kernel. Every call is followed by the
+// a binary (s1 x s1), binary-weights (f32 x s1) and float kernel. The nine differ only in their
+// parameter struct, so one template describes them all from it. Every call is followed by the
 // layer's own activation (clamps are folded into the output stage before this), in place.
-#include <sstream>
-
+#include "bitlens/format.hpp"
 #include "ops/common.hpp"
+#include "ops/params.hpp"
 #include "ops/registry.hpp"
-#include "runtime/kernel_params.hpp"
+#include "passes/passes.hpp"
 
 namespace bitlens::ops {
 namespace {
 
-using runtime::binary_pad;
+using passes::sat_add;
+using passes::sat_mul;
 
 const char* pad_name(bl_bpad p) {
   return p == BL_PAD_PLUS_ONE ? "BL_PAD_PLUS_ONE" : p == BL_PAD_MINUS_ONE ? "BL_PAD_MINUS_ONE" : "BL_PAD_ZERO";
 }
 
-// memset leaves groups 0, which the kernels read as 1: ungrouped layers print nothing.
-void groups(Fields& f, int32_t g) {
-  if (g > 1) f.set("groups", g);
-}
-
-template <Op op, KernelClass k>
-bool runs(const Graph&, const Node& n) {
-  return n.op == op && n.decision.kernel == k;
-}
-
-void bconv2d(Step& s) {
-  const auto p = runtime::bconv2d_params(s.g, s.n);
-  s.call("bl_bconv2d", bl_bconv2d,
-         Params<bl_bconv2d_params>{p, "bl_bconv2d_params",
-                                   [&](Fields& f) {
-                                     geom(f, p.g);
-                                     f.set("pad", pad_name(p.pad));
-                                     f.set_data("weights", p.weights, s.n.weight_bits, "weights");
-                                     output(f, p.out);
-                                     groups(f, p.groups);
-                                   }},
-         In{0}, Out{}, Scratch{});
-  activation_calls(s, true);
-}
-
-void bwconv2d(Step& s) {
-  const auto p = runtime::bwconv2d_params(s.g, s.n);
-  s.call("bl_bwconv2d", bl_bwconv2d,
-         Params<bl_bwconv2d_params>{p, "bl_bwconv2d_params",
-                                    [&](Fields& f) {
-                                      geom(f, p.g);
-                                      f.set_float("pad_value", p.pad_value);
-                                      f.set_data("weights", p.weights, s.n.weight_bits, "weights");
-                                      output(f, p.out);
-                                      groups(f, p.groups);
-                                    }},
-         In{0}, Out{}, Scratch{});
-  activation_calls(s, true);
-}
-
-void conv2d(Step& s) {
-  const auto p = runtime::conv2d_params(s.g, s.n);
-  s.call("bl_conv2d", bl_conv2d,
-         Params<bl_conv2d_params>{p, "bl_conv2d_params",
-                                  [&](Fields& f) {
-                                    geom(f, p.g);
-                                    f.set_float("pad_value", p.pad_value);
-                                    f.set_data("weights", p.weights, s.n.weights, "weights");
-                                    output(f, p.out);
-                                    groups(f, p.groups);
-                                  }},
-         In{0}, Out{});
-  activation_calls(s, true);
-}
-
-void bdepthwise(Step& s) {
-  const auto p = runtime::bdepthwise_params(s.g, s.n);
-  s.call("bl_bdepthwise", bl_bdepthwise,
-         Params<bl_bdepthwise_params>{p, "bl_bdepthwise_params",
-                                      [&](Fields& f) {
-                                        geom(f, p.g);
-                                        f.set("depth_multiplier", p.depth_multiplier);
-                                        f.set("pad", pad_name(p.pad));
-                                        f.set_data("weights", p.weights, s.n.weight_bits, "weights");
-                                        output(f, p.out);
-                                      }},
-         In{0}, Out{}, Scratch{});
-  activation_calls(s, true);
-}
-
-void bwdepthwise(Step& s) {
-  const auto p = runtime::bwdepthwise_params(s.g, s.n);
-  s.call("bl_bwdepthwise", bl_bwdepthwise,
-         Params<bl_bwdepthwise_params>{p, "bl_bwdepthwise_params",
-                                       [&](Fields& f) {
-                                         geom(f, p.g);
-                                         f.set("depth_multiplier", p.depth_multiplier);
-                                         f.set_float("pad_value", p.pad_value);
-                                         f.set_data("weights", p.weights, s.n.weight_bits, "weights");
-                                         output(f, p.out);
-                                       }},
-         In{0}, Out{});
-  activation_calls(s, true);
-}
-
-void depthwise(Step& s) {
-  const auto p = runtime::depthwise_params(s.g, s.n);
-  s.call("bl_depthwise", bl_depthwise,
-         Params<bl_depthwise_params>{p, "bl_depthwise_params",
-                                     [&](Fields& f) {
-                                       geom(f, p.g);
-                                       f.set("depth_multiplier", p.depth_multiplier);
-                                       f.set_float("pad_value", p.pad_value);
-                                       f.set_data("weights", p.weights, s.n.weights, "weights");
-                                       output(f, p.out);
-                                     }},
-         In{0}, Out{});
-  activation_calls(s, true);
-}
-
+// Prints every field the struct has, in declaration order. memset leaves groups 0, which the
+// kernels read as 1: ungrouped layers print nothing.
 template <class P>
-void dense_fields(Fields& f, const P& p, const void* weights, const Node& n, bool bits) {
-  f.set("n_in", p.n_in);
-  f.set("n_out", p.n_out);
-  if (bits)
-    f.set_data("weights", static_cast<const uint32_t*>(weights), n.weight_bits, "weights");
+void fields(Fields& f, const P& p, const Node& n) {
+  if constexpr (requires { p.g; }) {
+    geom(f, p.g);
+  } else {
+    f.set("n_in", p.n_in);
+    f.set("n_out", p.n_out);
+  }
+  if constexpr (requires { p.depth_multiplier; }) f.set("depth_multiplier", p.depth_multiplier);
+  if constexpr (requires { p.pad; }) f.set("pad", pad_name(p.pad));
+  if constexpr (requires { p.pad_value; }) f.set_float("pad_value", p.pad_value);
+  if constexpr (std::is_same_v<decltype(p.weights), const uint32_t*>)
+    f.set_data("weights", p.weights, n.weight_bits, "weights");
   else
-    f.set_data("weights", static_cast<const float*>(weights), n.weights, "weights");
+    f.set_data("weights", p.weights, n.weights, "weights");
   output(f, p.out);
+  if constexpr (requires { p.groups; })
+    if (p.groups > 1) f.set("groups", p.groups);
 }
 
-void bdense(Step& s) {
-  const auto p = runtime::bdense_params(s.g, s.n);
-  s.call("bl_bdense", bl_bdense,
-         Params<bl_bdense_params>{p, "bl_bdense_params", [&](Fields& f) { dense_fields(f, p, p.weights, s.n, true); }},
-         In{0}, Out{}, Scratch{});
+// One MAC kernel: its entry point, parameter struct builder and (binary kernels) scratch size.
+template <class P, class In>
+struct Mac {
+  const char* name;
+  const char* type;  // the parameter struct's C name
+  P (*make)(const Graph&, const Node&);
+  bl_status (*with_scratch)(const P*, const In*, void*, void*) = nullptr;
+  bl_status (*plain)(const P*, const In*, void*) = nullptr;
+  size_t (*scratch_size)(const P*) = nullptr;
+};
+
+template <class P, class In>
+void describe(const Mac<P, In>& k, Step& s) {
+  const P p = k.make(s.g, s.n);
+  const Params<P> params{p, k.type, [&](Fields& f) { fields(f, p, s.n); }};
+  if (k.with_scratch)
+    s.call(k.name, k.with_scratch, params, ops::In{0}, Out{}, Scratch{});
+  else
+    s.call(k.name, k.plain, params, ops::In{0}, Out{});
   activation_calls(s, true);
 }
 
-void bwdense(Step& s) {
-  const auto p = runtime::bwdense_params(s.g, s.n);
-  s.call("bl_bwdense", bl_bwdense,
-         Params<bl_bwdense_params>{p, "bl_bwdense_params", [&](Fields& f) { dense_fields(f, p, p.weights, s.n, true); }},
-         In{0}, Out{});
-  activation_calls(s, true);
+// ---- costs ----
+
+bool has_bias(const Node& n) {
+  for (const auto& p : n.epi.chain)
+    if (p.kind == PostOp::Kind::Bias) return true;
+  return false;
 }
 
-void dense(Step& s) {
-  const auto p = runtime::dense_params(s.g, s.n);
-  s.call("bl_dense", bl_dense,
-         Params<bl_dense_params>{p, "bl_dense_params", [&](Fields& f) { dense_fields(f, p, p.weights, s.n, false); }},
-         In{0}, Out{});
-  activation_calls(s, true);
+// The layer's own non-clamp activation, applied in place after the kernel: softmax counts 15
+// per value as the Softmax op does, anything else 1.
+int64_t activation_macc(const Node& n, int64_t out_elems) {
+  if (n.act.linear()) return 0;
+  const bool softmax = n.act.kind == sem::ActivationKind::Softmax || n.act.kind == sem::ActivationKind::LogSoftmax;
+  return sat_mul(softmax ? 15 : 1, out_elems);
 }
 
-size_t bconv2d_scratch(const Graph& g, const Node& n) {
-  const auto p = runtime::bconv2d_params(g, n);
-  return bl_bconv2d_scratch_size(&p);
-}
-size_t bwconv2d_scratch(const Graph& g, const Node& n) {
-  const auto p = runtime::bwconv2d_params(g, n);
-  return bl_bwconv2d_scratch_size(&p);
-}
-size_t bdepthwise_scratch(const Graph& g, const Node& n) {
-  const auto p = runtime::bdepthwise_params(g, n);
-  return bl_bdepthwise_scratch_size(&p);
-}
-size_t bdense_scratch(const Graph& g, const Node& n) {
-  const auto p = runtime::bdense_params(g, n);
-  return bl_bdense_scratch_size(&p);
+int64_t macc(const Graph& g, const Node& n) {
+  const Tensor& out = g.tensors[n.outputs[0]];
+  const int64_t out_elems = out.elements();
+  int64_t m = 0;
+  if (n.op == Op::Dense) {
+    m = sat_add(sat_mul(g.tensors[n.inputs[0]].elements(), out_elems), has_bias(n) ? out_elems : 0);
+  } else {
+    // A grouped filter multiplies only its group's C/groups channels; a depthwise one only its own.
+    const int64_t cin = n.op == Op::Conv2D ? g.tensors[n.inputs[0]].shape.back() / n.conv.groups : 1;
+    m = sat_add(sat_mul(sat_mul(out_elems, int64_t{n.conv.kh} * n.conv.kw), cin), has_bias(n) ? out.shape.back() : 0);
+  }
+  return sat_add(m, activation_macc(n, out_elems));
 }
 
 // ---- selection ----
@@ -188,41 +112,69 @@ std::string binary_rejects(const Graph&, const Node& n) {
   if (!a.input_q.sign_like())
     return "input_quantizer " + quantizer_text(a.input_q) + " does not binarize the input";
   if (!a.kernel_q.binary_weights()) return weights_not_binary(n);
-  if (a.same && a.pad_value != 0.0f && a.pad_value != 1.0f && a.pad_value != -1.0f) {
-    std::ostringstream v;
-    v << a.pad_value;
-    return "pad_values=" + v.str() + " is neither 0 nor +-1, so a padded tap is not a bit";
-  }
+  if (a.same && a.pad_value != 0.0f && a.pad_value != 1.0f && a.pad_value != -1.0f)
+    return "pad_values=" + short_number(a.pad_value) + " is neither 0 nor +-1, so a padded tap is not a bit";
   return "";
 }
 // f32 x s1: +-1 weights.
 std::string binary_weights_rejects(const Graph&, const Node& n) {
   return n.conv.kernel_q.binary_weights() ? "" : weights_not_binary(n);
 }
-std::string float_rejects(const Graph&, const Node&) { return ""; }
+
+template <class P, class In>
+KernelOp registration(Op op, KernelClass cls, const Mac<P, In>& k) {
+  const bool bits = std::is_same_v<In, uint32_t>;
+  const bool bit_weights = cls != KernelClass::Float;
+  KernelOp r{.name = k.name,
+             .op = op,
+             .cls = cls,
+             .op_type = bits ? "sxor_s1_s1" : bit_weights ? "sadd_f32_s1" : "smul_f32_f32",
+             .describe = [k](Step& s) { describe(k, s); }};
+  if (cls == KernelClass::Binary) r.rejects = binary_rejects;
+  if (cls == KernelClass::BinaryWeights) r.rejects = binary_weights_rejects;
+  r.macc = macc;
+  if (bit_weights)
+    r.weights_rom = [](const Node& n) { return rom_bytes(n.weight_bits); };
+  else
+    r.weights_rom = [](const Node& n) { return rom_bytes(n.weights); };
+  if (k.scratch_size)
+    r.scratch = [k](const Graph& g, const Node& n) {
+      const P p = k.make(g, n);
+      return k.scratch_size(&p);
+    };
+  return r;
+}
 
 }  // namespace
 
 // Candidates are tried in this order: the first whose `rejects` is empty runs the node.
 void add_mac_ops(std::vector<KernelOp>& r) {
   using K = KernelClass;
-  auto add = [&r](const char* name, bool (*runs)(const Graph&, const Node&), void (*describe)(Step&),
-                  size_t (*scratch)(const Graph&, const Node&), Op op, K cls) {
-    const bool bin = cls == K::Binary, bw = cls == K::BinaryWeights;
-    r.push_back({name, runs, describe, scratch, op, cls, bin ? "sxor_s1_s1" : bw ? "sadd_f32_s1" : "smul_f32_f32",
-                 bin ? binary_rejects : bw ? binary_weights_rejects : float_rejects});
-  };
-  add("bl_bconv2d", runs<Op::Conv2D, K::Binary>, bconv2d, bconv2d_scratch, Op::Conv2D, K::Binary);
-  add("bl_bwconv2d", runs<Op::Conv2D, K::BinaryWeights>, bwconv2d, bwconv2d_scratch, Op::Conv2D, K::BinaryWeights);
-  add("bl_conv2d", runs<Op::Conv2D, K::Float>, conv2d, nullptr, Op::Conv2D, K::Float);
-  add("bl_bdepthwise", runs<Op::DepthwiseConv2D, K::Binary>, bdepthwise, bdepthwise_scratch, Op::DepthwiseConv2D,
-      K::Binary);
-  add("bl_bwdepthwise", runs<Op::DepthwiseConv2D, K::BinaryWeights>, bwdepthwise, nullptr, Op::DepthwiseConv2D,
-      K::BinaryWeights);
-  add("bl_depthwise", runs<Op::DepthwiseConv2D, K::Float>, depthwise, nullptr, Op::DepthwiseConv2D, K::Float);
-  add("bl_bdense", runs<Op::Dense, K::Binary>, bdense, bdense_scratch, Op::Dense, K::Binary);
-  add("bl_bwdense", runs<Op::Dense, K::BinaryWeights>, bwdense, nullptr, Op::Dense, K::BinaryWeights);
-  add("bl_dense", runs<Op::Dense, K::Float>, dense, nullptr, Op::Dense, K::Float);
+  using B = Mac<bl_bconv2d_params, uint32_t>;
+  r.push_back(registration(Op::Conv2D, K::Binary,
+                           B{"bl_bconv2d", "bl_bconv2d_params", bconv2d_params, bl_bconv2d, nullptr, bl_bconv2d_scratch_size}));
+  r.push_back(registration(Op::Conv2D, K::BinaryWeights,
+                           Mac<bl_bwconv2d_params, float>{"bl_bwconv2d", "bl_bwconv2d_params", bwconv2d_params,
+                                                          bl_bwconv2d, nullptr, bl_bwconv2d_scratch_size}));
+  r.push_back(registration(Op::Conv2D, K::Float,
+                           Mac<bl_conv2d_params, float>{"bl_conv2d", "bl_conv2d_params", conv2d_params, nullptr, bl_conv2d}));
+  r.push_back(registration(Op::DepthwiseConv2D, K::Binary,
+                           Mac<bl_bdepthwise_params, uint32_t>{"bl_bdepthwise", "bl_bdepthwise_params", bdepthwise_params,
+                                                               bl_bdepthwise, nullptr, bl_bdepthwise_scratch_size}));
+  r.push_back(registration(Op::DepthwiseConv2D, K::BinaryWeights,
+                           Mac<bl_bwdepthwise_params, float>{"bl_bwdepthwise", "bl_bwdepthwise_params",
+                                                             bwdepthwise_params, nullptr, bl_bwdepthwise}));
+  r.push_back(registration(Op::DepthwiseConv2D, K::Float,
+                           Mac<bl_depthwise_params, float>{"bl_depthwise", "bl_depthwise_params", depthwise_params,
+                                                           nullptr, bl_depthwise}));
+  r.push_back(registration(Op::Dense, K::Binary,
+                           Mac<bl_bdense_params, uint32_t>{"bl_bdense", "bl_bdense_params", bdense_params, bl_bdense,
+                                                           nullptr, bl_bdense_scratch_size}));
+  r.push_back(registration(Op::Dense, K::BinaryWeights,
+                           Mac<bl_bwdense_params, float>{"bl_bwdense", "bl_bwdense_params", bwdense_params, nullptr,
+                                                         bl_bwdense}));
+  r.push_back(registration(Op::Dense, K::Float,
+                           Mac<bl_dense_params, float>{"bl_dense", "bl_dense_params", dense_params, nullptr, bl_dense}));
 }
 
 }  // namespace bitlens::ops

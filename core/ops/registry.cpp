@@ -15,28 +15,33 @@ const std::vector<KernelOp>& registry() {
 std::vector<const KernelOp*> candidates(Op op) {
   std::vector<const KernelOp*> r;
   for (const auto& k : registry())
-    if (k.rejects && k.op == op) r.push_back(&k);
+    if (k.op == op) r.push_back(&k);
   return r;
 }
 
-namespace {
-const KernelOp* find_kernel(const Graph& g, const Node& n) {
+const KernelOp* find_kernel(Op op, KernelClass cls) {
   for (const auto& k : registry())
-    if (k.runs(g, n)) return &k;
+    if (k.op == op && k.cls == cls) return &k;
   return nullptr;
 }
-}  // namespace
 
-const KernelOp& kernel_for(const Graph& g, const Node& n) {
-  if (const KernelOp* k = find_kernel(g, n)) return *k;
+const KernelOp& kernel_for(const Graph&, const Node& n) {
+  if (const KernelOp* k = find_kernel(n.op, n.decision.kernel)) return *k;
   throw ModelError("internal: no kernel for '" + n.name + "' (" + op_name(n.op) + ", " +
                    kernel_class_name(n.decision.kernel) + ")");
 }
 
 size_t scratch_bytes(const Graph& g, const Node& n) {
   if (n.removed) return 0;
-  const KernelOp* k = find_kernel(g, n);
+  const KernelOp* k = find_kernel(n.op, n.decision.kernel);
   return k && k->scratch ? k->scratch(g, n) : 0;
+}
+
+bool pool_folded(const Graph& g, const Node& pool) {
+  for (const auto& n : g.nodes)
+    for (const auto& p : n.epi.pools)
+      if (p.node == pool.id) return true;
+  return false;
 }
 
 }  // namespace bitlens::ops

@@ -1,10 +1,18 @@
-// The kernel registry: one registration per C kernel entry point, read by the host Executor,
-// the code generator and the scratch accounting, so a node runs the same call on the host and
-// in exported firmware by construction (TensorFlow Lite Micro's op registration, without the
-// interpreter: the call is described once, see step.hpp).
+// The kernel registry: one registration per C kernel entry point, read by kernel selection, the
+// cost model, the host Executor, the code generator and the scratch accounting, so a node is
+// chosen, costed, run on the host and called in exported firmware from one description
+// (TensorFlow Lite Micro's op registration, without the interpreter: the call is described
+// once, see step.hpp).
+//
+// A selected node is run by the registration with its op and kernel class; selection gives it
+// that class by walking the candidates of its op in registry order (the priority order: for
+// conv/depthwise/dense binary, then binary-weights, then float; for max pooling and
+// concatenation bits, then float).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,34 +21,54 @@
 namespace bitlens::ops {
 
 struct KernelOp {
-  const char* name;  // the C entry point; equals Decision::kernel_name of the nodes it runs
-  // Whether this registration runs the node (op, kernel class, tensor formats).
-  bool (*runs)(const Graph& g, const Node& n);
+  const char* name;  // the C entry point, the node's first call; Decision::kernel_name
+  Op op;
+  KernelClass cls;      // Binary: the output is bit-packed (MAC kernels: their epilogue decides)
+  const char* op_type;  // ST's operation type for the MACC breakdown ("sxor_s1_s1", ...)
   // The node's kernel calls (and, for conv/dense, its own activation run in place afterwards).
-  void (*describe)(Step& s);
-  // Scratch bytes the kernel needs; nullptr = none.
-  size_t (*scratch)(const Graph& g, const Node& n) = nullptr;
-  // Kernel selection among alternatives for one op (conv, depthwise, dense): the candidates of
-  // an op are its registrations with a `rejects`, tried in registry order (binary, then
-  // binary-weights, then float); `rejects` returns why this kernel cannot run the node, or ""
-  // when it can. The chosen one gives the node its kernel class and op type.
-  Op op = Op::Input;
-  KernelClass cls = KernelClass::None;
-  const char* op_type = "";
-  std::string (*rejects)(const Graph& g, const Node& n) = nullptr;
+  std::function<void(Step&)> describe;
+  // Why this kernel cannot run the node, or "" when it can; empty function: it always can.
+  std::function<std::string(const Graph&, const Node&)> rejects = {};
+  // The reasons shown once chosen (MAC kernels: written by the selection pass, which knows
+  // the layer's quantizers and padding); empty function: none.
+  std::function<std::vector<Reason>(const Graph&, const Node&)> explain = {};
+  // Multiply-accumulates in ST's conventions (docs/report-format.md); empty function: 0.
+  std::function<int64_t(const Graph&, const Node&)> macc = {};
+  // ROM bytes of the weight array the kernel reads (the output-stage and activation constants
+  // every kernel shares are counted by the cost pass); empty function: none.
+  std::function<int64_t(const Node&)> weights_rom = {};
+  // Scratch bytes the kernel needs; empty function: none.
+  std::function<size_t(const Graph&, const Node&)> scratch = {};
+  // The kernel name analyze reports when it is not `name` (an Activation layer's first call
+  // depends on its function); empty function: `name`.
+  std::function<const char*(const Node&)> name_of = {};
+
+  std::string kernel_name(const Node& n) const { return name_of ? name_of(n) : name; }
 };
 
-// The selection candidates of `op`, in priority order.
+// ROM bytes of a constant array in the generated code: each is 4-byte aligned.
+template <class T>
+int64_t rom_bytes(const std::vector<T>& v) {
+  return (static_cast<int64_t>(v.size() * sizeof(T)) + 3) / 4 * 4;
+}
+
+// The selection candidates of `op`, in priority order (empty: the op has no kernel).
 std::vector<const KernelOp*> candidates(Op op);
 
-// Every registration, in lookup order.
+// Every registration, in priority order.
 const std::vector<KernelOp>& registry();
+
+// The registration of (op, kernel class); nullptr when there is none.
+const KernelOp* find_kernel(Op op, KernelClass cls);
 
 // The registration that runs `n`; throws ModelError("internal: no kernel ...") when none does.
 const KernelOp& kernel_for(const Graph& g, const Node& n);
 
 // Scratch bytes of the node's kernel (0 for removed or unsupported nodes and most kernels).
 size_t scratch_bytes(const Graph& g, const Node& n);
+
+// Whether a max-pooling node was folded into its producer's bit output (passes/fold.cpp).
+bool pool_folded(const Graph& g, const Node& pool);
 
 // The registrations of each family (mac.cpp: conv, depthwise, dense; tensor.cpp: the rest).
 void add_mac_ops(std::vector<KernelOp>& r);

@@ -1,7 +1,10 @@
 // Registrations of the element-wise, pooling, shape and conversion kernels.
+#include <algorithm>
+
 #include "ops/common.hpp"
+#include "ops/params.hpp"
 #include "ops/registry.hpp"
-#include "runtime/kernel_params.hpp"
+#include "passes/passes.hpp"
 
 namespace bitlens::ops {
 namespace {
@@ -19,17 +22,6 @@ Hwc in_hwc(const Step& s) {
   const auto v = hwc(s.g.tensors[s.n.inputs[0]].shape);
   return {static_cast<int32_t>(v[0]), static_cast<int32_t>(v[1]), static_cast<int32_t>(v[2])};
 }
-Format out_format(const Graph& g, const Node& n) { return g.tensors[n.outputs[0]].format; }
-
-template <Op op>
-bool is(const Graph&, const Node& n) {
-  return n.op == op && n.decision.kernel != KernelClass::Unsupported && n.decision.kernel != KernelClass::Fused;
-}
-template <Op op, Format f>
-bool is_in(const Graph& g, const Node& n) {
-  return is<op>(g, n) && out_format(g, n) == f;
-}
-
 const Const<float> kNone{nullptr, 0, ""};
 
 void pack(Step& s) { s.call("bl_pack_f32", bl_pack_f32, elems(s), channels(s), kNone, kNone, In{0}, Out{}); }
@@ -42,15 +34,15 @@ Params<bl_pool_params> pool(const Step& s, const bl_pool_params& p) {
           }};
 }
 void maxpool_s1(Step& s) {
-  const auto p = runtime::pool_params(s.g, s.n);
+  const auto p = pool_params(s.g, s.n);
   s.call("bl_maxpool_s1", bl_maxpool_s1, pool(s, p), In{0}, Out{});
 }
 void maxpool_f32(Step& s) {
-  const auto p = runtime::pool_params(s.g, s.n);
+  const auto p = pool_params(s.g, s.n);
   s.call("bl_maxpool_f32", bl_maxpool_f32, pool(s, p), In{0}, Out{});
 }
 void avgpool(Step& s) {
-  const auto p = runtime::pool_params(s.g, s.n);
+  const auto p = pool_params(s.g, s.n);
   s.call("bl_avgpool_f32", bl_avgpool_f32, pool(s, p), In{0}, Out{});
 }
 void global_avgpool(Step& s) {
@@ -102,26 +94,124 @@ void zero_pad(Step& s) {
   s.call("bl_pad_f32", bl_pad_f32, d.h, d.w, d.c, c.pad_top, c.pad_bottom, c.pad_left, c.pad_right, 0.0f, In{0}, Out{});
 }
 
+// ---- selection and costs ----
+
+std::vector<Reason> float_op(const char* what) { return {passes::make_reason("FLOAT_OP", {what})}; }
+template <const char* What>
+std::vector<Reason> float_op(const Graph&, const Node&) {
+  return float_op(What);
+}
+
+// Why a standalone BatchNorm was not folded into the conv/dense layer before it.
+std::vector<Reason> bn_not_folded(const Graph& g, const Node& m) {
+  std::string why = "its input is not produced by a conv/dense layer";
+  const Tensor& in = g.tensors[m.inputs[0]];
+  if (in.producer >= 0) {
+    const Node& p = g.nodes[in.producer];
+    if (p.op == Op::Conv2D || p.op == Op::DepthwiseConv2D || p.op == Op::Dense) {
+      const bool clamped = std::any_of(p.epi.chain.begin(), p.epi.chain.end(),
+                                       [](const PostOp& o) { return o.kind == PostOp::Kind::Clamp; });
+      why = !p.act.linear() ? "'" + p.name + "' applies activation '" + p.activation + "' first"
+            : clamped       ? "'" + p.name + "' applies a ReLU first and its output is not binarized"
+                            : "the output stage of '" + p.name +
+                            "' already runs two affine steps (its bias or scale and a BatchNorm) in Keras' "
+                            "float32 order; a third would have to be pre-composed in another rounding order";
+      if (in.consumers.size() > 1) why = "'" + p.name + "' output has other consumers";
+    } else {
+      why = "it follows '" + p.name + "' (" + p.class_name + ")";
+    }
+  }
+  return {passes::make_reason("BN_NOT_FOLDED", {why})};
+}
+
+// Bits in, bits out: every input is already bit-packed (no conversion is inserted for them).
+std::string inputs_not_bits(const Graph& g, const Node& n) {
+  for (int t : n.inputs)
+    if (g.tensors[t].format != Format::S1) return "input '" + g.tensors[t].name + "' is not bit-packed";
+  return "";
+}
+
+int64_t out_elems(const Graph& g, const Node& n) { return g.tensors[n.outputs[0]].elements(); }
+template <int64_t Per>
+int64_t per_output(const Graph& g, const Node& n) {
+  return passes::sat_mul(Per, out_elems(g, n));
+}
+int64_t per_window_tap(const Graph& g, const Node& n) {
+  return passes::sat_mul(out_elems(g, n), int64_t{n.pool.kh} * n.pool.kw);
+}
+int64_t per_input(const Graph& g, const Node& n) { return g.tensors[n.inputs[0]].elements(); }
+
+constexpr char kAvgPool[] = "Average pooling", kGlobalAvg[] = "Global average pooling",
+               kGlobalMax[] = "Global max pooling", kSoftmax[] = "Softmax", kAdd[] = "Add",
+               kConcat[] = "Concatenate", kUpsample[] = "Nearest-neighbour upsampling", kPad[] = "Zero padding",
+               kConst[] = "Arithmetic with a constant";
+
 }  // namespace
 
+// Within one op, candidates are tried in this order (bits before float).
 void add_tensor_ops(std::vector<KernelOp>& r) {
-  r.push_back({"bl_pack_f32", is<Op::Pack>, pack});
-  r.push_back({"bl_unpack_s1", is<Op::Unpack>, unpack});
-  r.push_back({"bl_maxpool_s1", is_in<Op::MaxPool, Format::S1>, maxpool_s1});
-  r.push_back({"bl_maxpool_f32", is_in<Op::MaxPool, Format::F32>, maxpool_f32});
-  r.push_back({"bl_avgpool_f32", is<Op::AvgPool>, avgpool});
-  r.push_back({"bl_global_avgpool_f32", is<Op::GlobalAvgPool>, global_avgpool});
-  r.push_back({"bl_global_maxpool_f32", is<Op::GlobalMaxPool>, global_maxpool});
-  r.push_back({"bl_affine_f32", is<Op::BatchNorm>, batch_norm});
-  r.push_back({"bl_affine_f32", is<Op::ConstAdd>, const_add});
-  r.push_back({"bl_affine_f32", is<Op::ConstMul>, const_mul});
-  r.push_back({"bl_activate_f32", is<Op::Activation>, activation});
-  r.push_back({"bl_softmax_f32", is<Op::Softmax>, softmax});
-  r.push_back({"bl_add_f32", is<Op::Add>, add});
-  r.push_back({"bl_concat_s1", is_in<Op::Concat, Format::S1>, concat<true>});
-  r.push_back({"bl_concat_f32", is_in<Op::Concat, Format::F32>, concat<false>});
-  r.push_back({"bl_upsample_f32", is<Op::Upsample>, upsample});
-  r.push_back({"bl_pad_f32", is<Op::ZeroPad>, zero_pad});
+  using K = KernelClass;
+  const char* ff = "op_f32_f32";
+  r.push_back({.name = "bl_pack_f32", .op = Op::Pack, .cls = K::Binary, .op_type = "op_f32_s1", .describe = pack,
+               .macc = per_output<2>});
+  r.push_back({.name = "bl_unpack_s1", .op = Op::Unpack, .cls = K::Float, .op_type = "op_s1_f32", .describe = unpack,
+               .macc = per_output<2>});
+  r.push_back({.name = "bl_maxpool_s1",
+               .op = Op::MaxPool,
+               .cls = K::Binary,
+               .op_type = "op_s1_s1",
+               .describe = maxpool_s1,
+               .rejects = [](const Graph& g, const Node& n) -> std::string {
+                 if (!pool_folded(g, n)) return "its producer does not binarize for it";
+                 return inputs_not_bits(g, n);
+               },
+               .explain = [](const Graph&, const Node&) { return std::vector{passes::make_reason("MAXPOOL_ON_BITS")}; },
+               .macc = per_window_tap});
+  r.push_back({.name = "bl_maxpool_f32",
+               .op = Op::MaxPool,
+               .cls = K::Float,
+               .op_type = ff,
+               .describe = maxpool_f32,
+               .explain = [](const Graph&, const Node&) {
+                 return std::vector{passes::make_reason("MAXPOOL_FLOAT", {"its consumers need real values"})};
+               },
+               .macc = per_window_tap});
+  r.push_back({.name = "bl_avgpool_f32", .op = Op::AvgPool, .cls = K::Float, .op_type = ff, .describe = avgpool,
+               .explain = float_op<kAvgPool>, .macc = per_window_tap});
+  r.push_back({.name = "bl_global_avgpool_f32", .op = Op::GlobalAvgPool, .cls = K::Float, .op_type = ff,
+               .describe = global_avgpool, .explain = float_op<kGlobalAvg>, .macc = per_input});
+  r.push_back({.name = "bl_global_maxpool_f32", .op = Op::GlobalMaxPool, .cls = K::Float, .op_type = ff,
+               .describe = global_maxpool, .explain = float_op<kGlobalMax>, .macc = per_input});
+  r.push_back({.name = "bl_affine_f32", .op = Op::BatchNorm, .cls = K::Float, .op_type = ff, .describe = batch_norm,
+               .explain = bn_not_folded, .macc = per_output<2>});
+  r.push_back({.name = "bl_affine_f32", .op = Op::ConstAdd, .cls = K::Float, .op_type = ff, .describe = const_add,
+               .explain = float_op<kConst>, .macc = per_output<1>});
+  r.push_back({.name = "bl_affine_f32", .op = Op::ConstMul, .cls = K::Float, .op_type = ff, .describe = const_mul,
+               .explain = float_op<kConst>, .macc = per_output<1>});
+  r.push_back({.name = "bl_activate_f32",
+               .op = Op::Activation,
+               .cls = K::Float,
+               .op_type = ff,
+               .describe = activation,
+               .explain = [](const Graph&, const Node& n) {
+                 return float_op(("Activation '" + n.activation + "'").c_str());
+               },
+               .macc = per_output<1>,
+               .name_of = [](const Node& n) {
+                 return n.act.kind == sem::ActivationKind::LogSoftmax ? "bl_log_softmax_f32" : "bl_activate_f32";
+               }});
+  r.push_back({.name = "bl_softmax_f32", .op = Op::Softmax, .cls = K::Float, .op_type = ff, .describe = softmax,
+               .explain = float_op<kSoftmax>, .macc = per_output<15>});
+  r.push_back({.name = "bl_add_f32", .op = Op::Add, .cls = K::Float, .op_type = ff, .describe = add,
+               .explain = float_op<kAdd>, .macc = per_output<1>});
+  r.push_back({.name = "bl_concat_s1", .op = Op::Concat, .cls = K::Binary, .op_type = "op_s1_s1",
+               .describe = concat<true>, .rejects = inputs_not_bits});
+  r.push_back({.name = "bl_concat_f32", .op = Op::Concat, .cls = K::Float, .op_type = ff, .describe = concat<false>,
+               .explain = float_op<kConcat>});
+  r.push_back({.name = "bl_upsample_f32", .op = Op::Upsample, .cls = K::Float, .op_type = ff, .describe = upsample,
+               .explain = float_op<kUpsample>});
+  r.push_back({.name = "bl_pad_f32", .op = Op::ZeroPad, .cls = K::Float, .op_type = ff, .describe = zero_pad,
+               .explain = float_op<kPad>});
 }
 
 }  // namespace bitlens::ops

@@ -23,6 +23,27 @@ std::string fmt_value(float v) {
   return buf;
 }
 
+void set_kernel(Node& n, const ops::KernelOp& k) {
+  n.decision.kernel = k.cls;
+  n.decision.kernel_name = k.kernel_name(n);
+  n.decision.op_type = k.op_type;
+}
+
+// The registration of a format conversion: Pack makes bits, Unpack floats.
+const ops::KernelOp& conversion(Op op) {
+  return *ops::find_kernel(op, op == Op::Pack ? KernelClass::Binary : KernelClass::Float);
+}
+
+// The first candidate of the node's op that does not reject it; the rejected ones are recorded.
+const ops::KernelOp& choose(const Graph& g, Node& n) {
+  for (const ops::KernelOp* k : ops::candidates(n.op)) {
+    std::string why = k->rejects ? k->rejects(g, n) : std::string();
+    if (why.empty()) return *k;
+    n.decision.rejected.push_back({k->name, std::move(why)});
+  }
+  throw ModelError("internal: no kernel accepts '" + n.name + "' (" + op_name(n.op) + ")");
+}
+
 // Inserts a conversion step feeding `consumer` input slot `slot` and returns the new tensor.
 int insert_conversion(Graph& g, int consumer, size_t slot, Op op) {
   const int src = g.nodes[consumer].inputs[slot];
@@ -56,17 +77,8 @@ int insert_conversion(Graph& g, int consumer, size_t slot, Op op) {
   auto& sc = g.tensors[src].consumers;
   sc.erase(std::remove(sc.begin(), sc.end(), consumer), sc.end());
   sc.push_back(n.id);
-  if (op == Op::Pack) {
-    n.decision.kernel = KernelClass::Binary;
-    n.decision.kernel_name = "bl_pack_f32";
-    n.decision.op_type = "op_f32_s1";
-    n.decision.reasons.push_back(make_reason("INPUT_PACKED"));
-  } else {
-    n.decision.kernel = KernelClass::Float;
-    n.decision.kernel_name = "bl_unpack_s1";
-    n.decision.op_type = "op_s1_f32";
-    n.decision.reasons.push_back(make_reason("INPUT_UNPACKED"));
-  }
+  set_kernel(n, conversion(op));
+  n.decision.reasons.push_back(make_reason(op == Op::Pack ? "INPUT_PACKED" : "INPUT_UNPACKED"));
   g.nodes[consumer].inputs[slot] = tid;
   g.nodes.push_back(std::move(n));
   return tid;
@@ -106,20 +118,7 @@ void select_weighted(Graph& g, int id) {
     return;
   }
 
-  // The registry's candidates for this op, in priority order; the rejected ones are kept.
-  const ops::KernelOp* chosen = nullptr;
-  for (const ops::KernelOp* k : ops::candidates(n.op)) {
-    std::string why = k->rejects(g, n);
-    if (why.empty()) {
-      chosen = k;
-      break;
-    }
-    d.rejected.push_back({k->name, std::move(why)});
-  }
-  if (!chosen) throw ModelError("internal: no kernel accepts '" + n.name + "'");
-  d.kernel = chosen->cls;
-  d.kernel_name = chosen->name;
-  d.op_type = chosen->op_type;
+  set_kernel(n, choose(g, n));
 
   const bool in_sign = a.input_q.sign_like();
   if (d.kernel == KernelClass::Binary) {
@@ -214,11 +213,6 @@ void select_weighted(Graph& g, int id) {
 }  // namespace
 
 bool select_kernels(Graph& g) {
-  // Which pools were folded into a producer's bit output.
-  std::map<int, int> pool_owner;
-  for (const auto& n : g.nodes)
-    for (const auto& p : n.epi.pools) pool_owner[p.node] = n.id;
-
   const size_t original = g.nodes.size();
   // Conversions are appended while nodes are referenced: at most two per input slot plus one
   // per model output, so reserving keeps every reference valid.
@@ -244,23 +238,6 @@ bool select_kernels(Graph& g) {
       case Op::Dense:
         select_weighted(g, id);
         break;
-      case Op::MaxPool:
-        if (pool_owner.count(id) && g.tensors[g.nodes[i].inputs[0]].format == Format::S1) {
-          g.nodes[i].decision.kernel = KernelClass::Binary;
-          g.nodes[i].decision.kernel_name = "bl_maxpool_s1";
-          g.nodes[i].decision.op_type = "op_s1_s1";
-          g.nodes[i].decision.reasons.push_back(make_reason("MAXPOOL_ON_BITS"));
-          g.tensors[g.nodes[i].outputs[0]].format = Format::S1;
-        } else {
-          need_format(g, id, 0, Format::F32);
-          Node& m = g.nodes[i];
-          m.decision.kernel = KernelClass::Float;
-          m.decision.kernel_name = "bl_maxpool_f32";
-          m.decision.op_type = "op_f32_f32";
-          m.decision.reasons.push_back(make_reason("MAXPOOL_FLOAT", {"its consumers need real values"}));
-          g.tensors[m.outputs[0]].format = Format::F32;
-        }
-        break;
       case Op::Flatten: {
         d.kernel = KernelClass::None;
         d.reasons.push_back(make_reason("VIEW", {n.class_name}));
@@ -269,94 +246,17 @@ bool select_kernels(Graph& g) {
         out.alias_of = g.tensors[n.inputs[0]].alias_of >= 0 ? g.tensors[n.inputs[0]].alias_of : n.inputs[0];
         break;
       }
-      case Op::Concat: {
-        bool all_bits = true;
-        for (int t : n.inputs) all_bits = all_bits && g.tensors[t].format == Format::S1;
-        if (all_bits) {
-          d.kernel = KernelClass::Binary;
-          d.kernel_name = "bl_concat_s1";
-          d.op_type = "op_s1_s1";
-          g.tensors[n.outputs[0]].format = Format::S1;
-        } else {
-          for (size_t s = 0; s < g.nodes[i].inputs.size(); ++s) need_format(g, id, s, Format::F32);
-          Node& m = g.nodes[i];
-          m.decision.kernel = KernelClass::Float;
-          m.decision.kernel_name = "bl_concat_f32";
-          m.decision.op_type = "op_f32_f32";
-          m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Concatenate"}));
-        }
-        break;
-      }
       default: {
-        for (size_t s = 0; s < g.nodes[i].inputs.size(); ++s) need_format(g, id, s, Format::F32);
+        // Bits in and out when a bit kernel accepts the node (its inputs are already bits),
+        // otherwise float in and out.
+        const ops::KernelOp& k = choose(g, n);
+        if (k.cls == KernelClass::Float)
+          for (size_t s = 0; s < g.nodes[i].inputs.size(); ++s) need_format(g, id, s, Format::F32);
         Node& m = g.nodes[i];
-        m.decision.kernel = KernelClass::Float;
-        m.decision.op_type = "op_f32_f32";
-        g.tensors[m.outputs[0]].format = Format::F32;
-        switch (m.op) {
-          case Op::BatchNorm: {
-            m.decision.kernel_name = "bl_affine_f32";
-            std::string why = "its input is not produced by a conv/dense layer";
-            const Tensor& in = g.tensors[m.inputs[0]];
-            if (in.producer >= 0) {
-              const Node& p = g.nodes[in.producer];
-              if (p.op == Op::Conv2D || p.op == Op::DepthwiseConv2D || p.op == Op::Dense) {
-                const bool clamped = std::any_of(p.epi.chain.begin(), p.epi.chain.end(),
-                                                 [](const PostOp& o) { return o.kind == PostOp::Kind::Clamp; });
-                why = !p.act.linear() ? "'" + p.name + "' applies activation '" + p.activation + "' first"
-                      : clamped       ? "'" + p.name + "' applies a ReLU first and its output is not binarized"
-                                      : "the output stage of '" + p.name +
-                                      "' already runs two affine steps (its bias or scale and a BatchNorm) in Keras' "
-                                      "float32 order; a third would have to be pre-composed in another rounding order";
-                if (in.consumers.size() > 1) why = "'" + p.name + "' output has other consumers";
-              } else {
-                why = "it follows '" + p.name + "' (" + p.class_name + ")";
-              }
-            }
-            m.decision.reasons.push_back(make_reason("BN_NOT_FOLDED", {why}));
-            break;
-          }
-          case Op::Activation:
-            m.decision.kernel_name =
-                m.act.kind == sem::ActivationKind::LogSoftmax ? "bl_log_softmax_f32" : "bl_activate_f32";
-            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Activation '" + m.activation + "'"}));
-            break;
-          case Op::Softmax:
-            m.decision.kernel_name = "bl_softmax_f32";
-            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Softmax"}));
-            break;
-          case Op::AvgPool:
-            m.decision.kernel_name = "bl_avgpool_f32";
-            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Average pooling"}));
-            break;
-          case Op::GlobalAvgPool:
-            m.decision.kernel_name = "bl_global_avgpool_f32";
-            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Global average pooling"}));
-            break;
-          case Op::GlobalMaxPool:
-            m.decision.kernel_name = "bl_global_maxpool_f32";
-            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Global max pooling"}));
-            break;
-          case Op::ZeroPad:
-            m.decision.kernel_name = "bl_pad_f32";
-            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Zero padding"}));
-            break;
-          case Op::Upsample:
-            m.decision.kernel_name = "bl_upsample_f32";
-            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Nearest-neighbour upsampling"}));
-            break;
-          case Op::Add:
-            m.decision.kernel_name = "bl_add_f32";
-            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Add"}));
-            break;
-          case Op::ConstAdd:
-          case Op::ConstMul:
-            m.decision.kernel_name = "bl_affine_f32";
-            m.decision.reasons.push_back(make_reason("FLOAT_OP", {"Arithmetic with a constant"}));
-            break;
-          default:
-            break;
-        }
+        set_kernel(m, k);
+        if (k.explain)
+          for (auto& r : k.explain(g, m)) m.decision.reasons.push_back(std::move(r));
+        g.tensors[m.outputs[0]].format = k.cls == KernelClass::Binary ? Format::S1 : Format::F32;
       }
     }
   }
@@ -381,9 +281,7 @@ bool select_kernels(Graph& g) {
       g.tensors[t].consumers.push_back(n.id);
       const int tid = g.add_tensor(std::move(o));
       n.outputs = {tid};
-      n.decision.kernel = KernelClass::Float;
-      n.decision.kernel_name = "bl_unpack_s1";
-      n.decision.op_type = "op_s1_f32";
+      set_kernel(n, conversion(Op::Unpack));
       g.outputs[k] = tid;
       g.nodes.push_back(std::move(n));
     }

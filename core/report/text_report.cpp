@@ -132,9 +132,7 @@ std::string text_report(const CompileResult& r, const ReportOptions& options) {
                   (r.model.keras_version.empty() ? "" : ", keras " + r.model.keras_version) + ")");
   std::string ov;
   if (r.options.pad_values) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", static_cast<double>(*r.options.pad_values));
-    ov += std::string("pad_values=") + buf + " on every conv layer";
+    ov += "pad_values=" + short_number(*r.options.pad_values) + " on every conv layer";
   }
   for (const auto& s : r.options.sets) ov += (ov.empty() ? "" : ", ") + s.layer + "." + s.key + "=" + s.value.dump();
   if (!ov.empty()) kv("overrides", ov);

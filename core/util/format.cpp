@@ -23,6 +23,8 @@ const std::locale& comma_locale() {
 
 std::string with_commas(int64_t v) { return fmt::format(comma_locale(), "{:L}", v); }
 
+std::string short_number(double v) { return fmt::format("{:g}", v); }
+
 std::string shape_tuple(const std::vector<int64_t>& shape) {
   if (shape.size() == 1) return fmt::format("({},)", shape[0]);
   return fmt::format("({})", fmt::join(shape, ", "));

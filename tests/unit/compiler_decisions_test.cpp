@@ -190,6 +190,26 @@ TEST(Decisions, RejectedCandidatesAreRecordedInPriorityOrder) {
     ASSERT_EQ(fc.rejected.size(), 2u);
     EXPECT_EQ(fc.rejected[0].why, "kernel_quantizer null does not binarize the weights");
   }
+  {
+    // Max pooling: on bits when its producer binarizes for it, else float with the bit kernel
+    // recorded as rejected.
+    kb::ModelBuilder b("pools");
+    auto x = b.input({8, 8, 32});
+    const kb::ConvOptions q{.filters = 32, .kernel_size = {3, 3}, .padding = "same", .use_bias = false,
+                            .input_quantizer = "ste_sign", .kernel_quantizer = "ste_sign"};
+    auto y = b.max_pool2d(b.quant_conv2d(x, q), {.name = "pool_bits"});
+    y = b.quant_conv2d(y, q);
+    b.max_pool2d(y, {.name = "pool_float"});
+    CompileResult r = compile(b.build());
+    const auto& bits = node(r, "pool_bits").decision;
+    EXPECT_EQ(bits.kernel_name, "bl_maxpool_s1");
+    EXPECT_TRUE(bits.rejected.empty());
+    const auto& flt = node(r, "pool_float").decision;
+    EXPECT_EQ(flt.kernel_name, "bl_maxpool_f32");
+    ASSERT_EQ(flt.rejected.size(), 1u);
+    EXPECT_EQ(flt.rejected[0].kernel, "bl_maxpool_s1");
+    EXPECT_EQ(flt.rejected[0].why, "its producer does not binarize for it");
+  }
 }
 
 TEST(Decisions, OverridesChangePadValues) {

@@ -11,6 +11,9 @@ namespace bitlens {
 // 1234567 -> "1,234,567" (independent of the user's locale: reports are compared byte for byte).
 std::string with_commas(int64_t v);
 
+// printf's "%g": 6 significant digits, no trailing zeros ("1", "0.5", "-1e-07").
+std::string short_number(double v);
+
 // Python's spelling, as Keras and numpy print shapes in their messages: "(2, 3)", "(5,)", "()".
 std::string shape_tuple(const std::vector<int64_t>& shape);
 

@@ -7,7 +7,7 @@
 #include "bitlens/bl_kernels.h"
 #include "bitlens/ir.hpp"
 
-namespace bitlens::runtime {
+namespace bitlens::ops {
 
 bl_conv_geom conv_geom(const Graph& g, const Node& n);
 bl_output output_stage(const Node& n);
@@ -37,4 +37,4 @@ ActStep activation_step(const Graph& g, const Node& n);
 // The C enumerator's name, for generated code.
 const char* activation_enum_name(bl_activation a);
 
-}  // namespace bitlens::runtime
+}  // namespace bitlens::ops

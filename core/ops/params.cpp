@@ -1,7 +1,7 @@
 // Parameter structs for the C kernels, filled from IR nodes (pointers into the node's vectors).
-#include "runtime/kernel_params.hpp"
+#include "ops/params.hpp"
 
-namespace bitlens::runtime {
+namespace bitlens::ops {
 
 bl_conv_geom conv_geom(const Graph& g, const Node& n) {
   const auto is = hwc(g.tensors[n.inputs[0]].shape);
@@ -229,4 +229,4 @@ const char* activation_enum_name(bl_activation a) {
   return "BL_ACT_LINEAR";
 }
 
-}  // namespace bitlens::runtime
+}  // namespace bitlens::ops
