@@ -11,6 +11,7 @@
 namespace bitlens::ops {
 namespace {
 
+using passes::quantizer_text;
 using passes::sat_add;
 using passes::sat_mul;
 
@@ -94,16 +95,8 @@ int64_t macc(const Graph& g, const Node& n) {
 
 // ---- selection ----
 
-std::string quantizer_text(const Quantizer& q) { return q.kind == Quantizer::Kind::None ? "null" : "\"" + q.name + "\""; }
-
-// The config key that holds the node's weight quantizer.
-const char* weight_key(const Node& n) {
-  if (n.op == Op::DepthwiseConv2D) return "depthwise_quantizer";
-  return n.class_name.find("Separable") != std::string::npos ? "pointwise_quantizer" : "kernel_quantizer";
-}
-
 std::string weights_not_binary(const Node& n) {
-  return std::string(weight_key(n)) + " " + quantizer_text(n.conv.kernel_q) + " does not binarize the weights";
+  return std::string(passes::weight_quantizer_key(n)) + " " + quantizer_text(n.conv.kernel_q) + " does not binarize the weights";
 }
 
 // s1 x s1: +-1 inputs, +-1 weights, and padded taps that are a bit or exactly 0.

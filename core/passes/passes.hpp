@@ -57,6 +57,10 @@ struct ReasonInfo {
   const char* fix;
 };
 const std::vector<ReasonInfo>& reason_table();
+// How reasons name a quantizer: null, or its name as the file writes it, quoted.
+std::string quantizer_text(const Quantizer& q);
+// The config key that holds a conv/dense node's weight quantizer.
+const char* weight_quantizer_key(const Node& n);
 
 // Saturating int64 arithmetic for sizes and costs that come from a file: an absurd model shows
 // as INT64_MAX (and fails every limit) instead of overflowing.

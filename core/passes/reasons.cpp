@@ -199,4 +199,13 @@ Reason make_reason(const std::string& code, const std::vector<std::string>& args
   throw std::logic_error("unknown reason code " + code);
 }
 
+std::string quantizer_text(const Quantizer& q) {
+  return q.kind == Quantizer::Kind::None ? "null" : "\"" + q.name + "\"";
+}
+
+const char* weight_quantizer_key(const Node& n) {
+  if (n.op == Op::DepthwiseConv2D) return "depthwise_quantizer";
+  return n.class_name.find("Separable") != std::string::npos ? "pointwise_quantizer" : "kernel_quantizer";
+}
+
 }  // namespace bitlens::passes

@@ -3,18 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <map>
 
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
 
 namespace bitlens::passes {
 namespace {
-
-std::string quantizer_text(const Quantizer& q) {
-  if (q.kind == Quantizer::Kind::None) return "null";
-  return "\"" + q.name + "\"";
-}
 
 std::string fmt_value(float v) {
   char buf[32];
@@ -110,11 +104,8 @@ void select_weighted(Graph& g, int id) {
   }
   if (!w_bin && a.kernel_q.kind != K::None && a.kernel_q.kind != K::NoOp) {
     d.kernel = KernelClass::Unsupported;
-    // The config key that holds this node's weight quantizer.
-    const char* key = n.op == Op::DepthwiseConv2D                               ? "depthwise_quantizer"
-                      : n.class_name.find("Separable") != std::string::npos ? "pointwise_quantizer"
-                                                                            : "kernel_quantizer";
-    d.reasons.push_back(make_reason("KERNEL_QUANTIZER_NOT_SIGN", {quantizer_text(a.kernel_q), n.name, key}));
+    d.reasons.push_back(
+        make_reason("KERNEL_QUANTIZER_NOT_SIGN", {quantizer_text(a.kernel_q), n.name, weight_quantizer_key(n)}));
     return;
   }
 
