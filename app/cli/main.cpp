@@ -94,15 +94,25 @@ Command analyze_command(CLI::App& root) {
     bool as_json = false;
     int width = 100;
     std::string board;
+    std::string dump_ir;
     CompileOptions compile;
   };
   auto o = std::make_shared<Opts>();
+  std::vector<std::string> pass_names;
+  std::string pass_help;
+  for (const auto& p : pipeline()) {
+    pass_names.push_back(p.name);
+    pass_help += "\n  " + p.name + std::string(10 - std::min<size_t>(p.name.size(), 9), ' ') + p.does;
+  }
   CLI::App* cmd = root.add_subcommand("analyze", "report kernels, reasons, MACC/ROM/RAM and the memory plan");
   cmd->footer(
       "Reads a Keras .h5 or .keras model and prints, per layer, the kernel class (binary,\n"
       "binary-weights, float, fused, none, unsupported) with reason codes, MACC, ROM, the\n"
       "operation-type table, complexity bars and the memory plan.\n"
       "\n"
+      "Passes for --dump-ir, in the order the compiler runs them:" +
+      pass_help +
+      "\n\n"
       "Exit status: 0 report produced (also with unsupported layers), 2 unusable input.");
   add_models(cmd, o->models, "the Keras model (.h5 or .keras)");
   cmd->add_flag("--json", o->as_json, "print one JSON document instead (schema: docs/report-format.md)");
@@ -111,10 +121,20 @@ Command analyze_command(CLI::App& root) {
       ->option_text("N");
   cmd->add_option("--board", o->board, "also check whether the model fits board B (see 'bitlens boards')")
       ->option_text("B");
+  cmd->add_option("--dump-ir", o->dump_ir,
+                  "print the compiler's graph after pass PASS (listed below) instead of the report")
+      ->option_text("PASS")
+      ->check(CLI::IsMember(pass_names));
   return {cmd, [o, cmd]() -> int {
             const std::string& file = single_model(cmd, o->models);
             try {
               Model m = load_model(file);
+              if (!o->dump_ir.empty()) {
+                compile(std::move(m), o->compile, [&](const std::string& pass, const CompileResult& c) {
+                  if (pass == o->dump_ir) std::cout << "// after pass '" << pass << "'\n" << dump_ir(c);
+                });
+                return 0;
+              }
               CompileResult r = compile(std::move(m), o->compile);
               const std::optional<FitCheck> fit =
                   o->board.empty() ? std::nullopt : std::optional(check_fit(r, find_board(o->board)));

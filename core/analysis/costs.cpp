@@ -1,8 +1,7 @@
 // Costs per node: MACC (ST's conventions, see docs/report-format.md, computed by each kernel's
 // registration), ROM bytes of every constant array the generated code holds (each 4-byte
-// aligned), scratch bytes; and the schedule.
+// aligned), scratch bytes.
 #include <algorithm>
-#include <numeric>
 
 #include "bitlens/limits.hpp"
 #include "ops/registry.hpp"
@@ -37,16 +36,6 @@ void compute_costs(Graph& g) {
     for (int t : n.outputs) runnable = runnable && g.tensors[t].bytes() <= HostLimits{}.max_tensor_bytes;
     if (runnable) n.scratch_bytes = aligned(static_cast<int64_t>(ops::scratch_bytes(g, n)));
   }
-}
-
-std::vector<int> make_schedule(const Graph& g) {
-  std::vector<int> s;
-  for (const auto& n : g.nodes)
-    if (!n.removed && n.op != Op::Input && n.decision.kernel != KernelClass::Unsupported &&
-        n.op != Op::Flatten)
-      s.push_back(n.id);
-  std::stable_sort(s.begin(), s.end(), [&](int a, int b) { return g.nodes[a].order < g.nodes[b].order; });
-  return s;
 }
 
 }  // namespace bitlens::passes

@@ -1,6 +1,7 @@
-// Small IR helpers: names of enums, tensor sizes, quantizer parsing.
+// Small IR helpers: names of enums, tensor sizes, quantizer parsing, bypassing a node.
 #include "bitlens/ir.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace bitlens {
@@ -124,6 +125,26 @@ Quantizer parse_quantizer(const json& j) {
   else
     q.kind = Quantizer::Kind::Unknown;
   return q;
+}
+
+void Graph::bypass(Node& n) {
+  const int out = n.outputs.at(0), in = n.inputs.at(0);
+  Tensor& to = tensors[out];
+  for (int c : to.consumers) {
+    for (int& i : nodes[c].inputs)
+      if (i == out) i = in;
+    tensors[in].consumers.push_back(c);
+  }
+  to.consumers.clear();
+  auto& ic = tensors[in].consumers;
+  ic.erase(std::remove(ic.begin(), ic.end(), n.id), ic.end());
+  if (to.model_output) {
+    to.model_output = false;
+    tensors[in].model_output = true;
+    for (int& o : outputs)
+      if (o == out) o = in;
+  }
+  n.removed = true;
 }
 
 }  // namespace bitlens

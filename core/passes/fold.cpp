@@ -1,43 +1,11 @@
-// Passes: strip training-only layers; fold bias/BatchNorm/activations into conv and dense
-// output stages; decide bit-packed outputs when every consumer binarizes.
+// Pass: fold bias/BatchNorm/activations into conv and dense output stages; decide bit-packed
+// outputs when every consumer binarizes.
 #include <algorithm>
 #include <cmath>
 
 #include "passes/passes.hpp"
 
 namespace bitlens::passes {
-
-void bypass(Graph& g, Node& n) {
-  const int out = n.outputs.at(0), in = n.inputs.at(0);
-  Tensor& to = g.tensors[out];
-  for (int c : to.consumers) {
-    for (int& i : g.nodes[c].inputs)
-      if (i == out) i = in;
-    g.tensors[in].consumers.push_back(c);
-  }
-  to.consumers.clear();
-  auto& ic = g.tensors[in].consumers;
-  ic.erase(std::remove(ic.begin(), ic.end(), n.id), ic.end());
-  if (to.model_output) {
-    to.model_output = false;
-    g.tensors[in].model_output = true;
-    for (int& o : g.outputs)
-      if (o == out) o = in;
-  }
-  n.removed = true;
-}
-
-bool strip_training_only(Graph& g) {
-  bool changed = false;
-  for (auto& n : g.nodes) {
-    if (n.op != Op::Identity || n.removed) continue;
-    bypass(g, n);
-    n.decision.kernel = KernelClass::None;
-    n.decision.reasons.push_back(make_reason("TRAINING_ONLY", {n.class_name}));
-    changed = true;
-  }
-  return changed;
-}
 
 namespace {
 
@@ -167,7 +135,7 @@ bool fold_epilogues(Graph& g) {
 
     auto fuse = [&](int id) {
       Node& q = g.nodes[id];
-      bypass(g, q);
+      g.bypass(q);
       q.decision.kernel = KernelClass::Fused;
       q.decision.fused_into = p.name;
       q.decision.reasons.push_back(

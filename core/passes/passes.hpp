@@ -75,7 +75,5 @@ inline int64_t sat_add(int64_t a, int64_t b) {
 
 // Helpers shared by passes.
 const json* config_get(const Layer& layer, const char* key);
-// Replaces every use of node's output tensor by its input tensor (node removed from the flow).
-void bypass(Graph& g, Node& n);
 
 }  // namespace bitlens::passes

@@ -1,4 +1,4 @@
-// The compiler pipeline: overrides, then every pass in order, then costs and the memory plan.
+// The compiler pipeline: overrides, then every pass in the order of kPipeline.
 #include <set>
 
 #include "bitlens/compiler.hpp"
@@ -55,21 +55,9 @@ void apply_overrides(Model& model, const CompileOptions& options) {
   }
 }
 
-CompileResult compile(Model model, const CompileOptions& options) {
-  CompileResult r;
-  r.model = std::move(model);
-  r.options = options;
-  apply_overrides(r.model, options);
-  r.graph = passes::import_model(r.model);
-  passes::strip_training_only(r.graph);
-  passes::fold_epilogues(r.graph);
-  passes::select_kernels(r.graph);
-  passes::lower_constants(r.graph);
-  passes::compute_costs(r.graph);
-  r.schedule = passes::make_schedule(r.graph);
-  r.plan = passes::plan_memory(r.graph, r.schedule);
-  passes::mark_host_limits(r);
+namespace {
 
+void totals(CompileResult& r) {
   auto& t = r.totals;
   for (const auto& n : r.graph.nodes) {
     t.macc = passes::sat_add(t.macc, n.macc);
@@ -81,6 +69,56 @@ CompileResult compile(Model model, const CompileOptions& options) {
   t.io_bytes = 0;
   t.ram_bytes = t.activations_bytes + t.io_bytes;
   t.ram_lower_bound_bytes = r.plan.lower_bound_bytes;
+}
+
+struct Pass {
+  const char* name;
+  const char* does;
+  void (*run)(CompileResult&);
+};
+
+// One pass per file (core/passes, core/analysis); this list is the whole pipeline.
+const Pass kPipeline[] = {
+    {"import", "one node per Keras layer: attributes, quantized weights, shapes (passes/import.cpp)",
+     [](CompileResult& r) { r.graph = passes::import_model(r.model); }},
+    {"strip", "remove training-only layers (passes/strip.cpp)",
+     [](CompileResult& r) { passes::strip_training_only(r.graph); }},
+    {"fold", "fold bias, BatchNorm and clamps into output stages; decide bit outputs (passes/fold.cpp)",
+     [](CompileResult& r) { passes::fold_epilogues(r.graph); }},
+    {"select", "choose each node's kernel from the registry; insert pack/unpack (passes/select.cpp)",
+     [](CompileResult& r) { passes::select_kernels(r.graph); }},
+    {"lower", "lower constants to the kernels' layouts: weight bits, thresholds (passes/lower.cpp)",
+     [](CompileResult& r) { passes::lower_constants(r.graph); }},
+    {"costs", "MACC, ROM and scratch per node (analysis/costs.cpp)",
+     [](CompileResult& r) { passes::compute_costs(r.graph); }},
+    {"schedule", "execution order (analysis/schedule.cpp)",
+     [](CompileResult& r) { r.schedule = passes::make_schedule(r.graph); }},
+    {"memory", "arena offsets of every tensor and scratch buffer (analysis/memory_plan.cpp)",
+     [](CompileResult& r) { r.plan = passes::plan_memory(r.graph, r.schedule); }},
+    {"limits", "mark layers a host run could not hold (analysis/limits.cpp); totals",
+     [](CompileResult& r) {
+       passes::mark_host_limits(r);
+       totals(r);
+     }},
+};
+
+}  // namespace
+
+std::vector<PassInfo> pipeline() {
+  std::vector<PassInfo> v;
+  for (const Pass& p : kPipeline) v.push_back({p.name, p.does});
+  return v;
+}
+
+CompileResult compile(Model model, const CompileOptions& options, const PassObserver& after_pass) {
+  CompileResult r;
+  r.model = std::move(model);
+  r.options = options;
+  apply_overrides(r.model, options);
+  for (const Pass& p : kPipeline) {
+    p.run(r);
+    if (after_pass) after_pass(p.name, r);
+  }
   return r;
 }
 

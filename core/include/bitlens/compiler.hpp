@@ -3,6 +3,7 @@
 // recomputes a decision.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -65,9 +66,20 @@ struct CompileResult {
   Totals totals;
 };
 
-// Runs the whole pipeline (import, shapes, strip, fold, binarize, select, lower, costs, plan).
-// Throws ModelError when the model is unusable (bad shapes, missing weights, ...). Layers the
-// compiler cannot deploy are reported as `unsupported`, not thrown.
-CompileResult compile(Model model, const CompileOptions& options = {});
+// Runs the whole pipeline (pipeline(), in order). Throws ModelError when the model is unusable
+// (bad shapes, missing weights, ...). Layers the compiler cannot deploy are reported as
+// `unsupported`, not thrown. `after_pass`, when given, sees the graph after every pass.
+using PassObserver = std::function<void(const std::string& pass, const CompileResult&)>;
+CompileResult compile(Model model, const CompileOptions& options = {}, const PassObserver& after_pass = {});
+
+// The compiler's passes in the order compile() runs them: name and one line on what it does.
+struct PassInfo {
+  std::string name, does;
+};
+std::vector<PassInfo> pipeline();
+
+// dump_ir(graph) plus the schedule and memory plan once they exist: the text
+// `bitlens analyze --dump-ir=PASS` prints.
+std::string dump_ir(const CompileResult& r);
 
 }  // namespace bitlens

@@ -216,6 +216,12 @@ struct Graph {
   std::vector<int> inputs, outputs;  // model input/output tensor ids
   int add_tensor(Tensor t);
   const Node* find_node(const std::string& name) const;
+  // Takes `n` out of the flow: every use of its output tensor reads its input tensor instead.
+  void bypass(Node& n);
 };
+
+// The graph as deterministic text, one line per tensor and per node with its attributes,
+// decision and constants (sizes and checksums): what `bitlens analyze --dump-ir=PASS` prints.
+std::string dump_ir(const Graph& g);
 
 }  // namespace bitlens
