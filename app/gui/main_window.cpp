@@ -150,6 +150,8 @@ void MainWindow::create_actions() {
                         QStringLiteral("actionExportCsv"), [this] { export_report(ReportPage::ExportFormat::Csv); }));
   exp->addAction(action(QStringLiteral("Table as &Markdown..."), QKeySequence(QStringLiteral("Ctrl+Shift+M")),
                         QStringLiteral("actionExportMarkdown"), [this] { export_report(ReportPage::ExportFormat::Markdown); }));
+  exp->addAction(action(QStringLiteral("Table as JSO&N..."), QKeySequence(), QStringLiteral("actionExportTableJson"),
+                        [this] { export_report(ReportPage::ExportFormat::JsonTable); }));
   exp->addAction(action(QStringLiteral("Report as &JSON..."), QKeySequence(QStringLiteral("Ctrl+Shift+J")),
                         QStringLiteral("actionExportJson"), [this] { export_report(ReportPage::ExportFormat::Json); }));
   QAction* project = action(QStringLiteral("Export &Firmware Project..."), QKeySequence(QStringLiteral("Ctrl+E")),
@@ -366,7 +368,7 @@ void MainWindow::export_graph(bool svg) {
 void MainWindow::export_report(ReportPage::ExportFormat format) {
   if (!analysis_.ok()) return;
   using F = ReportPage::ExportFormat;
-  // CSV/Markdown export the table shown in the Report tab; JSON is always the whole report.
+  // CSV/Markdown/table JSON export the table shown in the Report tab; Json is the whole report.
   const QString table = format == F::Json ? QStringLiteral("report")
                                           : report_->tables()->tabText(report_->tables()->currentIndex()).toLower().replace(QLatin1Char(' '), QLatin1Char('_'));
   const QString ext = format == F::Csv ? QStringLiteral("csv") : format == F::Markdown ? QStringLiteral("md") : QStringLiteral("json");

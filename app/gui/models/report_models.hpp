@@ -16,6 +16,7 @@ enum Roles {
   NodeIdRole = Qt::UserRole + 1,  // int node id (-1 for rows that are not a node)
   KernelClassRole,                // int(KernelClass)
   SortRole,                       // numbers as qlonglong so columns sort numerically
+  ExportTextRole,                 // what CSV/Markdown/JSON write where it differs from DisplayRole
 };
 
 class LayerTableModel : public QAbstractTableModel {

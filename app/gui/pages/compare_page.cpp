@@ -1,5 +1,4 @@
 // Compare tab (see compare_page.hpp).
-#include "bitlens/format.hpp"
 #include "pages/compare_page.hpp"
 
 #include <QApplication>
@@ -9,7 +8,6 @@
 #include <QChart>
 #include <QChartView>
 #include <QCheckBox>
-#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QGridLayout>
@@ -23,9 +21,9 @@
 #include <QValueAxis>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrent>
-#include <cstdio>
 
-#include "layer_text.hpp"
+#include "models/compare_model.hpp"
+#include "models/table_export.hpp"
 #include "palette.hpp"
 
 namespace bitlens::gui {
@@ -34,27 +32,39 @@ const std::array<float, 3> ComparePage::kPadValues = {-1.0f, 0.0f, 1.0f};
 
 namespace {
 
-QString number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return QString::fromLatin1(buf);
+QString pad_label(float p) { return QStringLiteral("pad=") + short_number(static_cast<double>(p)); }
+
+// The widget shows the model cell by cell, column 0 as the row headers: the page hands out a
+// QTableWidget (its item API is what callers read), and a QTableWidget cannot take another model.
+void fill_item(const QModelIndex& i, QTableWidgetItem* item) {
+  for (int role : {Qt::DisplayRole, Qt::ToolTipRole, Qt::FontRole, Qt::BackgroundRole, Qt::ForegroundRole,
+                   Qt::TextAlignmentRole}) {
+    const QVariant v = i.data(role);
+    if (v.isValid()) item->setData(role, v);
+  }
+  const QVariant kernel = i.data(KernelClassRole);
+  if (kernel.isValid()) item->setData(Qt::UserRole, kernel);  // where QTableWidget users look for it
 }
 
-QString pad_label(float p) { return QStringLiteral("pad=") + number(static_cast<double>(p)); }
-
-QString with_commas(int64_t v) { return QLocale(QLocale::English).toString(static_cast<qlonglong>(v)); }
-
-// Kernel class, pad_values and output divergence of one cell, as shown and exported.
-QString cell_text(const LayerComparison& l, size_t v) {
-  if (!l.kernel[v]) return QStringLiteral("(absent)");
-  QString t = QString::fromLatin1(kernel_class_name(*l.kernel[v]));
-  if (l.pad_values[v]) t += QStringLiteral(" p") + number(static_cast<double>(*l.pad_values[v]));
-  if (v > 0 && l.diff_fraction[v] && *l.diff_fraction[v] > 0)
-    t += QStringLiteral(" \u0394%1%").arg(*l.diff_fraction[v] * 100.0, 0, 'f', 2);
-  return t;
+void fill_table(QTableWidget* t, const QAbstractItemModel& m) {
+  t->clear();
+  t->setRowCount(0);
+  t->setColumnCount(std::max(0, m.columnCount() - 1));
+  QStringList labels;
+  for (int c = 1; c < m.columnCount(); ++c) labels << m.headerData(c, Qt::Horizontal).toString();
+  t->setHorizontalHeaderLabels(labels);
+  t->setRowCount(m.rowCount());
+  for (int r = 0; r < m.rowCount(); ++r) {
+    auto* head = new QTableWidgetItem;
+    fill_item(m.index(r, 0), head);
+    t->setVerticalHeaderItem(r, head);
+    for (int c = 1; c < m.columnCount(); ++c) {
+      auto* item = new QTableWidgetItem;
+      fill_item(m.index(r, c), item);
+      t->setItem(r, c - 1, item);
+    }
+  }
 }
-
-bool kernel_differs(const LayerComparison& l, size_t v) { return v > 0 && l.kernel[v] != l.kernel[0]; }
 
 QChart* new_chart(const QString& title) {
   auto* c = new QChart;
@@ -123,13 +133,6 @@ QChart* bar_chart(const QString& title, const QString& unit, const QStringList& 
   return c;
 }
 
-QString csv_field(const QString& s) {
-  if (!s.contains(QLatin1Char(',')) && !s.contains(QLatin1Char('"')) && !s.contains(QLatin1Char('\n'))) return s;
-  QString q = s;
-  q.replace(QLatin1Char('"'), QStringLiteral("\"\""));
-  return QLatin1Char('"') + q + QLatin1Char('"');
-}
-
 }  // namespace
 
 ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
@@ -147,7 +150,7 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
     pads_[i] = new QCheckBox(pad_text[static_cast<int>(i)], this);
     pads_[i]->setObjectName(QStringLiteral("comparePad%1").arg(i));
     pads_[i]->setChecked(true);
-    pads_[i]->setToolTip(QStringLiteral("Every conv layer's pad_values overridden with %1 (without retraining)").arg(number(static_cast<double>(kPadValues[i]))));
+    pads_[i]->setToolTip(QStringLiteral("Every conv layer's pad_values overridden with %1 (without retraining)").arg(short_number(static_cast<double>(kPadValues[i]))));
   }
   add_ = new QPushButton(QStringLiteral("Add files..."), this);
   add_->setToolTip(QStringLiteral("Compare with other model files (layers matched by name)"));
@@ -159,10 +162,11 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   clear_->setVisible(false);
   md_ = new QPushButton(QStringLiteral("Markdown..."), this);
   csv_ = new QPushButton(QStringLiteral("CSV..."), this);
+  json_ = new QPushButton(QStringLiteral("JSON..."), this);
   md_->setToolTip(QStringLiteral("Export the comparison as Markdown"));
   csv_->setToolTip(QStringLiteral("Export the comparison as CSV"));
-  md_->setEnabled(false);
-  csv_->setEnabled(false);
+  json_->setToolTip(QStringLiteral("Export the comparison table as JSON (one object per row)"));
+  for (QPushButton* b : {md_, csv_, json_}) b->setEnabled(false);
 
   auto* controls = new QHBoxLayout;
   controls->addWidget(new QLabel(QStringLiteral("Variants:"), this));
@@ -177,6 +181,7 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   status_row->addWidget(new QLabel(QStringLiteral("Export:"), this));
   status_row->addWidget(md_);
   status_row->addWidget(csv_);
+  status_row->addWidget(json_);
 
   notes_ = new QLabel(this);
   notes_->setObjectName(QStringLiteral("compareNotes"));
@@ -184,6 +189,7 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   notes_->setVisible(false);
   notes_->setStyleSheet(QStringLiteral("QLabel { border: 1px solid %1; padding: 3px; }").arg(highlight_colour().name()));
 
+  table_model_ = new CompareTableModel(this);
   layers_ = new QTableWidget(this);
   layers_->setObjectName(QStringLiteral("compareLayers"));
   layers_->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -238,6 +244,7 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   connect(clear_, &QPushButton::clicked, this, [this] { clear_files(); });
   connect(md_, &QPushButton::clicked, this, [this] { export_dialog(ExportFormat::Markdown); });
   connect(csv_, &QPushButton::clicked, this, [this] { export_dialog(ExportFormat::Csv); });
+  connect(json_, &QPushButton::clicked, this, [this] { export_dialog(ExportFormat::Json); });
   clear_charts();
   status_->setText(QStringLiteral("Open a model to compare its pad_values variants."));
 }
@@ -345,11 +352,9 @@ void ComparePage::run() {
 QString ComparePage::notes_text() const { return notes_->isVisible() ? notes_->text() : QString(); }
 
 void ComparePage::show_result() {
-  layers_->clear();
-  layers_->setRowCount(0);
-  layers_->setColumnCount(0);
-  md_->setEnabled(result_ != nullptr);
-  csv_->setEnabled(result_ != nullptr);
+  table_model_->set_result(result_);
+  fill_table(layers_, *table_model_);
+  for (QPushButton* b : {md_, csv_, json_}) b->setEnabled(result_ != nullptr);
   notes_->setVisible(false);
   if (!result_) {
     status_->setText(error_.isEmpty() ? QStringLiteral("Open a model to compare its pad_values variants.")
@@ -371,77 +376,6 @@ void ComparePage::show_result() {
     for (const auto& n : r.notes) notes << QString::fromStdString(n);
     notes_->setText(notes.join(QLatin1Char('\n')));
     notes_->setVisible(true);
-  }
-
-  // Per-layer kernel classes.
-  layers_->setColumnCount(static_cast<int>(r.variants.size()));
-  layers_->setHorizontalHeaderLabels(labels);
-  const QList<QStringList> rows = table_rows();
-  layers_->setRowCount(static_cast<int>(rows.size()));
-  const int metrics = static_cast<int>(rows.size() - static_cast<qsizetype>(r.layers.size()));
-  for (int i = 0; i < static_cast<int>(r.layers.size()); ++i) {
-    const int row = metrics + i;
-    const LayerComparison& l = r.layers[static_cast<size_t>(i)];
-    auto* head = new QTableWidgetItem((l.changed ? QStringLiteral("\u2260 ") : QString()) + QString::fromStdString(l.name));
-    head->setToolTip(l.changed ? QStringLiteral("The kernel class of this layer differs between the variants")
-                               : l.same_padding ? QStringLiteral("padding=\"same\": pad_values matters here") : QString());
-    if (l.changed) {
-      QFont f = head->font();
-      f.setBold(true);
-      head->setFont(f);
-    }
-    layers_->setVerticalHeaderItem(row, head);
-    for (size_t v = 0; v < r.variants.size(); ++v) {
-      const bool differs = kernel_differs(l, v);
-      auto* item = new QTableWidgetItem((differs ? QStringLiteral("\u2260 ") : QString()) + cell_text(l, v));
-      if (l.kernel[v]) {
-        const KernelStyle& st = kernel_style(*l.kernel[v]);
-        item->setBackground(st.fill);
-        item->setForeground(st.text);
-        item->setData(Qt::UserRole, static_cast<int>(*l.kernel[v]));
-      }
-      if (differs) {
-        QFont f = item->font();
-        f.setBold(true);
-        item->setFont(f);
-      }
-      QStringList tip;
-      tip << QStringLiteral("<b>%1</b> in <b>%2</b>").arg(QString::fromStdString(l.name).toHtmlEscaped(), labels[static_cast<int>(v)].toHtmlEscaped());
-      if (!l.kernel[v]) {
-        tip << QStringLiteral("not present in this variant");
-      } else {
-        tip << QStringLiteral("kernel: %1").arg(QLatin1String(kernel_class_name(*l.kernel[v])));
-        const QString codes = QString::fromStdString(l.codes[v]);
-        tip << QStringLiteral("reasons: %1").arg(codes.isEmpty() ? QStringLiteral("none") : codes.toHtmlEscaped());
-        if (l.pad_values[v]) tip << QStringLiteral("pad_values: %1").arg(number(static_cast<double>(*l.pad_values[v])));
-        if (v > 0 && l.diff_fraction[v])
-          tip << QStringLiteral("outputs differing from %1: %2%").arg(labels[0].toHtmlEscaped()).arg(*l.diff_fraction[v] * 100.0, 0, 'f', 2);
-        if (differs) tip << QStringLiteral("<i>kernel class differs from %1</i>").arg(labels[0].toHtmlEscaped());
-      }
-      item->setToolTip(tip.join(QStringLiteral("<br>")));
-      layers_->setItem(row, static_cast<int>(v), item);
-    }
-  }
-
-  // Costs and functional agreement, above the layers in the same columns.
-  const QColor metric_bg = QApplication::palette().color(QPalette::AlternateBase);
-  for (int i = 0; i < metrics; ++i) {
-    auto* head = new QTableWidgetItem(rows[i][0]);
-    QFont f = head->font();
-    f.setItalic(true);
-    head->setFont(f);
-    layers_->setVerticalHeaderItem(i, head);
-    for (int v = 1; v < rows[i].size(); ++v) {
-      auto* item = new QTableWidgetItem(rows[i][v]);
-      item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
-      item->setBackground(metric_bg);
-      const VariantSummary& s = r.variants[static_cast<size_t>(v - 1)];
-      if (v > 1 && i >= 4) {  // the agreement rows
-        item->setToolTip(s.agreement.available ? QStringLiteral("%1 against %2 over %3 samples").arg(rows[i][0], labels[0]).arg(r.samples)
-                                               : QString::fromStdString(s.agreement.why_not));
-      }
-      layers_->setItem(i, v - 1, item);
-    }
   }
 
   // The table as tall as its rows (within reason), the charts below get the rest.
@@ -480,113 +414,36 @@ void ComparePage::clear_charts() {
   set_chart(agreement_, new_chart(QStringLiteral("Output cosine similarity")));
 }
 
-int ComparePage::layer_rows() const { return result_ ? static_cast<int>(result_->layers.size()) : 0; }
+int ComparePage::layer_rows() const { return table_model_->layer_rows(); }
 
-int ComparePage::row_of(const QString& title) const {
-  const QList<QStringList> rows = table_rows();
-  for (int i = 0; i < rows.size(); ++i) {
-    QString t = rows[i][0];
-    if (t.startsWith(QStringLiteral("* "))) t = t.mid(2);
-    if (t == title) return i;
-  }
-  return -1;
-}
-
-QStringList ComparePage::header_row() const {
-  QStringList h{QStringLiteral("layer")};
-  if (result_)
-    for (const auto& v : result_->variants) h << QString::fromStdString(v.label);
-  return h;
-}
-
-// The cost and agreement rows (always in view, however many layers), then one row per layer;
-// first field the row title.
-QList<QStringList> ComparePage::table_rows() const {
-  QList<QStringList> rows;
-  if (!result_) return rows;
-  const CompareResult& r = *result_;
-  const size_t n = r.variants.size();
-  auto add = [&](const QString& title, auto fn) {
-    QStringList row{title};
-    for (size_t v = 0; v < n; ++v) row << fn(r.variants[v], v);
-    rows << row;
-  };
-  add(QStringLiteral("MACC"), [](const VariantSummary& s, size_t) { return with_commas(s.totals.macc); });
-  add(QStringLiteral("ROM (weights) B"), [](const VariantSummary& s, size_t) { return with_commas(s.totals.rom_bytes); });
-  add(QStringLiteral("RAM (arena + I/O) B"), [](const VariantSummary& s, size_t) { return with_commas(s.totals.ram_bytes); });
-  add(QStringLiteral("RAM lower bound B"), [](const VariantSummary& s, size_t) { return with_commas(s.totals.ram_lower_bound_bytes); });
-  // Agreement with the first column: "-" for the reference itself, "n/a" when it cannot run.
-  auto agreement = [](auto value) {
-    return [value](const VariantSummary& s, size_t v) -> QString {
-      if (v == 0) return QStringLiteral("-");
-      if (!s.agreement.available) return QStringLiteral("n/a");
-      return value(s);
-    };
-  };
-  add(QStringLiteral("max abs diff"), agreement([](const VariantSummary& s) { return number(s.agreement.max_abs); }));
-  add(QStringLiteral("mean abs diff"), agreement([](const VariantSummary& s) { return QString::number(s.agreement.mean_abs, 'f', 4); }));
-  add(QStringLiteral("cosine"), agreement([](const VariantSummary& s) { return QString::number(s.agreement.cosine, 'f', 6); }));
-  add(QStringLiteral("top-1 agreement"), agreement([](const VariantSummary& s) {
-        return s.agreement.top1 ? QStringLiteral("%1%").arg(*s.agreement.top1 * 100.0, 0, 'f', 1) : QStringLiteral("-");
-      }));
-  add(QStringLiteral("first divergence"), [](const VariantSummary& s, size_t v) {
-    if (v == 0) return QStringLiteral("-");
-    return s.first_divergence.empty() ? QStringLiteral("none") : QString::fromStdString(s.first_divergence);
-  });
-  for (const auto& l : r.layers) {
-    QStringList row{(l.changed ? QStringLiteral("* ") : QString()) + QString::fromStdString(l.name)};
-    for (size_t v = 0; v < n; ++v) row << (kernel_differs(l, v) ? QStringLiteral("* ") : QString()) + cell_text(l, v);
-    rows << row;
-  }
-  return rows;
-}
+int ComparePage::row_of(const QString& title) const { return table_model_->row_of(title); }
 
 QString ComparePage::text(ExportFormat format) const {
   if (!result_) return {};
-  const QStringList header = header_row();
-  const QList<QStringList> rows = table_rows();
-  QString out;
-  if (format == ExportFormat::Csv) {
-    auto line = [&](const QStringList& fields) {
-      QStringList q;
-      for (const QString& f : fields) q << csv_field(f);
-      out += q.join(QLatin1Char(',')) + QLatin1Char('\n');
-    };
-    line(header);
-    for (const QStringList& r : rows) line(r);
-    return out;
+  switch (format) {
+    case ExportFormat::Csv: return to_csv(*table_model_);
+    case ExportFormat::Json: return to_json_table(*table_model_);
+    case ExportFormat::Markdown: break;
   }
-  auto md = [](QString s) { return s.replace(QLatin1Char('|'), QStringLiteral("\\|")); };
-  out += QStringLiteral("# Comparison of %1\n\n").arg(QFileInfo(model_).fileName());
+  QString out = QStringLiteral("# Comparison of %1\n\n").arg(QFileInfo(model_).fileName());
   for (const auto& n : result_->notes) out += QStringLiteral("> %1\n\n").arg(QString::fromStdString(n));
   out += QStringLiteral("Agreement with `%1` over %2 random input samples; `*` marks a kernel class that differs, "
                         "\u0394 the share of a layer's outputs that differ.\n\n")
-             .arg(header.value(1))
+             .arg(table_model_->headerData(1, Qt::Horizontal).toString())
              .arg(result_->samples);
-  QStringList h;
-  for (const QString& f : header) h << md(f);
-  out += QStringLiteral("| %1 |\n").arg(h.join(QStringLiteral(" | ")));
-  out += QStringLiteral("|%1\n").arg(QStringLiteral("---|").repeated(static_cast<int>(header.size())));
-  for (const QStringList& r : rows) {
-    QStringList f;
-    for (const QString& s : r) f << md(s);
-    out += QStringLiteral("| %1 |\n").arg(f.join(QStringLiteral(" | ")));
-  }
-  return out;
+  return out + to_markdown(*table_model_);
 }
 
 QString ComparePage::export_to(const QString& path, ExportFormat format) const {
   if (!result_) return QStringLiteral("nothing to export");
-  QFile f(path);
-  if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate)) return f.errorString();
-  const QByteArray bytes = text(format).toUtf8();
-  if (f.write(bytes) != bytes.size()) return f.errorString();
-  return {};
+  return save_text(path, text(format));
 }
 
 void ComparePage::export_dialog(ExportFormat format) {
   if (!result_) return;
-  const QString ext = format == ExportFormat::Csv ? QStringLiteral("csv") : QStringLiteral("md");
+  const QString ext = format == ExportFormat::Csv    ? QStringLiteral("csv")
+                      : format == ExportFormat::Json ? QStringLiteral("json")
+                                                     : QStringLiteral("md");
   const QString base = QStringLiteral("%1_compare.%2").arg(QFileInfo(model_).completeBaseName(), ext);
   const QString path = QFileDialog::getSaveFileName(this, QStringLiteral("Export comparison"),
                                                     QFileInfo(model_).dir().filePath(base), QStringLiteral("*.%1").arg(ext));

@@ -1,7 +1,7 @@
 // The Compare tab: the open model as saved against pad_values overrides (-1/0/+1) and other model
 // files, side by side (core compare_variants, run off the UI thread): a per-layer table with one
 // column per variant coloured by kernel class (differences highlighted, reason codes on hover),
-// the functional agreement figures, charts of MACC/ROM/RAM per variant, Markdown/CSV export.
+// the functional agreement figures, charts of MACC/ROM/RAM per variant, Markdown/CSV/JSON export.
 #pragma once
 
 #include <QWidget>
@@ -22,10 +22,12 @@ QT_END_NAMESPACE
 
 namespace bitlens::gui {
 
+class CompareTableModel;
+
 class ComparePage : public QWidget {
   Q_OBJECT
  public:
-  enum class ExportFormat { Markdown, Csv };
+  enum class ExportFormat { Markdown, Csv, Json };
   // The pad_values of the three checkboxes (columns "pad=-1", "pad=0", "pad=1").
   static const std::array<float, 3> kPadValues;
 
@@ -53,7 +55,9 @@ class ComparePage : public QWidget {
   QString notes_text() const;
 
   // One table, one column per variant: the cost and agreement rows, then a row per layer.
+  // The widget shows table_model() (column 0 of which is the row headers); exports write the model.
   QTableWidget* table() const { return layers_; }
+  CompareTableModel* table_model() const { return table_model_; }
   int layer_rows() const;                      // the last rows are layers
   int row_of(const QString& title) const;      // a layer name or a metric ("cosine"); -1 if none
   QChartView* macc_chart() const { return macc_; }
@@ -61,7 +65,9 @@ class ComparePage : public QWidget {
   QChartView* ram_chart() const { return ram_; }
   QChartView* agreement_chart() const { return agreement_; }
 
-  QString text(ExportFormat format) const;  // the layer table, costs and agreement
+  // The table, costs and agreement: to_csv / to_json_table of table_model(); Markdown adds a
+  // heading, the notes and what the markers mean above to_markdown's table.
+  QString text(ExportFormat format) const;
   QString export_to(const QString& path, ExportFormat format) const;  // "" on success, else the error
 
  signals:
@@ -75,8 +81,6 @@ class ComparePage : public QWidget {
   void show_result();
   void clear_charts();
   void export_dialog(ExportFormat format);
-  QStringList header_row() const;
-  QList<QStringList> table_rows() const;
 
   QCheckBox* saved_;
   std::array<QCheckBox*, 3> pads_;
@@ -85,8 +89,10 @@ class ComparePage : public QWidget {
   QPushButton* clear_;
   QPushButton* md_;
   QPushButton* csv_;
+  QPushButton* json_;
   QLabel* status_;
   QLabel* notes_;
+  CompareTableModel* table_model_;
   QTableWidget* layers_;
   QSplitter* split_;
   QChartView* macc_;

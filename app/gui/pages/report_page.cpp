@@ -3,11 +3,9 @@
 
 #include <QApplication>
 #include <QClipboard>
-#include <QFile>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QPushButton>
-#include <QSaveFile>
 #include <QVBoxLayout>
 
 #include "layer_text.hpp"
@@ -40,7 +38,8 @@ ReportPage::ReportPage(QWidget* parent) : QWidget(parent) {
   // The file dialogs live in the main window (File > Export), which handles this signal.
   add_button(QStringLiteral("Export CSV..."), [this] { emit exportRequested(ExportFormat::Csv); });
   add_button(QStringLiteral("Export Markdown..."), [this] { emit exportRequested(ExportFormat::Markdown); });
-  add_button(QStringLiteral("Export JSON..."), [this] { emit exportRequested(ExportFormat::Json); });
+  add_button(QStringLiteral("Export table JSON..."), [this] { emit exportRequested(ExportFormat::JsonTable); });
+  add_button(QStringLiteral("Export report JSON..."), [this] { emit exportRequested(ExportFormat::Json); });
 
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
@@ -116,16 +115,18 @@ QString ReportPage::current_table_text(ExportFormat format) const {
   if (format == ExportFormat::Json) return r_ ? to_json(*r_) : QString();
   // The proxy: exported rows follow the order the user sorted them in.
   const QAbstractItemModel& m = *current_view()->model();
-  return format == ExportFormat::Csv ? to_csv(m) : to_markdown(m);
+  switch (format) {
+    case ExportFormat::Csv: return to_csv(m);
+    case ExportFormat::Markdown: return to_markdown(m);
+    case ExportFormat::JsonTable: return to_json_table(m);
+    case ExportFormat::Json: break;
+  }
+  return {};
 }
 
 QString ReportPage::export_to(const QString& path, ExportFormat format) const {
   if (!r_) return QStringLiteral("No model is open.");
-  QSaveFile f(path);
-  if (!f.open(QIODevice::WriteOnly | QIODevice::Text)) return f.errorString();
-  f.write(current_table_text(format).toUtf8());
-  if (!f.commit()) return f.errorString();
-  return {};
+  return save_text(path, current_table_text(format));
 }
 
 void ReportPage::copy_selection() const {

@@ -1,5 +1,6 @@
 // The Report tab: summary line and the per-layer, operation-type and memory-plan tables
-// (sortable), with copy and CSV / Markdown / JSON export. Wiring only; models live in models/.
+// (sortable), with copy, CSV / Markdown / JSON export of the current table and the JSON report.
+// Wiring only; models live in models/.
 #pragma once
 
 #include <QLabel>
@@ -16,14 +17,14 @@ namespace bitlens::gui {
 class ReportPage : public QWidget {
   Q_OBJECT
  public:
-  enum class ExportFormat { Csv, Markdown, Json };
+  enum class ExportFormat { Csv, Markdown, Json, JsonTable };  // Json: the whole report
   explicit ReportPage(QWidget* parent = nullptr);
   void set_result(std::shared_ptr<const CompileResult> r);
 
   // Selects the node's row in the layer table without emitting nodeSelected.
   void select_node(int node_id);
   int selected_node() const;
-  // Writes the current table (CSV/Markdown) or the whole JSON report. Returns an error or "".
+  // Writes the current table (CSV/Markdown/JsonTable) or the whole JSON report. Returns an error or "".
   QString export_to(const QString& path, ExportFormat format) const;
   QString current_table_text(ExportFormat format) const;
   void copy_selection() const;
