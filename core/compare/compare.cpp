@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "bitlens/layer_table.hpp"
 #include "bitlens/limits.hpp"
 #include "bitlens/runtime.hpp"
 
@@ -228,10 +229,9 @@ CompareResult compare_variants(const std::vector<VariantSpec>& specs, const Comp
       }
       l.kernel.push_back(n->decision.kernel);
       l.codes.push_back(codes_of(*n));
-      const bool has_pad = n->source && n->source->config.is_object() && n->source->config.contains("pad_values");
-      l.pad_values.push_back(has_pad || (n->class_name.rfind("Quant", 0) == 0 && n->class_name.find("Conv") != std::string::npos)
-                                 ? std::optional<float>(n->conv.pad_value)
-                                 : std::nullopt);
+      const LayerInfo* info = find_layer_info(n->class_name);
+      l.pad_values.push_back(info && info->find_read("pad_values") ? std::optional<float>(n->conv.pad_value)
+                                                                   : std::nullopt);
       if (i == 0) l.same_padding = n->conv.same;
       sig.insert(kernel_class_name(n->decision.kernel));
       auto a = observed[0].find(name), b = observed[i].find(name);

@@ -102,7 +102,6 @@ Quantizer parse_quantizer(const json& j) {
     name = j.get<std::string>();
   } else if (j.is_object() && j.contains("class_name") && j["class_name"].is_string()) {
     name = j["class_name"].get<std::string>();
-    if (j.contains("config") && j["config"].is_object()) q.config = j["config"];
   } else {
     q.kind = Quantizer::Kind::Unknown;
     q.name = j.dump();

@@ -217,7 +217,6 @@ Graph import_model(const Model& model) {
     n.name = l.name;
     n.layer = l.name;
     n.class_name = l.class_name;
-    n.source = &l;
     n.order = n.id;
 
     if (l.unconnected) {
@@ -452,7 +451,6 @@ Graph import_model(const Model& model) {
         pw.order = pw.id;
         pw.name = pw.layer = l.name;
         pw.class_name = c;
-        pw.source = &l;
         pw.op = Op::Conv2D;
         pw.separable_pointwise = true;
         pw.inputs = {g.nodes.back().outputs[0]};

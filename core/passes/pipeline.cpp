@@ -1,7 +1,7 @@
 // The compiler pipeline: overrides, then every pass in the order of kPipeline.
-#include <set>
 
 #include "bitlens/compiler.hpp"
+#include "bitlens/layer_table.hpp"
 #include "passes/passes.hpp"
 
 namespace bitlens {
@@ -20,11 +20,11 @@ CompileOptions::Set parse_set_option(const std::string& text) {
   return s;
 }
 
+// The classes the layer table lists with a pad_values key, and any layer whose saved config has
+// one (a class BitLens does not model, which the override still reaches and the report refuses).
 static bool has_pad_values(const Layer& l) {
-  static const std::set<std::string> k = {"QuantConv2D", "QuantDepthwiseConv2D", "QuantSeparableConv2D",
-                                          "QuantConv1D", "QuantConv3D", "QuantConv2DTranspose",
-                                          "QuantConv3DTranspose"};
-  return k.count(l.class_name) > 0 || (l.config.is_object() && l.config.contains("pad_values"));
+  const LayerInfo* info = find_layer_info(l.class_name);
+  return (info && info->find_read("pad_values")) || (l.config.is_object() && l.config.contains("pad_values"));
 }
 
 void apply_overrides(Model& model, const CompileOptions& options) {

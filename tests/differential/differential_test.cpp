@@ -159,11 +159,12 @@ std::string compare_bits(const CompileResult& r, const std::map<int, std::vector
     // node producing it (and that node's folded layers).
     if (n.op != Op::MaxPool && !n.epi.pools.empty()) continue;  // pre-pool bits: the pool is checked
     const Node* src = &n;
-    std::string layer = n.source ? n.source->name : t.name;
+    // Inserted steps (no class) stand for no layer of their own.
+    std::string layer = n.class_name.empty() ? t.name : n.layer;
     if (n.op == Op::Pack && !n.inputs.empty()) {
       const bitlens::Tensor& in = r.graph.tensors.at(static_cast<size_t>(n.inputs[0]));
       src = in.producer >= 0 ? &r.graph.nodes.at(static_cast<size_t>(in.producer)) : nullptr;
-      layer = src && src->source ? src->source->name : in.name;
+      layer = src && !src->class_name.empty() ? src->layer : in.name;
     }
     std::set<std::string> heads;
     if (src) heads.insert(src->name);

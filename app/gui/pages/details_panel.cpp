@@ -139,17 +139,18 @@ QString DetailsPanel::node_html(const Node& n) const {
   for (int t : n.outputs) tensor_row(QStringLiteral("out"), t);
   h += QStringLiteral("</table>");
 
-  if (n.source) {
-    const json& cfg = n.source->config;
+  // Inserted steps (pack, unpack) have no Keras layer of their own.
+  if (const Layer* src = n.class_name.empty() ? nullptr : r.model.find(n.layer)) {
+    const json& cfg = src->config;
     h += QStringLiteral("<h4>Keras config</h4><table>");
     for (const char* k : kKeyParams)
       if (cfg.contains(k)) h += row(QString::fromLatin1(k), value_text(cfg[k]).toHtmlEscaped());
     h += QStringLiteral("</table>");
     h += QStringLiteral("<p><b>full config</b></p><pre style='font-size:small'>%1</pre>").arg(QString::fromStdString(cfg.dump(2)).toHtmlEscaped());
 
-    if (!n.source->weights.empty()) {
+    if (!src->weights.empty()) {
       h += QStringLiteral("<h4>Weights (latent, as stored)</h4><table>");
-      for (const auto& [name, arr] : n.source->weights) {
+      for (const auto& [name, arr] : src->weights) {
         const WeightStats s = weight_stats(name, arr);
         QString v = QStringLiteral("%1 = %2 values, range [%3, %4], mean |w| %5")
                         .arg(shape_text(s.shape), number_text(s.count))

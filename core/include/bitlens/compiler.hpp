@@ -57,7 +57,15 @@ struct Totals {
   std::map<std::string, int64_t> op_types;  // op type -> MACC
 };
 
+// Move-only: it holds every weight of the model, and a copy is never what a consumer needs
+// (share one through a pointer, as the GUI does).
 struct CompileResult {
+  CompileResult() = default;
+  CompileResult(CompileResult&&) = default;
+  CompileResult& operator=(CompileResult&&) = default;
+  CompileResult(const CompileResult&) = delete;
+  CompileResult& operator=(const CompileResult&) = delete;
+
   Model model;
   CompileOptions options;
   Graph graph;

@@ -50,7 +50,6 @@ struct Quantizer {
   enum class Kind { None, Sign, MagnitudeAwareSign, Heaviside, Tern, DoReFa, NoOp, Unknown };
   Kind kind = Kind::None;
   std::string name;  // as written in the file ("SteSign", "ste_sign", ...); empty for none
-  json config = json::object();
   bool sign_like() const { return kind == Kind::Sign; }
   bool binary_weights() const { return kind == Kind::Sign || kind == Kind::MagnitudeAwareSign; }
 };
@@ -182,7 +181,6 @@ struct Node {
   std::string layer;       // the Keras layer this node reports as
   std::string class_name;  // Keras class name ("" for inserted steps)
   Op op = Op::Unsupported;
-  const Layer* source = nullptr;  // into CompileResult::model
   std::vector<int> inputs, outputs;  // tensor ids
   bool removed = false;    // fused or stripped: does not execute
   double order = 0;        // schedule position key (inserted steps sit between layers)
