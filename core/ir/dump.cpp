@@ -67,14 +67,17 @@ void node_lines(const Graph& g, const Node& n, std::string& o) {
                    d.op_type.empty() ? "" : " " + d.op_type, d.fused_into.empty() ? "" : " into '" + d.fused_into + "'");
   for (const auto& r : d.reasons) o += fmt::format("  reason: {}\n", r.code);
   for (const auto& r : d.rejected) o += fmt::format("  rejected: {}: {}\n", r.kernel, r.why);
-  if (n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense || n.op == Op::ZeroPad) {
-    const ConvAttrs& c = n.conv;
+  // Conv attributes for the MAC ops; padding and cropping layers keep their edges there too.
+  const ConvAttrs& c = n.conv;
+  if (n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense) {
     o += fmt::format(
         "  conv: kernel {}x{} stride {}x{} dilation {}x{} {} pads t{} b{} l{} r{} pad_value {} filters {} "
         "depth_multiplier {} groups {} input_q {} kernel_q {}{}\n",
         c.kh, c.kw, c.sh, c.sw, c.dh, c.dw, c.same ? "same" : "valid", c.pad_top, c.pad_bottom, c.pad_left,
         c.pad_right, short_number(c.pad_value), c.filters, c.depth_multiplier, c.groups, quantizer(c.input_q),
         quantizer(c.kernel_q), n.separable_pointwise ? " separable_pointwise" : "");
+  } else if (c.pad_top || c.pad_bottom || c.pad_left || c.pad_right) {
+    o += fmt::format("  edges: top {} bottom {} left {} right {}\n", c.pad_top, c.pad_bottom, c.pad_left, c.pad_right);
   }
   if (n.op == Op::MaxPool || n.op == Op::AvgPool || n.op == Op::GlobalAvgPool || n.op == Op::GlobalMaxPool ||
       n.op == Op::Upsample)

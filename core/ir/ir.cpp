@@ -33,6 +33,7 @@ const char* op_name(Op op) {
     case Op::GlobalMaxPool: return "global_max_pool";
     case Op::Flatten: return "flatten";
     case Op::ZeroPad: return "zero_pad";
+    case Op::Crop: return "crop";
     case Op::Upsample: return "upsample";
     case Op::Activation: return "activation";
     case Op::Softmax: return "softmax";

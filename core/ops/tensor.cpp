@@ -88,6 +88,12 @@ void upsample(Step& s) {
   const Hwc d = in_hwc(s);
   s.call("bl_upsample_f32", bl_upsample_f32, d.h, d.w, d.c, s.n.pool.kh, s.n.pool.kw, In{0}, Out{});
 }
+void crop(Step& s) {
+  const Hwc d = in_hwc(s);
+  const auto o = hwc(s.g.tensors[s.n.outputs[0]].shape);
+  s.call("bl_crop_f32", bl_crop_f32, d.h, d.w, d.c, s.n.conv.pad_top, s.n.conv.pad_left, static_cast<int32_t>(o[0]),
+         static_cast<int32_t>(o[1]), In{0}, Out{});
+}
 void zero_pad(Step& s) {
   const Hwc d = in_hwc(s);
   const ConvAttrs& c = s.n.conv;
@@ -143,7 +149,7 @@ int64_t per_input(const Graph& g, const Node& n) { return g.tensors[n.inputs[0]]
 
 constexpr char kAvgPool[] = "Average pooling", kGlobalAvg[] = "Global average pooling",
                kGlobalMax[] = "Global max pooling", kSoftmax[] = "Softmax", kAdd[] = "Add",
-               kConcat[] = "Concatenate", kUpsample[] = "Nearest-neighbour upsampling", kPad[] = "Zero padding",
+               kConcat[] = "Concatenate", kUpsample[] = "Nearest-neighbour upsampling", kPad[] = "Zero padding", kCrop[] = "Cropping",
                kConst[] = "Arithmetic with a constant";
 
 }  // namespace
@@ -212,6 +218,8 @@ void add_tensor_ops(std::vector<KernelOp>& r) {
                .explain = float_op<kUpsample>});
   r.push_back({.name = "bl_pad_f32", .op = Op::ZeroPad, .cls = K::Float, .op_type = ff, .describe = zero_pad,
                .explain = float_op<kPad>});
+  r.push_back({.name = "bl_crop_f32", .op = Op::Crop, .cls = K::Float, .op_type = ff, .describe = crop,
+               .explain = float_op<kCrop>});
 }
 
 }  // namespace bitlens::ops

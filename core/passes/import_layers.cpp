@@ -421,26 +421,74 @@ void import_reshape(LayerImport& x) {
   x.n.reshape_to = x.out_shape;
 }
 
+// Amounts per edge of a padding or cropping key, as Keras reads them: 2-D layers take an int
+// (every edge), [rows, cols] (each symmetric) or [[top, bottom], [left, right]]; 1-D layers an
+// int or [left, right] (their top and bottom stay 0).
+struct Edges {
+  int top = 0, bottom = 0, left = 0, right = 0;
+};
+
+Edges edges_1d(const LayerImport& x, const char* key, int def) {
+  const json* p = config_get(x.l, key);
+  Edges e{0, 0, def, def};
+  if (p && p->is_number_integer()) {
+    e.left = e.right = config_int(x.l, key, *p);
+  } else if (p && p->is_array() && p->size() == 2 && (*p)[0].is_number_integer() && (*p)[1].is_number_integer()) {
+    e.left = config_int(x.l, key, (*p)[0]);
+    e.right = config_int(x.l, key, (*p)[1]);
+  } else if (p && !p->is_null()) {
+    fail(x.l, std::string("config '") + key + "' " + p->dump() + " is not understood (expected an integer or [left, right])");
+  }
+  if (e.left < 0 || e.right < 0) fail(x.l, std::string("config '") + key + "' must not be negative");
+  return e;
+}
+
+Edges edges_2d(const LayerImport& x, const char* key, int def) {
+  const json* p = config_get(x.l, key);
+  Edges e{def, def, def, def};
+  auto bad = [&]() {
+    fail(x.l, std::string("config '") + key + "' " + (p ? p->dump() : std::string("(missing)")) + " is not understood");
+  };
+  if (!p) {
+    // the default
+  } else if (p->is_number_integer()) {
+    e.top = e.bottom = e.left = e.right = config_int(x.l, key, *p);
+  } else if (p->is_array() && p->size() == 2) {
+    const json &a = (*p)[0], &bb = (*p)[1];
+    if (a.is_number_integer() && bb.is_number_integer()) {
+      e.top = e.bottom = config_int(x.l, key, a);
+      e.left = e.right = config_int(x.l, key, bb);
+    } else if (a.is_array() && bb.is_array() && a.size() == 2 && bb.size() == 2 && a[0].is_number_integer() &&
+               a[1].is_number_integer() && bb[0].is_number_integer() && bb[1].is_number_integer()) {
+      e.top = config_int(x.l, key, a[0]);
+      e.bottom = config_int(x.l, key, a[1]);
+      e.left = config_int(x.l, key, bb[0]);
+      e.right = config_int(x.l, key, bb[1]);
+    } else {
+      bad();
+    }
+  } else {
+    bad();
+  }
+  if (e.top < 0 || e.bottom < 0 || e.left < 0 || e.right < 0) bad();
+  return e;
+}
+
+void set_edges(Node& n, const Edges& e) {
+  n.conv.pad_top = e.top;
+  n.conv.pad_bottom = e.bottom;
+  n.conv.pad_left = e.left;
+  n.conv.pad_right = e.right;
+}
+
 void import_zero_padding_1d(LayerImport& x) {
   x.need_inputs(1);
   x.need_rank(2);
   x.n.op = Op::ZeroPad;
-  const json* p = config_get(x.l, "padding");
-  int le = 1, r = 1;
-  if (p && p->is_number_integer()) {
-    le = r = config_int(x.l, "padding", *p);
-  } else if (p && p->is_array() && p->size() == 2 && (*p)[0].is_number_integer() && (*p)[1].is_number_integer()) {
-    le = config_int(x.l, "padding", (*p)[0]);
-    r = config_int(x.l, "padding", (*p)[1]);
-  } else if (p && !p->is_null()) {
-    fail(x.l, "config 'padding' " + p->dump() + " is not understood (expected an integer or [left, right])");
-  }
-  if (le < 0 || r < 0) fail(x.l, "config 'padding' must not be negative");
-  x.n.conv.pad_top = x.n.conv.pad_bottom = 0;
-  x.n.conv.pad_left = le;
-  x.n.conv.pad_right = r;
+  const Edges e = edges_1d(x, "padding", 1);
+  set_edges(x.n, e);
   const auto& s = x.in_shape(0);
-  x.out_shape = {s[0] + le + r, s[1]};
+  x.out_shape = {s[0] + e.left + e.right, s[1]};
 }
 
 void import_zero_padding_2d(LayerImport& x) {
@@ -451,32 +499,32 @@ void import_zero_padding_2d(LayerImport& x) {
     x.unsupported = true;
     x.unsupported_why = "CHANNELS_FIRST";
   }
-  const json* p = config_get(x.l, "padding");
-  int t = 1, b = 1, le = 1, r = 1;
-  auto bad = [&]() { fail(x.l, "config 'padding' " + (p ? p->dump() : std::string("(missing)")) + " is not understood"); };
-  if (!p || p->is_number_integer()) {
-    t = b = le = r = p ? config_int(x.l, "padding", *p) : 1;
-  } else if (p->is_array() && p->size() == 2) {
-    const json &a = (*p)[0], &bb = (*p)[1];
-    if (a.is_number_integer() && bb.is_number_integer()) {
-      t = b = config_int(x.l, "padding", a);
-      le = r = config_int(x.l, "padding", bb);
-    } else if (a.is_array() && bb.is_array() && a.size() == 2 && bb.size() == 2 && a[0].is_number_integer() &&
-               a[1].is_number_integer() && bb[0].is_number_integer() && bb[1].is_number_integer()) {
-      t = config_int(x.l, "padding", a[0]);
-      b = config_int(x.l, "padding", a[1]);
-      le = config_int(x.l, "padding", bb[0]);
-      r = config_int(x.l, "padding", bb[1]);
-    } else {
-      bad();
-    }
-  } else {
-    bad();
-  }
-  if (t < 0 || b < 0 || le < 0 || r < 0) bad();
-  x.n.conv.pad_top = t; x.n.conv.pad_bottom = b; x.n.conv.pad_left = le; x.n.conv.pad_right = r;
+  const Edges e = edges_2d(x, "padding", 1);
+  set_edges(x.n, e);
   const auto& s = x.in_shape(0);
-  x.out_shape = {s[0] + t + b, s[1] + le + r, s[2]};
+  x.out_shape = {s[0] + e.top + e.bottom, s[1] + e.left + e.right, s[2]};
+}
+
+// Cropping1D/2D: Keras refuses to build a layer that crops away a whole axis, so such a file
+// cannot have been saved by Keras.
+void import_cropping(LayerImport& x) {
+  const bool one_d = x.c == "Cropping1D";
+  x.need_inputs(1);
+  x.need_rank(one_d ? 2 : 3);
+  x.n.op = Op::Crop;
+  if (!one_d && !x.channels_last()) {
+    x.unsupported = true;
+    x.unsupported_why = "CHANNELS_FIRST";
+  }
+  const Edges e = one_d ? edges_1d(x, "cropping", 1) : edges_2d(x, "cropping", 0);
+  set_edges(x.n, e);
+  const auto s = hwc(x.in_shape(0));
+  const int64_t oh = s[0] - e.top - e.bottom, ow = s[1] - e.left - e.right;
+  if (oh < 1 || ow < 1)
+    fail(x.l, "config 'cropping' " + (config_get(x.l, "cropping") ? config_get(x.l, "cropping")->dump() : "(default)") +
+                  " removes all of its " +
+                  shape_tuple(x.in_shape(0)) + " input; Keras cannot build such a layer: fix 'cropping' and re-save");
+  x.out_shape = one_d ? std::vector<int64_t>{ow, s[2]} : std::vector<int64_t>{oh, ow, s[2]};
 }
 
 void import_activation_layer(LayerImport& x) {
@@ -645,6 +693,7 @@ const std::vector<LayerImporter>& importers() {
       {{"Reshape"}, import_reshape},
       {{"ZeroPadding1D"}, import_zero_padding_1d},
       {{"ZeroPadding2D"}, import_zero_padding_2d},
+      {{"Cropping1D", "Cropping2D"}, import_cropping},
       {{"Activation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU"}, import_activation_layer},
       {{"Add", "Concatenate"}, import_merge},
       {{"TFOpLambda"}, import_tf_op},

@@ -83,6 +83,8 @@ const std::map<std::string, OpFn>& op_table() {
     t["Flatten"] = ref::flatten;
     t["Reshape"] = ref::reshape;
     t["ZeroPadding2D"] = ref::zero_padding2d;
+    t["Cropping1D"] = [](const OpContext& x, const Inputs& i) { return ref::cropping(x, i, true); };
+    t["Cropping2D"] = [](const OpContext& x, const Inputs& i) { return ref::cropping(x, i, false); };
     t["Concatenate"] = ref::concatenate;
     t["Activation"] = ref::activation_layer;
     t["ReLU"] = ref::relu_layer;

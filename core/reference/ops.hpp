@@ -69,6 +69,8 @@ Array global_pool2d(const OpContext& ctx, const Inputs& in, bool is_max);
 Array flatten(const OpContext& ctx, const Inputs& in);
 Array reshape(const OpContext& ctx, const Inputs& in);
 Array zero_padding2d(const OpContext& ctx, const Inputs& in);
+// Cropping1D (default 1 step at each end) and Cropping2D (default none): x[:, t:H-b, l:W-r, :].
+Array cropping(const OpContext& ctx, const Inputs& in, bool one_d);
 Array concatenate(const OpContext& ctx, const Inputs& in);
 Array activation_layer(const OpContext& ctx, const Inputs& in);
 Array relu_layer(const OpContext& ctx, const Inputs& in);

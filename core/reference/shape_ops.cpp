@@ -106,6 +106,52 @@ Array zero_padding2d(const OpContext& ctx, const Inputs& in) {
   return pad_nhwc(x, t, b, l, r, 0.0f);
 }
 
+Array cropping(const OpContext& ctx, const Inputs& in, bool one_d) {
+  const Layer& layer = ctx.layer;
+  require_inputs(layer, in, 1);
+  const Array& x = *in[0];
+  require_rank(layer, x, one_d ? 3 : 4, "the input");
+  if (!one_d) require_channels_last(layer);
+  int64_t t = 0, b = 0, l = one_d ? 1 : 0, r = one_d ? 1 : 0;
+  if (has_key(layer, "cropping")) {
+    const json& p = layer.config["cropping"];
+    auto num = [&](const json& v) {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0)
+        fail(layer, "cropping = " + p.dump() + " is not made of non-negative integers");
+      return v.get<int64_t>();
+    };
+    const bool pair = p.is_array() && p.size() == 2;
+    if (p.is_number()) {
+      l = r = num(p);
+      if (!one_d) t = b = l;
+    } else if (pair && !p[0].is_array() && one_d) {
+      l = num(p[0]);
+      r = num(p[1]);
+    } else if (pair && !p[0].is_array()) {
+      t = b = num(p[0]);
+      l = r = num(p[1]);
+    } else if (pair && !one_d && p[0].is_array() && p[1].is_array() && p[0].size() == 2 && p[1].size() == 2) {
+      t = num(p[0][0]);
+      b = num(p[0][1]);
+      l = num(p[1][0]);
+      r = num(p[1][1]);
+    } else {
+      fail(layer, "cropping = " + p.dump() + " is not understood");
+    }
+  }
+  // A 1-D input (N, steps, C) is cropped along its steps, the 2-D width here.
+  const int64_t n = x.shape[0], h = one_d ? 1 : x.shape[1], w = x.shape[one_d ? 1 : 2], c = x.shape.back();
+  const int64_t oh = h - t - b, ow = w - l - r;
+  if (oh < 1 || ow < 1) fail(layer, "cropping = " + layer.config["cropping"].dump() + " leaves nothing of " + shape_tuple(x.shape));
+  Array y{one_d ? std::vector<int64_t>{n, ow, c} : std::vector<int64_t>{n, oh, ow, c}, {}};
+  y.data.reserve(static_cast<size_t>(y.size()));
+  for (int64_t s = 0; s < n; ++s)
+    for (int64_t i = t; i < t + oh; ++i)
+      for (int64_t j = l; j < l + ow; ++j)
+        for (int64_t k = 0; k < c; ++k) y.data.push_back(x.data[static_cast<size_t>(((s * h + i) * w + j) * c + k)]);
+  return y;
+}
+
 Array concatenate(const OpContext& ctx, const Inputs& in) {
   const Layer& layer = ctx.layer;
   if (in.empty()) fail(layer, "has no inputs");

@@ -267,6 +267,20 @@ bl_status bl_pad_f32(int32_t h, int32_t w, int32_t c, int32_t top, int32_t botto
   return BL_OK;
 }
 
+bl_status bl_crop_f32(int32_t h, int32_t w, int32_t c, int32_t top, int32_t left, int32_t out_h,
+                      int32_t out_w, const float *in, float *out)
+{
+  int32_t y;
+  const size_t row = (size_t)out_w * (size_t)c;
+  if (h < 1 || w < 1 || c < 1 || top < 0 || left < 0 || out_h < 1 || out_w < 1 || top > h - out_h ||
+      left > w - out_w || !in || !out)
+    return BL_ERR_PARAM;
+  for (y = 0; y < out_h; y++)
+    memcpy(out + (size_t)y * row, in + ((size_t)(top + y) * (size_t)w + (size_t)left) * (size_t)c,
+           row * sizeof(float));
+  return BL_OK;
+}
+
 bl_status bl_upsample_f32(int32_t h, int32_t w, int32_t c, int32_t fh, int32_t fw, const float *in,
                           float *out)
 {

@@ -442,6 +442,15 @@ inline const std::vector<Feature>& features() {
                    if (is_image(x) && g.chance(0.5)) return g.b.reshape(x, {x.shape[1], x.shape[0], x.shape[2]});
                    return g.b.reshape(x, {elems(x)});
                  }});
+    v.push_back({"Cropping2D", 2, img, [](Gen& g, const kb::Tensor& x) {
+                   const int kh = static_cast<int>(x.shape[0]) - 1, kw = static_cast<int>(x.shape[1]) - 1;
+                   const int t = g.uni(0, std::min(2, kh)), b = g.uni(0, std::min(2, kh - t));
+                   const int l = g.uni(0, std::min(2, kw)), r = g.uni(0, std::min(2, kw - l));
+                   json c = json::array({json::array({t, b}), json::array({l, r})});
+                   if (t == b && l == r && g.chance(0.5)) c = t == l ? json(t) : json::array({t, l});
+                   return g.b.layer("Cropping2D", {x}, {{"cropping", c}, {"data_format", "channels_last"}},
+                                    {x.shape[0] - t - b, x.shape[1] - l - r, x.shape[2]});
+                 }});
     v.push_back({"ZeroPadding2D", 3, img, [](Gen& g, const kb::Tensor& x) {
                    return g.b.zero_padding2d(x, {{{g.uni(0, 2), g.uni(0, 2)}, {g.uni(0, 2), g.uni(0, 2)}}});
                  }});
@@ -513,6 +522,11 @@ inline const std::vector<Feature>& features() {
     v.push_back({"UpSampling1D", 1, seq, [](Gen& g, const kb::Tensor& x) {
                    const int s = g.uni(2, 3);
                    return g.b.layer("UpSampling1D", {x}, {{"size", s}}, {x.shape[0] * s, x.shape[1]});
+                 }});
+    v.push_back({"Cropping1D", 1, seq, [](Gen& g, const kb::Tensor& x) {
+                   const int keep = static_cast<int>(x.shape[0]) - 1, a = g.uni(0, std::min(2, keep)),
+                             c = g.uni(0, std::min(2, keep - a));
+                   return g.b.layer("Cropping1D", {x}, {{"cropping", json::array({a, c})}}, {x.shape[0] - a - c, x.shape[1]});
                  }});
     v.push_back({"ZeroPadding1D", 1, seq, [](Gen& g, const kb::Tensor& x) {
                    const int a = g.uni(0, 2), c = g.uni(0, 2);

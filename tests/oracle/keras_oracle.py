@@ -651,6 +651,22 @@ def run_layer(cls, cfg, inputs, w, num, keras3, kwargs):
             pads = [tuple(p[0]), tuple(p[1])]
         check_channels_last(cfg, cls)
         return pad_spatial(r(inputs[0]), pads, 0.0)
+    if cls in ("Cropping1D", "Cropping2D"):
+        # keras.layers.Cropping{1,2}D: x[:, top:H-bottom, left:W-right] (1-D: along the steps).
+        x = r(inputs[0])
+        if cls == "Cropping1D":
+            c = cfg.get("cropping", (1, 1))
+            a, b = (c, c) if isinstance(c, int) else c
+            return x[:, a:x.shape[1] - b]
+        check_channels_last(cfg, cls)
+        c = cfg.get("cropping", ((0, 0), (0, 0)))
+        if isinstance(c, int):
+            (t, b), (lft, rgt) = (c, c), (c, c)
+        elif isinstance(c[0], int):
+            (t, b), (lft, rgt) = (c[0], c[0]), (c[1], c[1])
+        else:
+            (t, b), (lft, rgt) = c
+        return x[:, t:x.shape[1] - b, lft:x.shape[2] - rgt]
     if cls == "ZeroPadding1D":
         p = cfg.get("padding", 1)
         pads = [(p, p)] if isinstance(p, int) else [tuple(p)]

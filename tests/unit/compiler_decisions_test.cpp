@@ -9,7 +9,9 @@
 #include "bitlens/compiler.hpp"
 #include "support/keras_builder.hpp"
 #include "bitlens/layer_table.hpp"
+#include "bitlens/reference.hpp"
 #include "bitlens/report.hpp"
+#include "bitlens/runtime.hpp"
 #include "passes/passes.hpp"
 
 using namespace bitlens;
@@ -226,6 +228,58 @@ TEST(Decisions, OverridesChangePadValues) {
   bad.sets.push_back(parse_set_option("nope.pad_values=1"));
   EXPECT_THROW(compile(forum(1, 0.0), bad), ModelError);
   EXPECT_THROW(parse_set_option("pad_values"), ModelError);
+}
+
+// The op added by following docs/adding-an-op.md: Cropping1D/2D import with Keras' spellings
+// of `cropping`, run on bl_crop_f32 equal to the reference, and refuse what Keras refuses.
+TEST(Decisions, CroppingRunsOnTheCropKernelAsTheReference) {
+  kb::ModelBuilder b("crop");
+  auto x = b.input({7, 6, 3});
+  x = b.layer("Cropping2D", {x}, {{"name", "crop2d"}, {"cropping", json::array({json::array({1, 2}), json::array({0, 3})})}},
+              {4, 3, 3});
+  x = b.layer("Cropping2D", {x}, {{"name", "crop_sym"}, {"cropping", json::array({1, 1})}}, {2, 1, 3});
+  x = b.reshape(x, {2, 3});
+  b.layer("Cropping1D", {x}, {{"name", "crop1d"}, {"cropping", json::array({1, 0})}}, {1, 3});
+  const Model m = b.build();
+  const CompileResult r = compile(Model(m));
+  for (const char* name : {"crop2d", "crop_sym", "crop1d"}) {
+    const Node& n = node(r, name);
+    EXPECT_EQ(n.decision.kernel_name, "bl_crop_f32") << name;
+    ASSERT_EQ(n.decision.reasons.size(), 1u) << name;
+    EXPECT_EQ(n.decision.reasons[0].code, "FLOAT_OP");
+    EXPECT_NE(n.decision.reasons[0].message.find("Cropping"), std::string::npos);
+  }
+  EXPECT_EQ(r.graph.tensors[node(r, "crop2d").outputs[0]].shape, (std::vector<int64_t>{4, 3, 3}));
+  EXPECT_EQ(r.graph.tensors[node(r, "crop_sym").outputs[0]].shape, (std::vector<int64_t>{2, 1, 3}));
+  EXPECT_EQ(r.graph.tensors[node(r, "crop1d").outputs[0]].shape, (std::vector<int64_t>{1, 3}));
+
+  Array in{{2, 7, 6, 3}, {}};
+  for (int i = 0; i < 2 * 7 * 6 * 3; ++i) in.data.push_back(static_cast<float>(i));
+  Executor e(r);
+  const std::vector<Array> got = e.run({in});
+  const std::vector<Array> want = reference_run(m, {in});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].shape, want[0].shape);
+  EXPECT_EQ(got[0].data, want[0].data);
+  // By hand: the two crops keep input rows 2..3 and column 1; the reshape makes them steps 0..1
+  // and Cropping1D drops step 0, so sample s keeps pixel (3, 1): ((s * 7 + 3) * 6 + 1) * 3 + c.
+  EXPECT_EQ(got[0].data, (std::vector<float>{57, 58, 59, 183, 184, 185}));
+
+  kb::ModelBuilder big("crop_all");
+  auto y = big.input({4, 4, 1});
+  big.layer("Cropping2D", {y}, {{"name", "too_much"}, {"cropping", json::array({2, 0})}}, {0, 4, 1});
+  try {
+    compile(big.build());
+    FAIL() << "cropping all rows was accepted";
+  } catch (const ModelError& err) {
+    EXPECT_EQ(std::string(err.what()),
+              "layer 'too_much' (Cropping2D): config 'cropping' [2,0] removes all of its (4, 4, 1) input; Keras cannot "
+              "build such a layer: fix 'cropping' and re-save");
+  }
+  kb::ModelBuilder cf("crop_cf");
+  auto z = cf.input({4, 4, 1});
+  cf.layer("Cropping2D", {z}, {{"name", "cf"}, {"cropping", 1}, {"data_format", "channels_first"}}, {4, 2, 2});
+  EXPECT_EQ(node(compile(cf.build()), "cf").decision.reasons.at(0).code, "CHANNELS_FIRST");
 }
 
 TEST(Decisions, UnknownLayerIsUnsupportedAndRestIsAnalysed) {

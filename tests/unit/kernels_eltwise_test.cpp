@@ -114,6 +114,26 @@ TEST(Concat, F32AndS1InterleavePerPixel) {
   }
 }
 
+TEST(CropF32, CopiesTheWindowAndRefusesOneOutsideTheInput) {
+  Rng r(45);
+  for (int t = 0; t < 200; t++) {
+    const int h = uni(r, 1, 8), w = uni(r, 1, 8), c = uni(r, 1, 5);
+    const int oh = uni(r, 1, h), ow = uni(r, 1, w), top = uni(r, 0, h - oh), left = uni(r, 0, w - ow);
+    const auto x = random_floats(r, size_t(h) * w * c);
+    std::vector<float> y(size_t(oh) * ow * c + 1, NAN);
+    ASSERT_EQ(bl_crop_f32(h, w, c, top, left, oh, ow, x.data(), y.data()), BL_OK);
+    for (int i = 0; i < oh; i++)
+      for (int j = 0; j < ow; j++)
+        for (int k = 0; k < c; k++) BL_ASSERT_EQ(y[(size_t(i) * ow + j) * c + k], x[(size_t(i + top) * w + j + left) * c + k]);
+    EXPECT_TRUE(std::isnan(y.back())) << "wrote past the window";
+  }
+  std::vector<float> x(4 * 4), y(4 * 4);
+  EXPECT_EQ(bl_crop_f32(4, 4, 1, 1, 0, 4, 4, x.data(), y.data()), BL_ERR_PARAM);  // below the input
+  EXPECT_EQ(bl_crop_f32(4, 4, 1, 0, 2, 2, 3, x.data(), y.data()), BL_ERR_PARAM);  // right of it
+  EXPECT_EQ(bl_crop_f32(4, 4, 1, 0, 0, 0, 4, x.data(), y.data()), BL_ERR_PARAM);  // empty
+  EXPECT_EQ(bl_crop_f32(4, 4, 1, 0, 0, 4, 4, x.data(), y.data()), BL_OK);
+}
+
 TEST(PadF32, ConstantBorderAroundCopiedInterior) {
   Rng r(44);
   for (int t = 0; t < 200; t++) {

@@ -32,6 +32,7 @@ enum class Op {
   GlobalMaxPool,
   Flatten,  // also Reshape: a view, no data movement
   ZeroPad,
+  Crop,      // Cropping1D/2D: conv.pad_top/pad_left rows/columns dropped before the window
   Upsample,  // UpSampling1D/2D, nearest: pool.kh x pool.kw copies of each pixel
   Activation,
   Softmax,

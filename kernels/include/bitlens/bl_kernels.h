@@ -350,6 +350,10 @@ bl_status bl_upsample_f32(int32_t h, int32_t w, int32_t c, int32_t fh, int32_t f
 /* Constant padding of an f32 HWC tensor: top, bottom, left, right. */
 bl_status bl_pad_f32(int32_t h, int32_t w, int32_t c, int32_t top, int32_t bottom, int32_t left,
                      int32_t right, float value, const float *in, float *out);
+/* Cropping of an f32 HWC tensor: the out_h x out_w window whose top-left input pixel is
+ * (top, left); requires top + out_h <= h and left + out_w <= w. */
+bl_status bl_crop_f32(int32_t h, int32_t w, int32_t c, int32_t top, int32_t left, int32_t out_h,
+                      int32_t out_w, const float *in, float *out);
 
 /* ---- Popcount ----------------------------------------------------------------------------------
  * Exposed for tests and benchmarks: portable SWAR on Cortex-M (gcc would call __popcountsi2),
