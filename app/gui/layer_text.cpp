@@ -17,6 +17,8 @@ QString number_text(int64_t v) { return QString::fromStdString(with_commas(v)); 
 
 QString bytes_text(int64_t bytes) { return number_text(bytes) + QStringLiteral(" B"); }
 
+QString short_number(double v) { return QString::fromStdString(bitlens::short_number(v)); }
+
 QString output_shape_text(const CompileResult& r, const Node& n) {
   if (n.outputs.empty()) return {};
   return shape_text(r.graph.tensors[n.outputs[0]]);

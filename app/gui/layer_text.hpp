@@ -15,6 +15,7 @@ QString shape_text(const std::vector<int64_t>& shape);  // "26x26x32"
 QString shape_text(const Tensor& t);
 QString number_text(int64_t v);                          // "1,234,567"
 QString bytes_text(int64_t bytes);                       // "12,832 B"
+QString short_number(double v);                          // "0.5", "1e-07" (printf's %g)
 
 // The node's output shape ("" when it has no output, "?" when it is unknown).
 QString output_shape_text(const CompileResult& r, const Node& n);

@@ -201,7 +201,11 @@ class GuiModelsTest : public QObject {
     panel.show_node(n.id);
     const QString text = panel.toPlainText();
     for (const char* s : {"PAD_ZERO_EXACT", "pad_values", "padding", "same", "input_quantizer", "SteSign", "strides",
-                          "near 0", "sign balance", "32x32x16", "s1"})
+                          "near 0", "sign balance", "32x32x16", "s1",
+                          // from the layer table: the keys computed with their supported values,
+                          // and the ones that cannot change inference
+                          "Keras config BitLens computes", "supported: any (exact padding)",
+                          "ignored at inference:", "kernel_initializer"})
       QVERIFY2(text.contains(QLatin1String(s)), s);
     panel.show_node(-1);
     QVERIFY(panel.toPlainText().contains(QStringLiteral("forum_2layer_pad0.h5")));

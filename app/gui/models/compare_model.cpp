@@ -4,7 +4,6 @@
 #include <QFont>
 #include <QGuiApplication>
 #include <QPalette>
-#include <cstdio>
 
 #include "layer_text.hpp"
 #include "palette.hpp"
@@ -79,12 +78,6 @@ QFont font_with(bool bold, bool italic) {
 }
 
 }  // namespace
-
-QString short_number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return QString::fromLatin1(buf);
-}
 
 void CompareTableModel::set_result(std::shared_ptr<const CompareResult> r) {
   beginResetModel();

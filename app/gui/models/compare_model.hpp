@@ -11,9 +11,6 @@
 
 namespace bitlens::gui {
 
-// "%g": the spelling of pad_values and of the max abs diff ("0", "-1", "0.25").
-QString short_number(double v);
-
 // Roles: DisplayRole marks a layer whose kernel class differs from the first variant with
 // "\u2260 "; ExportTextRole writes "* " instead, the marker the exported tables have always used.
 // KernelClassRole on a layer cell; nothing there when the layer is absent from that variant.

@@ -22,6 +22,7 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrent>
 
+#include "layer_text.hpp"
 #include "models/compare_model.hpp"
 #include "models/table_export.hpp"
 #include "palette.hpp"

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "bitlens/layer_table.hpp"
 #include "layer_text.hpp"
 #include "palette.hpp"
 
@@ -23,12 +24,6 @@ QString value_text(const json& v) {
   if (v.is_string()) return QString::fromStdString(v.get<std::string>());
   return QString::fromStdString(v.dump());
 }
-
-// Config keys that decide the kernel or the cost, shown first in this order.
-const char* const kKeyParams[] = {"input_quantizer", "kernel_quantizer", "depthwise_quantizer", "pointwise_quantizer",
-                                  "padding", "pad_values", "strides", "kernel_size", "dilation_rate", "filters",
-                                  "units", "depth_multiplier", "activation", "use_bias", "pool_size", "max_value",
-                                  "axis", "epsilon", "center", "scale"};
 
 QString row(const QString& k, const QString& v) {
   return QStringLiteral("<tr><td style='padding-right:12px'><b>%1</b></td><td>%2</td></tr>").arg(k, v);
@@ -142,10 +137,25 @@ QString DetailsPanel::node_html(const Node& n) const {
   // Inserted steps (pack, unpack) have no Keras layer of their own.
   if (const Layer* src = n.class_name.empty() ? nullptr : r.model.find(n.layer)) {
     const json& cfg = src->config;
-    h += QStringLiteral("<h4>Keras config</h4><table>");
-    for (const char* k : kKeyParams)
-      if (cfg.contains(k)) h += row(QString::fromLatin1(k), value_text(cfg[k]).toHtmlEscaped());
-    h += QStringLiteral("</table>");
+    // The layer table says which keys BitLens computes (and with which values) and which it
+    // ignores because they cannot change an inference result.
+    if (const LayerInfo* info = find_layer_info(src->class_name)) {
+      h += QStringLiteral("<h4>Keras config BitLens computes</h4><table>");
+      for (const ConfigKey& k : info->read)
+        if (cfg.contains(k.key))
+          h += row(QString::fromLatin1(k.key), value_text(cfg[k.key]).toHtmlEscaped() +
+                                                   QStringLiteral(" <i>(supported: %1)</i>")
+                                                       .arg(QString::fromUtf8(k.values).toHtmlEscaped()));
+      h += QStringLiteral("</table>");
+      QStringList ignored;
+      for (const IgnoredKey& k : info->ignored)
+        if (cfg.contains(k.key)) ignored << QString::fromStdString(k.key);
+      if (!ignored.isEmpty())
+        h += QStringLiteral("<p><b>ignored at inference:</b> %1</p>").arg(ignored.join(QStringLiteral(", ")).toHtmlEscaped());
+    } else {
+      h += QStringLiteral("<p>BitLens does not model %1: its config is shown as saved.</p>")
+               .arg(QString::fromStdString(src->class_name).toHtmlEscaped());
+    }
     h += QStringLiteral("<p><b>full config</b></p><pre style='font-size:small'>%1</pre>").arg(QString::fromStdString(cfg.dump(2)).toHtmlEscaped());
 
     if (!src->weights.empty()) {
