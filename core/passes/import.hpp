@@ -38,10 +38,13 @@ struct LayerImport {
 struct LayerImporter {
   std::vector<std::string> classes;
   void (*import)(LayerImport&);
+  std::vector<Op> ops;  // what its nodes may become (besides Unsupported)
 };
 // Every class BitLens imports, with its function (import_layers.cpp).
 const std::vector<LayerImporter>& importers();
 const LayerImporter* find_importer(const std::string& class_name);
+// The section of docs/decisions.md listing each class, its IR ops and their kernels.
+std::string lowering_markdown();
 
 // ---- reading a layer's config and weights (import.cpp) ----
 

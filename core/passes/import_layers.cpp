@@ -8,6 +8,7 @@
 
 #include "bitlens/format.hpp"
 #include "bitlens/semantics.hpp"
+#include "ops/registry.hpp"
 #include "passes/import.hpp"
 
 namespace bitlens::passes {
@@ -681,24 +682,42 @@ void import_tf_op(LayerImport& x) {
 
 const std::vector<LayerImporter>& importers() {
   static const std::vector<LayerImporter> t = {
-      {{"InputLayer"}, import_input},
-      {{"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"}, import_training_only},
-      {{"QuantConv2D", "Conv2D", "QuantDepthwiseConv2D", "DepthwiseConv2D", "QuantSeparableConv2D", "SeparableConv2D", "Conv1D", "QuantConv1D"}, import_conv},
-      {{"QuantDense", "Dense"}, import_dense},
-      {{"BatchNormalization"}, import_batch_norm},
-      {{"MaxPooling2D", "AveragePooling2D", "MaxPooling1D", "AveragePooling1D"}, import_pool},
-      {{"GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalMaxPooling1D"}, import_global_pool},
-      {{"UpSampling1D", "UpSampling2D"}, import_upsampling},
-      {{"Flatten"}, import_flatten},
-      {{"Reshape"}, import_reshape},
-      {{"ZeroPadding1D"}, import_zero_padding_1d},
-      {{"ZeroPadding2D"}, import_zero_padding_2d},
-      {{"Cropping1D", "Cropping2D"}, import_cropping},
-      {{"Activation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU"}, import_activation_layer},
-      {{"Add", "Concatenate"}, import_merge},
-      {{"TFOpLambda"}, import_tf_op},
+      {{"InputLayer"}, import_input, {Op::Input}},
+      {{"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"}, import_training_only, {Op::Identity}},
+      {{"QuantConv2D", "Conv2D", "QuantDepthwiseConv2D", "DepthwiseConv2D", "QuantSeparableConv2D", "SeparableConv2D", "Conv1D", "QuantConv1D"}, import_conv, {Op::Conv2D, Op::DepthwiseConv2D}},
+      {{"QuantDense", "Dense"}, import_dense, {Op::Dense, Op::Conv2D}},
+      {{"BatchNormalization"}, import_batch_norm, {Op::BatchNorm}},
+      {{"MaxPooling2D", "AveragePooling2D", "MaxPooling1D", "AveragePooling1D"}, import_pool, {Op::MaxPool, Op::AvgPool}},
+      {{"GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalMaxPooling1D"}, import_global_pool, {Op::GlobalAvgPool, Op::GlobalMaxPool}},
+      {{"UpSampling1D", "UpSampling2D"}, import_upsampling, {Op::Upsample}},
+      {{"Flatten"}, import_flatten, {Op::Flatten}},
+      {{"Reshape"}, import_reshape, {Op::Flatten}},
+      {{"ZeroPadding1D"}, import_zero_padding_1d, {Op::ZeroPad}},
+      {{"ZeroPadding2D"}, import_zero_padding_2d, {Op::ZeroPad}},
+      {{"Cropping1D", "Cropping2D"}, import_cropping, {Op::Crop}},
+      {{"Activation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU"}, import_activation_layer, {Op::Activation, Op::Softmax}},
+      {{"Add", "Concatenate"}, import_merge, {Op::Add, Op::Concat}},
+      {{"TFOpLambda"}, import_tf_op, {Op::Add, Op::ConstAdd, Op::ConstMul}},
   };
   return t;
+}
+
+std::string lowering_markdown() {
+  std::string o = "| Keras/Larq classes | IR ops | kernels, in selection priority |\n|---|---|---|\n";
+  for (const auto& imp : importers()) {
+    std::string classes, ops, kernels;
+    for (const auto& c : imp.classes) classes += (classes.empty() ? "" : ", ") + c;
+    for (Op op : imp.ops) {
+      ops += (ops.empty() ? "`" : ", `") + std::string(op_name(op)) + "`";
+      std::string names;
+      for (const ops::KernelOp* k : ops::candidates(op)) names += (names.empty() ? "`" : " > `") + std::string(k->name) + "`";
+      if (names.empty())
+        names = op == Op::Input ? "none (model input)" : op == Op::Flatten ? "none (a view)" : "none (removed)";
+      kernels += (kernels.empty() ? "" : "; ") + std::string(op_name(op)) + ": " + names;
+    }
+    o += "| " + classes + " | " + ops + " | " + kernels + " |\n";
+  }
+  return o;
 }
 
 const LayerImporter* find_importer(const std::string& class_name) {
