@@ -225,6 +225,28 @@ std::vector<LayerInfo> build_table() {
       {"ActivityRegularization", "Keras", {}, {{"l1", kReg}, {"l2", kReg}}},
       {"TFOpLambda", "Keras", {{"function", T::String, true, "see TFOpLambda"}}, {}},
   };
+  // The variables, in the order Keras creates them (Conv/Dense: kernel, then bias; BN: the
+  // trainable gamma/beta, then the moving statistics).
+  auto set_weights = [&t](std::initializer_list<const char*> classes, std::vector<WeightSpec> w) {
+    for (auto& l : t)
+      for (const char* c : classes)
+        if (l.class_name == c) l.weights = w;
+  };
+  const WeightSpec bias = {"bias", "(filters,) or (units,)", "use_bias"};
+  set_weights({"Conv2D", "QuantConv2D"}, {{"kernel", "(kh, kw, C/groups, filters)"}, bias});
+  set_weights({"Conv1D", "QuantConv1D"}, {{"kernel", "(k, C/groups, filters)"}, bias});
+  set_weights({"Dense", "QuantDense"}, {{"kernel", "(C, units)"}, bias});
+  set_weights({"DepthwiseConv2D", "QuantDepthwiseConv2D"},
+              {{"depthwise_kernel", "(kh, kw, C, depth_multiplier)"}, {"bias", "(C * depth_multiplier,)", "use_bias"}});
+  set_weights({"SeparableConv2D", "QuantSeparableConv2D"},
+              {{"depthwise_kernel", "(kh, kw, C, depth_multiplier)"},
+               {"pointwise_kernel", "(1, 1, C * depth_multiplier, filters)"},
+               bias});
+  set_weights({"BatchNormalization"}, {{"gamma", "(C,)", "scale"},
+                                       {"beta", "(C,)", "center"},
+                                       {"moving_mean", "(C,)"},
+                                       {"moving_variance", "(C,)"}});
+  set_weights({"PReLU"}, {{"alpha", "the input shape, 1 on shared_axes"}});
   for (auto& l : t) {
     for (const auto& k : base_read())
       if (!l.find_read(k.key)) l.read.push_back(k);
@@ -322,16 +344,20 @@ std::string config_keys_markdown() {
       "computed as Keras/Larq compute them, or the layer is `unsupported` with the reason shown; "
       "*ignored* keys cannot change an inference result. Any other key makes the layer "
       "`unsupported` with reason `CONFIG_KEY`.\n\n"
-      "| Class | Read (values computed) | Ignored |\n|---|---|---|\n";
+      "| Class | Read (values computed) | Ignored | Weights (Keras order) |\n|---|---|---|---|\n";
   for (const auto& l : layer_table()) {
-    std::string read, ign;
+    std::string read, ign, w;
+    for (const auto& x : l.weights)
+      w += (w.empty() ? "`" : "; `") + std::string(x.name) + "` " + x.shape +
+           (x.unless_false ? std::string(" if ") + x.unless_false : std::string());
     for (const auto& k : l.read) {
       if (!read.empty()) read += "; ";
       read += std::string("`") + k.key + "`" + (k.required ? " (required)" : "");
       if (std::string(k.values) != "any") read += ": " + std::string(k.values);
     }
     for (const auto& k : l.ignored) ign += (ign.empty() ? "`" : ", `") + k.key + "`";
-    s += "| " + l.class_name + (std::string(l.family) == "Larq" ? " (Larq)" : "") + " | " + read + " | " + ign + " |\n";
+    s += "| " + l.class_name + (std::string(l.family) == "Larq" ? " (Larq)" : "") + " | " + read + " | " + ign + " | " + w +
+         " |\n";
   }
   s += "\nWhy the ignored keys cannot change a result:\n\n";
   std::map<std::string, std::vector<std::string>> by_why;

@@ -330,30 +330,18 @@ std::optional<std::vector<std::string>> variable_order(const std::string& c, con
     return cfg.is_object() && cfg.contains(k) && cfg[k].is_boolean() ? cfg[k].get<bool>() : d;
   };
   std::vector<std::string> v;
-  if (c == "Conv2D" || c == "QuantConv2D" || c == "Dense" || c == "QuantDense" ||
-      c == "Conv1D" || c == "QuantConv1D" || c == "Conv3D" || c == "QuantConv3D" ||
-      c == "Conv2DTranspose" || c == "QuantConv2DTranspose") {
+  if (const LayerInfo* info = find_layer_info(c)) {
+    for (const auto& w : info->weights)
+      if (!w.unless_false || flag(w.unless_false, true)) v.push_back(w.name);
+    return v;
+  }
+  // Classes BitLens refuses whose files must still load, so the refusal can name the layer.
+  if (c == "Conv3D" || c == "QuantConv3D" || c == "Conv2DTranspose" || c == "QuantConv2DTranspose") {
     v = {"kernel"};
     if (flag("use_bias", true)) v.push_back("bias");
-  } else if (c == "DepthwiseConv2D" || c == "QuantDepthwiseConv2D") {
-    v = {"depthwise_kernel"};
-    if (flag("use_bias", true)) v.push_back("bias");
-  } else if (c == "SeparableConv2D" || c == "QuantSeparableConv2D") {
-    v = {"depthwise_kernel", "pointwise_kernel"};
-    if (flag("use_bias", true)) v.push_back("bias");
-  } else if (c == "PReLU") {
-    v = {"alpha"};
-  } else if (c == "BatchNormalization") {
-    if (flag("scale", true)) v.push_back("gamma");
-    if (flag("center", true)) v.push_back("beta");
-    v.push_back("moving_mean");
-    v.push_back("moving_variance");
-  } else if (find_layer_info(c)) {
-    // known layer without weights
-  } else {
-    return std::nullopt;
+    return v;
   }
-  return v;
+  return std::nullopt;
 }
 
 }  // namespace bitlens::frontend

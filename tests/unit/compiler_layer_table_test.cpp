@@ -16,6 +16,7 @@
 #include "bitlens/layer_table.hpp"
 #include "bitlens/model.hpp"
 #include "differential/random_model.hpp"
+#include "frontend/assemble.hpp"
 #include "passes/import.hpp"
 
 using namespace bitlens;
@@ -88,4 +89,25 @@ TEST(LayerTable, LoweringSectionOfTheDocsIsGenerated) {
   EXPECT_NE(want.find("| QuantConv2D, Conv2D, QuantDepthwiseConv2D"), std::string::npos);
   EXPECT_NE(want.find("conv2d: `bl_bconv2d` > `bl_bwconv2d` > `bl_conv2d`"), std::string::npos);
   EXPECT_NE(want.find("| Cropping1D, Cropping2D | `crop` | crop: `bl_crop_f32` |"), std::string::npos);
+}
+
+// The weights the table lists per class are the ones real layers carry: every layer of the
+// bundled files (names as stored in the file) and of 300 random models has exactly the
+// variables the table gives for its config.
+TEST(LayerTable, WeightsListedAreTheOnesLayersCarry) {
+  std::set<std::string> classes;
+  auto check = [&](const Model& m, const std::string& what) {
+    for (const auto& l : m.layers) {
+      const auto order = frontend::variable_order(l.class_name, l.config);
+      if (!order) continue;
+      std::set<std::string> want(order->begin(), order->end()), have;
+      for (const auto& [name, a] : l.weights) have.insert(name);
+      EXPECT_EQ(have, want) << what << ": '" << l.name << "' (" << l.class_name << ")";
+      if (!want.empty()) classes.insert(l.class_name);
+    }
+  };
+  for (const auto& e : fs::directory_iterator(BITLENS_MODELS_DIR))
+    if (e.path().extension() == ".h5") check(load_model(e.path()), e.path().filename().string());
+  for (uint64_t seed = 1; seed <= 300 && !HasFailure(); ++seed) check(diff::generate(seed).model, "random model " + std::to_string(seed));
+  EXPECT_GE(classes.size(), 8u) << "too few classes with weights reached";
 }

@@ -4,9 +4,13 @@
 // inference result (initializers, regularizers, constraints, ...). A key in neither list makes
 // the layer `unsupported` (reason CONFIG_KEY) instead of being dropped silently.
 //
-// Read by the loader's config checks (types), the importer and the reference interpreter
-// (unknown keys, generic values such as dtype) and docs/decisions.md (generated, checked by a
-// test).
+// Also each class's variables in Keras' order (the loader names a .keras file's vars/0, vars/1,
+// ... by them). The import half of the table, the function that lowers each class to IR ops, is
+// core/passes/import_layers.cpp.
+//
+// Read by the loader's config checks (types) and weight naming, the importer and the reference
+// interpreter (unknown keys, generic values such as dtype), the GUI's details panel and
+// docs/decisions.md (generated, checked by a test).
 #pragma once
 
 #include <optional>
@@ -51,11 +55,20 @@ struct IgnoredKey {
   const char* why;  // why it cannot change inference (docs)
 };
 
+// A variable the layer stores, in Keras' variable order (trainable first); present unless the
+// boolean config key `unless_false` is false.
+struct WeightSpec {
+  const char* name;   // "kernel", "bias", "moving_mean", ...
+  const char* shape;  // for the docs: "(kh, kw, C/groups, filters)"
+  const char* unless_false = nullptr;  // "use_bias", "scale", "center"
+};
+
 struct LayerInfo {
   std::string class_name;
   const char* family;  // "Keras" or "Larq"
   std::vector<ConfigKey> read;
   std::vector<IgnoredKey> ignored;
+  std::vector<WeightSpec> weights = {};
   const ConfigKey* find_read(const std::string& key) const;
   bool ignores(const std::string& key) const;
 };
