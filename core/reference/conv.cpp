@@ -220,4 +220,11 @@ Array dense(const OpContext& ctx, const Inputs& in) {
   return y;
 }
 
+void add_conv_ops(OpTable& t) {
+  for (const char* c : {"Conv2D", "QuantConv2D", "Convolution2D"}) t[c] = conv2d;
+  for (const char* c : {"DepthwiseConv2D", "QuantDepthwiseConv2D"}) t[c] = depthwise_conv2d;
+  for (const char* c : {"SeparableConv2D", "QuantSeparableConv2D", "SeparableConvolution2D"}) t[c] = separable_conv2d;
+  for (const char* c : {"Dense", "QuantDense"}) t[c] = dense;
+}
+
 }  // namespace bitlens::ref

@@ -263,4 +263,19 @@ Array tf_op_lambda(const OpContext& ctx, const Inputs& in) {
                   "abs, identity");
 }
 
+void add_elementwise_ops(OpTable& t) {
+  t["Activation"] = activation_layer;
+  t["ReLU"] = relu_layer;
+  t["LeakyReLU"] = leaky_relu_layer;
+  t["ELU"] = elu_layer;
+  t["PReLU"] = prelu_layer;
+  t["Softmax"] = softmax_layer;
+  t["Rescaling"] = rescaling;
+  for (const char* c : {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}) {
+    const std::string op = c;
+    t[c] = [op](const OpContext& x, const Inputs& i) { return merge(x, i, op); };
+  }
+  t["TFOpLambda"] = tf_op_lambda;
+}
+
 }  // namespace bitlens::ref

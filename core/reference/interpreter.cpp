@@ -13,7 +13,6 @@ namespace {
 
 using ref::Inputs;
 using ref::OpContext;
-using OpFn = std::function<Array(const OpContext&, const Inputs&)>;
 
 Array identity(const OpContext& ctx, const Inputs& in) {
   ref::require_inputs(ctx.layer, in, 1);
@@ -54,54 +53,20 @@ Array input_layer(const OpContext& ctx, const Inputs& in) {
   return x;
 }
 
-const std::map<std::string, OpFn>& op_table() {
-  static const std::map<std::string, OpFn> table = [] {
-    std::map<std::string, OpFn> t;
+// Every file of core/reference registers the classes it defines, next to their definitions.
+const ref::OpTable& op_table() {
+  static const ref::OpTable table = [] {
+    ref::OpTable t;
     t["InputLayer"] = input_layer;
-    for (const char* c : {"Conv2D", "QuantConv2D", "Convolution2D"}) t[c] = ref::conv2d;
-    for (const char* c : {"DepthwiseConv2D", "QuantDepthwiseConv2D"}) t[c] = ref::depthwise_conv2d;
-    for (const char* c : {"SeparableConv2D", "QuantSeparableConv2D", "SeparableConvolution2D"})
-      t[c] = ref::separable_conv2d;
-    for (const char* c : {"Dense", "QuantDense"}) t[c] = ref::dense;
-    t["BatchNormalization"] = ref::batch_norm;
-    for (const char* c : {"MaxPooling2D", "MaxPool2D"})
-      t[c] = [](const OpContext& x, const Inputs& i) { return ref::pool2d(x, i, true); };
-    for (const char* c : {"AveragePooling2D", "AvgPool2D"})
-      t[c] = [](const OpContext& x, const Inputs& i) { return ref::pool2d(x, i, false); };
-    for (const char* c : {"GlobalAveragePooling2D", "GlobalAvgPool2D"})
-      t[c] = [](const OpContext& x, const Inputs& i) { return ref::global_pool2d(x, i, false); };
-    for (const char* c : {"GlobalMaxPooling2D", "GlobalMaxPool2D"})
-      t[c] = [](const OpContext& x, const Inputs& i) { return ref::global_pool2d(x, i, true); };
-    for (const char* c : {"Conv1D", "QuantConv1D"}) t[c] = ref::conv1d;
-    t["MaxPooling1D"] = [](const OpContext& x, const Inputs& i) { return ref::pool1d(x, i, true); };
-    t["AveragePooling1D"] = [](const OpContext& x, const Inputs& i) { return ref::pool1d(x, i, false); };
-    t["GlobalAveragePooling1D"] = [](const OpContext& x, const Inputs& i) { return ref::global_pool1d(x, i, false); };
-    t["GlobalMaxPooling1D"] = [](const OpContext& x, const Inputs& i) { return ref::global_pool1d(x, i, true); };
-    t["ZeroPadding1D"] = ref::zero_padding1d;
-    t["UpSampling1D"] = [](const OpContext& x, const Inputs& i) { return ref::upsampling(x, i, true); };
-    t["UpSampling2D"] = [](const OpContext& x, const Inputs& i) { return ref::upsampling(x, i, false); };
-    t["Flatten"] = ref::flatten;
-    t["Reshape"] = ref::reshape;
-    t["ZeroPadding2D"] = ref::zero_padding2d;
-    t["Cropping1D"] = [](const OpContext& x, const Inputs& i) { return ref::cropping(x, i, true); };
-    t["Cropping2D"] = [](const OpContext& x, const Inputs& i) { return ref::cropping(x, i, false); };
-    t["Concatenate"] = ref::concatenate;
-    t["Activation"] = ref::activation_layer;
-    t["ReLU"] = ref::relu_layer;
-    t["LeakyReLU"] = ref::leaky_relu_layer;
-    t["ELU"] = ref::elu_layer;
-    t["PReLU"] = ref::prelu_layer;
-    t["Softmax"] = ref::softmax_layer;
-    t["Rescaling"] = ref::rescaling;
-    for (const char* c : {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}) {
-      const std::string op = c;
-      t[c] = [op](const OpContext& x, const Inputs& i) { return ref::merge(x, i, op); };
-    }
-    t["TFOpLambda"] = ref::tf_op_lambda;
     // Identity at inference.
     for (const char* c : {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
                           "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"})
       t[c] = identity;
+    ref::add_conv_ops(t);
+    ref::add_normalize_pool_ops(t);
+    ref::add_one_d_ops(t);
+    ref::add_shape_ops(t);
+    ref::add_elementwise_ops(t);
     return t;
   }();
   return table;

@@ -144,4 +144,16 @@ Array global_pool2d(const OpContext& ctx, const Inputs& in, bool is_max) {
   return y;
 }
 
+void add_normalize_pool_ops(OpTable& t) {
+  t["BatchNormalization"] = batch_norm;
+  for (const char* c : {"MaxPooling2D", "MaxPool2D"})
+    t[c] = [](const OpContext& x, const Inputs& i) { return pool2d(x, i, true); };
+  for (const char* c : {"AveragePooling2D", "AvgPool2D"})
+    t[c] = [](const OpContext& x, const Inputs& i) { return pool2d(x, i, false); };
+  for (const char* c : {"GlobalAveragePooling2D", "GlobalAvgPool2D"})
+    t[c] = [](const OpContext& x, const Inputs& i) { return global_pool2d(x, i, false); };
+  for (const char* c : {"GlobalMaxPooling2D", "GlobalMaxPool2D"})
+    t[c] = [](const OpContext& x, const Inputs& i) { return global_pool2d(x, i, true); };
+}
+
 }  // namespace bitlens::ref

@@ -119,4 +119,15 @@ Array upsampling(const OpContext& ctx, const Inputs& in, bool one_d) {
   return one_d ? drop_height(std::move(y)) : y;
 }
 
+void add_one_d_ops(OpTable& t) {
+  for (const char* c : {"Conv1D", "QuantConv1D"}) t[c] = conv1d;
+  t["MaxPooling1D"] = [](const OpContext& x, const Inputs& i) { return pool1d(x, i, true); };
+  t["AveragePooling1D"] = [](const OpContext& x, const Inputs& i) { return pool1d(x, i, false); };
+  t["GlobalAveragePooling1D"] = [](const OpContext& x, const Inputs& i) { return global_pool1d(x, i, false); };
+  t["GlobalMaxPooling1D"] = [](const OpContext& x, const Inputs& i) { return global_pool1d(x, i, true); };
+  t["ZeroPadding1D"] = zero_padding1d;
+  t["UpSampling1D"] = [](const OpContext& x, const Inputs& i) { return upsampling(x, i, true); };
+  t["UpSampling2D"] = [](const OpContext& x, const Inputs& i) { return upsampling(x, i, false); };
+}
+
 }  // namespace bitlens::ref

@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,8 +71,6 @@ Array global_pool2d(const OpContext& ctx, const Inputs& in, bool is_max);
 Array flatten(const OpContext& ctx, const Inputs& in);
 Array reshape(const OpContext& ctx, const Inputs& in);
 Array zero_padding2d(const OpContext& ctx, const Inputs& in);
-// Cropping1D (default 1 step at each end) and Cropping2D (default none): x[:, t:H-b, l:W-r, :].
-Array cropping(const OpContext& ctx, const Inputs& in, bool one_d);
 Array concatenate(const OpContext& ctx, const Inputs& in);
 Array activation_layer(const OpContext& ctx, const Inputs& in);
 Array relu_layer(const OpContext& ctx, const Inputs& in);
@@ -82,6 +82,16 @@ Array rescaling(const OpContext& ctx, const Inputs& in);
 // Add, Subtract, Multiply, Average, Maximum, Minimum (NumPy broadcasting).
 Array merge(const OpContext& ctx, const Inputs& in, const std::string& op);
 Array tf_op_lambda(const OpContext& ctx, const Inputs& in);
+
+// ---- the interpreter's table: class name -> definition ----
+using OpFn = std::function<Array(const OpContext&, const Inputs&)>;
+using OpTable = std::map<std::string, OpFn>;
+// Each file adds the classes it defines (a new layer: its definition and its row, one file).
+void add_conv_ops(OpTable& t);            // conv.cpp
+void add_normalize_pool_ops(OpTable& t);  // normalize_pool.cpp
+void add_one_d_ops(OpTable& t);           // one_d.cpp
+void add_shape_ops(OpTable& t);           // shape_ops.cpp
+void add_elementwise_ops(OpTable& t);     // elementwise.cpp
 
 // ---- helpers shared by the ops ----
 

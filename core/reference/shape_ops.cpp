@@ -106,6 +106,43 @@ Array zero_padding2d(const OpContext& ctx, const Inputs& in) {
   return pad_nhwc(x, t, b, l, r, 0.0f);
 }
 
+Array concatenate(const OpContext& ctx, const Inputs& in) {
+  const Layer& layer = ctx.layer;
+  if (in.empty()) fail(layer, "has no inputs");
+  const int64_t rank = static_cast<int64_t>(in[0]->shape.size());
+  int64_t axis = cfg_int(layer, "axis", -1);
+  if (axis < 0) axis += rank;
+  if (axis < 1 || axis >= rank)
+    fail(layer, "axis = " + std::to_string(cfg_int(layer, "axis", -1)) +
+                    " is out of range for inputs of rank " + std::to_string(rank));
+  std::vector<int64_t> shape = in[0]->shape;
+  shape[static_cast<size_t>(axis)] = 0;
+  for (const Array* a : in) {
+    bool ok = static_cast<int64_t>(a->shape.size()) == rank;
+    for (int64_t d = 0; ok && d < rank; ++d)
+      if (d != axis && a->shape[static_cast<size_t>(d)] != in[0]->shape[static_cast<size_t>(d)])
+        ok = false;
+    if (!ok)
+      fail(layer, "inputs " + shape_tuple(in[0]->shape) + " and " + shape_tuple(a->shape) +
+                      " differ outside the concatenation axis " + std::to_string(axis));
+    shape[static_cast<size_t>(axis)] += a->shape[static_cast<size_t>(axis)];
+  }
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= shape[static_cast<size_t>(d)];
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= shape[static_cast<size_t>(d)];
+  Array y{shape, {}};
+  y.data.reserve(static_cast<size_t>(y.size()));
+  for (int64_t o = 0; o < outer; ++o)
+    for (const Array* a : in) {
+      const int64_t chunk = a->shape[static_cast<size_t>(axis)] * inner;
+      y.data.insert(y.data.end(), a->data.begin() + o * chunk, a->data.begin() + (o + 1) * chunk);
+    }
+  return y;
+}
+
+namespace {
+
+// Cropping1D (default 1 step at each end) and Cropping2D (default none): x[:, t:H-b, l:W-r, :].
 Array cropping(const OpContext& ctx, const Inputs& in, bool one_d) {
   const Layer& layer = ctx.layer;
   require_inputs(layer, in, 1);
@@ -152,38 +189,15 @@ Array cropping(const OpContext& ctx, const Inputs& in, bool one_d) {
   return y;
 }
 
-Array concatenate(const OpContext& ctx, const Inputs& in) {
-  const Layer& layer = ctx.layer;
-  if (in.empty()) fail(layer, "has no inputs");
-  const int64_t rank = static_cast<int64_t>(in[0]->shape.size());
-  int64_t axis = cfg_int(layer, "axis", -1);
-  if (axis < 0) axis += rank;
-  if (axis < 1 || axis >= rank)
-    fail(layer, "axis = " + std::to_string(cfg_int(layer, "axis", -1)) +
-                    " is out of range for inputs of rank " + std::to_string(rank));
-  std::vector<int64_t> shape = in[0]->shape;
-  shape[static_cast<size_t>(axis)] = 0;
-  for (const Array* a : in) {
-    bool ok = static_cast<int64_t>(a->shape.size()) == rank;
-    for (int64_t d = 0; ok && d < rank; ++d)
-      if (d != axis && a->shape[static_cast<size_t>(d)] != in[0]->shape[static_cast<size_t>(d)])
-        ok = false;
-    if (!ok)
-      fail(layer, "inputs " + shape_tuple(in[0]->shape) + " and " + shape_tuple(a->shape) +
-                      " differ outside the concatenation axis " + std::to_string(axis));
-    shape[static_cast<size_t>(axis)] += a->shape[static_cast<size_t>(axis)];
-  }
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= shape[static_cast<size_t>(d)];
-  for (int64_t d = axis + 1; d < rank; ++d) inner *= shape[static_cast<size_t>(d)];
-  Array y{shape, {}};
-  y.data.reserve(static_cast<size_t>(y.size()));
-  for (int64_t o = 0; o < outer; ++o)
-    for (const Array* a : in) {
-      const int64_t chunk = a->shape[static_cast<size_t>(axis)] * inner;
-      y.data.insert(y.data.end(), a->data.begin() + o * chunk, a->data.begin() + (o + 1) * chunk);
-    }
-  return y;
+}  // namespace
+
+void add_shape_ops(OpTable& t) {
+  t["Flatten"] = flatten;
+  t["Reshape"] = reshape;
+  t["ZeroPadding2D"] = zero_padding2d;
+  t["Cropping1D"] = [](const OpContext& x, const Inputs& i) { return cropping(x, i, true); };
+  t["Cropping2D"] = [](const OpContext& x, const Inputs& i) { return cropping(x, i, false); };
+  t["Concatenate"] = concatenate;
 }
 
 }  // namespace bitlens::ref
