@@ -145,29 +145,29 @@ void add_mac_ops(std::vector<KernelOp>& r) {
   using K = KernelClass;
   using B = Mac<bl_bconv2d_params, uint32_t>;
   r.push_back(registration(Op::Conv2D, K::Binary,
-                           B{"bl_bconv2d", "bl_bconv2d_params", bconv2d_params, bl_bconv2d, nullptr, bl_bconv2d_scratch_size}));
+                           B{"bl_bconv2d", "bl_bconv2d_params", mac_params<bl_bconv2d_params>, bl_bconv2d, nullptr, bl_bconv2d_scratch_size}));
   r.push_back(registration(Op::Conv2D, K::BinaryWeights,
-                           Mac<bl_bwconv2d_params, float>{"bl_bwconv2d", "bl_bwconv2d_params", bwconv2d_params,
+                           Mac<bl_bwconv2d_params, float>{"bl_bwconv2d", "bl_bwconv2d_params", mac_params<bl_bwconv2d_params>,
                                                           bl_bwconv2d, nullptr, bl_bwconv2d_scratch_size}));
   r.push_back(registration(Op::Conv2D, K::Float,
-                           Mac<bl_conv2d_params, float>{"bl_conv2d", "bl_conv2d_params", conv2d_params, nullptr, bl_conv2d}));
+                           Mac<bl_conv2d_params, float>{"bl_conv2d", "bl_conv2d_params", mac_params<bl_conv2d_params>, nullptr, bl_conv2d}));
   r.push_back(registration(Op::DepthwiseConv2D, K::Binary,
-                           Mac<bl_bdepthwise_params, uint32_t>{"bl_bdepthwise", "bl_bdepthwise_params", bdepthwise_params,
+                           Mac<bl_bdepthwise_params, uint32_t>{"bl_bdepthwise", "bl_bdepthwise_params", mac_params<bl_bdepthwise_params>,
                                                                bl_bdepthwise, nullptr, bl_bdepthwise_scratch_size}));
   r.push_back(registration(Op::DepthwiseConv2D, K::BinaryWeights,
                            Mac<bl_bwdepthwise_params, float>{"bl_bwdepthwise", "bl_bwdepthwise_params",
-                                                             bwdepthwise_params, nullptr, bl_bwdepthwise}));
+                                                             mac_params<bl_bwdepthwise_params>, nullptr, bl_bwdepthwise}));
   r.push_back(registration(Op::DepthwiseConv2D, K::Float,
-                           Mac<bl_depthwise_params, float>{"bl_depthwise", "bl_depthwise_params", depthwise_params,
+                           Mac<bl_depthwise_params, float>{"bl_depthwise", "bl_depthwise_params", mac_params<bl_depthwise_params>,
                                                            nullptr, bl_depthwise}));
   r.push_back(registration(Op::Dense, K::Binary,
-                           Mac<bl_bdense_params, uint32_t>{"bl_bdense", "bl_bdense_params", bdense_params, bl_bdense,
+                           Mac<bl_bdense_params, uint32_t>{"bl_bdense", "bl_bdense_params", mac_params<bl_bdense_params>, bl_bdense,
                                                            nullptr, bl_bdense_scratch_size}));
   r.push_back(registration(Op::Dense, K::BinaryWeights,
-                           Mac<bl_bwdense_params, float>{"bl_bwdense", "bl_bwdense_params", bwdense_params, nullptr,
+                           Mac<bl_bwdense_params, float>{"bl_bwdense", "bl_bwdense_params", mac_params<bl_bwdense_params>, nullptr,
                                                          bl_bwdense}));
   r.push_back(registration(Op::Dense, K::Float,
-                           Mac<bl_dense_params, float>{"bl_dense", "bl_dense_params", dense_params, nullptr, bl_dense}));
+                           Mac<bl_dense_params, float>{"bl_dense", "bl_dense_params", mac_params<bl_dense_params>, nullptr, bl_dense}));
 }
 
 }  // namespace bitlens::ops

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #include "bitlens/bl_kernels.h"
 #include "bitlens/ir.hpp"
@@ -13,15 +14,29 @@ bl_conv_geom conv_geom(const Graph& g, const Node& n);
 bl_output output_stage(const Node& n);
 bl_bpad binary_pad(const Node& n);
 
-bl_bconv2d_params bconv2d_params(const Graph& g, const Node& n);
-bl_bdepthwise_params bdepthwise_params(const Graph& g, const Node& n);
-bl_bdense_params bdense_params(const Graph& g, const Node& n);
-bl_bwconv2d_params bwconv2d_params(const Graph& g, const Node& n);
-bl_bwdepthwise_params bwdepthwise_params(const Graph& g, const Node& n);
-bl_bwdense_params bwdense_params(const Graph& g, const Node& n);
-bl_conv2d_params conv2d_params(const Graph& g, const Node& n);
-bl_depthwise_params depthwise_params(const Graph& g, const Node& n);
-bl_dense_params dense_params(const Graph& g, const Node& n);
+// The parameter struct of any of the nine MAC kernels (conv2d, depthwise, dense; binary,
+// binary-weights, float): every field the struct has, filled from the node (the field printer
+// in mac.cpp prints the same fields in the same order).
+template <class P>
+P mac_params(const Graph& g, const Node& n) {
+  P p{};
+  if constexpr (requires { p.g; }) {
+    p.g = conv_geom(g, n);
+  } else {
+    p.n_in = static_cast<int32_t>(g.tensors[n.inputs[0]].elements());
+    p.n_out = static_cast<int32_t>(g.tensors[n.outputs[0]].elements());
+  }
+  if constexpr (requires { p.depth_multiplier; }) p.depth_multiplier = n.conv.depth_multiplier;
+  if constexpr (requires { p.pad; }) p.pad = binary_pad(n);
+  if constexpr (requires { p.pad_value; }) p.pad_value = n.conv.pad_value;
+  if constexpr (std::is_same_v<decltype(p.weights), const uint32_t*>)
+    p.weights = n.weight_bits.data();
+  else
+    p.weights = n.weights.data();
+  p.out = output_stage(n);
+  if constexpr (requires { p.groups; }) p.groups = n.conv.groups;
+  return p;
+}
 bl_pool_params pool_params(const Graph& g, const Node& n);
 
 // The activation step of a node: an Activation node's whole work, or a conv/dense layer's own
