@@ -115,16 +115,22 @@ Command analyze_command(CLI::App& root) {
       "\n\n"
       "Exit status: 0 report produced (also with unsupported layers), 2 unusable input.");
   add_models(cmd, o->models, "the Keras model (.h5 or .keras)");
-  cmd->add_flag("--json", o->as_json, "print one JSON document instead (schema: docs/report-format.md)");
+  CLI::Option* json_flag = cmd->add_flag("--json", o->as_json, "print one JSON document instead (schema: docs/report-format.md)");
   add_compile_options(cmd, o->compile);
-  cmd->add_option("--width", o->width, "fit the text report to N columns (clamped to 80..160, default 100)")
-      ->option_text("N");
-  cmd->add_option("--board", o->board, "also check whether the model fits board B (see 'bitlens boards')")
-      ->option_text("B");
+  CLI::Option* width =
+      cmd->add_option("--width", o->width, "fit the text report to N columns (clamped to 80..160, default 100)")
+          ->option_text("N");
+  CLI::Option* board =
+      cmd->add_option("--board", o->board, "also check whether the model fits board B (see 'bitlens boards')")
+          ->option_text("B");
+  // The dump replaces the report, so the report's own options would be dropped unsaid.
   cmd->add_option("--dump-ir", o->dump_ir,
                   "print the compiler's graph after pass PASS (listed below) instead of the report")
       ->option_text("PASS")
-      ->check(CLI::IsMember(pass_names));
+      ->check(CLI::IsMember(pass_names))
+      ->excludes(json_flag)
+      ->excludes(width)
+      ->excludes(board);
   return {cmd, [o, cmd]() -> int {
             const std::string& file = single_model(cmd, o->models);
             try {

@@ -106,6 +106,11 @@ TEST(Pipeline, AnalyzeDumpIrPrintsTheDumpAfterThePass) {
     EXPECT_EQ(r.out, "// after pass '" + pass + "'\n" + d.text.at(pass));
     EXPECT_EQ(r.err, "");
   }
+  // The dump replaces the report: the report's options are refused with it, not dropped.
+  const auto both = cli_test::run_cli("analyze " + model.string() + " --dump-ir=select --json", dir);
+  EXPECT_EQ(both.status, 2);
+  EXPECT_EQ(both.out, "");
+  EXPECT_EQ(both.err, "bitlens: error: analyze: --json excludes --dump-ir (see 'bitlens help analyze')\n");
   const auto bad = cli_test::run_cli("analyze " + model.string() + " --dump-ir=optimize", dir);
   EXPECT_EQ(bad.status, 2);
   EXPECT_EQ(bad.out, "");
