@@ -38,22 +38,6 @@ const Node* largest_output(const CompileResult& c, int64_t& bytes) {
 
 }  // namespace
 
-std::string byte_size_text(int64_t bytes) {
-  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024.0 && u < 6) {
-    v /= 1024.0;
-    ++u;
-  }
-  char buf[64];
-  if (u == 0)
-    std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
-  else
-    std::snprintf(buf, sizeof buf, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
-  return buf;
-}
-
 std::optional<std::string> host_limit_violation(const CompileResult& c, int64_t batch, RunKind kind,
                                                 const HostLimits& lim) {
   const Graph& g = c.graph;

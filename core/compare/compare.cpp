@@ -267,17 +267,7 @@ CompareResult compare_variants(const std::vector<VariantSpec>& specs, const Comp
 
 namespace {
 
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
-std::string sci(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, v == 0 ? "%.0f" : "%.3g", v);
-  return buf;
-}
+std::string sci(double v) { return v == 0 ? fixed(v, 0) : significant(v, 3); }
 
 std::string fit(const std::string& s, size_t w) { return s.size() <= w ? s : s.substr(0, w - 3) + "..."; }
 

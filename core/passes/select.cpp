@@ -2,19 +2,18 @@
 // format and insert pack (f32 -> s1) / unpack (s1 -> f32) steps where formats differ.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 
+#include "bitlens/format.hpp"
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
 
 namespace bitlens::passes {
 namespace {
 
+// A pad value as reasons spell it: one decimal ("1.0", "0.5") unless it needs more digits.
 std::string fmt_value(float v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", static_cast<double>(v));
-  if (std::fabs(v - std::round(v * 10) / 10) > 1e-6f) std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
-  return buf;
+  const double d = v;
+  return std::fabs(v - std::round(v * 10) / 10) > 1e-6f ? short_number(d) : fixed(d, 1);
 }
 
 void set_kernel(Node& n, const ops::KernelOp& k) {

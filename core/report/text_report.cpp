@@ -13,11 +13,7 @@ namespace {
 
 std::string bytes_str(int64_t b) {
   std::string s = with_commas(b) + " B";
-  if (b >= 1024) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, " (%.2f KiB)", static_cast<double>(b) / 1024.0);
-    s += buf;
-  }
+  if (b >= 1024) s += " (" + fixed(static_cast<double>(b) / 1024.0, 2) + " KiB)";
   return s;
 }
 
@@ -103,11 +99,7 @@ std::string bar(double fraction, int width) {
   return std::string(static_cast<size_t>(n), '|') + std::string(static_cast<size_t>(width - n), ' ');
 }
 
-std::string pct(double f) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%.1f%%", f * 100.0);
-  return buf;
-}
+std::string pct(double f) { return percent(f); }
 
 }  // namespace
 

@@ -228,11 +228,7 @@ std::vector<Array> run_qemu(const CompileResult& c, const ValidateOptions& o, co
   return outs;
 }
 
-std::string sci(double v) {
-  std::ostringstream s;
-  s << std::scientific << std::setprecision(3) << v;
-  return s.str();
-}
+std::string sci(double v) { return scientific(v); }
 
 }  // namespace
 

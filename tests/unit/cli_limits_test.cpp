@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "bitlens/compiler.hpp"
+#include "bitlens/format.hpp"
 #include "support/keras_builder.hpp"
 #include "bitlens/limits.hpp"
 #include "bitlens/model.hpp"

@@ -14,6 +14,21 @@ std::string with_commas(int64_t v);
 // printf's "%g": 6 significant digits, no trailing zeros ("1", "0.5", "-1e-07").
 std::string short_number(double v);
 
+// printf's "%.Ng": `digits` significant digits ("0.00123", "1.23e+06").
+std::string significant(double v, int digits);
+
+// `digits` decimals: fixed(0.12345, 3) = "0.123".
+std::string fixed(double v, int digits);
+
+// A fraction as a percentage with one decimal: 0.0612 -> "6.1%".
+std::string percent(double fraction);
+
+// 3 significant digits in scientific notation: "1.234e-05" (validate's metrics).
+std::string scientific(double v);
+
+// A byte count in binary units, for limits: "512 B", "1.5 KiB", "64 MiB".
+std::string byte_size_text(int64_t bytes);
+
 // Python's spelling, as Keras and numpy print shapes in their messages: "(2, 3)", "(5,)", "()".
 std::string shape_tuple(const std::vector<int64_t>& shape);
 

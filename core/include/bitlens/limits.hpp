@@ -41,7 +41,4 @@ std::optional<std::string> host_limit_violation(const CompileResult& compiled, i
 void check_host_limits(const CompileResult& compiled, int64_t batch, RunKind kind = RunKind::Kernels,
                        const HostLimits& limits = {});
 
-// "2.0 GiB", "512 MiB", "640 B": binary units, one decimal above 10 KiB.
-std::string byte_size_text(int64_t bytes);
-
 }  // namespace bitlens
