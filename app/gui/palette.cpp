@@ -1,6 +1,10 @@
 // Okabe-Ito palette per kernel class (see palette.hpp).
 #include "palette.hpp"
 
+#include <QApplication>
+#include <QLegend>
+#include <QPalette>
+
 namespace bitlens::gui {
 
 const KernelStyle& kernel_style(KernelClass k) {
@@ -51,6 +55,19 @@ QColor series_colour(int i) {
                                    QColor(0xE6, 0x9F, 0x00), QColor(0xCC, 0x79, 0xA7), QColor(0x56, 0xB4, 0xE9),
                                    QColor(0xF0, 0xE4, 0x42), QColor(0x00, 0x00, 0x00)};
   return colours[((i % 8) + 8) % 8];
+}
+
+QChart* new_chart(const QString& title) {
+  auto* c = new QChart;
+  const QPalette pal = QApplication::palette();
+  if (pal.color(QPalette::Window).lightness() < 128) c->setTheme(QChart::ChartThemeDark);
+  c->setBackgroundBrush(pal.color(QPalette::Base));
+  c->setTitleBrush(pal.color(QPalette::Text));
+  c->legend()->setLabelColor(pal.color(QPalette::Text));
+  c->setTitle(title);
+  c->setMargins(QMargins(4, 4, 4, 4));
+  c->legend()->setAlignment(Qt::AlignBottom);
+  return c;
 }
 
 }  // namespace bitlens::gui

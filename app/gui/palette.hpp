@@ -3,6 +3,7 @@
 // also carries the badge text, so colour is never the only cue.
 #pragma once
 
+#include <QChart>
 #include <QColor>
 #include <QString>
 #include <array>
@@ -28,6 +29,10 @@ constexpr std::array<KernelClass, 6> kAllKernelClasses = {
 // Colours of graph chrome that do not depend on the kernel class.
 QColor edge_colour(bool dark_background);
 QColor highlight_colour();  // selection / search hit outline
+
+// An empty chart titled `title` in the system palette's colours (dark theme when the window
+// background is dark), as every chart of the app starts.
+QChart* new_chart(const QString& title);
 // Colour of an operation type ("sxor_s1_s1", ...): the kernel class it belongs to.
 QColor op_type_colour(const QString& op_type);
 // Colours for chart series that are not kernel classes (ROM, RAM, arena, lower bound, pie slices).

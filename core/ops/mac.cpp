@@ -71,12 +71,12 @@ bool has_bias(const Node& n) {
   return false;
 }
 
-// The layer's own non-clamp activation, applied in place after the kernel: softmax counts 15
-// per value as the Softmax op does, anything else 1.
+// The layer's own non-clamp activation, applied in place after the kernel: softmax counts as
+// the Softmax op does, anything else 1 per value.
 int64_t activation_macc(const Node& n, int64_t out_elems) {
   if (n.act.linear()) return 0;
   const bool softmax = n.act.kind == sem::ActivationKind::Softmax || n.act.kind == sem::ActivationKind::LogSoftmax;
-  return sat_mul(softmax ? 15 : 1, out_elems);
+  return sat_mul(softmax ? kSoftmaxMaccPerValue : 1, out_elems);
 }
 
 int64_t macc(const Graph& g, const Node& n) {

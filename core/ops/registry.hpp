@@ -46,6 +46,9 @@ struct KernelOp {
   std::string kernel_name(const Node& n) const { return name_of ? name_of(n) : name; }
 };
 
+// MACC per value of a softmax (ST's convention), as a layer or as a conv/dense activation.
+constexpr int64_t kSoftmaxMaccPerValue = 15;
+
 // ROM bytes of a constant array in the generated code: each is 4-byte aligned.
 template <class T>
 int64_t rom_bytes(const std::vector<T>& v) {

@@ -207,7 +207,7 @@ void add_tensor_ops(std::vector<KernelOp>& r) {
                  return n.act.kind == sem::ActivationKind::LogSoftmax ? "bl_log_softmax_f32" : "bl_activate_f32";
                }});
   r.push_back({.name = "bl_softmax_f32", .op = Op::Softmax, .cls = K::Float, .op_type = ff, .describe = softmax,
-               .explain = float_op<kSoftmax>, .macc = per_output<15>});
+               .explain = float_op<kSoftmax>, .macc = per_output<kSoftmaxMaccPerValue>});
   r.push_back({.name = "bl_add_f32", .op = Op::Add, .cls = K::Float, .op_type = ff, .describe = add,
                .explain = float_op<kAdd>, .macc = per_output<1>});
   r.push_back({.name = "bl_concat_s1", .op = Op::Concat, .cls = K::Binary, .op_type = "op_s1_s1",

@@ -20,20 +20,6 @@
 namespace bitlens::gui {
 namespace {
 
-// Charts follow the system palette: dark theme when the window background is dark.
-QChart* new_chart(const QString& title) {
-  auto* c = new QChart;
-  const QPalette pal = QApplication::palette();
-  if (pal.color(QPalette::Window).lightness() < 128) c->setTheme(QChart::ChartThemeDark);
-  c->setBackgroundBrush(pal.color(QPalette::Base));
-  c->setTitleBrush(pal.color(QPalette::Text));
-  c->legend()->setLabelColor(pal.color(QPalette::Text));
-  c->setTitle(title);
-  c->setMargins(QMargins(4, 4, 4, 4));
-  c->legend()->setAlignment(Qt::AlignBottom);
-  return c;
-}
-
 void style_axis(QAbstractAxis* a) {
   const QPalette pal = QApplication::palette();
   a->setLabelsColor(pal.color(QPalette::Text));

@@ -67,19 +67,6 @@ void fill_table(QTableWidget* t, const QAbstractItemModel& m) {
   }
 }
 
-QChart* new_chart(const QString& title) {
-  auto* c = new QChart;
-  const QPalette pal = QApplication::palette();
-  if (pal.color(QPalette::Window).lightness() < 128) c->setTheme(QChart::ChartThemeDark);
-  c->setBackgroundBrush(pal.color(QPalette::Base));
-  c->setTitleBrush(pal.color(QPalette::Text));
-  c->legend()->setLabelColor(pal.color(QPalette::Text));
-  c->setTitle(title);
-  c->setMargins(QMargins(4, 4, 4, 4));
-  c->legend()->setAlignment(Qt::AlignBottom);
-  return c;
-}
-
 void set_chart(QChartView* view, QChart* c) {
   QChart* old = view->chart();  // setChart does not delete the previous chart
   view->setChart(c);
