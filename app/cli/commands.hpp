@@ -26,6 +26,7 @@ Command variant_command(CLI::App& root);
 Command export_command(CLI::App& root);
 Command validate_command(CLI::App& root);
 Command boards_command(CLI::App& root);
+Command weights_command(CLI::App& root);
 
 // ---- shared option declarations (main.cpp) ----
 

@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
   app.footer("'bitlens help COMMAND' shows a command's options. --version prints the version.");
   std::vector<Command> commands = {analyze_command(app), run_command(app),    compare_command(app),
                                    variant_command(app), export_command(app), validate_command(app),
-                                   boards_command(app)};
+                                   boards_command(app),  weights_command(app)};
   for (auto& c : commands) {
     c.app->allow_extras();  // reported below with the command's own wording
     c.app->get_formatter()->column_width(26);

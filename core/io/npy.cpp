@@ -12,6 +12,7 @@
 #include <limits>
 #include <optional>
 #include <system_error>
+#include <type_traits>
 
 namespace bitlens {
 namespace {
@@ -416,11 +417,14 @@ Array read_npy(const std::filesystem::path& path, const LoadLimits& limits, NpyH
   return parse_npy(buf, name, limits, header);
 }
 
-std::string npy_bytes(const Array& a) {
-  if (static_cast<int64_t>(a.data.size()) != a.size())
-    throw ModelError("cannot write .npy: the array holds " + std::to_string(a.data.size()) +
-                     " values for shape " + shape_tuple(a.shape));
-  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_tuple(a.shape) + ", }";
+std::string npy_bytes_raw(const std::string& descr, const std::vector<int64_t>& shape, std::string_view data) {
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  const size_t item = descr.size() >= 3 ? static_cast<size_t>(descr[2] - '0') : 0;
+  if (item == 0 || data.size() != static_cast<size_t>(n) * item)
+    throw ModelError("cannot write .npy: " + std::to_string(data.size()) + " bytes of " + descr + " for shape " +
+                     shape_tuple(shape));
+  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape_tuple(shape) + ", }";
   // Version 1.0 has a 2-byte header length; larger headers need 2.0 (4 bytes).
   size_t prefix = 10;
   int major = 1;
@@ -437,13 +441,49 @@ std::string npy_bytes(const Array& a) {
   out += dict;
   out.append(header_len - dict.size() - 1, ' ');
   out += '\n';
-  out.reserve(out.size() + a.data.size() * 4);
-  for (float v : a.data) {
-    uint32_t u;
-    std::memcpy(&u, &v, 4);
-    for (int i = 0; i < 4; ++i) out += static_cast<char>((u >> (8 * i)) & 0xff);
+  out.append(data);
+  return out;
+}
+
+namespace {
+// Little-endian bytes of `values`, whatever the host's order.
+template <typename T>
+std::string le_bytes(const std::vector<T>& values) {
+  std::string out;
+  out.reserve(values.size() * sizeof(T));
+  for (T v : values) {
+    uint64_t u = 0;
+    if constexpr (std::is_same_v<T, float>) {
+      uint32_t w;
+      std::memcpy(&w, &v, 4);
+      u = w;
+    } else {
+      u = static_cast<uint64_t>(static_cast<std::make_unsigned_t<T>>(v));
+    }
+    for (size_t i = 0; i < sizeof(T); ++i) out += static_cast<char>((u >> (8 * i)) & 0xff);
   }
   return out;
+}
+}  // namespace
+
+std::string npy_bytes(const Array& a) {
+  if (static_cast<int64_t>(a.data.size()) != a.size())
+    throw ModelError("cannot write .npy: the array holds " + std::to_string(a.data.size()) +
+                     " values for shape " + shape_tuple(a.shape));
+  return npy_bytes_raw("<f4", a.shape, le_bytes(a.data));
+}
+
+std::string npy_bytes(const std::vector<int64_t>& shape, const std::vector<int8_t>& v) {
+  return npy_bytes_raw("|i1", shape, le_bytes(v));
+}
+std::string npy_bytes(const std::vector<int64_t>& shape, const std::vector<uint8_t>& v) {
+  return npy_bytes_raw("|u1", shape, le_bytes(v));
+}
+std::string npy_bytes(const std::vector<int64_t>& shape, const std::vector<int32_t>& v) {
+  return npy_bytes_raw("<i4", shape, le_bytes(v));
+}
+std::string npy_bytes(const std::vector<int64_t>& shape, const std::vector<uint32_t>& v) {
+  return npy_bytes_raw("<u4", shape, le_bytes(v));
 }
 
 void write_npy(const std::filesystem::path& path, const Array& array) {

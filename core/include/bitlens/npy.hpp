@@ -1,5 +1,6 @@
 // NumPy .npy files for `bitlens run`: read any numeric .npy (format 1.0/2.0/3.0) as float32,
-// write float32 little-endian C-order .npy (format 1.0, 2.0 when the header needs it).
+// write float32 (and, for `bitlens weights`, int8/uint8/int32/uint32) little-endian C-order
+// .npy (format 1.0, 2.0 when the header needs it).
 #pragma once
 
 #include <cstdint>
@@ -48,6 +49,15 @@ Array read_npy(const std::filesystem::path& path, const LoadLimits& limits = {},
 // The bytes of `array` as a float32 little-endian C-order .npy (header padded to 64 bytes).
 // Throws ModelError when array.data does not hold array.size() values.
 std::string npy_bytes(const Array& array);
+
+// Integer arrays (C order, little-endian): int8 '|i1', uint8 '|u1', int32 '<i4', uint32 '<u4'.
+// Throws ModelError when the values do not fill `shape`.
+std::string npy_bytes(const std::vector<int64_t>& shape, const std::vector<int8_t>& values);
+std::string npy_bytes(const std::vector<int64_t>& shape, const std::vector<uint8_t>& values);
+std::string npy_bytes(const std::vector<int64_t>& shape, const std::vector<int32_t>& values);
+std::string npy_bytes(const std::vector<int64_t>& shape, const std::vector<uint32_t>& values);
+// The file around `data` (already little-endian bytes) for dtype `descr` ("<f4", "|i1", ...).
+std::string npy_bytes_raw(const std::string& descr, const std::vector<int64_t>& shape, std::string_view data);
 
 // Writes npy_bytes(array) to `path`. Throws ModelError naming the file.
 void write_npy(const std::filesystem::path& path, const Array& array);

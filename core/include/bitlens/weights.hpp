@@ -1,0 +1,68 @@
+// `bitlens weights`: the weights a compiled model really computes with — the kernel after its
+// quantizer (±1, ±alpha or float, in Keras' shape), the packed bits the C kernel reads, and the
+// output stage after folding (integer thresholds, or the float multiply/add steps) — written as
+// .npy files, C arrays or JSON, each with a manifest (weights.json). Format: docs/weights.md.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bitlens/codegen.hpp"
+#include "bitlens/compiler.hpp"
+
+namespace bitlens {
+
+struct WeightTensor {
+  std::string name;   // "kernel", "kernel_sign", "kernel_scale", "kernel_bits", "bias", "threshold", ...
+  std::string dtype;  // numpy's name: "float32", "int8", "uint8", "int32", "uint32"
+  std::vector<int64_t> shape;
+  std::vector<float> f32;     // float32 tensors
+  std::vector<int64_t> ints;  // integer tensors
+  std::string meaning;        // one sentence, for the manifest and the C comments
+};
+
+// The constants of one executing node. A Keras layer is one node, except a separable
+// convolution (nodes "<layer>/depthwise" and "<layer>").
+struct NodeWeights {
+  std::string node, layer, class_name;
+  std::string op;            // IR op, "conv2d", "dense", ...
+  std::string kernel;        // the C kernel, "bl_bconv2d"
+  std::string kernel_class;  // "binary", "binary-weights", "float"
+  std::string input_format, output_format;  // "f32" / "s1"
+  std::vector<int64_t> output_shape;         // without batch
+  std::string input_quantizer, kernel_quantizer;  // as the file names them; empty for none
+  std::string activation;  // the layer's own activation after the output stage, when not a clamp
+  std::string accumulate;  // conv/dense: what the kernel sums (d or acc) before the output stage
+  std::vector<std::string> folded;  // Keras layers computed by this node's output stage, in order
+  bool has_geometry = false;
+  ConvAttrs conv;  // kernel size, strides, dilation, padding amounts, pad value, groups
+  float act_min = -INFINITY, act_max = INFINITY;
+  std::string rule;  // how the node's output follows from its input and these tensors
+  std::vector<WeightTensor> tensors;
+};
+
+struct WeightsExport {
+  std::string model_file;
+  std::vector<NodeWeights> nodes;
+  struct Skipped {
+    std::string layer, why;
+  };
+  std::vector<Skipped> skipped;  // layers with weights that no kernel runs (unsupported)
+};
+
+// The effective weights of every executing node with constants, or of the nodes of Keras layer
+// `layer` only. Throws ModelError when `layer` names no layer, or a layer without constants.
+WeightsExport effective_weights(const CompileResult& c, const std::string& layer = "");
+
+enum class WeightsFormat { Npy, C, Json };
+
+// The files to write: weights.json (the manifest; with the values inline for Json) and, for
+// Npy, one <node>.<tensor>.npy per tensor, for C weights.h and weights.c.
+std::vector<GeneratedFile> weights_files(const WeightsExport& w, WeightsFormat format);
+
+// The manifest, with or without the values.
+json weights_manifest(const WeightsExport& w, WeightsFormat format);
+
+}  // namespace bitlens
