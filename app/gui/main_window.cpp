@@ -51,6 +51,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   fallbacks_ = new FallbacksPage(this);
   compare_ = new ComparePage(this);
   details_ = new DetailsPanel(this);
+  connect(details_, &DetailsPanel::exportWeightsRequested, this, [this](const QString& layer) { open_weights_dialog(layer); });
   tabs_ = new QTabWidget(this);
   tabs_->setObjectName(QStringLiteral("tabs"));
   tabs_->addTab(graph_, QStringLiteral("&Graph"));
@@ -154,6 +155,9 @@ void MainWindow::create_actions() {
                         [this] { export_report(ReportPage::ExportFormat::JsonTable); }));
   exp->addAction(action(QStringLiteral("Report as &JSON..."), QKeySequence(QStringLiteral("Ctrl+Shift+J")),
                         QStringLiteral("actionExportJson"), [this] { export_report(ReportPage::ExportFormat::Json); }));
+  exp->addSeparator();
+  exp->addAction(action(QStringLiteral("Effective &Weights..."), QKeySequence(), QStringLiteral("actionExportWeights"),
+                        [this] { open_weights_dialog(); }));
   QAction* project = action(QStringLiteral("Export &Firmware Project..."), QKeySequence(QStringLiteral("Ctrl+E")),
                             QStringLiteral("actionExportProject"), [this] { open_export_dialog(); });
   file->addAction(project);
@@ -317,6 +321,15 @@ ExportDialog* MainWindow::open_export_dialog() {
   export_dialog_->show();  // non-modal: the window stays usable, tests drive the dialog
   export_dialog_->raise();
   return export_dialog_;
+}
+
+WeightsDialog* MainWindow::open_weights_dialog(const QString& layer) {
+  if (!weights_dialog_) weights_dialog_ = new WeightsDialog(this);
+  weights_dialog_->set_model(analysis_.result, analysis_.path);
+  weights_dialog_->set_layer(layer);
+  weights_dialog_->show();
+  weights_dialog_->raise();
+  return weights_dialog_;
 }
 
 void MainWindow::open_dialog() {

@@ -12,6 +12,7 @@
 
 #include "analysis.hpp"
 #include "pages/export_dialog.hpp"
+#include "pages/weights_dialog.hpp"
 #include "pages/report_page.hpp"
 
 QT_BEGIN_NAMESPACE
@@ -63,6 +64,9 @@ class MainWindow : public QMainWindow {
   // The Export dialog (Ctrl+E) for the current model, created on first use; shown non-modally.
   ExportDialog* open_export_dialog();
   ExportDialog* export_dialog() const { return export_dialog_; }
+  // The effective-weights dialog for `layer` (empty: every layer).
+  WeightsDialog* open_weights_dialog(const QString& layer = QString());
+  WeightsDialog* weights_dialog() const { return weights_dialog_; }
   DetailsPanel* details() const { return details_; }
   QTabWidget* tabs() const { return tabs_; }
   QStringList recent_files() const;
@@ -92,6 +96,7 @@ class MainWindow : public QMainWindow {
   FallbacksPage* fallbacks_;
   ComparePage* compare_;
   QPointer<ExportDialog> export_dialog_;
+  QPointer<WeightsDialog> weights_dialog_;
   DetailsPanel* details_;
   QTabWidget* tabs_;
   QSplitter* splitter_;

@@ -7,6 +7,9 @@
 #include <QChartView>
 #include <QDir>
 #include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QMessageBox>
 #include <QProcess>
 #include <QSignalSpy>
@@ -20,7 +23,9 @@
 #include "gui_test_util.hpp"
 #include "main_window.hpp"
 #include "pages/compare_page.hpp"
+#include "pages/details_panel.hpp"
 #include "pages/export_dialog.hpp"
+#include "pages/weights_dialog.hpp"
 #include "palette.hpp"
 
 using namespace bitlens;
@@ -114,6 +119,60 @@ class GuiExportCompareTest : public QObject {
     QVERIFY(done.wait(60000));
     QVERIFY2(done.takeFirst().at(0).toBool(), qPrintable(d->last_error()));
     QVERIFY(!d->open_folder_box());
+  }
+
+  // The details panel shows what a layer computes with and exports it (bitlens weights).
+  void weightsFromTheDetailsPanel() {
+    QTemporaryDir tmp;
+    MainWindow w;
+    w.show();
+    QVERIFY(open_and_wait(w, model_path("mnist_tutorial.h5")));
+    QVERIFY(w.select_layer(QStringLiteral("quant_conv2d_1")));
+    const QString html = w.details()->toPlainText();
+    QVERIFY2(html.contains(QStringLiteral("Effective weights")), qPrintable(html));
+    QVERIFY(html.contains(QStringLiteral("threshold")));  // BatchNorm + sign folded into integer thresholds
+    QVERIFY(html.contains(QStringLiteral("kernel_sign")));
+    QVERIFY(html.contains(QStringLiteral("Export weights...")));
+    emit w.details()->anchorClicked(QUrl(QStringLiteral("bitlens:export-weights")));
+    WeightsDialog* d = w.weights_dialog();
+    QVERIFY(d);
+    QVERIFY(d->isVisible());
+    QVERIFY(!d->isModal());
+    QCOMPARE(d->layer(), QStringLiteral("quant_conv2d_1"));
+    QVERIFY(d->output_dir().endsWith(QStringLiteral("mnist_tutorial_weights_quant_conv2d_1")));
+
+    const QString out = tmp.filePath(QStringLiteral("w"));
+    d->set_output_dir(out);
+    QVERIFY2(d->write(), qPrintable(d->last_error()));
+    QFile f(QDir(out).filePath(QStringLiteral("weights.json")));
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QJsonArray nodes = QJsonDocument::fromJson(f.readAll()).object().value(QStringLiteral("nodes")).toArray();
+    QCOMPARE(nodes.size(), 1);
+    QCOMPARE(nodes[0].toObject().value(QStringLiteral("layer")).toString(), QStringLiteral("quant_conv2d_1"));
+    for (const auto& t : nodes[0].toObject().value(QStringLiteral("tensors")).toArray()) {
+      const QString file = t.toObject().value(QStringLiteral("file")).toString();
+      QVERIFY2(QFile::exists(QDir(out).filePath(file)), qPrintable(file));
+    }
+    QVERIFY(d->result_text().contains(QStringLiteral("threshold")));
+
+    // The folder is no longer empty: refused (nothing changed) unless replacing is chosen.
+    d->set_format(QStringLiteral("c"));
+    QVERIFY(!d->write());
+    QVERIFY(d->last_error().contains(QStringLiteral("is not empty")));
+    QVERIFY(!QFile::exists(QDir(out).filePath(QStringLiteral("weights.h"))));
+    d->set_overwrite(true);
+    QVERIFY2(d->write(), qPrintable(d->last_error()));
+    QVERIFY(read_all(QDir(out).filePath(QStringLiteral("weights.h"))).contains(QStringLiteral("quant_conv2d_1_threshold")));
+
+    // From the menu: every layer.
+    QAction* all = w.findChild<QAction*>(QStringLiteral("actionExportWeights"));
+    QVERIFY(all);
+    all->trigger();
+    QVERIFY(w.weights_dialog()->layer().isEmpty());
+    w.weights_dialog()->set_output_dir(tmp.filePath(QStringLiteral("all")));
+    w.weights_dialog()->set_format(QStringLiteral("json"));
+    QVERIFY2(w.weights_dialog()->write(), qPrintable(w.weights_dialog()->last_error()));
+    QVERIFY(read_all(tmp.filePath(QStringLiteral("all/weights.json"))).contains(QStringLiteral("\"values\"")));
   }
 
   void hostValidationFromTheGuiMatches() {

@@ -3,7 +3,9 @@
 
 #include <cmath>
 
+#include "bitlens/format.hpp"
 #include "bitlens/layer_table.hpp"
+#include "bitlens/weights.hpp"
 #include "layer_text.hpp"
 #include "palette.hpp"
 
@@ -24,6 +26,8 @@ QString value_text(const json& v) {
   if (v.is_string()) return QString::fromStdString(v.get<std::string>());
   return QString::fromStdString(v.dump());
 }
+
+constexpr const char* kExportWeightsLink = "bitlens:export-weights";
 
 QString row(const QString& k, const QString& v) {
   return QStringLiteral("<tr><td style='padding-right:12px'><b>%1</b></td><td>%2</td></tr>").arg(k, v);
@@ -56,6 +60,10 @@ DetailsPanel::DetailsPanel(QWidget* parent) : QTextBrowser(parent) {
   setObjectName(QStringLiteral("detailsPanel"));
   setOpenLinks(false);
   setPlaceholderText(QStringLiteral("Open a model (Ctrl+O) or drop a .h5/.keras file here."));
+  connect(this, &QTextBrowser::anchorClicked, this, [this](const QUrl& url) {
+    if (url.toString() == QLatin1String(kExportWeightsLink) && r_ && node_ >= 0)
+      emit exportWeightsRequested(QString::fromStdString(r_->graph.nodes[static_cast<size_t>(node_)].layer));
+  });
 }
 
 void DetailsPanel::set_result(std::shared_ptr<const CompileResult> r) {
@@ -180,6 +188,22 @@ QString DetailsPanel::node_html(const Node& n) const {
         h += row(esc(name), v);
       }
       h += QStringLiteral("</table>");
+    }
+  }
+
+  // What the kernels compute with (the same tensors `bitlens weights` writes).
+  if (!n.removed && !n.layer.empty()) {
+    try {
+      const WeightsExport w = effective_weights(r, n.layer);
+      for (const auto& nw : w.nodes) {
+        if (nw.node != n.name) continue;
+        h += QStringLiteral("<h4>Effective weights</h4><p>%1</p><table>").arg(esc(nw.rule));
+        for (const auto& t : nw.tensors)
+          h += row(esc(t.name), QStringLiteral("%1 %2: %3").arg(esc(t.dtype), esc(shape_tuple(t.shape)), esc(t.meaning)));
+        h += QStringLiteral("</table><p><a href='%1'>Export weights...</a></p>").arg(QLatin1String(kExportWeightsLink));
+      }
+    } catch (const ModelError&) {
+      // A node without constants of its own: nothing to show.
     }
   }
   return h;

@@ -29,6 +29,10 @@ class DetailsPanel : public QTextBrowser {
   void show_node(int node_id);  // -1: the model summary
   int node() const { return node_; }
 
+ signals:
+  // The "Export weights..." link of a layer with effective weights was clicked.
+  void exportWeightsRequested(const QString& layer);
+
  private:
   QString summary_html() const;
   QString node_html(const Node& n) const;
