@@ -4,8 +4,10 @@
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <unistd.h>
 
 #include "bitlens/compare.hpp"
+#include "bitlens/dataset.hpp"
 #include "bitlens/format.hpp"
 #include "bitlens/npy.hpp"
 #include "commands.hpp"
@@ -14,9 +16,23 @@ namespace bitlens::cli {
 
 namespace {
 
+// A progress bar on stderr, only when stderr is a terminal (never in pipes, logs or tests).
+std::function<bool(int64_t, int64_t)> terminal_progress(const char* what) {
+  if (!::isatty(2)) return {};
+  return [what](int64_t done, int64_t total) {
+    const int width = 30, filled = static_cast<int>(width * done / std::max<int64_t>(total, 1));
+    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld samples", what, std::string(static_cast<size_t>(filled), '#').c_str(),
+                 std::string(static_cast<size_t>(width - filled), '.').c_str(), static_cast<long long>(done),
+                 static_cast<long long>(total));
+    if (done >= total) std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+    return true;
+  };
+}
+
 int compare_models(const std::vector<std::string>& files, const std::vector<float>& pads,
-                   const std::vector<CompileOptions::Set>& sets, const std::string& input, CompareOptions opt,
-                   bool as_json, int width) {
+                   const std::vector<CompileOptions::Set>& sets, const std::string& input, const std::string& labels_file,
+                   const Preprocess& pre, CompareOptions opt, bool as_json, int width) {
   if (files.empty()) usage_error("compare: no MODEL given (see 'bitlens help compare')");
   if (files.size() == 1 && pads.empty() && sets.empty())
     usage_error("compare: give --pad-values V1,V2,..., --set LAYER.pad_values=V, or several model files");
@@ -35,11 +51,20 @@ int compare_models(const std::vector<std::string>& files, const std::vector<floa
   }
   std::string current = files[0];
   try {
+    std::unique_ptr<Dataset> data;
     if (!input.empty()) {
       current = input;
-      opt.inputs.push_back(read_npy(input));
-      current = files[0];
+      data = npy_dataset({input}, pre);
+      opt.dataset = data.get();
     }
+    Labels labels;
+    if (!labels_file.empty()) {
+      current = labels_file;
+      labels = read_labels(labels_file);
+      opt.labels = &labels;
+    }
+    current = files[0];
+    opt.progress = terminal_progress("compare");
     const CompareResult r = compare_variants(specs, opt);
     if (as_json)
       std::cout << compare_json(r).dump(2) << "\n";
@@ -47,6 +72,10 @@ int compare_models(const std::vector<std::string>& files, const std::vector<floa
       std::cout << compare_text(r, width);
     return 0;
   } catch (const std::exception& e) {
+    // Messages about the samples or labels start with that file's name.
+    const std::string m = error_text(e);
+    for (const auto& f : {input, labels_file})
+      if (!f.empty() && m.rfind(f + ": ", 0) == 0) return file_error(f, e);
     return file_error(current, e);
   }
 }
@@ -61,7 +90,8 @@ Command compare_command(CLI::App& root) {
     std::vector<float> pads;
     std::vector<CompileOptions::Set> sets;
     std::string board;
-    std::string input;
+    std::string input, labels;
+    Preprocess pre;
     CompareOptions compare;
     bool as_json = false;
     int width = 120;
@@ -78,6 +108,9 @@ Command compare_command(CLI::App& root) {
       "RAM, and functional agreement with the first column from running all variants on the\n"
       "same inputs (default 64 random samples): max/mean abs difference, cosine, top-1\n"
       "agreement for softmax outputs, and per layer the fraction of outputs that differ.\n"
+      "--input X.npy --labels Y.npy: your own samples (streamed in batches of --batch; a progress\n"
+      "bar on a terminal) and their classes: top-1 (and top-5) accuracy of every variant, the\n"
+      "per-class confusion matrix in --json. uint8 images: --scale 0.00392157 gives [0, 1].\n"
       "pad_values is part of the trained model: changing it without retraining changes outputs.\n"
       "--board B adds whether each variant fits the board (flash and RAM margins) and a coarse\n"
       "Cortex-M instruction estimate from the benchmarked kernel costs (docs/performance.md).");
@@ -87,17 +120,30 @@ Command compare_command(CLI::App& root) {
       ->allow_extra_args(false)
       ->option_text("V1,V2,...");
   add_set_option(cmd, o->sets);
-  auto* input = cmd->add_option("--input", o->input, "compare on these inputs (one float32 .npy)")->option_text("X.npy");
+  auto* input = cmd->add_option("--input", o->input, "compare on these samples: one .npy (N, ...) of any numeric dtype")
+                    ->option_text("X.npy");
   add_seed(cmd, "--random", o->compare.seed, "random inputs from SEED (default 0)")->excludes(input);
+  auto* labels = cmd->add_option("--labels", o->labels, "class of each sample: indices (N,) or one-hot (N, K); adds accuracy")
+                     ->option_text("Y.npy");
+  labels->needs(input);
+  auto* scale = cmd->add_option("--scale", o->pre.scale, "multiply every input value by S (uint8 images: 1/255 = 0.00392157)")
+                    ->option_text("S");
+  auto* offset = cmd->add_option("--offset", o->pre.offset, "then add O (Keras Rescaling(scale, offset))")->option_text("O");
+  scale->needs(input);
+  offset->needs(input);
   cmd->add_option("--samples", o->compare.samples, "random samples (default 64)")
       ->check(CLI::Range(1, 100000))
+      ->option_text("N");
+  cmd->add_option("--batch", o->compare.batch, "samples held in memory at once (default 256)")
+      ->check(CLI::Range(1, 1000000))
       ->option_text("N");
   cmd->add_option("--board", o->board, "add fit and instruction estimates for board B")->option_text("B");
   cmd->add_flag("--json", o->as_json, "print one JSON document instead");
   cmd->add_option("--width", o->width, "fit the text to N columns (default 120)")->option_text("N");
   return {cmd, [o]() -> int {
             if (!o->board.empty()) o->compare.board = o->board;
-            return compare_models(o->files, o->pads, o->sets, o->input, o->compare, o->as_json, o->width);
+            return compare_models(o->files, o->pads, o->sets, o->input, o->labels, o->pre, o->compare, o->as_json,
+                                  o->width);
           }};
 }
 

@@ -43,24 +43,49 @@ std::map<std::string, Observed> run_and_observe(const CompileResult& c, const st
   return obs;
 }
 
-std::optional<double> diff_fraction(const Observed& a, const Observed& b) {
+// Outputs of one layer over one batch that differ between two variants (bits for s1 tensors,
+// values beyond 1e-6 relative for f32), and how many were compared; nullopt: not comparable.
+struct DiffCount {
+  int64_t differ = 0, total = 0;
+};
+std::optional<DiffCount> diff_count(const Observed& a, const Observed& b) {
   if (a.format != b.format || a.elements != b.elements || a.words.size() != b.words.size() || a.elements == 0)
     return std::nullopt;
   const size_t samples = a.format == Format::S1 ? a.words.size() / static_cast<size_t>((a.elements + 31) / 32)
                                                 : a.words.size() / static_cast<size_t>(a.elements);
-  int64_t differ = 0;
+  DiffCount d;
   if (a.format == Format::S1) {
-    for (size_t i = 0; i < a.words.size(); ++i) differ += __builtin_popcount(a.words[i] ^ b.words[i]);
+    for (size_t i = 0; i < a.words.size(); ++i) d.differ += __builtin_popcount(a.words[i] ^ b.words[i]);
   } else {
     for (size_t i = 0; i < a.words.size(); ++i) {
       float fa, fb;
       std::memcpy(&fa, &a.words[i], 4);
       std::memcpy(&fb, &b.words[i], 4);
-      if (std::fabs(fa - fb) > 1e-6f * (1.0f + std::fabs(fb))) ++differ;
+      if (std::fabs(fa - fb) > 1e-6f * (1.0f + std::fabs(fb))) ++d.differ;
     }
   }
-  return static_cast<double>(differ) / (static_cast<double>(a.elements) * static_cast<double>(samples));
+  d.total = a.elements * static_cast<int64_t>(samples);
+  return d;
 }
+
+// A layer's differing outputs summed over every batch.
+struct LayerDiff {
+  DiffCount sum;
+  bool comparable = true, seen = false;
+  void add(const std::optional<DiffCount>& d) {
+    seen = true;
+    if (!d) {
+      comparable = false;
+      return;
+    }
+    sum.differ += d->differ;
+    sum.total += d->total;
+  }
+  std::optional<double> fraction() const {
+    if (!seen || !comparable || sum.total == 0) return std::nullopt;
+    return static_cast<double>(sum.differ) / static_cast<double>(sum.total);
+  }
+};
 
 bool softmax_output(const CompileResult& c) {
   if (c.graph.outputs.empty()) return false;
@@ -70,35 +95,74 @@ bool softmax_output(const CompileResult& c) {
   return n.op == Op::Softmax || n.act.kind == sem::ActivationKind::Softmax;
 }
 
-Agreement agree(const CompileResult& ref_c, const Array& ref, const CompileResult& c, const Array& y) {
-  Agreement a;
-  if (ref.shape != y.shape) {
-    a.why_not = "output shapes differ";
+// Agreement of one variant's outputs with the first variant's, summed over batches.
+struct AgreementSum {
+  bool shapes_differ = false, top1 = false;
+  double max_abs = 0, sum = 0, dot = 0, na = 0, nb = 0;
+  int64_t values = 0, same = 0, samples = 0;
+
+  void add(const Array& ref, const Array& y) {
+    if (ref.shape != y.shape) {
+      shapes_differ = true;
+      return;
+    }
+    for (size_t i = 0; i < ref.data.size(); ++i) {
+      const double r = ref.data[i], p = y.data[i], d = std::fabs(r - p);
+      max_abs = std::max(max_abs, d);
+      sum += d;
+      dot += r * p;
+      na += r * r;
+      nb += p * p;
+    }
+    values += static_cast<int64_t>(ref.data.size());
+    if (top1 && !ref.shape.empty() && ref.shape[0] > 0) {
+      const int64_t n = ref.shape[0], k = ref.size() / n;
+      for (int64_t s = 0; s < n; ++s) {
+        const auto* r0 = ref.data.data() + s * k;
+        const auto* p0 = y.data.data() + s * k;
+        same += (std::max_element(r0, r0 + k) - r0) == (std::max_element(p0, p0 + k) - p0);
+      }
+      samples += n;
+    }
+  }
+
+  Agreement result() const {
+    Agreement a;
+    if (shapes_differ) {
+      a.why_not = "output shapes differ";
+      return a;
+    }
+    a.available = true;
+    a.max_abs = max_abs;
+    a.mean_abs = values ? sum / static_cast<double>(values) : 0;
+    a.cosine = (na > 0 && nb > 0) ? dot / (std::sqrt(na) * std::sqrt(nb)) : (na == nb ? 1.0 : 0.0);
+    if (top1 && samples > 0) a.top1 = static_cast<double>(same) / static_cast<double>(samples);
     return a;
   }
-  a.available = true;
-  double dot = 0, na = 0, nb = 0, sum = 0;
-  for (size_t i = 0; i < ref.data.size(); ++i) {
-    const double r = ref.data[i], p = y.data[i], d = std::fabs(r - p);
-    a.max_abs = std::max(a.max_abs, d);
-    sum += d;
-    dot += r * p;
-    na += r * r;
-    nb += p * p;
+};
+
+// Adds one batch of classifier outputs (b, K) with their labels to `acc`.
+void add_accuracy(Accuracy& acc, const Array& y, const int32_t* labels) {
+  const int64_t n = y.shape[0], k = acc.classes;
+  for (int64_t s = 0; s < n; ++s) {
+    const float* v = y.data.data() + s * k;
+    const int32_t l = labels[s];
+    const int64_t pred = std::max_element(v, v + k) - v;
+    // The label's place in a stable sort by decreasing value.
+    int64_t rank = 0;
+    for (int64_t c = 0; c < k; ++c) rank += v[c] > v[l] || (c < l && v[c] == v[l]);
+    acc.correct += pred == l;
+    acc.correct_top5 += rank < 5;
+    ++acc.confusion[static_cast<size_t>(l * k + pred)];
+    ++acc.samples;
   }
-  a.mean_abs = ref.data.empty() ? 0 : sum / static_cast<double>(ref.data.size());
-  a.cosine = (na > 0 && nb > 0) ? dot / (std::sqrt(na) * std::sqrt(nb)) : (na == nb ? 1.0 : 0.0);
-  if (softmax_output(ref_c) && softmax_output(c) && !ref.shape.empty() && ref.shape[0] > 0) {
-    const int64_t n = ref.shape[0], k = ref.size() / n;
-    int64_t same = 0;
-    for (int64_t s = 0; s < n; ++s) {
-      const auto* r0 = ref.data.data() + s * k;
-      const auto* p0 = y.data.data() + s * k;
-      same += (std::max_element(r0, r0 + k) - r0) == (std::max_element(p0, p0 + k) - p0);
-    }
-    a.top1 = static_cast<double>(same) / static_cast<double>(n);
-  }
-  return a;
+}
+
+// The class count of a classifier output, per sample (K,); 0 when it is not one.
+int64_t classifier_classes(const CompileResult& c) {
+  if (c.graph.outputs.empty()) return 0;
+  const Tensor& t = c.graph.tensors[c.graph.outputs[0]];
+  return t.shape_known && t.shape.size() == 1 ? t.shape[0] : 0;
 }
 
 std::string codes_of(const Node& n) {
@@ -154,24 +218,80 @@ CompareResult compare_variants(const std::vector<VariantSpec>& specs, const Comp
     compiled.push_back(compile(it->second, s.options));
   }
 
-  const int64_t samples = options.inputs.empty() ? std::max(1, options.samples) : options.inputs[0].shape.at(0);
-  for (size_t i = 0; i < compiled.size(); ++i)
-    if (auto v = host_limit_violation(compiled[i], samples, RunKind::Compare))
-      throw ModelError(specs[i].file + ": " + *v);
-  std::vector<Array> x = options.inputs;
-  if (x.empty()) x = random_inputs(compiled[0], options.seed, std::max(1, options.samples));
-  res.samples = x.empty() ? 0 : static_cast<int>(x[0].shape[0]);
-
-  std::vector<std::map<std::string, Observed>> observed(specs.size());
-  std::vector<std::vector<Array>> outputs(specs.size());
-  std::vector<std::string> run_error(specs.size());
-  for (size_t i = 0; i < specs.size(); ++i) {
-    try {
-      check_inputs(compiled[i], x);
-      observed[i] = run_and_observe(compiled[i], x, outputs[i]);
-    } catch (const ModelError& e) {
-      run_error[i] = e.what();
+  // The samples: a streamed dataset, the arrays given, or random inputs (generated at once, as
+  // `bitlens run --random` does, so the same seed gives the same samples).
+  std::unique_ptr<Dataset> own;
+  Dataset* data = options.dataset;
+  if (!data) {
+    std::vector<Array> x = options.inputs;
+    std::string name = "the inputs";
+    if (x.empty()) {
+      const int n = std::max(1, options.samples);
+      for (size_t i = 0; i < compiled.size(); ++i)
+        if (auto v = host_limit_violation(compiled[i], n, RunKind::Compare)) throw ModelError(specs[i].file + ": " + *v);
+      x = random_inputs(compiled[0], options.seed, n);
+      name = "random, seed " + std::to_string(options.seed);
     }
+    own = memory_dataset(std::move(x), name);
+    data = own.get();
+  }
+  const int64_t total = data->size();
+  res.data = data->name();
+  if (total == 0) throw ModelError(res.data + ": no samples");
+  res.samples = total;
+  // Samples that do not fit the first variant are the user's data problem, not a variant's.
+  check_dataset(*data, compiled[0]);
+  const int64_t batch = std::max<int64_t>(1, std::min<int64_t>(options.batch, total));
+  for (size_t i = 0; i < compiled.size(); ++i)
+    if (auto v = host_limit_violation(compiled[i], batch, RunKind::Compare))
+      throw ModelError(specs[i].file + ": " + *v);
+  if (options.labels) {
+    res.labels = options.labels->file;
+    for (size_t i = 0; i < compiled.size(); ++i) {
+      const int64_t k = classifier_classes(compiled[i]);
+      if (k == 0)
+        throw ModelError(options.labels->file + ": labels need a classifier, an output of shape (N, classes); " +
+                         specs[i].file + "'s output '" + compiled[i].graph.tensors[compiled[i].graph.outputs.at(0)].name +
+                         "' is not one");
+      check_labels(*options.labels, total, res.data, k);
+    }
+  }
+
+  std::vector<AgreementSum> agreement(specs.size());
+  std::vector<std::map<std::string, LayerDiff>> layer_diff(specs.size());
+  std::vector<Accuracy> accuracy(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    agreement[i].top1 = softmax_output(compiled[0]) && softmax_output(compiled[i]);
+    if (options.labels) {
+      accuracy[i].classes = classifier_classes(compiled[i]);
+      accuracy[i].confusion.assign(static_cast<size_t>(accuracy[i].classes * accuracy[i].classes), 0);
+    }
+  }
+  std::vector<std::string> run_error(specs.size());
+  for (int64_t start = 0; start < total; start += batch) {
+    const int64_t count = std::min(batch, total - start);
+    const std::vector<Array> x = data->read(start, count);
+    std::vector<std::map<std::string, Observed>> observed(specs.size());
+    std::vector<std::vector<Array>> outputs(specs.size());
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (!run_error[i].empty()) continue;
+      try {
+        check_inputs(compiled[i], x);
+        observed[i] = run_and_observe(compiled[i], x, outputs[i]);
+      } catch (const ModelError& e) {
+        run_error[i] = e.what();
+      }
+    }
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (!run_error[i].empty() || !run_error[0].empty() || outputs[i].empty() || outputs[0].empty()) continue;
+      agreement[i].add(outputs[0][0], outputs[i][0]);
+      if (options.labels) add_accuracy(accuracy[i], outputs[i][0], options.labels->index.data() + start);
+      for (const auto& [name, o] : observed[i]) {
+        auto a = observed[0].find(name);
+        layer_diff[i][name].add(a == observed[0].end() ? std::nullopt : diff_count(a->second, o));
+      }
+    }
+    if (options.progress && !options.progress(start + count, total)) throw CompareCancelled();
   }
 
   for (size_t i = 0; i < specs.size(); ++i) {
@@ -185,20 +305,20 @@ CompareResult compare_variants(const std::vector<VariantSpec>& specs, const Comp
     }
     if (!run_error[i].empty() || !run_error[0].empty()) {
       v.agreement.why_not = !run_error[i].empty() ? run_error[i] : run_error[0];
-    } else if (outputs[i].empty() || outputs[0].empty()) {
-      v.agreement.why_not = "no outputs";
     } else {
-      v.agreement = agree(compiled[0], outputs[0][0], compiled[i], outputs[i][0]);
-      for (int id : compiled[i].schedule) {
-        const Node& n = compiled[i].graph.nodes[id];
-        auto a = observed[0].find(n.name), b = observed[i].find(n.name);
-        if (a == observed[0].end() || b == observed[i].end()) continue;
-        const auto f = diff_fraction(a->second, b->second);
-        if (f && *f > 0) {
-          v.first_divergence = n.layer;
-          break;
+      v.agreement = agreement[i].result();
+      if (options.labels) v.accuracy = accuracy[i];
+      if (v.agreement.available)
+        for (int id : compiled[i].schedule) {
+          const Node& n = compiled[i].graph.nodes[id];
+          auto d = layer_diff[i].find(n.name);
+          if (d == layer_diff[i].end()) continue;
+          const auto f = d->second.fraction();
+          if (f && *f > 0) {
+            v.first_divergence = n.layer;
+            break;
+          }
         }
-      }
     }
     res.variants.push_back(std::move(v));
   }
@@ -234,9 +354,8 @@ CompareResult compare_variants(const std::vector<VariantSpec>& specs, const Comp
                                                                    : std::nullopt);
       if (i == 0) l.same_padding = n->conv.same;
       sig.insert(kernel_class_name(n->decision.kernel));
-      auto a = observed[0].find(name), b = observed[i].find(name);
-      l.diff_fraction.push_back(a != observed[0].end() && b != observed[i].end() ? diff_fraction(a->second, b->second)
-                                                                                 : std::nullopt);
+      auto d = layer_diff[i].find(name);
+      l.diff_fraction.push_back(d != layer_diff[i].end() ? d->second.fraction() : std::nullopt);
     }
     l.changed = sig.size() > 1;
     res.layers.push_back(std::move(l));
@@ -348,7 +467,7 @@ std::string compare_text(const CompareResult& r, int width) {
       row("est. instructions (M4)", from, to, [&](size_t i) { return with_commas(r.variants[i].est_instructions); });
     }
     o << "\n";
-    o << "functional agreement with A, all variants run on the same " << r.samples << " input samples\n";
+    o << "functional agreement with A, all variants run on the same " << r.samples << " samples (" << r.data << ")\n";
     header(from, to, "agreement with A");
     auto agr = [&](auto f) {
       return [&, f](size_t i) {
@@ -361,11 +480,21 @@ std::string compare_text(const CompareResult& r, int width) {
     row("cosine", from, to, agr([](const Agreement& a) { return fixed(a.cosine, 6); }));
     row("top-1 agreement", from, to,
         agr([](const Agreement& a) { return a.top1 ? fixed(*a.top1 * 100, 1) + "%" : std::string("-"); }));
+    if (!r.labels.empty()) {
+      auto acc = [&](auto f) {
+        return [&, f](size_t i) { return r.variants[i].accuracy ? f(*r.variants[i].accuracy) : std::string("n/a"); };
+      };
+      row("accuracy top-1", from, to, acc([](const Accuracy& a) { return fixed(a.top1() * 100, 2) + "%"; }));
+      if (r.variants[0].accuracy && r.variants[0].accuracy->top5())
+        row("accuracy top-5", from, to, acc([](const Accuracy& a) { return a.top5() ? fixed(*a.top5() * 100, 2) + "%" : std::string("-"); }));
+    }
     row("first divergence", from, to, [&](size_t i) {
       if (i == 0) return std::string("-");
       if (!r.variants[i].agreement.available) return std::string("n/a");
       return r.variants[i].first_divergence.empty() ? std::string("none") : r.variants[i].first_divergence;
     });
+    if (!r.labels.empty()) o << "accuracy: against the labels in " << std::filesystem::path(r.labels).filename().string()
+                              << " (argmax of the output; per-class confusion in --json)\n";
     o << "\n";
     header(from, to, "outputs differing from A");
     for (const auto& l : r.layers) {
@@ -381,9 +510,23 @@ std::string compare_text(const CompareResult& r, int width) {
   return o.str();
 }
 
+json accuracy_json(const Accuracy& a) {
+  json confusion = json::array();
+  for (int64_t l = 0; l < a.classes; ++l)
+    confusion.push_back(std::vector<int64_t>(a.confusion.begin() + l * a.classes, a.confusion.begin() + (l + 1) * a.classes));
+  return {{"samples", a.samples},
+          {"classes", a.classes},
+          {"correct", a.correct},
+          {"top1", a.top1()},
+          {"top5", a.top5() ? json(*a.top5()) : json(nullptr)},
+          {"confusion", confusion}};
+}
+
 json compare_json(const CompareResult& r) {
   json j;
   j["samples"] = r.samples;
+  j["data"] = r.data;
+  j["labels"] = r.labels.empty() ? json(nullptr) : json(std::filesystem::path(r.labels).filename().string());
   j["notes"] = r.notes;
   j["variants"] = json::array();
   for (const auto& v : r.variants) {
@@ -406,6 +549,7 @@ json compare_json(const CompareResult& r) {
                              {"ram_lower_bound_bytes", v.totals.ram_lower_bound_bytes},
                              {"agreement", a},
                              {"first_divergence", v.first_divergence.empty() ? json(nullptr) : json(v.first_divergence)},
+                             {"accuracy", v.accuracy ? accuracy_json(*v.accuracy) : json(nullptr)},
                              {"fit", v.fit ? fit_json(*v.fit) : json(nullptr)},
                              {"est_instructions", v.fit ? json(v.est_instructions) : json(nullptr)}});
   }

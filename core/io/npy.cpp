@@ -417,6 +417,53 @@ Array read_npy(const std::filesystem::path& path, const LoadLimits& limits, NpyH
   return parse_npy(buf, name, limits, header);
 }
 
+NpyRows::NpyRows(const std::filesystem::path& path) : name_(path.string()) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    fail(name_, std::filesystem::exists(path, ec) ? "not a regular file" : "no such file");
+  const uintmax_t file_size = std::filesystem::file_size(path, ec);
+  if (ec) fail(name_, "cannot read: " + ec.message());
+  file_.open(path, std::ios::binary);
+  if (!file_) fail(name_, std::string("cannot open: ") + std::strerror(errno));
+  std::string buf(static_cast<size_t>(std::min<uintmax_t>(file_size, 12 + kNpyMaxHeaderBytes)), '\0');
+  file_.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+  if (static_cast<size_t>(file_.gcount()) != buf.size()) fail(name_, "read error");
+  // The whole file may be larger than memory: only one slice of rows is ever held.
+  LoadLimits unbounded;
+  unbounded.max_elements_per_array = std::numeric_limits<int64_t>::max();
+  header_ = parse_npy_header(buf, name_, unbounded);
+  check_data_size(name_, header_, file_size - header_.data_offset);
+  if (header_.shape.empty()) fail(name_, "a scalar, not an array of samples (shape (N, ...) expected)");
+  row_elements_ = header_.shape[0] ? header_.elements / header_.shape[0] : 0;
+  if (header_.shape[0] == 0) {
+    row_elements_ = 1;
+    for (size_t i = 1; i < header_.shape.size(); ++i) row_elements_ *= header_.shape[i];
+  }
+  if (row_elements_ > LoadLimits{}.max_elements_per_array)
+    fail(name_, "one sample has " + std::to_string(row_elements_) + " elements, more than BitLens reads (at most " +
+                    std::to_string(LoadLimits{}.max_elements_per_array) + ")");
+}
+
+Array NpyRows::read(int64_t start, int64_t count) {
+  if (start < 0 || count < 0 || start > rows() || count > rows() - start)
+    fail(name_, "rows " + std::to_string(start) + ".." + std::to_string(start + count) + " are outside its " +
+                    std::to_string(rows()) + " rows");
+  const DType t = *parse_descr(header_.descr);
+  Array a;
+  a.shape = header_.shape;
+  a.shape[0] = count;
+  a.data.resize(static_cast<size_t>(count * row_elements_));
+  const uint64_t bytes = static_cast<uint64_t>(count * row_elements_) * t.size;
+  std::string buf(static_cast<size_t>(bytes), '\0');
+  file_.clear();
+  file_.seekg(static_cast<std::streamoff>(header_.data_offset + static_cast<uint64_t>(start * row_elements_) * t.size));
+  file_.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+  if (!file_ || static_cast<uint64_t>(file_.gcount()) != bytes) fail(name_, "read error (was the file changed?)");
+  const auto* p = reinterpret_cast<const unsigned char*>(buf.data());
+  for (size_t i = 0; i < a.data.size(); ++i) a.data[i] = convert(p + i * t.size, t);
+  return a;
+}
+
 std::string npy_bytes_raw(const std::string& descr, const std::vector<int64_t>& shape, std::string_view data) {
   int64_t n = 1;
   for (auto d : shape) n *= d;

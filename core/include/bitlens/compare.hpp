@@ -3,12 +3,14 @@
 // same inputs with the kernels engine.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "bitlens/boards.hpp"
 #include "bitlens/compiler.hpp"
+#include "bitlens/dataset.hpp"
 
 namespace bitlens {
 
@@ -19,10 +21,34 @@ struct VariantSpec {
 };
 
 struct CompareOptions {
-  std::vector<Array> inputs;  // if empty: random inputs
+  std::vector<Array> inputs;   // if empty (and no dataset): random inputs
+  Dataset* dataset = nullptr;  // samples streamed batch by batch instead of `inputs` (not owned)
+  const Labels* labels = nullptr;  // with labels: accuracy of every variant
   uint64_t seed = 0;
   int samples = 64;
+  int batch = 256;                   // samples per batch: what is held in memory at once
   std::optional<std::string> board;  // --board: fit per variant and an instruction estimate
+  // Called after every batch with (samples done, total); returning false cancels the
+  // comparison (compare_variants then throws CompareCancelled).
+  std::function<bool(int64_t done, int64_t total)> progress;
+};
+
+struct CompareCancelled : ModelError {
+  CompareCancelled() : ModelError("cancelled") {}
+};
+
+// Accuracy of a classifier against labels: the prediction is the first index of the largest
+// output value (argmax); top-5 counts a label ranked among the first five of a stable sort by
+// decreasing value.
+struct Accuracy {
+  int64_t samples = 0, correct = 0, correct_top5 = 0;
+  int64_t classes = 0;
+  std::vector<int64_t> confusion;  // classes x classes: row = label, column = prediction
+  double top1() const { return samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0; }
+  std::optional<double> top5() const {
+    if (classes < 5 || samples == 0) return std::nullopt;
+    return static_cast<double>(correct_top5) / static_cast<double>(samples);
+  }
 };
 
 struct Agreement {
@@ -49,6 +75,7 @@ struct VariantSummary {
   Totals totals;
   Agreement agreement;  // against the first variant
   std::string first_divergence;  // first layer (schedule order) whose output differs
+  std::optional<Accuracy> accuracy;  // with CompareOptions::labels
   std::optional<FitCheck> fit;   // with CompareOptions::board
   int64_t est_instructions = 0;  // with CompareOptions::board: estimate_instructions()
 };
@@ -57,7 +84,9 @@ struct CompareResult {
   std::vector<VariantSummary> variants;
   std::vector<LayerComparison> layers;  // union of layer names, in the first variant's order
   std::vector<std::string> notes;       // e.g. "pad_values has no effect: every conv is valid"
-  int samples = 0;
+  int64_t samples = 0;
+  std::string data;    // where the samples came from: "random, seed 0", "X.npy"
+  std::string labels;  // the labels file, if any
 };
 
 // Instruction estimate for one Cortex-M4 inference, from kernel costs measured under QEMU
@@ -70,5 +99,7 @@ CompareResult compare_variants(const std::vector<VariantSpec>& variants, const C
 
 std::string compare_text(const CompareResult& r, int width = 120);
 json compare_json(const CompareResult& r);
+// {"samples", "classes", "correct", "top1", "top5" (null below 5 classes), "confusion": rows = labels}
+json accuracy_json(const Accuracy& a);
 
 }  // namespace bitlens

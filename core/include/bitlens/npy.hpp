@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,24 @@ Array parse_npy(std::string_view bytes, const std::string& name, const LoadLimit
 // data is read. Throws ModelError naming the file.
 Array read_npy(const std::filesystem::path& path, const LoadLimits& limits = {},
                NpyHeader* header = nullptr);
+
+// A .npy file read in slices along its first axis, for datasets larger than memory: the header
+// and the file size are checked when it is opened; read() converts only the rows asked for (any
+// dtype parse_npy accepts, to float32). Throws ModelError naming the file.
+class NpyRows {
+ public:
+  explicit NpyRows(const std::filesystem::path& path);
+  const NpyHeader& header() const { return header_; }
+  int64_t rows() const { return header_.shape.at(0); }
+  const std::string& name() const { return name_; }
+  Array read(int64_t start, int64_t count);  // shape (count, ...)
+
+ private:
+  std::string name_;
+  NpyHeader header_;
+  int64_t row_elements_ = 0;
+  std::ifstream file_;
+};
 
 // The bytes of `array` as a float32 little-endian C-order .npy (header padded to 64 bytes).
 // Throws ModelError when array.data does not hold array.size() values.
