@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "bitlens/dataset.hpp"
 #include "bitlens/limits.hpp"
 #include "bitlens/npy.hpp"
 #include "bitlens/runtime.hpp"
@@ -14,14 +15,17 @@ namespace bitlens::cli {
 
 namespace {
 
-int validate_model(const std::string& model_file, const std::vector<std::string>& input_files, bool random,
-                   uint64_t seed, int batch, ValidateOptions vo, const CompileOptions& opt);
+int validate_model(const std::string& model_file, const std::vector<std::string>& input_files,
+                   const std::string& labels_file, const Preprocess& pre, bool random, uint64_t seed, int batch,
+                   ValidateOptions vo, const CompileOptions& opt);
 
 }  // namespace
 
 Command validate_command(CLI::App& root) {
   struct Opts {
     std::vector<std::string> models, inputs;
+    std::string labels;
+    Preprocess pre;
     std::string target = "host";
     uint64_t seed = 0;
     int batch = 2;
@@ -48,6 +52,11 @@ Command validate_command(CLI::App& root) {
                     ->option_text("X.npy");
   auto* random = add_seed(cmd, "--random", o->seed, "uniform random inputs in [-1, 1] from SEED (default 0)");
   input->excludes(random);
+  cmd->add_option("--labels", o->labels, "class of each input sample: indices (N,) or one-hot (N, K); adds accuracy")
+      ->option_text("Y.npy")
+      ->needs(input);
+  cmd->add_option("--scale", o->pre.scale, "multiply every input value by S (uint8 images: 1/255)")->option_text("S")->needs(input);
+  cmd->add_option("--offset", o->pre.offset, "then add O (Keras Rescaling(scale, offset))")->option_text("O")->needs(input);
   cmd->add_option("--batch", o->batch, "samples with --random (default 2)")->check(CLI::Range(1, 1000))->option_text("N");
   cmd->add_option("--name", o->validate.name, "network name of the generated code")->option_text("NAME");
   cmd->add_option("--network", o->validate.network_dir,
@@ -63,15 +72,18 @@ Command validate_command(CLI::App& root) {
                         : o->target == "qemu-m7" ? ValidateTarget::QemuM7
                                                  : ValidateTarget::Host;
             // Default: --random 0 --batch 2.
-            return validate_model(model_file, o->inputs, o->inputs.empty(), o->seed, o->batch, vo, o->compile);
+            return validate_model(model_file, o->inputs, o->labels, o->pre, o->inputs.empty(), o->seed, o->batch, vo,
+                                  o->compile);
           }};
 }
 
 namespace {
 
-int validate_model(const std::string& model_file, const std::vector<std::string>& input_files, bool random,
-                   uint64_t seed, int batch, ValidateOptions vo, const CompileOptions& opt) {
+int validate_model(const std::string& model_file, const std::vector<std::string>& input_files,
+                   const std::string& labels_file, const Preprocess& pre, bool random, uint64_t seed, int batch,
+                   ValidateOptions vo, const CompileOptions& opt) {
   std::string current = model_file;
+  Labels labels;
   try {
     const CompileResult c = compile(load_model(model_file), opt);
     if (random) {
@@ -84,15 +96,25 @@ int validate_model(const std::string& model_file, const std::vector<std::string>
       for (const auto& f : input_files) {
         current = f;
         vo.inputs.push_back(read_npy(f));
+        if (!pre.identity())
+          for (float& v : vo.inputs.back().data) v = v * pre.scale + pre.offset;
+      }
+      current = input_files[0];
+      check_inputs(c, vo.inputs);
+      if (!labels_file.empty()) {
+        current = labels_file;
+        labels = read_labels(labels_file);
+        vo.labels = &labels;
       }
       current = model_file;
-      check_inputs(c, vo.inputs);
     }
     const ValidateResult r = validate(c, vo);
     std::cout << validate_text(c, r);
     return r.pass() ? 0 : 1;
   } catch (const std::exception& e) {
-    // Tool failures span several lines (build log); the first line is the error.
+    // Tool failures span several lines (build log); the first line is the error. Messages about
+    // the labels start with that file's name.
+    if (!labels_file.empty() && error_text(e).rfind(labels_file + ": ", 0) == 0) return file_error(labels_file, e);
     return file_error(current, e);
   }
 }

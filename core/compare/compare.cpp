@@ -141,30 +141,6 @@ struct AgreementSum {
   }
 };
 
-// Adds one batch of classifier outputs (b, K) with their labels to `acc`.
-void add_accuracy(Accuracy& acc, const Array& y, const int32_t* labels) {
-  const int64_t n = y.shape[0], k = acc.classes;
-  for (int64_t s = 0; s < n; ++s) {
-    const float* v = y.data.data() + s * k;
-    const int32_t l = labels[s];
-    const int64_t pred = std::max_element(v, v + k) - v;
-    // The label's place in a stable sort by decreasing value.
-    int64_t rank = 0;
-    for (int64_t c = 0; c < k; ++c) rank += v[c] > v[l] || (c < l && v[c] == v[l]);
-    acc.correct += pred == l;
-    acc.correct_top5 += rank < 5;
-    ++acc.confusion[static_cast<size_t>(l * k + pred)];
-    ++acc.samples;
-  }
-}
-
-// The class count of a classifier output, per sample (K,); 0 when it is not one.
-int64_t classifier_classes(const CompileResult& c) {
-  if (c.graph.outputs.empty()) return 0;
-  const Tensor& t = c.graph.tensors[c.graph.outputs[0]];
-  return t.shape_known && t.shape.size() == 1 ? t.shape[0] : 0;
-}
-
 std::string codes_of(const Node& n) {
   std::string s;
   for (const auto& r : n.decision.reasons)
@@ -263,8 +239,7 @@ CompareResult compare_variants(const std::vector<VariantSpec>& specs, const Comp
   for (size_t i = 0; i < specs.size(); ++i) {
     agreement[i].top1 = softmax_output(compiled[0]) && softmax_output(compiled[i]);
     if (options.labels) {
-      accuracy[i].classes = classifier_classes(compiled[i]);
-      accuracy[i].confusion.assign(static_cast<size_t>(accuracy[i].classes * accuracy[i].classes), 0);
+      accuracy[i] = make_accuracy(classifier_classes(compiled[i]));
     }
   }
   std::vector<std::string> run_error(specs.size());
@@ -285,7 +260,7 @@ CompareResult compare_variants(const std::vector<VariantSpec>& specs, const Comp
     for (size_t i = 0; i < specs.size(); ++i) {
       if (!run_error[i].empty() || !run_error[0].empty() || outputs[i].empty() || outputs[0].empty()) continue;
       agreement[i].add(outputs[0][0], outputs[i][0]);
-      if (options.labels) add_accuracy(accuracy[i], outputs[i][0], options.labels->index.data() + start);
+      if (options.labels) add_scores(accuracy[i], outputs[i][0], options.labels->index.data() + start);
       for (const auto& [name, o] : observed[i]) {
         auto a = observed[0].find(name);
         layer_diff[i][name].add(a == observed[0].end() ? std::nullopt : diff_count(a->second, o));
@@ -508,18 +483,6 @@ std::string compare_text(const CompareResult& r, int width) {
     }
   }
   return o.str();
-}
-
-json accuracy_json(const Accuracy& a) {
-  json confusion = json::array();
-  for (int64_t l = 0; l < a.classes; ++l)
-    confusion.push_back(std::vector<int64_t>(a.confusion.begin() + l * a.classes, a.confusion.begin() + (l + 1) * a.classes));
-  return {{"samples", a.samples},
-          {"classes", a.classes},
-          {"correct", a.correct},
-          {"top1", a.top1()},
-          {"top5", a.top5() ? json(*a.top5()) : json(nullptr)},
-          {"confusion", confusion}};
 }
 
 json compare_json(const CompareResult& r) {

@@ -1,6 +1,7 @@
 // Datasets (bitlens/dataset.hpp): in-memory arrays, streamed .npy files, labels.
 #include "bitlens/dataset.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "bitlens/compiler.hpp"
@@ -151,6 +152,47 @@ void check_labels(const Labels& l, int64_t samples, const std::string& samples_n
       throw ModelError(l.file + ": label of sample " + std::to_string(i) + " is " + std::to_string(l.index[i]) +
                        ", but the model's output has " + std::to_string(classes) + " classes (0.." +
                        std::to_string(classes - 1) + ")");
+}
+
+Accuracy make_accuracy(int64_t classes) {
+  Accuracy a;
+  a.classes = classes;
+  a.confusion.assign(static_cast<size_t>(classes * classes), 0);
+  return a;
+}
+
+void add_scores(Accuracy& acc, const Array& y, const int32_t* labels) {
+  const int64_t n = y.shape[0], k = acc.classes;
+  for (int64_t s = 0; s < n; ++s) {
+    const float* v = y.data.data() + s * k;
+    const int32_t l = labels[s];
+    const int64_t pred = std::max_element(v, v + k) - v;
+    // The label's place in a stable sort by decreasing value.
+    int64_t rank = 0;
+    for (int64_t c = 0; c < k; ++c) rank += v[c] > v[l] || (c < l && v[c] == v[l]);
+    acc.correct += pred == l;
+    acc.correct_top5 += rank < 5;
+    ++acc.confusion[static_cast<size_t>(l * k + pred)];
+    ++acc.samples;
+  }
+}
+
+int64_t classifier_classes(const CompileResult& c) {
+  if (c.graph.outputs.empty()) return 0;
+  const Tensor& t = c.graph.tensors[c.graph.outputs[0]];
+  return t.shape_known && t.shape.size() == 1 ? t.shape[0] : 0;
+}
+
+json accuracy_json(const Accuracy& a) {
+  json confusion = json::array();
+  for (int64_t l = 0; l < a.classes; ++l)
+    confusion.push_back(std::vector<int64_t>(a.confusion.begin() + l * a.classes, a.confusion.begin() + (l + 1) * a.classes));
+  return {{"samples", a.samples},
+          {"classes", a.classes},
+          {"correct", a.correct},
+          {"top1", a.top1()},
+          {"top5", a.top5() ? json(*a.top5()) : json(nullptr)},
+          {"confusion", confusion}};
 }
 
 }  // namespace bitlens

@@ -285,6 +285,13 @@ ValidateResult validate(const CompileResult& c, const ValidateOptions& o) {
   if (o.inputs.empty()) throw ModelError("validate needs inputs (--input or --random)");
   check_inputs(c, o.inputs);
   check_host_limits(c, o.inputs[0].shape[0], RunKind::Reference);
+  if (o.labels) {
+    const int64_t k = classifier_classes(c);
+    if (k == 0)
+      throw ModelError(o.labels->file + ": labels need a classifier, an output of shape (N, classes); the model's "
+                       "first output is not one");
+    check_labels(*o.labels, o.inputs[0].shape[0], "the inputs", k);
+  }
   ValidateResult res;
   res.target = o.target;
   res.vectors = static_cast<int>(o.inputs[0].shape[0]);
@@ -322,6 +329,17 @@ ValidateResult validate(const CompileResult& c, const ValidateOptions& o) {
     res.vs_reference.pass &= b.pass;
     res.vs_runtime.outputs.push_back(a);
     res.vs_reference.outputs.push_back(b);
+  }
+  if (o.labels && !got.empty()) {
+    res.labels = o.labels->file;
+    auto score = [&](const Array& y) {
+      Accuracy a = make_accuracy(classifier_classes(c));
+      add_scores(a, y, o.labels->index.data());
+      return a;
+    };
+    res.generated_accuracy = score(got[0]);
+    res.runtime_accuracy = score(runtime_out[0]);
+    res.reference_accuracy = score(reference_out[0]);
   }
   return res;
 }
@@ -374,6 +392,16 @@ std::string validate_text(const CompileResult& c, const ValidateResult& r) {
       s << std::right << std::setw(4) << "" << "  " << std::left << std::setw(54) << "whole inference (vector 0)" << std::right
         << std::setw(14) << with_commas(static_cast<int64_t>(r.totals[0])) << "\n";
     s << "Firmware self-check against the embedded expected outputs: " << (r.firmware_pass ? "PASS" : "FAIL") << "\n";
+  }
+  if (r.generated_accuracy) {
+    auto pct = [](const Accuracy& a) {
+      return fixed(a.top1() * 100, 2) + "% (" + std::to_string(a.correct) + "/" + std::to_string(a.samples) + ")" +
+             (a.top5() ? ", top-5 " + fixed(*a.top5() * 100, 2) + "%" : std::string());
+    };
+    s << "\nAccuracy against " << fs::path(r.labels).filename().string() << " (top-1, argmax of the first output)\n"
+      << "  generated C            " << pct(*r.generated_accuracy) << "\n"
+      << "  host runtime           " << pct(*r.runtime_accuracy) << "\n"
+      << "  reference interpreter  " << pct(*r.reference_accuracy) << "\n";
   }
   s << "\nResult: " << (r.pass() ? "PASS" : "FAIL") << " — generated C "
     << (r.vs_runtime.pass ? "matches" : "does NOT match") << " the host runtime and "

@@ -177,3 +177,36 @@ TEST_F(Dataset, BadDatasetsGetOneLineNamingTheFile) {
                      path("x.npy") + " --labels " + path("y.npy"));
   EXPECT_EQ(forum.status, 2);
 }
+
+// validate on the same data: the generated C scores what the host runtime and the reference
+// interpreter score, on the host compiler and under QEMU (Cortex-M4).
+TEST_F(Dataset, ValidateReportsAccuracyOfTheGeneratedCode) {
+  const int64_t correct = correct_of_run("");
+  Result host = cli("validate " + path("orientation.h5") + " --input " + path("x.npy") + " --labels " + path("y.npy"));
+  ASSERT_EQ(host.status, 0) << host.out << host.err;
+  const std::string want = std::to_string(correct) + "/" + std::to_string(kSamples) + ")";
+  for (const char* who : {"generated C ", "host runtime ", "reference interpreter "}) {
+    const auto at = host.out.find(who, host.out.find("Accuracy against y.npy"));
+    ASSERT_NE(at, std::string::npos) << host.out;
+    EXPECT_EQ(host.out.substr(host.out.find('(', at), want.size() + 1), "(" + want) << host.out;
+  }
+  // Under QEMU on 16 samples (the firmware embeds them all).
+  Array x = read_npy(path("x.npy")), y = read_npy(path("y.npy"));
+  x.shape[0] = 16;
+  x.data.resize(16 * 144);
+  y.shape[0] = 16;
+  y.data.resize(16);
+  write_npy(path("x16.npy"), x);
+  write_npy(path("y16.npy"), y);
+  Result qemu = cli("validate " + path("orientation.h5") + " --target qemu-m4 --input " + path("x16.npy") + " --labels " +
+                    path("y16.npy"));
+  ASSERT_EQ(qemu.status, 0) << qemu.out << qemu.err;
+  const auto at = qemu.out.find("generated C ", qemu.out.find("Accuracy against y16.npy"));
+  ASSERT_NE(at, std::string::npos) << qemu.out;
+  const auto rt = qemu.out.find("host runtime ", at);
+  EXPECT_EQ(qemu.out.substr(qemu.out.find('(', at), 8), qemu.out.substr(qemu.out.find('(', rt), 8)) << qemu.out;
+
+  Result bad = cli("validate " + path("orientation.h5") + " --input " + path("x.npy") + " --labels " + path("y16.npy"));
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("y16.npy: 16 labels for the 300 samples"), std::string::npos) << bad.err;
+}

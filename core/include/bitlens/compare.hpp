@@ -37,19 +37,6 @@ struct CompareCancelled : ModelError {
   CompareCancelled() : ModelError("cancelled") {}
 };
 
-// Accuracy of a classifier against labels: the prediction is the first index of the largest
-// output value (argmax); top-5 counts a label ranked among the first five of a stable sort by
-// decreasing value.
-struct Accuracy {
-  int64_t samples = 0, correct = 0, correct_top5 = 0;
-  int64_t classes = 0;
-  std::vector<int64_t> confusion;  // classes x classes: row = label, column = prediction
-  double top1() const { return samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0; }
-  std::optional<double> top5() const {
-    if (classes < 5 || samples == 0) return std::nullopt;
-    return static_cast<double>(correct_top5) / static_cast<double>(samples);
-  }
-};
 
 struct Agreement {
   bool available = false;     // false when a variant cannot run or output shapes differ
@@ -99,7 +86,5 @@ CompareResult compare_variants(const std::vector<VariantSpec>& variants, const C
 
 std::string compare_text(const CompareResult& r, int width = 120);
 json compare_json(const CompareResult& r);
-// {"samples", "classes", "correct", "top1", "top5" (null below 5 classes), "confusion": rows = labels}
-json accuracy_json(const Accuracy& a);
 
 }  // namespace bitlens

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,5 +58,28 @@ Labels read_labels(const std::string& file);
 // Labels against the samples and the classifier: same count, every index below `classes`, a
 // one-hot width equal to `classes`. Throws ModelError naming both files.
 void check_labels(const Labels& labels, int64_t samples, const std::string& samples_name, int64_t classes);
+
+// Accuracy of a classifier against labels: the prediction is the first index of the largest
+// output value (argmax); top-5 counts a label ranked among the first five of a stable sort by
+// decreasing value.
+struct Accuracy {
+  int64_t samples = 0, correct = 0, correct_top5 = 0;
+  int64_t classes = 0;
+  std::vector<int64_t> confusion;  // classes x classes: row = label, column = prediction
+  double top1() const { return samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0; }
+  std::optional<double> top5() const {
+    if (classes < 5 || samples == 0) return std::nullopt;
+    return static_cast<double>(correct_top5) / static_cast<double>(samples);
+  }
+};
+
+// An empty score for a classifier with `classes` outputs.
+Accuracy make_accuracy(int64_t classes);
+// Adds one batch of classifier outputs `y` (b, classes) whose labels are labels[0..b).
+void add_scores(Accuracy& acc, const Array& y, const int32_t* labels);
+// {"samples", "classes", "correct", "top1", "top5" (null below 5 classes), "confusion": rows = labels}
+json accuracy_json(const Accuracy& a);
+// The class count of a classifier: its first output's per-sample shape is (K,); else 0.
+int64_t classifier_classes(const CompileResult& c);
 
 }  // namespace bitlens

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "bitlens/compiler.hpp"
+#include "bitlens/dataset.hpp"
 
 namespace bitlens {
 
@@ -31,6 +33,9 @@ struct ValidateOptions {
   std::filesystem::path network_dir;
   // Build here and keep it (default: a temporary directory, removed afterwards).
   std::filesystem::path work_dir;
+  // With labels (one per input sample; a classifier model): the accuracy of the generated C,
+  // the host runtime and the reference interpreter on these inputs.
+  const Labels* labels = nullptr;
 };
 
 struct OutputMetrics {
@@ -64,6 +69,8 @@ struct ValidateResult {
   std::vector<StepCount> steps;   // QEMU targets: vector 0, executed instructions
   std::vector<uint64_t> totals;   // per vector
   bool firmware_pass = false;     // QEMU: the firmware's own check printed PASS
+  std::string labels;             // with ValidateOptions::labels: its file, and the three scores
+  std::optional<Accuracy> generated_accuracy, runtime_accuracy, reference_accuracy;
   bool pass() const { return vs_runtime.pass && vs_reference.pass; }
 };
 
