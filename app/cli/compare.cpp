@@ -11,6 +11,7 @@
 #include "bitlens/format.hpp"
 #include "bitlens/npy.hpp"
 #include "commands.hpp"
+#include "image_dataset.hpp"
 
 namespace bitlens::cli {
 
@@ -30,9 +31,19 @@ std::function<bool(int64_t, int64_t)> terminal_progress(const char* what) {
   };
 }
 
+// The sample shape of the model's single input, for decoding images to it.
+std::vector<int64_t> model_input_shape(const std::string& file) {
+  const Model m = load_model(file);
+  if (m.inputs.size() != 1) throw ModelError("--images needs a model with one input; this one has " + std::to_string(m.inputs.size()));
+  const Layer* l = m.find(m.inputs[0].layer);
+  const auto s = l ? declared_input_shape(*l) : std::nullopt;
+  if (!s) throw ModelError("the input layer declares no shape, so images cannot be resized to it");
+  return *s;
+}
+
 int compare_models(const std::vector<std::string>& files, const std::vector<float>& pads,
                    const std::vector<CompileOptions::Set>& sets, const std::string& input, const std::string& labels_file,
-                   const Preprocess& pre, CompareOptions opt, bool as_json, int width) {
+                   const std::string& images, const Preprocess& pre, CompareOptions opt, bool as_json, int width) {
   if (files.empty()) usage_error("compare: no MODEL given (see 'bitlens help compare')");
   if (files.size() == 1 && pads.empty() && sets.empty())
     usage_error("compare: give --pad-values V1,V2,..., --set LAYER.pad_values=V, or several model files");
@@ -52,12 +63,23 @@ int compare_models(const std::vector<std::string>& files, const std::vector<floa
   std::string current = files[0];
   try {
     std::unique_ptr<Dataset> data;
+    Labels labels;
+    if (!images.empty()) {
+      current = images;
+      const images::ImageFolder folder = images::scan_image_folder(images);
+      current = files[0];
+      data = images::image_dataset(folder, model_input_shape(files[0]), pre);
+      opt.dataset = data.get();
+      if (!folder.classes.empty()) {
+        labels = images::image_labels(folder);
+        opt.labels = &labels;
+      }
+    }
     if (!input.empty()) {
       current = input;
       data = npy_dataset({input}, pre);
       opt.dataset = data.get();
     }
-    Labels labels;
     if (!labels_file.empty()) {
       current = labels_file;
       labels = read_labels(labels_file);
@@ -76,6 +98,11 @@ int compare_models(const std::vector<std::string>& files, const std::vector<floa
     const std::string m = error_text(e);
     for (const auto& f : {input, labels_file})
       if (!f.empty() && m.rfind(f + ": ", 0) == 0) return file_error(f, e);
+    // Image messages name the folder or the image in it.
+    if (!images.empty() && m.rfind(images, 0) == 0) {
+      std::fprintf(stderr, "bitlens: error: %s\n", m.c_str());
+      return 2;
+    }
     return file_error(current, e);
   }
 }
@@ -90,7 +117,7 @@ Command compare_command(CLI::App& root) {
     std::vector<float> pads;
     std::vector<CompileOptions::Set> sets;
     std::string board;
-    std::string input, labels;
+    std::string input, labels, images;
     Preprocess pre;
     CompareOptions compare;
     bool as_json = false;
@@ -126,11 +153,15 @@ Command compare_command(CLI::App& root) {
   auto* labels = cmd->add_option("--labels", o->labels, "class of each sample: indices (N,) or one-hot (N, K); adds accuracy")
                      ->option_text("Y.npy");
   labels->needs(input);
-  auto* scale = cmd->add_option("--scale", o->pre.scale, "multiply every input value by S (uint8 images: 1/255 = 0.00392157)")
-                    ->option_text("S");
-  auto* offset = cmd->add_option("--offset", o->pre.offset, "then add O (Keras Rescaling(scale, offset))")->option_text("O");
-  scale->needs(input);
-  offset->needs(input);
+  auto* images = cmd->add_option("--images", o->images,
+                                 "compare on the images of DIR (one sub-folder per class gives the labels; docs/datasets.md)")
+                     ->option_text("DIR")
+                     ->excludes(input);
+  images->excludes(labels);
+  cmd->get_option("--random")->excludes(images);
+  cmd->add_option("--scale", o->pre.scale, "multiply every input value by S (uint8 images: 1/255 = 0.00392157)")
+      ->option_text("S");
+  cmd->add_option("--offset", o->pre.offset, "then add O (Keras Rescaling(scale, offset))")->option_text("O");
   cmd->add_option("--samples", o->compare.samples, "random samples (default 64)")
       ->check(CLI::Range(1, 100000))
       ->option_text("N");
@@ -142,8 +173,10 @@ Command compare_command(CLI::App& root) {
   cmd->add_option("--width", o->width, "fit the text to N columns (default 120)")->option_text("N");
   return {cmd, [o]() -> int {
             if (!o->board.empty()) o->compare.board = o->board;
-            return compare_models(o->files, o->pads, o->sets, o->input, o->labels, o->pre, o->compare, o->as_json,
-                                  o->width);
+            if ((o->pre.scale != 1.0f || o->pre.offset != 0.0f) && o->input.empty() && o->images.empty())
+              usage_error("compare: --scale and --offset apply to --input or --images");
+            return compare_models(o->files, o->pads, o->sets, o->input, o->labels, o->images, o->pre, o->compare,
+                                  o->as_json, o->width);
           }};
 }
 

@@ -10,6 +10,7 @@
 #include "bitlens/runtime.hpp"
 #include "bitlens/validate.hpp"
 #include "commands.hpp"
+#include "image_dataset.hpp"
 
 namespace bitlens::cli {
 
@@ -18,13 +19,15 @@ namespace {
 int validate_model(const std::string& model_file, const std::vector<std::string>& input_files,
                    const std::string& labels_file, const Preprocess& pre, bool random, uint64_t seed, int batch,
                    ValidateOptions vo, const CompileOptions& opt);
+int validate_images(const std::string& model_file, const std::string& dir, const Preprocess& pre, ValidateOptions vo,
+                    const CompileOptions& opt);
 
 }  // namespace
 
 Command validate_command(CLI::App& root) {
   struct Opts {
     std::vector<std::string> models, inputs;
-    std::string labels;
+    std::string labels, images;
     Preprocess pre;
     std::string target = "host";
     uint64_t seed = 0;
@@ -52,11 +55,16 @@ Command validate_command(CLI::App& root) {
                     ->option_text("X.npy");
   auto* random = add_seed(cmd, "--random", o->seed, "uniform random inputs in [-1, 1] from SEED (default 0)");
   input->excludes(random);
-  cmd->add_option("--labels", o->labels, "class of each input sample: indices (N,) or one-hot (N, K); adds accuracy")
-      ->option_text("Y.npy")
-      ->needs(input);
-  cmd->add_option("--scale", o->pre.scale, "multiply every input value by S (uint8 images: 1/255)")->option_text("S")->needs(input);
-  cmd->add_option("--offset", o->pre.offset, "then add O (Keras Rescaling(scale, offset))")->option_text("O")->needs(input);
+  auto* labels = cmd->add_option("--labels", o->labels, "class of each input sample: indices (N,) or one-hot (N, K); adds accuracy")
+                     ->option_text("Y.npy")
+                     ->needs(input);
+  cmd->add_option("--images", o->images, "validate on the images of DIR (sub-folders = classes; docs/datasets.md)")
+      ->option_text("DIR")
+      ->excludes(input)
+      ->excludes(random)
+      ->excludes(labels);
+  cmd->add_option("--scale", o->pre.scale, "multiply every input value by S (uint8 images: 1/255)")->option_text("S");
+  cmd->add_option("--offset", o->pre.offset, "then add O (Keras Rescaling(scale, offset))")->option_text("O");
   cmd->add_option("--batch", o->batch, "samples with --random (default 2)")->check(CLI::Range(1, 1000))->option_text("N");
   cmd->add_option("--name", o->validate.name, "network name of the generated code")->option_text("NAME");
   cmd->add_option("--network", o->validate.network_dir,
@@ -71,6 +79,9 @@ Command validate_command(CLI::App& root) {
             vo.target = o->target == "qemu-m4"   ? ValidateTarget::QemuM4
                         : o->target == "qemu-m7" ? ValidateTarget::QemuM7
                                                  : ValidateTarget::Host;
+            if ((o->pre.scale != 1.0f || o->pre.offset != 0.0f) && o->inputs.empty() && o->images.empty())
+              usage_error("validate: --scale and --offset apply to --input or --images");
+            if (!o->images.empty()) return validate_images(model_file, o->images, o->pre, vo, o->compile);
             // Default: --random 0 --batch 2.
             return validate_model(model_file, o->inputs, o->labels, o->pre, o->inputs.empty(), o->seed, o->batch, vo,
                                   o->compile);
@@ -115,6 +126,35 @@ int validate_model(const std::string& model_file, const std::vector<std::string>
     // Tool failures span several lines (build log); the first line is the error. Messages about
     // the labels start with that file's name.
     if (!labels_file.empty() && error_text(e).rfind(labels_file + ": ", 0) == 0) return file_error(labels_file, e);
+    return file_error(current, e);
+  }
+}
+
+int validate_images(const std::string& model_file, const std::string& dir, const Preprocess& pre, ValidateOptions vo,
+                    const CompileOptions& opt) {
+  std::string current = model_file;
+  try {
+    const CompileResult c = compile(load_model(model_file), opt);
+    if (c.graph.inputs.size() != 1) usage_error("validate: --images needs a model with one input");
+    current = dir;
+    const images::ImageFolder folder = images::scan_image_folder(dir);
+    auto data = images::image_dataset(folder, c.graph.tensors[c.graph.inputs[0]].shape, pre);
+    check_host_limits(c, data->size(), RunKind::Reference);
+    vo.inputs = data->read(0, data->size());
+    Labels labels;
+    if (!folder.classes.empty()) {
+      labels = images::image_labels(folder);
+      vo.labels = &labels;
+    }
+    current = model_file;
+    const ValidateResult r = validate(c, vo);
+    std::cout << validate_text(c, r);
+    return r.pass() ? 0 : 1;
+  } catch (const std::exception& e) {
+    if (error_text(e).rfind(dir, 0) == 0) {
+      std::fprintf(stderr, "bitlens: error: %s\n", error_text(e).c_str());
+      return 2;
+    }
     return file_error(current, e);
   }
 }

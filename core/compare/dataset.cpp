@@ -144,6 +144,9 @@ void check_labels(const Labels& l, int64_t samples, const std::string& samples_n
   if (static_cast<int64_t>(l.index.size()) != samples)
     throw ModelError(l.file + ": " + std::to_string(l.index.size()) + " labels for the " + std::to_string(samples) +
                      " samples of " + samples_name + "; give one label per sample");
+  if (l.folders && l.classes != classes)
+    throw ModelError(l.file + ": " + std::to_string(l.classes) + " class sub-folders, but the model's output has " +
+                     std::to_string(classes) + " classes; give one sub-folder per class (sorted names = class order)");
   if (l.one_hot && l.classes != classes)
     throw ModelError(l.file + ": one-hot rows of width " + std::to_string(l.classes) + ", but the model's output has " +
                      std::to_string(classes) + " classes");

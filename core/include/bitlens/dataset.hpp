@@ -47,7 +47,8 @@ struct Labels {
   std::string file;
   std::vector<int32_t> index;  // the class of each sample
   bool one_hot = false;
-  int64_t classes = 0;         // one-hot width, else the largest index + 1
+  bool folders = false;        // from an image folder's class sub-folders (`file` is the folder)
+  int64_t classes = 0;         // one-hot width or sub-folder count, else the largest index + 1
 };
 
 // Class indices, shape (N,) or (N, 1), of any integer or integral float dtype; or one-hot rows
