@@ -31,16 +31,6 @@ std::function<bool(int64_t, int64_t)> terminal_progress(const char* what) {
   };
 }
 
-// The sample shape of the model's single input, for decoding images to it.
-std::vector<int64_t> model_input_shape(const std::string& file) {
-  const Model m = load_model(file);
-  if (m.inputs.size() != 1) throw ModelError("--images needs a model with one input; this one has " + std::to_string(m.inputs.size()));
-  const Layer* l = m.find(m.inputs[0].layer);
-  const auto s = l ? declared_input_shape(*l) : std::nullopt;
-  if (!s) throw ModelError("the input layer declares no shape, so images cannot be resized to it");
-  return *s;
-}
-
 int compare_models(const std::vector<std::string>& files, const std::vector<float>& pads,
                    const std::vector<CompileOptions::Set>& sets, const std::string& input, const std::string& labels_file,
                    const std::string& images, const Preprocess& pre, CompareOptions opt, bool as_json, int width) {
@@ -68,7 +58,7 @@ int compare_models(const std::vector<std::string>& files, const std::vector<floa
       current = images;
       const images::ImageFolder folder = images::scan_image_folder(images);
       current = files[0];
-      data = images::image_dataset(folder, model_input_shape(files[0]), pre);
+      data = images::image_dataset(folder, images::model_input_shape(files[0]), pre);
       opt.dataset = data.get();
       if (!folder.classes.empty()) {
         labels = images::image_labels(folder);

@@ -110,6 +110,16 @@ Labels image_labels(const ImageFolder& folder) {
   return l;
 }
 
+std::vector<int64_t> model_input_shape(const std::string& file) {
+  const Model m = load_model(file);
+  if (m.inputs.size() != 1)
+    throw ModelError(file + ": image folders need a model with one input; this one has " + std::to_string(m.inputs.size()));
+  const Layer* l = m.find(m.inputs[0].layer);
+  const auto s = l ? declared_input_shape(*l) : std::nullopt;
+  if (!s) throw ModelError(file + ": the input layer declares no shape, so images cannot be resized to it");
+  return *s;
+}
+
 Array load_image(const std::string& file, const std::vector<int64_t>& shape, const Preprocess& p) {
   QImageReader reader(QString::fromStdString(file));
   QImage img = reader.read();

@@ -38,6 +38,10 @@ std::unique_ptr<Dataset> image_dataset(const ImageFolder& folder, const std::vec
 // The labels the folder names (sub-folder index per image). Throws ModelError without classes.
 Labels image_labels(const ImageFolder& folder);
 
+// The sample shape of a model file's single input, to decode images to. Throws ModelError (no
+// single input, or an input that declares no shape).
+std::vector<int64_t> model_input_shape(const std::string& model_file);
+
 // One image as a sample (for tests and thumbnails).
 Array load_image(const std::string& file, const std::vector<int64_t>& sample_shape, const Preprocess& p = {});
 

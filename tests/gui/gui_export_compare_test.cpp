@@ -7,6 +7,10 @@
 #include <QChartView>
 #include <QDir>
 #include <QFile>
+#include <QImage>
+#include <QLabel>
+#include <QProgressBar>
+#include <QChart>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -19,7 +23,11 @@
 #include <QtTest>
 
 #include "bitlens/export.hpp"
+#include "bitlens/npy.hpp"
+#include "bitlens/runtime.hpp"
 #include "support/keras_builder.hpp"
+#include "support/model_writer.hpp"
+#include "support/orientation_task.hpp"
 #include "gui_test_util.hpp"
 #include "main_window.hpp"
 #include "pages/compare_page.hpp"
@@ -303,6 +311,103 @@ class GuiExportCompareTest : public QObject {
     QCOMPARE(lines[0], QStringLiteral("layer,saved,pad=-1,pad=0"));
     QVERIFY(csv_text.contains(QStringLiteral("max abs diff,-,")));
     QVERIFY(!page->export_to(tmp.filePath(QStringLiteral("no/dir/x.csv")), ComparePage::ExportFormat::Csv).isEmpty());
+  }
+
+  // The dataset picker: the variants run on the user's samples and labels; accuracy rows, the
+  // accuracy chart and the confusion matrix appear, the choice is remembered per model, an
+  // image folder works the same way, and a long run can be cancelled.
+  void compareTabOnLabelledData() {
+    QTemporaryDir tmp;
+    const std::string model = tmp.filePath(QStringLiteral("orientation.h5")).toStdString();
+    write_model_h5(orientation_task::make_model(1.0), model);
+    const auto d = orientation_task::make_data(200, 5);
+    const QString x = tmp.filePath(QStringLiteral("x.npy")), y = tmp.filePath(QStringLiteral("y.npy"));
+    write_npy(x.toStdString(), d.x);
+    write_npy(y.toStdString(), d.labels);
+    // The saved model's correct predictions, scored here from the host runtime's outputs.
+    const CompileResult c = compile(load_model(model));
+    Executor ex(c);
+    const Array out = ex.run({d.x})[0];
+    int correct = 0;
+    for (int s = 0; s < 200; ++s) {
+      const float* v = out.data.data() + s * 4;
+      correct += std::max_element(v, v + 4) - v == static_cast<int>(d.labels.data[static_cast<size_t>(s)]);
+    }
+
+    MainWindow w;
+    w.show();
+    w.tabs()->setCurrentWidget(w.compare_page());
+    ComparePage* page = w.compare_page();
+    QVERIFY(open_and_wait(w, QString::fromStdString(model)));
+    QTRY_VERIFY_WITH_TIMEOUT(!page->busy() && page->result(), 60000);
+    QCOMPARE(page->row_of(QStringLiteral("accuracy top-1")), -1);  // random samples: no labels
+    page->set_pad_enabled(1.0f, false);
+    page->set_pad_enabled(0.0f, false);
+    ComparePage::DatasetChoice choice;
+    choice.samples = x;
+    choice.labels = y;
+    page->set_dataset(choice);
+    QTRY_VERIFY_WITH_TIMEOUT(!page->busy() && page->result() && page->result()->samples == 200, 60000);
+    const int row = page->row_of(QStringLiteral("accuracy top-1"));
+    QVERIFY(row >= 0);
+    // Column 0 is the saved model (row titles are the vertical header).
+    QCOMPARE(page->table()->item(row, 0)->text(), QStringLiteral("%1%").arg(100.0 * correct / 200, 0, 'f', 2));
+    QVERIFY(correct > 120);  // far above the 25 % of chance
+    QVERIFY(page->findChild<QLabel*>(QStringLiteral("compareData"))->text().contains(QStringLiteral("x.npy + y.npy")));
+    QVERIFY(page->agreement_chart()->chart()->title().contains(QStringLiteral("Accuracy on y.npy")));
+    QTableWidget* conf = page->confusion_table();
+    QVERIFY(conf->isVisible());
+    QCOMPARE(conf->rowCount(), 4);
+    int sum = 0, diagonal = 0;
+    for (int l = 0; l < 4; ++l)
+      for (int p = 0; p < 4; ++p) {
+        sum += conf->item(l, p)->text().toInt();
+        if (l == p) diagonal += conf->item(l, p)->text().toInt();
+      }
+    QCOMPARE(sum, 200);
+    QCOMPARE(diagonal, correct);
+
+    // Remembered for this model.
+    const ComparePage::DatasetChoice back = ComparePage::remembered_dataset(QString::fromStdString(model));
+    QCOMPARE(back.samples, x);
+    QCOMPARE(back.labels, y);
+
+    // An image folder: one sub-folder per class, PNG files.
+    const QString folder = tmp.filePath(QStringLiteral("images"));
+    for (int s = 0; s < 40; ++s) {
+      const int label = static_cast<int>(d.labels.data[static_cast<size_t>(s)]);
+      QDir().mkpath(QStringLiteral("%1/class_%2").arg(folder).arg(label));
+      QImage img(12, 12, QImage::Format_Grayscale8);
+      for (int i = 0; i < 144; ++i)
+        img.setPixel(i % 12, i / 12, qRgb(0, 0, 0) + (d.bytes.data[static_cast<size_t>(s * 144 + i)] > 0 ? 0xffffff : 0));
+      QVERIFY(img.save(QStringLiteral("%1/class_%2/%3.png").arg(folder).arg(label).arg(s)));
+    }
+    ComparePage::DatasetChoice images;
+    images.images = folder;
+    images.scale = 2.0 / 255.0;
+    images.offset = -1.0;
+    page->set_dataset(images);
+    QTRY_VERIFY_WITH_TIMEOUT(!page->busy() && page->result() && page->result()->samples == 40, 60000);
+    QVERIFY(page->row_of(QStringLiteral("accuracy top-1")) >= 0);
+
+    // Cancel: a dataset of 40,000 samples stops after the batch running when Cancel is pressed.
+    Array big;
+    big.shape = {40000, 12, 12, 1};
+    big.data.resize(40000 * 144);
+    for (size_t i = 0; i < big.data.size(); ++i) big.data[i] = d.x.data[i % d.x.data.size()];
+    const QString bx = tmp.filePath(QStringLiteral("big.npy"));
+    write_npy(bx.toStdString(), big);
+    ComparePage::DatasetChoice large;
+    large.samples = bx;
+    QSignalSpy done(page, &ComparePage::comparisonFinished);
+    page->set_dataset(large);
+    QVERIFY(page->busy());
+    QVERIFY(page->progress_bar()->isVisible());
+    page->cancel();
+    QVERIFY(done.wait(60000));
+    QVERIFY(!done.takeFirst().at(0).toBool());
+    QCOMPARE(page->error(), QStringLiteral("cancelled"));
+    QVERIFY(!page->progress_bar()->isVisible());
   }
 
   void compareTabAddsFiles() {

@@ -11,13 +11,18 @@
 namespace bitlens::gui {
 namespace {
 
-enum Metric { Macc, Rom, Ram, RamBound, MaxAbs, MeanAbs, Cosine, Top1, FirstDivergence, MetricCount };
+enum Metric { Macc, Rom, Ram, RamBound, MaxAbs, MeanAbs, Cosine, Top1, FirstDivergence, AccTop1, AccTop5, MetricCount };
 constexpr const char* kMetricTitles[MetricCount] = {
     "MACC",         "ROM (weights) B", "RAM (arena + I/O) B", "RAM lower bound B", "max abs diff",
-    "mean abs diff", "cosine",          "top-1 agreement",     "first divergence"};
+    "mean abs diff", "cosine",          "top-1 agreement",     "first divergence",  "accuracy top-1",
+    "accuracy top-5"};
 
 QString metric_text(int m, const VariantSummary& s, size_t v) {
   switch (m) {
+    case AccTop1: return s.accuracy ? QStringLiteral("%1%").arg(s.accuracy->top1() * 100.0, 0, 'f', 2) : QStringLiteral("n/a");
+    case AccTop5:
+      return s.accuracy && s.accuracy->top5() ? QStringLiteral("%1%").arg(*s.accuracy->top5() * 100.0, 0, 'f', 2)
+                                              : QStringLiteral("n/a");
     case Macc: return number_text(s.totals.macc);
     case Rom: return number_text(s.totals.rom_bytes);
     case Ram: return number_text(s.totals.ram_bytes);
@@ -82,10 +87,18 @@ QFont font_with(bool bold, bool italic) {
 void CompareTableModel::set_result(std::shared_ptr<const CompareResult> r) {
   beginResetModel();
   r_ = std::move(r);
+  // Accuracy rows only with labels (top-5 from five classes on).
+  metrics_.clear();
+  for (int m = Macc; m <= FirstDivergence; ++m) metrics_.push_back(m);
+  if (r_ && !r_->labels.empty()) {
+    metrics_.push_back(AccTop1);
+    const auto& a = r_->variants.empty() ? std::nullopt : r_->variants[0].accuracy;
+    if (a && a->top5()) metrics_.push_back(AccTop5);
+  }
   endResetModel();
 }
 
-int CompareTableModel::metric_rows() const { return r_ ? MetricCount : 0; }
+int CompareTableModel::metric_rows() const { return r_ ? static_cast<int>(metrics_.size()) : 0; }
 int CompareTableModel::layer_rows() const { return r_ ? static_cast<int>(r_->layers.size()) : 0; }
 
 int CompareTableModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : metric_rows() + layer_rows(); }
@@ -94,8 +107,8 @@ int CompareTableModel::columnCount(const QModelIndex& parent) const {
 }
 
 QString CompareTableModel::title(int row) const {
-  if (row < MetricCount) return QLatin1String(kMetricTitles[row]);
-  return QString::fromStdString(r_->layers[static_cast<size_t>(row - MetricCount)].name);
+  if (row < metric_rows()) return QLatin1String(kMetricTitles[metrics_[static_cast<size_t>(row)]]);
+  return QString::fromStdString(r_->layers[static_cast<size_t>(row - metric_rows())].name);
 }
 
 int CompareTableModel::row_of(const QString& t) const {
@@ -110,7 +123,8 @@ QVariant CompareTableModel::data(const QModelIndex& index, int role) const {
   const int row = index.row();
   const int col = index.column();
 
-  if (row < MetricCount) {
+  if (row < metric_rows()) {
+    const int metric = metrics_[static_cast<size_t>(row)];
     if (col == 0) {
       if (role == Qt::DisplayRole) return title(row);
       if (role == Qt::FontRole) return font_with(false, true);
@@ -119,11 +133,17 @@ QVariant CompareTableModel::data(const QModelIndex& index, int role) const {
     const size_t v = static_cast<size_t>(col - 1);
     const VariantSummary& s = r.variants[v];
     switch (role) {
-      case Qt::DisplayRole: return metric_text(row, s, v);
+      case Qt::DisplayRole: return metric_text(metric, s, v);
       case Qt::TextAlignmentRole: return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
       case Qt::BackgroundRole: return QGuiApplication::palette().color(QPalette::AlternateBase);
       case Qt::ToolTipRole:
-        if (v == 0 || row < MaxAbs) return {};
+        if (metric == AccTop1 || metric == AccTop5)
+          return s.accuracy ? QStringLiteral("%1 of %2 samples correct against %3")
+                                  .arg(metric == AccTop1 ? s.accuracy->correct : s.accuracy->correct_top5)
+                                  .arg(s.accuracy->samples)
+                                  .arg(QString::fromStdString(r.labels))
+                            : QString::fromStdString(s.agreement.why_not);
+        if (v == 0 || metric < MaxAbs) return {};
         return s.agreement.available ? QStringLiteral("%1 against %2 over %3 samples")
                                            .arg(title(row), QString::fromStdString(r.variants[0].label))
                                            .arg(r.samples)
@@ -132,7 +152,7 @@ QVariant CompareTableModel::data(const QModelIndex& index, int role) const {
     }
   }
 
-  const LayerComparison& l = r.layers[static_cast<size_t>(row - MetricCount)];
+  const LayerComparison& l = r.layers[static_cast<size_t>(row - metric_rows())];
   if (col == 0) {
     switch (role) {
       case Qt::DisplayRole: return (l.changed ? QStringLiteral("\u2260 ") : QString()) + title(row);

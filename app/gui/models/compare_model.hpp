@@ -5,6 +5,7 @@
 
 #include <QAbstractTableModel>
 #include <memory>
+#include <vector>
 
 #include "bitlens/compare.hpp"
 #include "models/report_models.hpp"
@@ -33,6 +34,7 @@ class CompareTableModel : public QAbstractTableModel {
   QString title(int row) const;  // the layer name or metric, without a marker
 
   std::shared_ptr<const CompareResult> r_;
+  std::vector<int> metrics_;  // the metric rows shown, in order
 };
 
 }  // namespace bitlens::gui

@@ -8,6 +8,12 @@
 #include <QChart>
 #include <QChartView>
 #include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QProgressBar>
+#include <QSettings>
+#include <QTimer>
+#include <QUrl>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QGridLayout>
@@ -22,6 +28,8 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrent>
 
+#include "bitlens/dataset.hpp"
+#include "image_dataset.hpp"
 #include "layer_text.hpp"
 #include "models/compare_model.hpp"
 #include "models/table_export.hpp"
@@ -156,6 +164,56 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   json_->setToolTip(QStringLiteral("Export the comparison table as JSON (one object per row)"));
   for (QPushButton* b : {md_, csv_, json_}) b->setEnabled(false);
 
+  data_ = new QLabel(this);
+  data_->setObjectName(QStringLiteral("compareData"));
+  samples_btn_ = new QPushButton(QStringLiteral("Samples .npy..."), this);
+  samples_btn_->setToolTip(QStringLiteral("Run the variants on your samples: one .npy of shape (N, ...) (any numeric dtype)"));
+  labels_btn_ = new QPushButton(QStringLiteral("Labels .npy..."), this);
+  labels_btn_->setToolTip(QStringLiteral("Class of each sample (indices or one-hot): adds accuracy and the confusion matrix"));
+  images_btn_ = new QPushButton(QStringLiteral("Image folder..."), this);
+  images_btn_->setToolTip(QStringLiteral("A folder with one sub-folder of images per class (as Keras' image_dataset_from_directory)"));
+  random_btn_ = new QPushButton(QStringLiteral("Random"), this);
+  random_btn_->setToolTip(QStringLiteral("Back to 64 random samples in [-1, 1]"));
+  scale_ = new QDoubleSpinBox(this);
+  offset_ = new QDoubleSpinBox(this);
+  for (QDoubleSpinBox* b : {scale_, offset_}) {
+    b->setDecimals(8);
+    b->setRange(-1e6, 1e6);
+    b->setKeyboardTracking(false);
+  }
+  scale_->setValue(1.0);
+  scale_->setToolTip(QStringLiteral("Every input value is multiplied by this (uint8 images: 0.00392157 gives [0, 1])"));
+  offset_->setToolTip(QStringLiteral("...then this is added (Keras Rescaling(scale, offset))"));
+  progress_ = new QProgressBar(this);
+  progress_->setObjectName(QStringLiteral("compareProgress"));
+  progress_->setVisible(false);
+  progress_->setMaximumWidth(220);
+  cancel_btn_ = new QPushButton(QStringLiteral("Cancel"), this);
+  cancel_btn_->setObjectName(QStringLiteral("compareCancel"));
+  cancel_btn_->setVisible(false);
+  progress_timer_ = new QTimer(this);
+  progress_timer_->setInterval(100);
+  connect(progress_timer_, &QTimer::timeout, this, [this] {
+    if (!run_state_ || run_state_->total == 0) return;
+    const int64_t total = run_state_->total;
+    progress_->setRange(0, static_cast<int>(std::min<int64_t>(total, 1 << 30)));
+    progress_->setValue(static_cast<int>(std::min<int64_t>(run_state_->done, 1 << 30)));
+  });
+
+  auto* data_row = new QHBoxLayout;
+  data_row->addWidget(new QLabel(QStringLiteral("Data:"), this));
+  data_row->addWidget(data_, 1);
+  data_row->addWidget(samples_btn_);
+  data_row->addWidget(labels_btn_);
+  data_row->addWidget(images_btn_);
+  data_row->addWidget(random_btn_);
+  data_row->addWidget(new QLabel(QStringLiteral("scale"), this));
+  data_row->addWidget(scale_);
+  data_row->addWidget(new QLabel(QStringLiteral("offset"), this));
+  data_row->addWidget(offset_);
+  data_row->addWidget(progress_);
+  data_row->addWidget(cancel_btn_);
+
   auto* controls = new QHBoxLayout;
   controls->addWidget(new QLabel(QStringLiteral("Variants:"), this));
   controls->addWidget(saved_);
@@ -206,6 +264,22 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   grid->addWidget(rom_, 0, 1);
   grid->addWidget(ram_, 0, 2);
   grid->addWidget(agreement_, 0, 3);
+  confusion_box_ = new QWidget(charts);
+  auto* cb = new QVBoxLayout(confusion_box_);
+  cb->setContentsMargins(0, 0, 0, 0);
+  confusion_variant_ = new QComboBox(confusion_box_);
+  confusion_variant_->setObjectName(QStringLiteral("compareConfusionVariant"));
+  confusion_ = new QTableWidget(confusion_box_);
+  confusion_->setObjectName(QStringLiteral("compareConfusion"));
+  confusion_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  confusion_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  confusion_->verticalHeader()->setDefaultSectionSize(confusion_->fontMetrics().height() + 4);
+  auto* ctitle = new QLabel(QStringLiteral("Confusion (rows: label, columns: prediction)"), confusion_box_);
+  cb->addWidget(ctitle);
+  cb->addWidget(confusion_variant_);
+  cb->addWidget(confusion_, 1);
+  confusion_box_->setVisible(false);
+  grid->addWidget(confusion_box_, 0, 4);
   split_ = new QSplitter(Qt::Vertical, this);
   QSplitter* split = split_;
   split->addWidget(layers_);
@@ -217,6 +291,7 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addLayout(controls);
+  layout->addLayout(data_row);
   layout->addLayout(status_row);
   layout->addWidget(notes_);
   layout->addWidget(split, 1);
@@ -233,13 +308,142 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   connect(md_, &QPushButton::clicked, this, [this] { export_dialog(ExportFormat::Markdown); });
   connect(csv_, &QPushButton::clicked, this, [this] { export_dialog(ExportFormat::Csv); });
   connect(json_, &QPushButton::clicked, this, [this] { export_dialog(ExportFormat::Json); });
+  connect(samples_btn_, &QPushButton::clicked, this, [this] { pick_dataset(QStringLiteral("samples")); });
+  connect(labels_btn_, &QPushButton::clicked, this, [this] { pick_dataset(QStringLiteral("labels")); });
+  connect(images_btn_, &QPushButton::clicked, this, [this] { pick_dataset(QStringLiteral("images")); });
+  connect(random_btn_, &QPushButton::clicked, this, [this] { set_dataset({}); });
+  for (QDoubleSpinBox* b : {scale_, offset_})
+    connect(b, &QDoubleSpinBox::valueChanged, this, [this] {
+      DatasetChoice d = dataset_;
+      d.scale = scale_->value();
+      d.offset = offset_->value();
+      if (d.scale != dataset_.scale || d.offset != dataset_.offset) set_dataset(d);
+    });
+  connect(cancel_btn_, &QPushButton::clicked, this, [this] { cancel(); });
+  connect(confusion_variant_, &QComboBox::currentIndexChanged, this, [this](int i) { show_confusion(i); });
   clear_charts();
+  data_->setText(dataset_.text());
   status_->setText(QStringLiteral("Open a model to compare its pad_values variants."));
 }
 
-ComparePage::~ComparePage() { ++generation_; }
+QString ComparePage::DatasetChoice::text() const {
+  QString t;
+  if (!images.isEmpty())
+    t = QStringLiteral("images in %1 (classes from its sub-folders)").arg(QFileInfo(images).fileName());
+  else if (!samples.isEmpty())
+    t = QFileInfo(samples).fileName() + (labels.isEmpty() ? QStringLiteral(" (no labels)") : QStringLiteral(" + ") + QFileInfo(labels).fileName());
+  else
+    return QStringLiteral("64 random samples in [-1, 1]");
+  if (scale != 1.0 || offset != 0.0) t += QStringLiteral(", x * %1 + %2").arg(scale).arg(offset);
+  return t;
+}
+
+namespace {
+QString settings_key(const QString& model) {
+  return QStringLiteral("compare/datasets/") +
+         QString::fromLatin1(QUrl::toPercentEncoding(QFileInfo(model).absoluteFilePath()));
+}
+}  // namespace
+
+ComparePage::DatasetChoice ComparePage::remembered_dataset(const QString& model) {
+  QSettings st;
+  const QString k = settings_key(model);
+  DatasetChoice d;
+  d.samples = st.value(k + QStringLiteral("/samples")).toString();
+  d.labels = st.value(k + QStringLiteral("/labels")).toString();
+  d.images = st.value(k + QStringLiteral("/images")).toString();
+  d.scale = st.value(k + QStringLiteral("/scale"), 1.0).toDouble();
+  d.offset = st.value(k + QStringLiteral("/offset"), 0.0).toDouble();
+  return d;
+}
+
+void ComparePage::set_dataset(const DatasetChoice& d) {
+  dataset_ = d;
+  if (!model_.isEmpty()) {
+    QSettings st;
+    const QString k = settings_key(model_);
+    st.setValue(k + QStringLiteral("/samples"), d.samples);
+    st.setValue(k + QStringLiteral("/labels"), d.labels);
+    st.setValue(k + QStringLiteral("/images"), d.images);
+    st.setValue(k + QStringLiteral("/scale"), d.scale);
+    st.setValue(k + QStringLiteral("/offset"), d.offset);
+  }
+  const QSignalBlocker b1(scale_), b2(offset_);
+  scale_->setValue(d.scale);
+  offset_->setValue(d.offset);
+  data_->setText(d.text());
+  labels_btn_->setEnabled(!d.samples.isEmpty());
+  selection_changed();
+}
+
+void ComparePage::pick_dataset(const QString& what) {
+  const QString dir = model_.isEmpty() ? QString() : QFileInfo(model_).absolutePath();
+  DatasetChoice d = dataset_;
+  if (what == QLatin1String("images")) {
+    const QString f = QFileDialog::getExistingDirectory(this, QStringLiteral("Image folder (one sub-folder per class)"), dir);
+    if (f.isEmpty()) return;
+    d.images = f;
+    d.samples.clear();
+    d.labels.clear();
+  } else {
+    const QString f = QFileDialog::getOpenFileName(this, what == QLatin1String("labels") ? QStringLiteral("Labels (.npy)")
+                                                                                       : QStringLiteral("Samples (.npy)"),
+                                                   dir, QStringLiteral("NumPy arrays (*.npy);;All files (*)"));
+    if (f.isEmpty()) return;
+    if (what == QLatin1String("labels")) {
+      d.labels = f;
+    } else {
+      d.samples = f;
+      d.images.clear();
+    }
+  }
+  set_dataset(d);
+}
+
+void ComparePage::cancel() {
+  if (run_state_) run_state_->cancel = true;
+}
+
+void ComparePage::show_confusion(int variant) {
+  confusion_->clear();
+  confusion_->setRowCount(0);
+  confusion_->setColumnCount(0);
+  if (!result_ || variant < 0 || static_cast<size_t>(variant) >= result_->variants.size()) return;
+  const auto& acc = result_->variants[static_cast<size_t>(variant)].accuracy;
+  if (!acc) return;
+  const int k = static_cast<int>(acc->classes);
+  confusion_->setRowCount(k);
+  confusion_->setColumnCount(k);
+  int64_t most = 1;
+  for (int64_t v : acc->confusion) most = std::max(most, v);
+  const QColor hi = highlight_colour();
+  for (int l = 0; l < k; ++l)
+    for (int p = 0; p < k; ++p) {
+      const int64_t n = acc->confusion[static_cast<size_t>(l * k + p)];
+      auto* item = new QTableWidgetItem(QString::number(n));
+      item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+      QColor c = l == p ? QColor(0x4c, 0xaf, 0x50) : hi;
+      c.setAlphaF(n == 0 ? 0.0f : 0.15f + 0.6f * static_cast<float>(n) / static_cast<float>(most));
+      item->setBackground(c);
+      item->setToolTip(QStringLiteral("label %1, predicted %2: %3 sample(s)").arg(l).arg(p).arg(n));
+      confusion_->setItem(l, p, item);
+    }
+}
+
+ComparePage::~ComparePage() {
+  ++generation_;
+  cancel();
+}
 
 void ComparePage::set_model(const QString& path) {
+  if (path != model_) {
+    dataset_ = path.isEmpty() ? DatasetChoice{} : remembered_dataset(path);
+    const QSignalBlocker b1(scale_), b2(offset_);
+    scale_->setValue(dataset_.scale);
+    offset_->setValue(dataset_.offset);
+    data_->setText(dataset_.text());
+    labels_btn_->setEnabled(!dataset_.samples.isEmpty());
+  }
   model_ = path;
   dirty_ = true;
   if (path.isEmpty()) {
@@ -319,16 +523,55 @@ void ComparePage::run() {
   }
   busy_ = true;
   status_->setText(QStringLiteral("Comparing %1 variant(s) of %2...").arg(specs.size()).arg(QFileInfo(model_).fileName()));
+  if (run_state_) run_state_->cancel = true;  // a comparison still running is superseded
+  run_state_ = std::make_shared<RunState>();
+  progress_->setRange(0, 0);
+  progress_->setValue(0);
+  progress_->setVisible(true);
+  cancel_btn_->setVisible(true);
+  progress_timer_->start();
   using Outcome = std::pair<std::shared_ptr<const CompareResult>, QString>;
-  QFuture<Outcome> future = QtConcurrent::run([specs]() -> Outcome {
+  const DatasetChoice d = dataset_;
+  const std::string model = model_.toStdString();
+  QFuture<Outcome> future = QtConcurrent::run([specs, d, model, state = run_state_]() -> Outcome {
     try {
-      return {std::make_shared<const CompareResult>(compare_variants(specs, CompareOptions{})), QString()};
+      CompareOptions o;
+      const Preprocess pre{static_cast<float>(d.scale), static_cast<float>(d.offset)};
+      std::unique_ptr<Dataset> data;
+      Labels labels;
+      if (!d.images.isEmpty()) {
+        const images::ImageFolder folder = images::scan_image_folder(d.images.toStdString());
+        data = images::image_dataset(folder, images::model_input_shape(model), pre);
+        if (!folder.classes.empty()) {
+          labels = images::image_labels(folder);
+          o.labels = &labels;
+        }
+      } else if (!d.samples.isEmpty()) {
+        data = npy_dataset({d.samples.toStdString()}, pre);
+        if (!d.labels.isEmpty()) {
+          labels = read_labels(d.labels.toStdString());
+          o.labels = &labels;
+        }
+      }
+      o.dataset = data.get();
+      // The worker only writes numbers; the page's timer reads them (no object crosses threads).
+      o.progress = [state](int64_t done, int64_t total) {
+        state->total = total;
+        state->done = done;
+        return !state->cancel;
+      };
+      return {std::make_shared<const CompareResult>(compare_variants(specs, o)), QString()};
+    } catch (const CompareCancelled&) {
+      return {nullptr, QStringLiteral("cancelled")};
     } catch (const std::exception& e) {
       return {nullptr, QString::fromStdString(e.what())};
     }
   });
   future.then(this, [this, gen](Outcome o) {
     if (gen != generation_) return;  // the model or the selection changed meanwhile
+    progress_timer_->stop();
+    progress_->setVisible(false);
+    cancel_btn_->setVisible(false);
     busy_ = false;
     result_ = std::move(o.first);
     error_ = o.second;
@@ -353,12 +596,13 @@ void ComparePage::show_result() {
   const CompareResult& r = *result_;
   QStringList labels;
   for (const auto& v : r.variants) labels << QString::fromStdString(v.label);
-  status_->setText(QStringLiteral("%1: %2 variants; agreement with \"%3\" over %4 random input samples. "
+  status_->setText(QStringLiteral("%1: %2 variants; agreement with \"%3\" over %4 samples (%5). "
                                   "Cells: kernel class, pad_values (p), \u0394 outputs differing; \u2260 kernel class changed.")
                        .arg(QFileInfo(model_).fileName())
                        .arg(r.variants.size())
                        .arg(labels.value(0))
-                       .arg(r.samples));
+                       .arg(r.samples)
+                       .arg(QFileInfo(QString::fromStdString(r.data)).fileName()));
   if (!r.notes.empty()) {
     QStringList notes;
     for (const auto& n : r.notes) notes << QString::fromStdString(n);
@@ -377,7 +621,7 @@ void ComparePage::show_result() {
   }
 
   // Charts.
-  std::vector<double> macc, rom, arena, bound, cosine;
+  std::vector<double> macc, rom, arena, bound, cosine, accuracy;
   for (size_t v = 0; v < r.variants.size(); ++v) {
     const VariantSummary& s = r.variants[v];
     macc.push_back(static_cast<double>(s.totals.macc));
@@ -385,14 +629,31 @@ void ComparePage::show_result() {
     arena.push_back(static_cast<double>(s.totals.ram_bytes));
     bound.push_back(static_cast<double>(s.totals.ram_lower_bound_bytes));
     cosine.push_back(v == 0 ? 100.0 : s.agreement.available ? std::max(0.0, s.agreement.cosine) * 100.0 : 0.0);
+    accuracy.push_back(s.accuracy ? s.accuracy->top1() * 100.0 : 0.0);
   }
   set_chart(macc_, bar_chart(QStringLiteral("MACC per variant"), QStringLiteral("MACC"), labels, {{QStringLiteral("MACC"), macc}}, 0));
   set_chart(rom_, bar_chart(QStringLiteral("ROM (weights) per variant"), QStringLiteral("bytes"), labels,
                             {{QStringLiteral("ROM"), rom}}, 2));
   set_chart(ram_, bar_chart(QStringLiteral("RAM per variant"), QStringLiteral("bytes"), labels,
                             {{QStringLiteral("arena + I/O"), arena}, {QStringLiteral("lower bound"), bound}}, 1));
-  set_chart(agreement_, bar_chart(QStringLiteral("Output cosine vs %1").arg(labels[0]), QStringLiteral("%"), labels,
-                                  {{QStringLiteral("cosine"), cosine}}, 4));
+  if (r.labels.empty())
+    set_chart(agreement_, bar_chart(QStringLiteral("Output cosine vs %1").arg(labels[0]), QStringLiteral("%"), labels,
+                                    {{QStringLiteral("cosine"), cosine}}, 4));
+  else
+    set_chart(agreement_, bar_chart(QStringLiteral("Accuracy on %1").arg(QFileInfo(QString::fromStdString(r.labels)).fileName()),
+                                    QStringLiteral("%"), labels,
+                                    {{QStringLiteral("top-1 accuracy"), accuracy}, {QStringLiteral("cosine vs %1").arg(labels[0]), cosine}},
+                                    4));
+  // The confusion matrix, of the variant chosen (the first by default).
+  confusion_box_->setVisible(!r.labels.empty());
+  {
+    const QSignalBlocker block(confusion_variant_);
+    const int keep = confusion_variant_->currentIndex();
+    confusion_variant_->clear();
+    confusion_variant_->addItems(labels);
+    confusion_variant_->setCurrentIndex(keep >= 0 && keep < labels.size() ? keep : 0);
+  }
+  show_confusion(confusion_variant_->currentIndex());
 }
 
 void ComparePage::clear_charts() {
@@ -415,10 +676,11 @@ QString ComparePage::text(ExportFormat format) const {
   }
   QString out = QStringLiteral("# Comparison of %1\n\n").arg(QFileInfo(model_).fileName());
   for (const auto& n : result_->notes) out += QStringLiteral("> %1\n\n").arg(QString::fromStdString(n));
-  out += QStringLiteral("Agreement with `%1` over %2 random input samples; `*` marks a kernel class that differs, "
+  out += QStringLiteral("Agreement with `%1` over %2 samples (%3); `*` marks a kernel class that differs, "
                         "\u0394 the share of a layer's outputs that differ.\n\n")
              .arg(table_model_->headerData(1, Qt::Horizontal).toString())
-             .arg(result_->samples);
+             .arg(result_->samples)
+             .arg(QFileInfo(QString::fromStdString(result_->data)).fileName());
   return out + to_markdown(*table_model_);
 }
 

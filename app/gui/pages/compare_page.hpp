@@ -6,6 +6,7 @@
 
 #include <QWidget>
 #include <array>
+#include <atomic>
 #include <memory>
 
 #include "bitlens/compare.hpp"
@@ -13,6 +14,10 @@
 QT_BEGIN_NAMESPACE
 class QChartView;
 class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QProgressBar;
+class QTimer;
 class QLabel;
 class QListWidget;
 class QPushButton;
@@ -47,6 +52,28 @@ class ComparePage : public QWidget {
   QStringList files() const { return files_; }
   std::vector<VariantSpec> variant_specs() const;
 
+  // The samples the variants run on: random (samples and images empty), a .npy with optional
+  // labels, or an image folder (sub-folders = classes); scale/offset as --scale/--offset.
+  // Remembered per model file (QSettings "compare/datasets/<model path>") and restored by
+  // set_model.
+  struct DatasetChoice {
+    QString samples, labels, images;
+    double scale = 1.0, offset = 0.0;
+    bool random() const { return samples.isEmpty() && images.isEmpty(); }
+    QString text() const;  // "random samples", "x.npy + y.npy", "folder digits/ (classes from sub-folders)"
+  };
+  void set_dataset(const DatasetChoice& d);  // remembers it and compares again
+  DatasetChoice dataset() const { return dataset_; }
+  static DatasetChoice remembered_dataset(const QString& model);
+
+  // A comparison runs in batches; the bar shows the samples done, Cancel stops it.
+  QProgressBar* progress_bar() const { return progress_; }
+  void cancel();
+
+  // With labels: the confusion matrix (rows = labels, columns = predictions) of one variant.
+  QTableWidget* confusion_table() const { return confusion_; }
+  void show_confusion(int variant);
+
   // Starts comparing now (in the background); comparisonFinished reports the outcome.
   void run();
   bool busy() const { return busy_; }
@@ -63,7 +90,7 @@ class ComparePage : public QWidget {
   QChartView* macc_chart() const { return macc_; }
   QChartView* rom_chart() const { return rom_; }
   QChartView* ram_chart() const { return ram_; }
-  QChartView* agreement_chart() const { return agreement_; }
+  QChartView* agreement_chart() const { return agreement_; }  // cosine, and accuracy with labels
 
   // The table, costs and agreement: to_csv / to_json_table of table_model(); Markdown adds a
   // heading, the notes and what the markers mean above to_markdown's table.
@@ -81,6 +108,7 @@ class ComparePage : public QWidget {
   void show_result();
   void clear_charts();
   void export_dialog(ExportFormat format);
+  void pick_dataset(const QString& what);
 
   QCheckBox* saved_;
   std::array<QCheckBox*, 3> pads_;
@@ -99,6 +127,26 @@ class ComparePage : public QWidget {
   QChartView* rom_;
   QChartView* ram_;
   QChartView* agreement_;
+  QLabel* data_;
+  QPushButton* samples_btn_;
+  QPushButton* labels_btn_;
+  QPushButton* images_btn_;
+  QPushButton* random_btn_;
+  QDoubleSpinBox* scale_;
+  QDoubleSpinBox* offset_;
+  QProgressBar* progress_;
+  QPushButton* cancel_btn_;
+  QWidget* confusion_box_;
+  QComboBox* confusion_variant_;
+  QTableWidget* confusion_;
+  DatasetChoice dataset_;
+  // Shared with the worker of the running comparison: progress in samples, and the cancel request.
+  struct RunState {
+    std::atomic<int64_t> done{0}, total{0};
+    std::atomic<bool> cancel{false};
+  };
+  std::shared_ptr<RunState> run_state_;
+  QTimer* progress_timer_;
 
   QString model_;
   QStringList files_;
