@@ -266,6 +266,28 @@ CompareResult compare_variants(const std::vector<VariantSpec>& specs, const Comp
         layer_diff[i][name].add(a == observed[0].end() ? std::nullopt : diff_count(a->second, o));
       }
     }
+    // Samples on which classifier variants disagree.
+    if (!outputs[0].empty() && run_error[0].empty() && classifier_classes(compiled[0]) > 0 && specs.size() > 1) {
+      for (int64_t s = 0; s < count; ++s) {
+        Disagreement d;
+        d.sample = start + s;
+        d.label = options.labels ? options.labels->index[static_cast<size_t>(start + s)] : -1;
+        bool differ = false;
+        for (size_t i = 0; i < specs.size(); ++i) {
+          int64_t p = -1;
+          if (run_error[i].empty() && !outputs[i].empty() && outputs[i][0].shape == outputs[0][0].shape) {
+            const int64_t k = outputs[i][0].size() / count;
+            const float* v = outputs[i][0].data.data() + s * k;
+            p = std::max_element(v, v + k) - v;
+          }
+          d.predicted.push_back(p);
+          differ = differ || p != d.predicted[0];
+        }
+        if (!differ) continue;
+        ++res.disagreement_count;
+        if (res.disagreements.size() < kMaxDisagreements) res.disagreements.push_back(std::move(d));
+      }
+    }
     if (options.progress && !options.progress(start + count, total)) throw CompareCancelled();
   }
 
@@ -490,6 +512,10 @@ json compare_json(const CompareResult& r) {
   j["samples"] = r.samples;
   j["data"] = r.data;
   j["labels"] = r.labels.empty() ? json(nullptr) : json(std::filesystem::path(r.labels).filename().string());
+  j["disagreement_count"] = r.disagreement_count;
+  j["disagreements"] = json::array();
+  for (const auto& d : r.disagreements)
+    j["disagreements"].push_back({{"sample", d.sample}, {"label", d.label < 0 ? json(nullptr) : json(d.label)}, {"predicted", d.predicted}});
   j["notes"] = r.notes;
   j["variants"] = json::array();
   for (const auto& v : r.variants) {

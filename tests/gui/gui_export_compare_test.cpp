@@ -9,6 +9,7 @@
 #include <QFile>
 #include <QImage>
 #include <QLabel>
+#include <QListWidget>
 #include <QProgressBar>
 #include <QChart>
 #include <QJsonArray>
@@ -367,6 +368,16 @@ class GuiExportCompareTest : public QObject {
     QCOMPARE(sum, 200);
     QCOMPARE(diagonal, correct);
 
+    // Thumbnails of the samples the two variants classify differently, from the .npy rows.
+    QListWidget* dis = page->disagreement_list();
+    QCOMPARE(dis->count(), static_cast<int>(page->result()->disagreements.size()));
+    QVERIFY(dis->count() > 0);
+    QVERIFY(!dis->item(0)->icon().isNull());
+    const auto& first = page->result()->disagreements[0];
+    QVERIFY(dis->item(0)->toolTip().contains(QStringLiteral("sample %1").arg(first.sample)));
+    const float* v = out.data.data() + first.sample * 4;
+    QVERIFY(dis->item(0)->toolTip().contains(QStringLiteral("saved predicts %1").arg(std::max_element(v, v + 4) - v)));
+
     // Remembered for this model.
     const ComparePage::DatasetChoice back = ComparePage::remembered_dataset(QString::fromStdString(model));
     QCOMPARE(back.samples, x);
@@ -389,6 +400,7 @@ class GuiExportCompareTest : public QObject {
     page->set_dataset(images);
     QTRY_VERIFY_WITH_TIMEOUT(!page->busy() && page->result() && page->result()->samples == 40, 60000);
     QVERIFY(page->row_of(QStringLiteral("accuracy top-1")) >= 0);
+    if (page->disagreement_list()->count() > 0) QVERIFY(!page->disagreement_list()->item(0)->icon().isNull());
 
     // Cancel: a dataset of 40,000 samples stops after the batch running when Cancel is pressed.
     Array big;

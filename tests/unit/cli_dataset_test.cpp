@@ -55,17 +55,25 @@ class Dataset : public ::testing::Test {
   }
 };
 
-// Correct predictions of `bitlens run` outputs (argmax per sample), scored here.
-int64_t correct_of_run(const std::string& extra) {
+// The class `bitlens run` predicts for every sample (argmax, computed here).
+std::vector<int64_t> predictions_of_run(const std::string& extra) {
   const std::string out = path("run_out.npy");
   Result r = cli("run " + path("orientation.h5") + " --input " + path("x.npy") + " --output " + out + " " + extra);
   EXPECT_EQ(r.status, 0) << r.err;
-  const Array y = read_npy(out), labels = read_npy(path("y.npy"));
-  int64_t correct = 0;
+  const Array y = read_npy(out);
+  std::vector<int64_t> p;
   for (int s = 0; s < kSamples; ++s) {
     const float* v = y.data.data() + s * 4;
-    correct += std::max_element(v, v + 4) - v == static_cast<int64_t>(labels.data[static_cast<size_t>(s)]);
+    p.push_back(std::max_element(v, v + 4) - v);
   }
+  return p;
+}
+
+int64_t correct_of_run(const std::string& extra) {
+  const Array labels = read_npy(path("y.npy"));
+  const auto p = predictions_of_run(extra);
+  int64_t correct = 0;
+  for (int s = 0; s < kSamples; ++s) correct += p[static_cast<size_t>(s)] == static_cast<int64_t>(labels.data[static_cast<size_t>(s)]);
   return correct;
 }
 
@@ -101,6 +109,23 @@ TEST_F(Dataset, AccuracyPerPadValuesVariantEqualsScoringTheRunOutputs) {
   }
   // The lines reach the border: pad_values changes what the network predicts.
   EXPECT_FALSE(correct[0] == correct[1] && correct[1] == correct[2]);
+  // The samples on which the variants disagree, as the three runs predict them.
+  std::vector<std::vector<int64_t>> p;
+  for (const char* e : extra) p.push_back(predictions_of_run(e));
+  std::vector<int64_t> differ;
+  for (int s = 0; s < kSamples; ++s)
+    if (p[0][static_cast<size_t>(s)] != p[1][static_cast<size_t>(s)] || p[0][static_cast<size_t>(s)] != p[2][static_cast<size_t>(s)])
+      differ.push_back(s);
+  ASSERT_FALSE(differ.empty());
+  EXPECT_EQ(j["disagreement_count"].get<size_t>(), differ.size());
+  ASSERT_EQ(j["disagreements"].size(), std::min<size_t>(differ.size(), 100));
+  for (size_t k = 0; k < j["disagreements"].size(); ++k) {
+    const json& d = j["disagreements"][k];
+    const int64_t s = d["sample"];
+    EXPECT_EQ(s, differ[k]);
+    for (size_t v = 0; v < 3; ++v) EXPECT_EQ(d["predicted"][v].get<int64_t>(), p[v][static_cast<size_t>(s)]);
+    EXPECT_EQ(d["label"].get<int64_t>(), static_cast<int64_t>(read_npy(path("y.npy")).data[static_cast<size_t>(s)]));
+  }
 
   Result text = cli("compare " + path("orientation.h5") + " --pad-values -1 --input " + path("x.npy") + " --labels " +
                     path("y.npy"));

@@ -20,7 +20,10 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QIcon>
+#include <QImage>
 #include <QListWidget>
+#include <QPixmap>
 #include <QPushButton>
 #include <QSplitter>
 #include <QTableWidget>
@@ -29,6 +32,7 @@
 #include <QtConcurrent/QtConcurrent>
 
 #include "bitlens/dataset.hpp"
+#include "bitlens/npy.hpp"
 #include "image_dataset.hpp"
 #include "layer_text.hpp"
 #include "models/compare_model.hpp"
@@ -280,6 +284,19 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   cb->addWidget(confusion_, 1);
   confusion_box_->setVisible(false);
   grid->addWidget(confusion_box_, 0, 4);
+  disagreements_title_ = new QLabel(charts);
+  disagreements_ = new QListWidget(charts);
+  disagreements_->setObjectName(QStringLiteral("compareDisagreements"));
+  disagreements_->setViewMode(QListView::IconMode);
+  disagreements_->setFlow(QListView::LeftToRight);
+  disagreements_->setWrapping(false);
+  disagreements_->setIconSize(QSize(48, 48));
+  disagreements_->setMaximumHeight(100);
+  disagreements_->setMovement(QListView::Static);
+  disagreements_title_->setVisible(false);
+  disagreements_->setVisible(false);
+  grid->addWidget(disagreements_title_, 1, 0, 1, 5);
+  grid->addWidget(disagreements_, 2, 0, 1, 5);
   split_ = new QSplitter(Qt::Vertical, this);
   QSplitter* split = split_;
   split->addWidget(layers_);
@@ -402,6 +419,70 @@ void ComparePage::pick_dataset(const QString& what) {
 
 void ComparePage::cancel() {
   if (run_state_) run_state_->cancel = true;
+}
+
+namespace {
+
+// A sample of the dataset as a picture, for thumbnails: an image file as it is, a .npy row of
+// shape (H, W, 1 or 3) stretched from its value range to 0..255; null for other samples.
+QImage sample_picture(const ComparePage::DatasetChoice& d, int64_t index) {
+  try {
+    if (!d.images.isEmpty()) {
+      const images::ImageFolder f = images::scan_image_folder(d.images.toStdString());
+      if (index < 0 || index >= static_cast<int64_t>(f.images.size())) return {};
+      return QImage(QString::fromStdString(f.images[static_cast<size_t>(index)].file));
+    }
+    if (d.samples.isEmpty()) return {};
+    NpyRows rows(d.samples.toStdString());
+    const Array a = rows.read(index, 1);
+    if (a.shape.size() != 4 || (a.shape[3] != 1 && a.shape[3] != 3)) return {};
+    const int h = static_cast<int>(a.shape[1]), w = static_cast<int>(a.shape[2]), c = static_cast<int>(a.shape[3]);
+    const auto [lo, hi] = std::minmax_element(a.data.begin(), a.data.end());
+    const float span = *hi > *lo ? *hi - *lo : 1.0f;
+    QImage img(w, h, QImage::Format_RGB32);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        auto at = [&](int k) {
+          return static_cast<int>(255.0f * (a.data[static_cast<size_t>((y * w + x) * c + k)] - *lo) / span + 0.5f);
+        };
+        img.setPixel(x, y, c == 1 ? qRgb(at(0), at(0), at(0)) : qRgb(at(0), at(1), at(2)));
+      }
+    return img;
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+}  // namespace
+
+void ComparePage::show_disagreements() {
+  disagreements_->clear();
+  const bool any = result_ && !result_->disagreements.empty();
+  disagreements_->setVisible(any);
+  disagreements_title_->setVisible(any);
+  if (!any) return;
+  const CompareResult& r = *result_;
+  disagreements_title_->setText(QStringLiteral("%1 sample(s) on which the variants predict different classes%2:")
+                                    .arg(r.disagreement_count)
+                                    .arg(r.disagreement_count > static_cast<int64_t>(r.disagreements.size())
+                                             ? QStringLiteral(" (the first %1 shown)").arg(r.disagreements.size())
+                                             : QString()));
+  for (const auto& d : r.disagreements) {
+    QStringList preds, tip;
+    tip << QStringLiteral("sample %1").arg(d.sample);
+    if (d.label >= 0) tip << QStringLiteral("label: %1").arg(d.label);
+    for (size_t v = 0; v < d.predicted.size(); ++v) {
+      preds << QString::number(d.predicted[v]);
+      tip << QStringLiteral("%1 predicts %2").arg(QString::fromStdString(r.variants[v].label)).arg(d.predicted[v]);
+    }
+    auto* item = new QListWidgetItem(QStringLiteral("#%1: %2").arg(d.sample).arg(preds.join(QLatin1Char('/'))), disagreements_);
+    item->setToolTip(tip.join(QLatin1Char('\n')));
+    item->setData(Qt::UserRole, QVariant::fromValue<qlonglong>(d.sample));
+    const QImage pic = sample_picture(dataset_, d.sample);
+    if (!pic.isNull())
+      item->setIcon(QIcon(QPixmap::fromImage(pic.scaled(48, 48, Qt::KeepAspectRatio,
+                                                        pic.width() < 48 ? Qt::FastTransformation : Qt::SmoothTransformation))));
+  }
 }
 
 void ComparePage::show_confusion(int variant) {
@@ -654,6 +735,7 @@ void ComparePage::show_result() {
     confusion_variant_->setCurrentIndex(keep >= 0 && keep < labels.size() ? keep : 0);
   }
   show_confusion(confusion_variant_->currentIndex());
+  show_disagreements();
 }
 
 void ComparePage::clear_charts() {

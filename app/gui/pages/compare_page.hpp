@@ -74,6 +74,10 @@ class ComparePage : public QWidget {
   QTableWidget* confusion_table() const { return confusion_; }
   void show_confusion(int variant);
 
+  // Samples on which the variants predict different classes (classifiers): a thumbnail each for
+  // image samples, the predictions per variant in the item's text and tooltip.
+  QListWidget* disagreement_list() const { return disagreements_; }
+
   // Starts comparing now (in the background); comparisonFinished reports the outcome.
   void run();
   bool busy() const { return busy_; }
@@ -109,6 +113,7 @@ class ComparePage : public QWidget {
   void clear_charts();
   void export_dialog(ExportFormat format);
   void pick_dataset(const QString& what);
+  void show_disagreements();
 
   QCheckBox* saved_;
   std::array<QCheckBox*, 3> pads_;
@@ -139,6 +144,8 @@ class ComparePage : public QWidget {
   QWidget* confusion_box_;
   QComboBox* confusion_variant_;
   QTableWidget* confusion_;
+  QListWidget* disagreements_;
+  QLabel* disagreements_title_;
   DatasetChoice dataset_;
   // Shared with the worker of the running comparison: progress in samples, and the cancel request.
   struct RunState {

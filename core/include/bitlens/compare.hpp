@@ -67,6 +67,13 @@ struct VariantSummary {
   int64_t est_instructions = 0;  // with CompareOptions::board: estimate_instructions()
 };
 
+// A sample on which the classifier variants do not all predict the same class.
+struct Disagreement {
+  int64_t sample = 0;              // index in the dataset
+  int32_t label = -1;              // with labels
+  std::vector<int64_t> predicted;  // per variant (argmax of the first output); -1: did not run
+};
+
 struct CompareResult {
   std::vector<VariantSummary> variants;
   std::vector<LayerComparison> layers;  // union of layer names, in the first variant's order
@@ -74,7 +81,12 @@ struct CompareResult {
   int64_t samples = 0;
   std::string data;    // where the samples came from: "random, seed 0", "X.npy"
   std::string labels;  // the labels file, if any
+  // Classifier outputs: the first kMaxDisagreements samples where the variants' predictions
+  // differ, and how many such samples there are in all.
+  std::vector<Disagreement> disagreements;
+  int64_t disagreement_count = 0;
 };
+inline constexpr size_t kMaxDisagreements = 100;
 
 // Instruction estimate for one Cortex-M4 inference, from kernel costs measured under QEMU
 // (docs/performance.md): binary convolutions by XORed words and outputs, other kernels per MACC.
