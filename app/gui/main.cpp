@@ -40,7 +40,12 @@ int main(int argc, char** argv) {
   QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size for the screenshot."), QStringLiteral("WxH"), QStringLiteral("1366x768"));
   QCommandLineOption select(QStringLiteral("select"), QStringLiteral("Select this layer (details panel)."), QStringLiteral("LAYER"));
   QCommandLineOption examples(QStringLiteral("examples"), QStringLiteral("List the bundled example models and exit."));
-  parser.addOptions({shot, tab, size, select, examples});
+  QCommandLineOption samples(QStringLiteral("samples"), QStringLiteral("Compare tab: run the variants on these samples (.npy)."), QStringLiteral("X.npy"));
+  QCommandLineOption labels(QStringLiteral("labels"), QStringLiteral("Compare tab: their labels (.npy), for accuracy."), QStringLiteral("Y.npy"));
+  QCommandLineOption images(QStringLiteral("images"), QStringLiteral("Compare tab: run the variants on an image folder (sub-folders = classes)."), QStringLiteral("DIR"));
+  QCommandLineOption scale(QStringLiteral("scale"), QStringLiteral("Compare tab: multiply input values by S."), QStringLiteral("S"), QStringLiteral("1"));
+  QCommandLineOption offset(QStringLiteral("offset"), QStringLiteral("Compare tab: then add O."), QStringLiteral("O"), QStringLiteral("0"));
+  parser.addOptions({shot, tab, size, select, examples, samples, labels, images, scale, offset});
   parser.process(app);
 
   if (parser.isSet(examples)) {
@@ -69,10 +74,46 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  bool numbers_ok = true, ok = true;
+  const double scale_value = parser.value(scale).toDouble(&ok);
+  numbers_ok = numbers_ok && ok;
+  const double offset_value = parser.value(offset).toDouble(&ok);
+  numbers_ok = numbers_ok && ok;
+  if (!numbers_ok) {
+    std::fprintf(stderr, "bitlens-gui: error: --scale and --offset take numbers\n");
+    return 2;
+  }
+  if (parser.isSet(labels) && !parser.isSet(samples)) {
+    std::fprintf(stderr, "bitlens-gui: error: --labels needs --samples\n");
+    return 2;
+  }
+  if (parser.isSet(images) && parser.isSet(samples)) {
+    std::fprintf(stderr, "bitlens-gui: error: give --samples or --images, not both\n");
+    return 2;
+  }
+  if (model.isEmpty() && (parser.isSet(samples) || parser.isSet(images))) {
+    std::fprintf(stderr, "bitlens-gui: error: --samples and --images need a MODEL\n");
+    return 2;
+  }
+
   bitlens::gui::MainWindow window;
   window.tabs()->setCurrentIndex(tab_index);
+  // The dataset is set once the model is open (set_model restores the remembered one).
+  bool dataset_pending = parser.isSet(samples) || parser.isSet(images);
+  auto apply_dataset = [&] {
+    if (!dataset_pending) return;
+    dataset_pending = false;
+    bitlens::gui::ComparePage::DatasetChoice d;
+    d.samples = parser.isSet(samples) ? QFileInfo(parser.value(samples)).absoluteFilePath() : QString();
+    d.labels = parser.isSet(labels) ? QFileInfo(parser.value(labels)).absoluteFilePath() : QString();
+    d.images = parser.isSet(images) ? QFileInfo(parser.value(images)).absoluteFilePath() : QString();
+    d.scale = scale_value;
+    d.offset = offset_value;
+    window.compare_page()->set_dataset(d);
+  };
   if (!parser.isSet(shot)) {
     window.show();
+    QObject::connect(&window, &bitlens::gui::MainWindow::analysisFinished, &window, [&](bool) { apply_dataset(); });
     if (!model.isEmpty()) window.open_file(model);
     return QApplication::exec();
   }
@@ -111,6 +152,7 @@ int main(int argc, char** argv) {
         QApplication::quit();
         return;
       }
+      apply_dataset();
       // The Compare tab runs its comparison after the analysis: shoot once it is shown.
       bitlens::gui::ComparePage* compare = window.compare_page();
       if (window.tabs()->currentWidget() == compare && compare->busy()) {

@@ -7,6 +7,8 @@
 
 #include "support/keras_builder.hpp"
 #include "bitlens/model.hpp"
+#include "bitlens/npy.hpp"
+#include "support/orientation_task.hpp"
 
 namespace {
 
@@ -131,6 +133,14 @@ int main(int argc, char** argv) {
     bitlens::write_model_h5(mnist(), out / "mnist_tutorial.h5");
     bitlens::write_model_h5(quicknet(), out / "quicknet_style.h5");
     bitlens::write_model_h5(large(), out / "large_binary.h5");
+    // A classifier with a labelled dataset (tests/support/orientation_task.hpp): compare and
+    // validate on real samples; the app's dataset picker.
+    bitlens::write_model_h5(orientation_task::make_model(1.0), out / "orientation_lines.h5");
+    const auto data = orientation_task::make_data(1000, 2026);
+    const std::filesystem::path ds = out.parent_path() / "datasets";
+    std::filesystem::create_directories(ds);
+    bitlens::write_npy(ds / "orientation_lines_x.npy", data.x);
+    bitlens::write_npy(ds / "orientation_lines_y.npy", data.labels);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bitlens_generate_models: %s\n", e.what());
     return 1;

@@ -170,11 +170,14 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
 
   data_ = new QLabel(this);
   data_->setObjectName(QStringLiteral("compareData"));
-  samples_btn_ = new QPushButton(QStringLiteral("Samples .npy..."), this);
+  // A long file name must not widen the window: the label shrinks (full text in the tooltip).
+  data_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  data_->setMinimumWidth(60);
+  samples_btn_ = new QPushButton(QStringLiteral("Samples..."), this);
   samples_btn_->setToolTip(QStringLiteral("Run the variants on your samples: one .npy of shape (N, ...) (any numeric dtype)"));
-  labels_btn_ = new QPushButton(QStringLiteral("Labels .npy..."), this);
+  labels_btn_ = new QPushButton(QStringLiteral("Labels..."), this);
   labels_btn_->setToolTip(QStringLiteral("Class of each sample (indices or one-hot): adds accuracy and the confusion matrix"));
-  images_btn_ = new QPushButton(QStringLiteral("Image folder..."), this);
+  images_btn_ = new QPushButton(QStringLiteral("Images..."), this);
   images_btn_->setToolTip(QStringLiteral("A folder with one sub-folder of images per class (as Keras' image_dataset_from_directory)"));
   random_btn_ = new QPushButton(QStringLiteral("Random"), this);
   random_btn_->setToolTip(QStringLiteral("Back to 64 random samples in [-1, 1]"));
@@ -184,6 +187,7 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
     b->setDecimals(8);
     b->setRange(-1e6, 1e6);
     b->setKeyboardTracking(false);
+    b->setMaximumWidth(110);
   }
   scale_->setValue(1.0);
   scale_->setToolTip(QStringLiteral("Every input value is multiplied by this (uint8 images: 0.00392157 gives [0, 1])"));
@@ -191,7 +195,7 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   progress_ = new QProgressBar(this);
   progress_->setObjectName(QStringLiteral("compareProgress"));
   progress_->setVisible(false);
-  progress_->setMaximumWidth(220);
+  progress_->setMaximumWidth(160);
   cancel_btn_ = new QPushButton(QStringLiteral("Cancel"), this);
   cancel_btn_->setObjectName(QStringLiteral("compareCancel"));
   cancel_btn_->setVisible(false);
@@ -340,7 +344,13 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   connect(confusion_variant_, &QComboBox::currentIndexChanged, this, [this](int i) { show_confusion(i); });
   clear_charts();
   data_->setText(dataset_.text());
+  data_->setToolTip(dataset_.paths());
   status_->setText(QStringLiteral("Open a model to compare its pad_values variants."));
+}
+
+QString ComparePage::DatasetChoice::paths() const {
+  if (!images.isEmpty()) return images;
+  return labels.isEmpty() ? samples : samples + QLatin1Char('\n') + labels;
 }
 
 QString ComparePage::DatasetChoice::text() const {
@@ -389,6 +399,7 @@ void ComparePage::set_dataset(const DatasetChoice& d) {
   scale_->setValue(d.scale);
   offset_->setValue(d.offset);
   data_->setText(d.text());
+  data_->setToolTip(d.paths());
   labels_btn_->setEnabled(!d.samples.isEmpty());
   selection_changed();
 }
@@ -495,6 +506,10 @@ void ComparePage::show_confusion(int variant) {
   const int k = static_cast<int>(acc->classes);
   confusion_->setRowCount(k);
   confusion_->setColumnCount(k);
+  QStringList classes;
+  for (int i = 0; i < k; ++i) classes << QString::number(i);  // class indices, as the labels give them
+  confusion_->setHorizontalHeaderLabels(classes);
+  confusion_->setVerticalHeaderLabels(classes);
   int64_t most = 1;
   for (int64_t v : acc->confusion) most = std::max(most, v);
   const QColor hi = highlight_colour();
@@ -523,6 +538,7 @@ void ComparePage::set_model(const QString& path) {
     scale_->setValue(dataset_.scale);
     offset_->setValue(dataset_.offset);
     data_->setText(dataset_.text());
+    data_->setToolTip(dataset_.paths());
     labels_btn_->setEnabled(!dataset_.samples.isEmpty());
   }
   model_ = path;

@@ -60,7 +60,8 @@ class ComparePage : public QWidget {
     QString samples, labels, images;
     double scale = 1.0, offset = 0.0;
     bool random() const { return samples.isEmpty() && images.isEmpty(); }
-    QString text() const;  // "random samples", "x.npy + y.npy", "folder digits/ (classes from sub-folders)"
+    QString text() const;   // "64 random samples in [-1, 1]", "x.npy + y.npy", "images in digits (...)"
+    QString paths() const;  // the full paths, one per line ("" for random samples)
   };
   void set_dataset(const DatasetChoice& d);  // remembers it and compares again
   DatasetChoice dataset() const { return dataset_; }
