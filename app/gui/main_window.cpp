@@ -178,6 +178,10 @@ void MainWindow::create_actions() {
     tabs_->setCurrentWidget(graph_);
     graph_->find_next();
   }));
+  edit->addAction(action(QStringLiteral("Find &Previous"), QKeySequence::FindPrevious, QStringLiteral("actionFindPrevious"), [this] {
+    tabs_->setCurrentWidget(graph_);
+    graph_->find_previous();
+  }));
 
   QMenu* view = menuBar()->addMenu(QStringLiteral("&View"));
   QAction* zin = action(QStringLiteral("Zoom &In"), QKeySequence::ZoomIn, QStringLiteral("actionZoomIn"), [this] { graph_->view()->zoom_in(); });

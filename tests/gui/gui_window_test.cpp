@@ -99,6 +99,99 @@ class GuiWindowTest : public QObject {
     QCOMPARE(w.report_page()->selected_node(), node_named(r, "flatten").id);
   }
 
+  // Netron-style navigation: find by name, class, kernel class, reason code or op type with
+  // every match highlighted, next/previous, arrow keys along the data flow, and a filter on the
+  // report tables.
+  void findHighlightAndKeyboardNavigation() {
+    MainWindow w;
+    w.show();
+    QVERIFY(open_and_wait(w, model_path("quicknet_style.h5")));
+    GraphPage* g = w.graph_page();
+    const CompileResult& r = *w.analysis().result;
+    auto expected = [&](auto pred) {
+      std::vector<int> ids;
+      for (const auto& n : r.graph.nodes)
+        if (g->scene()->node_item(n.id) && pred(n)) ids.push_back(n.id);
+      return ids;
+    };
+    auto highlighted = [&] {
+      std::vector<int> ids;
+      for (NodeItem* item : g->scene()->node_items())
+        if (item->search_hit()) ids.push_back(item->node_id());
+      std::sort(ids.begin(), ids.end());
+      return ids;
+    };
+    // Kernel class: every float node, all highlighted at once.
+    g->set_search_field(GraphScene::SearchField::Kernel);
+    g->search_box()->setText(QStringLiteral("float"));
+    const auto floats = expected([](const Node& n) { return n.decision.kernel == KernelClass::Float; });
+    QVERIFY(floats.size() > 2);
+    QCOMPARE(g->hits(), floats);
+    QCOMPARE(highlighted(), floats);
+    QCOMPARE(g->hit_label()->text(), QStringLiteral("%1 matches").arg(floats.size()));
+    // Reason code.
+    g->set_search_field(GraphScene::SearchField::Reason);
+    g->search_box()->setText(QStringLiteral("BN_NOT_FOLDED"));
+    const auto bn = expected([](const Node& n) {
+      for (const auto& re : n.decision.reasons)
+        if (re.code == "BN_NOT_FOLDED") return true;
+      return false;
+    });
+    QVERIFY(!bn.empty());
+    QCOMPARE(g->hits(), bn);
+    // Op type, and Keras class.
+    g->set_search_field(GraphScene::SearchField::OpType);
+    g->search_box()->setText(QStringLiteral("sxor_s1_s1"));
+    QCOMPARE(g->hits(), expected([](const Node& n) { return n.decision.op_type == "sxor_s1_s1"; }));
+    g->set_search_field(GraphScene::SearchField::Class);
+    g->search_box()->setText(QStringLiteral("QuantConv2D"));
+    const auto convs = expected([](const Node& n) { return n.class_name == "QuantConv2D"; });
+    QVERIFY(convs.size() >= 2);
+    QCOMPARE(g->hits(), convs);
+    // Next / previous wrap around and select the match everywhere.
+    QCOMPARE(g->find_next(), convs[0]);
+    QCOMPARE(g->hit_label()->text(), QStringLiteral("1 of %1").arg(convs.size()));
+    QCOMPARE(g->find_next(), convs[1]);
+    QCOMPARE(g->find_previous(), convs[0]);
+    QCOMPARE(g->find_previous(), convs.back());
+    QCOMPARE(w.report_page()->selected_node(), convs.back());
+    QAction* prev = w.findChild<QAction*>(QStringLiteral("actionFindPrevious"));
+    QVERIFY(prev);
+    QCOMPARE(prev->shortcut(), QKeySequence(QKeySequence::FindPrevious));
+    // "any" matches names too; no text, no highlight.
+    g->set_search_field(GraphScene::SearchField::Any);
+    g->search_box()->setText(QStringLiteral("batch_normalization_1"));
+    QVERIFY(!g->hits().empty());
+    g->search_box()->clear();
+    QVERIFY(highlighted().empty());
+
+    // Arrow keys: down to the consumer, up back to the producer.
+    const Node& conv = r.graph.nodes[static_cast<size_t>(convs[0])];
+    g->scene()->select_node(conv.id);
+    g->view()->setFocus();
+    QTest::keyClick(g->view(), Qt::Key_Down);
+    const int down = g->scene()->selected_node();
+    const auto& consumers = r.graph.tensors[static_cast<size_t>(conv.outputs[0])].consumers;
+    QVERIFY(std::find(consumers.begin(), consumers.end(), down) != consumers.end());
+    QCOMPARE(w.report_page()->selected_node(), down);
+    QTest::keyClick(g->view(), Qt::Key_Up);
+    QCOMPARE(g->scene()->selected_node(), conv.id);
+    QTest::keyClick(g->view(), Qt::Key_Right);
+    QVERIFY(g->scene()->selected_node() != conv.id);
+    QTest::keyClick(g->view(), Qt::Key_Left);
+    QCOMPARE(g->scene()->selected_node(), conv.id);
+
+    // Report filter: only rows mentioning the text, in every table.
+    ReportPage* rep = w.report_page();
+    rep->set_filter(QStringLiteral("BN_NOT_FOLDED"));
+    QAbstractItemModel* shown = rep->layer_view()->model();
+    QCOMPARE(shown->rowCount(), static_cast<int>(bn.size()));
+    for (int row = 0; row < shown->rowCount(); ++row)
+      QVERIFY(std::find(bn.begin(), bn.end(), shown->index(row, 0).data(NodeIdRole).toInt()) != bn.end());
+    rep->set_filter(QString());
+    QCOMPARE(shown->rowCount(), rep->layer_model()->rowCount());
+  }
+
   void corruptFileShowsErrorDialogAndKeepsWindow() {
     QTemporaryDir dir;
     const QString bad = dir.filePath(QStringLiteral("corrupt.h5"));

@@ -1,6 +1,8 @@
 // Builds the graph scene from a CompileResult and its layout (see graph_scene.hpp).
 #include "graph/graph_scene.hpp"
 
+#include <algorithm>
+
 #include <QApplication>
 #include <QPalette>
 
@@ -105,14 +107,63 @@ void GraphScene::set_item_caching(bool on) {
   for (const auto& [id, item] : nodes_) item->setCacheMode(on ? QGraphicsItem::DeviceCoordinateCache : QGraphicsItem::NoCache);
 }
 
-std::vector<int> GraphScene::search(const QString& text) {
+std::vector<int> GraphScene::search(const QString& text, SearchField field) {
   std::vector<int> hits;
   for (const auto& [id, item] : nodes_) {
-    const bool hit = !text.isEmpty() && item->label().name.contains(text, Qt::CaseInsensitive);
+    bool hit = false;
+    if (!text.isEmpty() && result_) {
+      const Node& n = result_->graph.nodes.at(static_cast<size_t>(id));
+      auto has = [&](const std::string& s) { return QString::fromStdString(s).contains(text, Qt::CaseInsensitive); };
+      auto want = [&](SearchField f) { return field == SearchField::Any || field == f; };
+      hit = (want(SearchField::Name) && item->label().name.contains(text, Qt::CaseInsensitive)) ||
+            (want(SearchField::Class) && has(n.class_name)) ||
+            (want(SearchField::Kernel) && has(kernel_class_name(n.decision.kernel))) ||
+            (want(SearchField::OpType) && (has(op_name(n.op)) || has(n.decision.op_type)));
+      if (!hit && want(SearchField::Reason))
+        for (const auto& r : n.decision.reasons) hit = hit || has(r.code);
+    }
     item->set_search_hit(hit);
     if (hit) hits.push_back(id);
   }
   return hits;
+}
+
+int GraphScene::neighbour(int node_id, Step step) const {
+  if (!result_ || !node_item(node_id)) return -1;
+  const Graph& g = result_->graph;
+  const Node& n = g.nodes.at(static_cast<size_t>(node_id));
+  auto shown = [&](int id) { return id >= 0 && node_item(id) != nullptr; };
+  auto first_of = [&](const std::vector<int>& ids) {
+    int best = -1;
+    for (int id : ids)
+      if (shown(id) && (best < 0 || id < best)) best = id;
+    return best;
+  };
+  if (step == Step::Down) {
+    std::vector<int> next;
+    for (int t : n.outputs)
+      for (int c : g.tensors[static_cast<size_t>(t)].consumers) next.push_back(c);
+    return first_of(next);
+  }
+  const int producer = n.inputs.empty() ? -1 : g.tensors[static_cast<size_t>(n.inputs[0])].producer;
+  if (step == Step::Up) return shown(producer) ? producer : -1;
+  // Siblings: the other consumers of the producer's output, in graph order.
+  std::vector<int> siblings;
+  if (producer >= 0)
+    for (int t : g.nodes[static_cast<size_t>(producer)].outputs)
+      for (int c : g.tensors[static_cast<size_t>(t)].consumers)
+        if (shown(c)) siblings.push_back(c);
+  std::sort(siblings.begin(), siblings.end());
+  siblings.erase(std::unique(siblings.begin(), siblings.end()), siblings.end());
+  if (siblings.size() < 2) {
+    // No branch here: walk the graph order.
+    siblings.clear();
+    for (const auto& [id, item] : nodes_) siblings.push_back(id);
+  }
+  const auto at = std::find(siblings.begin(), siblings.end(), node_id);
+  if (at == siblings.end()) return -1;
+  if (step == Step::Left) return at == siblings.begin() ? -1 : *(at - 1);
+  return at + 1 == siblings.end() ? -1 : *(at + 1);
 }
 
 void GraphScene::select_node(int node_id) {

@@ -35,8 +35,17 @@ class GraphScene : public QGraphicsScene {
   // any scale and SVGs get real text instead of bitmaps.
   void set_item_caching(bool on);
 
-  // Marks nodes whose name contains `text` (case-insensitive); returns their ids in graph order.
-  std::vector<int> search(const QString& text);
+  // What a search matches (case-insensitive substring): the layer name, its Keras class, its
+  // kernel class ("binary", "float", ...), one of its reason codes, its IR op or op type
+  // ("conv2d", "sxor_s1_s1"), or any of these.
+  enum class SearchField { Any, Name, Class, Kernel, Reason, OpType };
+  // Marks every matching node (highlight all); returns their ids in graph order.
+  std::vector<int> search(const QString& text, SearchField field = SearchField::Name);
+  // The node one step away along the data flow from `node_id`: Down = its first consumer, Up =
+  // the producer of its first input, Left/Right = the previous/next consumer of that producer
+  // (or the previous/next node in graph order). -1 when there is none.
+  enum class Step { Up, Down, Left, Right };
+  int neighbour(int node_id, Step step) const;
   // Selects one node (or none with -1) without re-emitting nodeSelected.
   void select_node(int node_id);
   int selected_node() const;

@@ -27,6 +27,12 @@ ReportPage::ReportPage(QWidget* parent) : QWidget(parent) {
   tabs_->addTab(make_view(op_types_, QStringLiteral("opTypeTable")), QStringLiteral("Operation types"));
   tabs_->addTab(make_view(memory_, QStringLiteral("memoryTable")), QStringLiteral("Memory plan"));
 
+  filter_ = new QLineEdit(this);
+  filter_->setObjectName(QStringLiteral("reportFilter"));
+  filter_->setPlaceholderText(QStringLiteral("Filter rows (name, class, kernel, reason code, op type...)"));
+  filter_->setClearButtonEnabled(true);
+  connect(filter_, &QLineEdit::textChanged, this, [this](const QString& t) { set_filter(t); });
+
   auto* buttons = new QHBoxLayout;
   auto add_button = [&](const QString& text, auto fn) {
     auto* b = new QPushButton(text, this);
@@ -44,6 +50,7 @@ ReportPage::ReportPage(QWidget* parent) : QWidget(parent) {
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addWidget(summary_);
+  layout->addWidget(filter_);
   layout->addWidget(tabs_, 1);
   layout->addLayout(buttons);
 
@@ -53,10 +60,18 @@ ReportPage::ReportPage(QWidget* parent) : QWidget(parent) {
           });
 }
 
+void ReportPage::set_filter(const QString& text) {
+  if (filter_->text() != text) filter_->setText(text);  // re-enters through textChanged
+  for (QSortFilterProxyModel* p : proxies_) p->setFilterFixedString(text);
+}
+
 QTableView* ReportPage::make_view(QAbstractItemModel* model, const QString& name) {
   auto* proxy = new QSortFilterProxyModel(this);
   proxy->setSourceModel(model);
   proxy->setSortRole(SortRole);
+  proxy->setFilterKeyColumn(-1);  // any column
+  proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+  proxies_.push_back(proxy);
   auto* view = new QTableView(this);
   view->setObjectName(name);
   view->setModel(proxy);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <QLabel>
+#include <QLineEdit>
 #include <QSortFilterProxyModel>
 #include <QTabWidget>
 #include <QTableView>
@@ -34,6 +35,10 @@ class ReportPage : public QWidget {
   MemoryPlanModel* memory_model() const { return memory_; }
   QTableView* layer_view() const { return layer_view_; }
   QTabWidget* tables() const { return tabs_; }
+  // Shows only the rows of every table with a cell containing `text` (case-insensitive): layer
+  // names, classes, kernel classes, reason codes, op types. Exports write the rows shown.
+  void set_filter(const QString& text);
+  QLineEdit* filter_box() const { return filter_; }
 
  signals:
   void nodeSelected(int node_id);
@@ -50,6 +55,8 @@ class ReportPage : public QWidget {
   OpTypeModel* op_types_;
   MemoryPlanModel* memory_;
   QTableView* layer_view_;
+  QLineEdit* filter_;
+  std::vector<QSortFilterProxyModel*> proxies_;
   bool quiet_ = false;
 };
 
