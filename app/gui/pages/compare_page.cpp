@@ -172,7 +172,7 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   data_->setObjectName(QStringLiteral("compareData"));
   // A long file name must not widen the window: the label shrinks (full text in the tooltip).
   data_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
-  data_->setMinimumWidth(60);
+  data_->setMinimumWidth(24);
   samples_btn_ = new QPushButton(QStringLiteral("Samples..."), this);
   samples_btn_->setToolTip(QStringLiteral("Run the variants on your samples: one .npy of shape (N, ...) (any numeric dtype)"));
   labels_btn_ = new QPushButton(QStringLiteral("Labels..."), this);
@@ -187,7 +187,7 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
     b->setDecimals(8);
     b->setRange(-1e6, 1e6);
     b->setKeyboardTracking(false);
-    b->setMaximumWidth(110);
+    b->setMaximumWidth(86);
   }
   scale_->setValue(1.0);
   scale_->setToolTip(QStringLiteral("Every input value is multiplied by this (uint8 images: 0.00392157 gives [0, 1])"));
@@ -215,9 +215,10 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   data_row->addWidget(labels_btn_);
   data_row->addWidget(images_btn_);
   data_row->addWidget(random_btn_);
-  data_row->addWidget(new QLabel(QStringLiteral("scale"), this));
+  // x * scale + offset, as prefixes so the row stays narrow.
+  scale_->setPrefix(QStringLiteral("\u00d7"));
+  offset_->setPrefix(QStringLiteral("+"));
   data_row->addWidget(scale_);
-  data_row->addWidget(new QLabel(QStringLiteral("offset"), this));
   data_row->addWidget(offset_);
   data_row->addWidget(progress_);
   data_row->addWidget(cancel_btn_);
