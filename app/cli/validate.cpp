@@ -90,6 +90,13 @@ Command validate_command(CLI::App& root) {
 
 namespace {
 
+// Runs the validation and prints its table; exit status 0 all outputs match, 1 a mismatch.
+int validate_and_print(const CompileResult& c, const ValidateOptions& vo) {
+  const ValidateResult r = validate(c, vo);
+  std::cout << validate_text(c, r);
+  return r.pass() ? 0 : 1;
+}
+
 int validate_model(const std::string& model_file, const std::vector<std::string>& input_files,
                    const std::string& labels_file, const Preprocess& pre, bool random, uint64_t seed, int batch,
                    ValidateOptions vo, const CompileOptions& opt) {
@@ -119,9 +126,7 @@ int validate_model(const std::string& model_file, const std::vector<std::string>
       }
       current = model_file;
     }
-    const ValidateResult r = validate(c, vo);
-    std::cout << validate_text(c, r);
-    return r.pass() ? 0 : 1;
+    return validate_and_print(c, vo);
   } catch (const std::exception& e) {
     // Tool failures span several lines (build log); the first line is the error. Messages about
     // the labels start with that file's name.
@@ -147,9 +152,7 @@ int validate_images(const std::string& model_file, const std::string& dir, const
       vo.labels = &labels;
     }
     current = model_file;
-    const ValidateResult r = validate(c, vo);
-    std::cout << validate_text(c, r);
-    return r.pass() ? 0 : 1;
+    return validate_and_print(c, vo);
   } catch (const std::exception& e) {
     if (error_text(e).rfind(dir, 0) == 0) {
       std::fprintf(stderr, "bitlens: error: %s\n", error_text(e).c_str());

@@ -322,6 +322,7 @@ void MainWindow::show_error(const QString& title, const QString& text) {
 ExportDialog* MainWindow::open_export_dialog() {
   if (!export_dialog_) export_dialog_ = new ExportDialog(this);
   export_dialog_->set_model(analysis_.result, analysis_.path);
+  export_dialog_->set_dataset(compare_->dataset());  // the Compare tab's samples, if any
   export_dialog_->show();  // non-modal: the window stays usable, tests drive the dialog
   export_dialog_->raise();
   return export_dialog_;

@@ -288,15 +288,15 @@ json weights_manifest(const WeightsExport& w, WeightsFormat format) {
     if (n.act_min != -INFINITY || n.act_max != INFINITY) e["clamp"] = {bound(n.act_min), bound(n.act_max)};
     e["rule"] = n.rule;
     e["tensors"] = json::array();
+    std::string base;
+    for (char ch : n.node)
+      base += std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.' ? ch : '_';
     for (const auto& t : n.tensors) {
       json tj;
       tj["name"] = t.name;
       tj["dtype"] = t.dtype;
       tj["shape"] = t.shape;
       tj["meaning"] = t.meaning;
-      std::string base;
-      for (char ch : n.node)
-        base += std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.' ? ch : '_';
       if (format == WeightsFormat::Npy) tj["file"] = file_name(base + "." + t.name);
       if (format == WeightsFormat::C) tj["symbol"] = symbols.make(c_identifier(n.node + "_" + t.name));
       if (format == WeightsFormat::Json) {

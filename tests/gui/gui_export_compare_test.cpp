@@ -8,6 +8,7 @@
 #include <QDir>
 #include <QFile>
 #include <QImage>
+#include <QCheckBox>
 #include <QLabel>
 #include <QListWidget>
 #include <QProgressBar>
@@ -377,6 +378,25 @@ class GuiExportCompareTest : public QObject {
     QVERIFY(dis->item(0)->toolTip().contains(QStringLiteral("sample %1").arg(first.sample)));
     const float* v = out.data.data() + first.sample * 4;
     QVERIFY(dis->item(0)->toolTip().contains(QStringLiteral("saved predicts %1").arg(std::max_element(v, v + 4) - v)));
+
+    // Validation from the Export dialog on the first 30 of these samples, with their accuracy.
+    ExportDialog* dlg = w.open_export_dialog();
+    QVERIFY(dlg->findChild<QCheckBox*>(QStringLiteral("exportUseData"))->isVisibleTo(dlg));
+    dlg->set_use_dataset(true);
+    dlg->set_vectors(30);
+    dlg->set_target(ValidateTarget::Host);
+    QSignalSpy validated(dlg, &ExportDialog::validationFinished);
+    dlg->start_validation();
+    QVERIFY(validated.wait(120000));
+    QVERIFY2(validated.takeFirst().at(0).toBool(), qPrintable(dlg->last_error() + dlg->result_text()));
+    int correct30 = 0;
+    for (int s = 0; s < 30; ++s) {
+      const float* p = out.data.data() + s * 4;
+      correct30 += std::max_element(p, p + 4) - p == static_cast<int>(d.labels.data[static_cast<size_t>(s)]);
+    }
+    QVERIFY2(dlg->result_text().contains(QStringLiteral("Accuracy against y.npy")), qPrintable(dlg->result_text()));
+    QVERIFY2(dlg->result_text().contains(QStringLiteral("(%1/30)").arg(correct30)), qPrintable(dlg->result_text()));
+    dlg->close();
 
     // Remembered for this model.
     const ComparePage::DatasetChoice back = ComparePage::remembered_dataset(QString::fromStdString(model));

@@ -349,23 +349,6 @@ ComparePage::ComparePage(QWidget* parent) : QWidget(parent) {
   status_->setText(QStringLiteral("Open a model to compare its pad_values variants."));
 }
 
-QString ComparePage::DatasetChoice::paths() const {
-  if (!images.isEmpty()) return images;
-  return labels.isEmpty() ? samples : samples + QLatin1Char('\n') + labels;
-}
-
-QString ComparePage::DatasetChoice::text() const {
-  QString t;
-  if (!images.isEmpty())
-    t = QStringLiteral("images in %1 (classes from its sub-folders)").arg(QFileInfo(images).fileName());
-  else if (!samples.isEmpty())
-    t = QFileInfo(samples).fileName() + (labels.isEmpty() ? QStringLiteral(" (no labels)") : QStringLiteral(" + ") + QFileInfo(labels).fileName());
-  else
-    return QStringLiteral("64 random samples in [-1, 1]");
-  if (scale != 1.0 || offset != 0.0) t += QStringLiteral(", x * %1 + %2").arg(scale).arg(offset);
-  return t;
-}
-
 namespace {
 QString settings_key(const QString& model) {
   return QStringLiteral("compare/datasets/") +
@@ -373,7 +356,7 @@ QString settings_key(const QString& model) {
 }
 }  // namespace
 
-ComparePage::DatasetChoice ComparePage::remembered_dataset(const QString& model) {
+DatasetChoice ComparePage::remembered_dataset(const QString& model) {
   QSettings st;
   const QString k = settings_key(model);
   DatasetChoice d;
@@ -437,7 +420,7 @@ namespace {
 
 // A sample of the dataset as a picture, for thumbnails: an image file as it is, a .npy row of
 // shape (H, W, 1 or 3) stretched from its value range to 0..255; null for other samples.
-QImage sample_picture(const ComparePage::DatasetChoice& d, int64_t index) {
+QImage sample_picture(const DatasetChoice& d, int64_t index) {
   try {
     if (!d.images.isEmpty()) {
       const images::ImageFolder f = images::scan_image_folder(d.images.toStdString());
@@ -634,23 +617,10 @@ void ComparePage::run() {
   QFuture<Outcome> future = QtConcurrent::run([specs, d, model, state = run_state_]() -> Outcome {
     try {
       CompareOptions o;
-      const Preprocess pre{static_cast<float>(d.scale), static_cast<float>(d.offset)};
-      std::unique_ptr<Dataset> data;
       Labels labels;
-      if (!d.images.isEmpty()) {
-        const images::ImageFolder folder = images::scan_image_folder(d.images.toStdString());
-        data = images::image_dataset(folder, images::model_input_shape(model), pre);
-        if (!folder.classes.empty()) {
-          labels = images::image_labels(folder);
-          o.labels = &labels;
-        }
-      } else if (!d.samples.isEmpty()) {
-        data = npy_dataset({d.samples.toStdString()}, pre);
-        if (!d.labels.isEmpty()) {
-          labels = read_labels(d.labels.toStdString());
-          o.labels = &labels;
-        }
-      }
+      bool has_labels = false;
+      std::unique_ptr<Dataset> data = open_dataset(d, model, labels, has_labels);
+      if (has_labels) o.labels = &labels;
       o.dataset = data.get();
       // The worker only writes numbers; the page's timer reads them (no object crosses threads).
       o.progress = [state](int64_t done, int64_t total) {

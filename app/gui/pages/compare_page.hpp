@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "bitlens/compare.hpp"
+#include "dataset_choice.hpp"
 
 QT_BEGIN_NAMESPACE
 class QChartView;
@@ -56,13 +57,7 @@ class ComparePage : public QWidget {
   // labels, or an image folder (sub-folders = classes); scale/offset as --scale/--offset.
   // Remembered per model file (QSettings "compare/datasets/<model path>") and restored by
   // set_model.
-  struct DatasetChoice {
-    QString samples, labels, images;
-    double scale = 1.0, offset = 0.0;
-    bool random() const { return samples.isEmpty() && images.isEmpty(); }
-    QString text() const;   // "64 random samples in [-1, 1]", "x.npy + y.npy", "images in digits (...)"
-    QString paths() const;  // the full paths, one per line ("" for random samples)
-  };
+  using DatasetChoice = gui::DatasetChoice;
   void set_dataset(const DatasetChoice& d);  // remembers it and compares again
   DatasetChoice dataset() const { return dataset_; }
   static DatasetChoice remembered_dataset(const QString& model);

@@ -94,6 +94,10 @@ ExportDialog::ExportDialog(QWidget* parent) : QDialog(parent) {
   form->addRow(QStringLiteral("Network &name:"), name_);
   form->addRow(QStringLiteral("&Test vectors:"), vectors_);
   form->addRow(QString(), overwrite_);
+  use_data_ = new QCheckBox(this);
+  use_data_->setObjectName(QStringLiteral("exportUseData"));
+  use_data_->setVisible(false);
+  form->addRow(QString(), use_data_);
   auto* validate_row = new QHBoxLayout;
   validate_row->addWidget(new QLabel(QStringLiteral("Validate on:"), this));
   validate_row->addWidget(target_);
@@ -259,6 +263,16 @@ void ExportDialog::start_export() {
   });
 }
 
+void ExportDialog::set_dataset(const DatasetChoice& d) {
+  dataset_ = d;
+  use_data_->setVisible(!d.random());
+  use_data_->setText(QStringLiteral("Validate on the first N samples of %1").arg(d.text()));
+  use_data_->setToolTip(d.paths());
+  if (d.random()) use_data_->setChecked(false);
+}
+void ExportDialog::set_use_dataset(bool on) { use_data_->setChecked(on && !dataset_.random()); }
+bool ExportDialog::use_dataset() const { return use_data_->isChecked() && !dataset_.random(); }
+
 void ExportDialog::start_validation() {
   if (busy_) return;
   if (!result_) {
@@ -276,9 +290,25 @@ void ExportDialog::start_validation() {
     vo.network_dir = network.toStdString();
   const int n = vectors();
   set_busy(true, QStringLiteral("Validating on %1 (building and running the generated code)...").arg(QLatin1String(target_name(vo.target))));
-  QFuture<Outcome> future = QtConcurrent::run([r = result_, vo, n]() mutable -> Outcome {
+  const DatasetChoice data = use_dataset() ? dataset_ : DatasetChoice{};
+  const std::string model = model_path_.toStdString();
+  QFuture<Outcome> future = QtConcurrent::run([r = result_, vo, n, data, model]() mutable -> Outcome {
     try {
-      vo.inputs = random_inputs(*r, 0, n);
+      Labels labels, first;
+      bool has_labels = false;
+      if (auto d = open_dataset(data, model, labels, has_labels)) {
+        check_dataset(*d, *r);
+        const int64_t count = std::min<int64_t>(n, d->size());
+        if (count == 0) throw ModelError(d->name() + ": no samples");
+        vo.inputs = d->read(0, count);
+        if (has_labels) {
+          first = labels;
+          first.index.resize(static_cast<size_t>(std::min<int64_t>(count, static_cast<int64_t>(labels.index.size()))));
+          vo.labels = &first;
+        }
+      } else {
+        vo.inputs = random_inputs(*r, 0, n);
+      }
       const ValidateResult v = validate(*r, vo);
       return {v.pass(), QString::fromStdString(validate_text(*r, v)), {}};
     } catch (const std::exception& e) {

@@ -10,6 +10,7 @@
 
 #include "bitlens/boards.hpp"
 #include "bitlens/validate.hpp"
+#include "dataset_choice.hpp"
 
 QT_BEGIN_NAMESPACE
 class QCheckBox;
@@ -47,6 +48,11 @@ class ExportDialog : public QDialog {
   void set_overwrite(bool on);
   void set_target(ValidateTarget t);
   ValidateTarget target() const;
+  // Validate on the first N (= test vectors) samples of this dataset instead of random vectors,
+  // with accuracy when it has labels (the Compare tab's choice; random: the option is off).
+  void set_dataset(const DatasetChoice& d);
+  void set_use_dataset(bool on);
+  bool use_dataset() const;
   // After a successful export, ask whether to open the folder (on by default; tests turn it off).
   void set_open_folder_prompt(bool on) { open_prompt_ = on; }
   QMessageBox* open_folder_box() const;
@@ -73,6 +79,8 @@ class ExportDialog : public QDialog {
   QSpinBox* vectors_;
   QCheckBox* overwrite_;
   QComboBox* target_;
+  QCheckBox* use_data_;
+  DatasetChoice dataset_;
   QPushButton* export_;
   QPushButton* validate_;
   QProgressBar* progress_;
