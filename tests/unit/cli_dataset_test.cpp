@@ -235,3 +235,31 @@ TEST_F(Dataset, ValidateReportsAccuracyOfTheGeneratedCode) {
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.err.find("y16.npy: 16 labels for the 300 samples"), std::string::npos) << bad.err;
 }
+
+// The progress bar is for people: on a terminal it is drawn on stderr; in a pipe or a log
+// nothing but the result is written.
+TEST_F(Dataset, ProgressBarOnlyOnATerminal) {
+  const std::string args = "compare " + path("orientation.h5") + " --pad-values 0 --batch 50 --input " + path("x.npy");
+  Result piped = cli(args);
+  EXPECT_EQ(piped.status, 0) << piped.err;
+  EXPECT_TRUE(piped.err.empty()) << piped.err;
+  // script(1) gives the command a pseudo-terminal; its output (both streams) lands in the file.
+  const std::string log = path("tty.log");
+  const std::string cmd = "script -qec '" + std::string(BITLENS_CLI) + " " + args + " >/dev/null' " + log + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream f(log);
+  const std::string tty((std::istreambuf_iterator<char>(f)), {});
+  EXPECT_NE(tty.find("compare ["), std::string::npos) << tty;
+  EXPECT_NE(tty.find("300/300 samples"), std::string::npos) << tty;
+}
+
+TEST_F(Dataset, UnsupportedDtypeNamesTheFile) {
+  // complex64 samples: not a dtype BitLens converts.
+  std::string bytes = npy_bytes_raw("<c8", {2, 12, 12, 1}, std::string(2 * 144 * 8, '\0'));
+  std::ofstream(path("x_complex.npy"), std::ios::binary) << bytes;
+  Result r = cli("compare " + path("orientation.h5") + " --pad-values 0 --input " + path("x_complex.npy"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("x_complex.npy"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("<c8"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
