@@ -281,7 +281,8 @@ CompareResult compare_variants(const std::vector<VariantSpec>& specs, const Comp
             p = std::max_element(v, v + k) - v;
           }
           d.predicted.push_back(p);
-          differ = differ || p != d.predicted[0];
+          // A variant that did not run or has another output shape is not counted as disagreeing.
+          differ = differ || (p >= 0 && d.predicted[0] >= 0 && p != d.predicted[0]);
         }
         if (!differ) continue;
         ++res.disagreement_count;
