@@ -1,7 +1,10 @@
 // The Compare tab: the open model as saved against pad_values overrides (-1/0/+1) and other model
-// files, side by side (core compare_variants, run off the UI thread): a per-layer table with one
-// column per variant coloured by kernel class (differences highlighted, reason codes on hover),
-// the functional agreement figures, charts of MACC/ROM/RAM per variant, Markdown/CSV/JSON export.
+// files, side by side (core compare_variants, run off the UI thread in batches, cancellable): a
+// per-layer table with one column per variant coloured by kernel class (differences highlighted,
+// reason codes on hover), the functional agreement figures, charts of MACC/ROM/RAM per variant,
+// Markdown/CSV/JSON export. On random samples or the user's dataset (.npy + labels, image folder);
+// with labels also accuracy rows and chart, a confusion matrix and thumbnails of the samples the
+// variants classify differently.
 #pragma once
 
 #include <QWidget>
