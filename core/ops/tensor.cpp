@@ -108,26 +108,46 @@ std::vector<Reason> float_op(const Graph&, const Node&) {
   return float_op(What);
 }
 
-// Why a standalone BatchNorm was not folded into the conv/dense layer before it.
+// Why a standalone BatchNorm was not folded into the conv/dense layer before it, and the fix
+// for that case (the blocking condition differs, so does what the user can change).
 std::vector<Reason> bn_not_folded(const Graph& g, const Node& m) {
   std::string why = "its input is not produced by a conv/dense layer";
+  std::string fix =
+      "Place BatchNormalization directly after a conv/dense layer so it folds into that layer's output stage";
   const Tensor& in = g.tensors[m.inputs[0]];
   if (in.producer >= 0) {
     const Node& p = g.nodes[in.producer];
+    const std::string q = "'" + p.name + "'";
     if (p.op == Op::Conv2D || p.op == Op::DepthwiseConv2D || p.op == Op::Dense) {
       const bool clamped = std::any_of(p.epi.chain.begin(), p.epi.chain.end(),
                                        [](const PostOp& o) { return o.kind == PostOp::Kind::Clamp; });
-      why = !p.act.linear() ? "'" + p.name + "' applies activation '" + p.activation + "' first"
-            : clamped       ? "'" + p.name + "' applies a ReLU first and its output is not binarized"
-                            : "the output stage of '" + p.name +
-                            "' already runs two affine steps (its bias or scale and a BatchNorm) in Keras' "
-                            "float32 order; a third would have to be pre-composed in another rounding order";
-      if (in.consumers.size() > 1) why = "'" + p.name + "' output has other consumers";
+      if (in.consumers.size() > 1) {
+        why = q + " output has other consumers";
+        fix = "Nothing to change for correctness: the other consumers of " + q +
+              " read its output before this BatchNormalization, so the normalization cannot be folded into " + q;
+      } else if (!p.act.linear()) {
+        why = q + " applies activation '" + p.activation + "' first";
+        fix = "To fold it, give " + q + " activation=None, apply '" + p.activation +
+              "' after the BatchNormalization, and retrain";
+      } else if (clamped) {
+        why = q + " applies a ReLU first and its output is not binarized";
+        fix = "Nothing to change for correctness (ReLU then BatchNormalization is computed as written); it folds "
+              "into integer thresholds when the next layer binarizes this output, or with BatchNormalization "
+              "before the ReLU (retrain)";
+      } else {
+        why = "the output stage of " + q +
+              " already runs two affine steps (its bias or scale and a BatchNorm) in Keras' "
+              "float32 order; a third would have to be pre-composed in another rounding order";
+        fix = "Nothing to change for correctness; to fold it, merge the consecutive normalizations after " + q +
+              " into one BatchNormalization and retrain";
+      }
     } else {
       why = "it follows '" + p.name + "' (" + p.class_name + ")";
+      fix = "Place BatchNormalization directly after a conv/dense layer (it follows " + p.class_name +
+            " '" + p.name + "' now) so it folds into that layer's output stage";
     }
   }
-  return {passes::make_reason("BN_NOT_FOLDED", {why})};
+  return {passes::make_reason("BN_NOT_FOLDED", {why, fix})};
 }
 
 // Bits in, bits out: every input is already bit-packed (no conversion is inserted for them).

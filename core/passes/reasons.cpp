@@ -49,8 +49,7 @@ const std::vector<ReasonInfo>& reason_table() {
       {"BN_NOT_FOLDED", S::Warning,
        "BatchNormalization could not be folded into a preceding layer ({0}), so it runs as a "
        "separate float pass",
-       "Place BatchNormalization directly after a conv/dense layer (before any non-ReLU "
-       "activation) so it folds into the kernel's output stage"},
+       "{1}"},
       {"ACTIVATION_NOT_FOLDED", S::Info,
        "activation '{0}' could not be folded into a preceding kernel ({1}), so it runs as a "
        "separate float pass",

@@ -472,3 +472,59 @@ TEST(Decisions, UnknownConfigKeysAndMixedPrecisionAreUnsupportedByName) {
     }
   for (const Node& n : compile(ok).graph.nodes) EXPECT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
 }
+
+// BN_NOT_FOLDED names what blocks the fold and gives the fix for that case; no fix contradicts
+// its message (issue 13: "applies a ReLU first" used to come with "place it before any non-ReLU
+// activation").
+TEST(Decisions, BnNotFoldedFixMatchesWhatBlocksTheFold) {
+  auto fix_of = [](const CompileResult& r, const std::string& bn) {
+    for (const auto& re : node(r, bn).decision.reasons)
+      if (re.code == "BN_NOT_FOLDED") return re.message + " | " + re.fix;
+    return std::string("(no BN_NOT_FOLDED)");
+  };
+  auto conv = [](kb::ModelBuilder& b, const kb::Tensor& x, const std::string& act, const std::string& name) {
+    return b.conv2d(x, {.filters = 4, .padding = "same", .activation = act, .name = name});
+  };
+  {  // after the input
+    kb::ModelBuilder b("bn_input", kb::Style::functional, 1);
+    auto x = b.input({6, 6, 2});
+    auto n = b.batch_norm(x, {.name = "bn"});
+    b.flatten(conv(b, n, "linear", "c"));
+    const std::string f = fix_of(compile(b.build()), "bn");
+    EXPECT_NE(f.find("(it follows InputLayer"), std::string::npos) << f;
+  }
+  {  // after a non-clamp activation
+    kb::ModelBuilder b("bn_tanh", kb::Style::functional, 1);
+    auto x = b.input({6, 6, 2});
+    b.flatten(b.batch_norm(conv(b, x, "tanh", "c"), {.name = "bn"}));
+    const std::string f = fix_of(compile(b.build()), "bn");
+    EXPECT_NE(f.find("applies activation 'tanh' first"), std::string::npos) << f;
+    EXPECT_NE(f.find("give 'c' activation=None, apply 'tanh' after the BatchNormalization"), std::string::npos) << f;
+  }
+  {  // after a ReLU, output not binarized
+    kb::ModelBuilder b("bn_relu", kb::Style::functional, 1);
+    auto x = b.input({6, 6, 2});
+    b.flatten(b.batch_norm(conv(b, x, "relu", "c"), {.name = "bn"}));
+    const std::string f = fix_of(compile(b.build()), "bn");
+    EXPECT_NE(f.find("applies a ReLU first"), std::string::npos) << f;
+    EXPECT_NE(f.find("Nothing to change for correctness (ReLU then BatchNormalization"), std::string::npos) << f;
+    EXPECT_EQ(f.find("non-ReLU"), std::string::npos) << f;
+  }
+  {  // two BatchNorms after a conv with bias: the second would be a third affine step
+    kb::ModelBuilder b("bn_twice", kb::Style::functional, 1);
+    auto x = b.input({6, 6, 2});
+    b.flatten(b.batch_norm(b.batch_norm(conv(b, x, "linear", "c"), {.name = "bn1"}), {.name = "bn2"}));
+    const std::string f = fix_of(compile(b.build()), "bn2");
+    EXPECT_NE(f.find("merge the consecutive normalizations after 'c'"), std::string::npos) << f;
+  }
+  {  // the conv output also feeds another layer
+    kb::ModelBuilder b("bn_branch", kb::Style::functional, 1);
+    auto x = b.input({6, 6, 2});
+    auto c = conv(b, x, "linear", "c");
+    auto n = b.batch_norm(c, {.name = "bn"});
+    b.flatten(b.add({c, n}));
+    const std::string f = fix_of(compile(b.build()), "bn");
+    EXPECT_NE(f.find("'c' output has other consumers"), std::string::npos) << f;
+    EXPECT_NE(f.find("read its output before this BatchNormalization"), std::string::npos) << f;
+  }
+}
