@@ -74,12 +74,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  bool numbers_ok = true, ok = true;
-  const double scale_value = parser.value(scale).toDouble(&ok);
-  numbers_ok = numbers_ok && ok;
-  const double offset_value = parser.value(offset).toDouble(&ok);
-  numbers_ok = numbers_ok && ok;
-  if (!numbers_ok) {
+  bool scale_ok = false, offset_ok = false;
+  const double scale_value = parser.value(scale).toDouble(&scale_ok);
+  const double offset_value = parser.value(offset).toDouble(&offset_ok);
+  if (!scale_ok || !offset_ok) {
     std::fprintf(stderr, "bitlens-gui: error: --scale and --offset take numbers\n");
     return 2;
   }

@@ -363,8 +363,13 @@ DatasetChoice ComparePage::remembered_dataset(const QString& model) {
   d.samples = st.value(k + QStringLiteral("/samples")).toString();
   d.labels = st.value(k + QStringLiteral("/labels")).toString();
   d.images = st.value(k + QStringLiteral("/images")).toString();
-  d.scale = st.value(k + QStringLiteral("/scale"), 1.0).toDouble();
-  d.offset = st.value(k + QStringLiteral("/offset"), 0.0).toDouble();
+  // A value that is not a number (a hand-edited settings file) falls back to no scaling: a
+  // silent 0 would zero every input.
+  bool scale_ok = false, offset_ok = false;
+  const double scale = st.value(k + QStringLiteral("/scale"), 1.0).toDouble(&scale_ok);
+  const double offset = st.value(k + QStringLiteral("/offset"), 0.0).toDouble(&offset_ok);
+  d.scale = scale_ok ? scale : 1.0;
+  d.offset = offset_ok ? offset : 0.0;
   return d;
 }
 

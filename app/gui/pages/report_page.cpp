@@ -29,7 +29,7 @@ ReportPage::ReportPage(QWidget* parent) : QWidget(parent) {
 
   filter_ = new QLineEdit(this);
   filter_->setObjectName(QStringLiteral("reportFilter"));
-  filter_->setPlaceholderText(QStringLiteral("Filter rows (name, class, kernel, reason code, op type...)"));
+  filter_->setPlaceholderText(QStringLiteral("Filter rows: show those with a cell containing this text (name, class, kernel class, reason code or op type)"));
   filter_->setClearButtonEnabled(true);
   connect(filter_, &QLineEdit::textChanged, this, [this](const QString& t) { set_filter(t); });
 
