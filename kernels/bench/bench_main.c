@@ -50,6 +50,9 @@ static int32_t dense_thr[512];
 static uint32_t first_w[COUT];
 static float first_in[H * W * 3], first_scratch[27];
 
+static uint32_t bs_scratch[8192];
+static float bs_fout_a[H * W * 16], bs_fout_b[H * W * 16];
+
 static uint64_t overhead;
 
 static void report(const char *name, uint64_t t, double macs, const char *check)
@@ -187,6 +190,63 @@ int main(void)
     chk = same(dense_out_a, dense_out_b, sizeof dense_out_a);
     fail |= chk[5] == 'M';
     report("5 bdense 1024->512 bits", t1 - t0, 1024.0 * 512, chk);
+  }
+  {
+    /* Few-channel binary convs (the forum model's layers): patch kernel vs bit-sliced. */
+    static const struct {
+      int32_t cin, cout;
+      bl_bpad pad;
+      bl_out_kind kind;
+      const char *name;
+    } rows[] = {
+        {1, 16, BL_PAD_ZERO, BL_OUT_BITS, "6 3x3 32x32x1->16 pad 0 bits"},
+        {1, 16, BL_PAD_PLUS_ONE, BL_OUT_BITS, "6 3x3 32x32x1->16 pad +1 bits"},
+        {16, 16, BL_PAD_ZERO, BL_OUT_F32, "7 3x3 32x32x16->16 pad 0 f32"},
+        {16, 16, BL_PAD_PLUS_ONE, BL_OUT_F32, "7 3x3 32x32x16->16 pad +1 f32"},
+        {16, 16, BL_PAD_ZERO, BL_OUT_BITS, "7 3x3 32x32x16->16 pad 0 bits"},
+        {3, 64, BL_PAD_PLUS_ONE, BL_OUT_BITS, "8 3x3 32x32x3->64 pad +1 bits"},
+        {64, 64, BL_PAD_PLUS_ONE, BL_OUT_BITS, "9 3x3 32x32x64->64 pad +1 bits"}};
+    size_t r;
+    static float mul[COUT], add[COUT];
+    for (i = 0; i < COUT; i++) {
+      mul[i] = 0.5f + (float)(rnd() % 100u) / 100.0f;
+      add[i] = (float)((int32_t)(rnd() % 200u) - 100) / 10.0f;
+    }
+    for (r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+      int v;
+      const double macs = (double)H * W * rows[r].cout * 9 * rows[r].cin;
+      memset(&bp, 0, sizeof bp);
+      bp.g = geom(rows[r].cin, rows[r].cout);
+      bp.pad = rows[r].pad;
+      bp.weights = w_bits;
+      bp.out.kind = rows[r].kind;
+      bp.out.threshold = thr;
+      bp.out.mul = mul;
+      bp.out.add = add;
+      bp.out.act_min = -1e30f;
+      bp.out.act_max = 1e30f;
+      if (bl_bconv2d_bitsliced_scratch_size(&bp) > sizeof bs_scratch) return 3;
+      for (v = 0; v < 2; v++) {
+        char name[64];
+        const char *chk;
+        void *oa = rows[r].kind == BL_OUT_F32 ? (void *)bs_fout_a : (void *)out_a;
+        void *ob = rows[r].kind == BL_OUT_F32 ? (void *)bs_fout_b : (void *)out_b;
+        const size_t bytes = rows[r].kind == BL_OUT_F32 ? (size_t)H * W * rows[r].cout * 4
+                                                        : (size_t)H * W * rows[r].cout / 8;
+        if (v == 0 && bl_bconv2d_scratch_size(&bp) > sizeof scratch) continue;
+        t0 = ticks();
+        if (v == 0)
+          bl_bconv2d(&bp, in_bits, oa, scratch);
+        else
+          bl_bconv2d_bitsliced(&bp, in_bits, oa, bs_scratch);
+        t1 = ticks();
+        bl_bconv2d_ref(&bp, in_bits, ob);
+        chk = same(oa, ob, bytes);
+        fail |= chk[5] == 'M';
+        snprintf(name, sizeof name, "%s %s", rows[r].name, v ? "bitsliced" : "patch");
+        report(name, t1 - t0, macs, chk);
+      }
+    }
   }
   return fail;
 }

@@ -22,6 +22,8 @@ static uint32_t rnd(void)
 static int32_t uni(int32_t lo, int32_t hi) { return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1)); }
 
 static uint32_t in_bits[4096], w_bits[40000], out_a[8192], out_b[8192], scratch[4096];
+static uint32_t bs_scratch[16384];
+static int bs_cases;
 static int32_t thr[256];
 static uint32_t flip[8];
 static float mul[256], add[256];
@@ -95,8 +97,9 @@ static int conv_case(int t)
     g->out_c = uni(1, 70);
     g->k_h = uni(1, 5);
     g->k_w = uni(1, 5);
-    g->stride_h = uni(1, 3);
-    g->stride_w = uni(1, 3);
+    /* half of the layers stride 1, which the bit-sliced variant covers */
+    g->stride_h = (rnd() % 2) ? 1 : uni(1, 3);
+    g->stride_w = g->stride_h == 1 && (rnd() % 2) ? 1 : uni(1, 3);
     g->dil_h = uni(1, 2);
     g->dil_w = uni(1, 2);
     same = (rnd() % 4) != 0;
@@ -134,6 +137,17 @@ static int conv_case(int t)
            (long)g->dil_h, (long)g->dil_w, (long)g->pad_top, (long)g->pad_left, (int)p.pad,
            (int)p.out.kind, (long)p.groups);
     return 1;
+  }
+  /* The bit-sliced variant (stride 1, ungrouped) against the same reference output. */
+  if (bl_bconv2d_bitsliced_scratch_size(&p) > 0 &&
+      bl_bconv2d_bitsliced_scratch_size(&p) <= sizeof bs_scratch) {
+    bs_cases++;
+    memset(out_a, 0x5a, sizeof out_a);
+    if (bl_bconv2d_bitsliced(&p, in_bits, out_a, bs_scratch) != BL_OK ||
+        memcmp(out_a, out_b, out_bytes(&p.out, elems)) != 0) {
+      printf("bconv2d_bitsliced MISMATCH case %d\n", t);
+      return 1;
+    }
   }
   return 0;
 }
@@ -271,7 +285,8 @@ int main(void)
   for (t = 0; t < 400; t++) fails += conv_case(t);
   for (t = 0; t < 300; t++) fails += dense_case(t);
   for (t = 0; t < 300; t++) fails += popcount_case(t);
-  printf("selftest %s: %d failures in 1000 random cases\n", BENCH_CPU, fails);
+  printf("selftest %s: %d failures in 1000 random cases (%d of them also bit-sliced)\n", BENCH_CPU, fails,
+         bs_cases);
   {
     const int mf = mathf_check();
     printf("selftest %s: bl_expf/bl_tanhf on 12288 inputs and every activation on 2048 %s the host's bits\n", BENCH_CPU,

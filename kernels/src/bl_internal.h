@@ -17,6 +17,14 @@
 #define BL_INLINE static inline
 #endif
 
+/* Inner loops that need every register (Cortex-M has 13): kept out of their large caller so
+ * its live values do not spill into them. */
+#if defined(__GNUC__)
+#define BL_NOINLINE static __attribute__((noinline))
+#else
+#define BL_NOINLINE static
+#endif
+
 /* x86-64 with GCC/Clang: hot loops are compiled twice, once with target("popcnt") (selected at
  * run time with __builtin_cpu_supports) and once portable. Nowhere else do we use attributes.
  * -DBL_NO_POPCNT_DISPATCH keeps only the portable code (the tests use it to run the exact code
