@@ -23,7 +23,7 @@ void compute_costs(Graph& g) {
     n.scratch_bytes = 0;
     if (n.removed || n.decision.kernel == KernelClass::Unsupported || n.outputs.empty()) continue;
     // Input and view nodes have no kernel and cost nothing.
-    if (const ops::KernelOp* k = ops::find_kernel(n.op, n.decision.kernel)) {
+    if (const ops::KernelOp* k = ops::find_kernel(n)) {
       if (k->macc) n.macc = k->macc(g, n);
       if (k->weights_rom) n.rom_bytes = k->weights_rom(n);
     }

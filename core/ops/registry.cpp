@@ -25,15 +25,21 @@ const KernelOp* find_kernel(Op op, KernelClass cls) {
   return nullptr;
 }
 
+const KernelOp* find_kernel(const Node& n) {
+  for (const auto& k : registry())
+    if (k.op == n.op && k.cls == n.decision.kernel && k.kernel_name(n) == n.decision.kernel_name) return &k;
+  return find_kernel(n.op, n.decision.kernel);
+}
+
 const KernelOp& kernel_for(const Graph&, const Node& n) {
-  if (const KernelOp* k = find_kernel(n.op, n.decision.kernel)) return *k;
+  if (const KernelOp* k = find_kernel(n)) return *k;
   throw ModelError("internal: no kernel for '" + n.name + "' (" + op_name(n.op) + ", " +
                    kernel_class_name(n.decision.kernel) + ")");
 }
 
 size_t scratch_bytes(const Graph& g, const Node& n) {
   if (n.removed) return 0;
-  const KernelOp* k = find_kernel(n.op, n.decision.kernel);
+  const KernelOp* k = find_kernel(n);
   return k && k->scratch ? k->scratch(g, n) : 0;
 }
 

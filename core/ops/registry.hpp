@@ -61,8 +61,13 @@ std::vector<const KernelOp*> candidates(Op op);
 // Every registration, in priority order.
 const std::vector<KernelOp>& registry();
 
-// The registration of (op, kernel class); nullptr when there is none.
+// The registration of (op, kernel class); nullptr when there is none. A class may have several
+// registrations (variants such as the bit-sliced binary conv); this gives the first.
 const KernelOp* find_kernel(Op op, KernelClass cls);
+
+// The registration selection chose for `n`: its op and class, and among that class's variants
+// the one named n.decision.kernel_name; nullptr when there is none.
+const KernelOp* find_kernel(const Node& n);
 
 // The registration that runs `n`; throws ModelError("internal: no kernel ...") when none does.
 const KernelOp& kernel_for(const Graph& g, const Node& n);

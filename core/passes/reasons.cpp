@@ -70,7 +70,7 @@ const std::vector<ReasonInfo>& reason_table() {
       // ---- informational notes on binary layers
       {"PAD_ZERO_EXACT", S::Info,
        "padding=\"same\" with pad_values=0: the border is a true 0 (no 1-bit code); the kernel "
-       "leaves border taps out of the popcount (N_eff = in-image taps x channels), which is "
+       "leaves border taps out of the sum (N_eff = in-image taps x channels), which is "
        "exact for float and bit-packed outputs; costs a few extra instructions on {0} border "
        "pixels of {1}",
        "Nothing required. pad_values=1.0 or -1.0 avoids the border bookkeeping entirely"},
@@ -82,6 +82,12 @@ const std::vector<ReasonInfo>& reason_table() {
        "groups={0}: grouped convolution, each filter reads only its group's {1} of the {2} input "
        "channels ({0} groups of {3} filters, one kernel call; MACC and weights are 1/{0} of an "
        "ungrouped layer's)",
+       "Nothing required"},
+      {"BCONV_BITSLICED", S::Info,
+       "{0} input channel(s) per tap: bit-sliced kernel, 32 output pixels per word (a row of {3} "
+       "outputs takes {4} lanes); each filter's {2} taps ({1}) are summed per pixel in "
+       "bit-sliced counters, so no bit of a word is left empty the way a {2}-bit patch would "
+       "leave it",
        "Nothing required"},
       {"CHANNELS_NOT_MULTIPLE_OF_32", S::Info,
        "{0} input channels per tap is not a multiple of 32: filters are packed along the whole "

@@ -28,11 +28,19 @@ const ops::KernelOp& conversion(Op op) {
 }
 
 // The first candidate of the node's op that does not reject it; the rejected ones are recorded.
+// A variant (the bit-sliced binary conv) rejected for the same reason as the kernel after it is
+// recorded once, under that kernel's name.
 const ops::KernelOp& choose(const Graph& g, Node& n) {
+  auto& rejected = n.decision.rejected;
+  const ops::KernelOp* previous = nullptr;
   for (const ops::KernelOp* k : ops::candidates(n.op)) {
     std::string why = k->rejects ? k->rejects(g, n) : std::string();
     if (why.empty()) return *k;
-    n.decision.rejected.push_back({k->name, std::move(why)});
+    if (previous && previous->cls == k->cls && rejected.back().why == why)
+      rejected.back().kernel = k->name;
+    else
+      rejected.push_back({k->name, std::move(why)});
+    previous = k;
   }
   throw ModelError("internal: no kernel accepts '" + n.name + "' (" + op_name(n.op) + ")");
 }
@@ -171,7 +179,12 @@ void select_weighted(Graph& g, int id) {
         d.reasons.push_back(make_reason("PAD_ONE", {fmt_value(a.pad_value)}));
       }
     }
-    if (n.op == Op::Conv2D && cin % 32 != 0) {
+    if (d.kernel_name == "bl_bconv2d_bitsliced") {
+      const auto os = hwc(g.tensors[n.outputs[0]].shape);
+      const int64_t wp = os[1] + int64_t{a.kw - 1} * a.dw;
+      d.reasons.push_back(make_reason("BCONV_BITSLICED", {std::to_string(cin), std::to_string(a.kh) + "x" + std::to_string(a.kw) + "x" + std::to_string(cin),
+                                                          std::to_string(a.kh * a.kw * cin), std::to_string(os[1]), std::to_string(wp)}));
+    } else if (n.op == Op::Conv2D && cin % 32 != 0) {
       const int bits = a.kh * a.kw * cin;
       const int words = (bits + 31) / 32;
       d.reasons.push_back(make_reason(

@@ -50,7 +50,7 @@ static int32_t dense_thr[512];
 static uint32_t first_w[COUT];
 static float first_in[H * W * 3], first_scratch[27];
 
-static uint32_t bs_scratch[8192];
+static uint32_t bs_scratch[16384];
 static float bs_fout_a[H * W * 16], bs_fout_b[H * W * 16];
 
 static uint64_t overhead;
@@ -205,6 +205,8 @@ int main(void)
         {16, 16, BL_PAD_PLUS_ONE, BL_OUT_F32, "7 3x3 32x32x16->16 pad +1 f32"},
         {16, 16, BL_PAD_ZERO, BL_OUT_BITS, "7 3x3 32x32x16->16 pad 0 bits"},
         {3, 64, BL_PAD_PLUS_ONE, BL_OUT_BITS, "8 3x3 32x32x3->64 pad +1 bits"},
+        {24, 32, BL_PAD_PLUS_ONE, BL_OUT_BITS, "9 3x3 32x32x24->32 pad +1 bits"},
+        {32, 32, BL_PAD_PLUS_ONE, BL_OUT_BITS, "9 3x3 32x32x32->32 pad +1 bits"},
         {64, 64, BL_PAD_PLUS_ONE, BL_OUT_BITS, "9 3x3 32x32x64->64 pad +1 bits"}};
     size_t r;
     static float mul[COUT], add[COUT];

@@ -51,7 +51,7 @@ TEST(Pipeline, EachDumpShowsWhatItsPassDid) {
     // select inserts the pack step in front of the first binary conv; nothing before it does.
     EXPECT_FALSE(has(d.text.at("fold"), "'quant_conv2d/pack' pack"));
     EXPECT_TRUE(has(d.text.at("select"), "node 3 'quant_conv2d/pack' pack: (%0:f32(32, 32, 1)) -> (%3:s1(32, 32, 1))"));
-    EXPECT_TRUE(has(d.text.at("select"), "decision: binary bl_bconv2d sxor_s1_s1"));
+    EXPECT_TRUE(has(d.text.at("select"), "decision: binary bl_bconv2d_bitsliced sxor_s1_s1"));
     EXPECT_FALSE(has(d.text.at("fold"), "bl_bconv2d"));
     // Costs appear with the cost pass, the schedule with the schedule pass, buffers with memory.
     EXPECT_FALSE(has(d.text.at("lower"), "costs: macc"));

@@ -54,8 +54,10 @@ struct Code : ops::CodeEnv {
 
 // Checks one node; adds its registration to `used`.
 void check_node(const Graph& g, const Node& n, Buffers& host, std::set<const ops::KernelOp*>& used) {
+  // Exactly one registration carries the op, class and C name selection recorded.
   int matches = 0;
-  for (const auto& k : ops::registry()) matches += k.op == n.op && k.cls == n.decision.kernel;
+  for (const auto& k : ops::registry())
+    matches += k.op == n.op && k.cls == n.decision.kernel && k.kernel_name(n) == n.decision.kernel_name;
   ASSERT_EQ(matches, 1);
   const ops::KernelOp& k = ops::kernel_for(g, n);
   used.insert(&k);
@@ -157,16 +159,23 @@ TEST(OpsRegistry, HostAndCodeMakeTheSameCallsAndEveryKernelIsReached) {
     EXPECT_TRUE(used.count(&k)) << k.name << " was not reached";
 }
 
+// An (op, class) pair has one registration, or several when the earlier ones are variants: each
+// can reject a node (and then the next one of the class runs it), and their C names differ.
 TEST(OpsRegistry, OpAndClassNameOneRegistrationAndEveryOpEndsInAnUnconditionalCandidate) {
-  std::set<std::pair<Op, KernelClass>> seen;
+  std::map<std::pair<Op, KernelClass>, std::vector<const ops::KernelOp*>> by_class;
+  std::set<std::string> names;
   std::set<Op> ops_seen;
   for (const auto& k : ops::registry()) {
-    EXPECT_TRUE(seen.insert({k.op, k.cls}).second) << k.name << " repeats (" << op_name(k.op) << ", "
-                                                   << kernel_class_name(k.cls) << ")";
+    by_class[{k.op, k.cls}].push_back(&k);
+    EXPECT_TRUE(names.insert(std::string(k.name) + "/" + op_name(k.op)).second) << k.name << " is registered twice";
     EXPECT_TRUE(k.cls == KernelClass::Binary || k.cls == KernelClass::BinaryWeights || k.cls == KernelClass::Float)
         << k.name;
     ops_seen.insert(k.op);
   }
+  for (const auto& [key, regs] : by_class)
+    for (size_t i = 0; i + 1 < regs.size(); ++i)
+      EXPECT_TRUE(regs[i]->rejects) << regs[i]->name << " repeats (" << op_name(key.first) << ", "
+                                    << kernel_class_name(key.second) << ") but cannot reject a node";
   for (Op op : ops_seen) {
     const auto c = ops::candidates(op);
     ASSERT_FALSE(c.empty());
