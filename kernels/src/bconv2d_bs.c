@@ -283,8 +283,7 @@ BL_NOINLINE void bs_count(const uint32_t *tbl, const uint16_t *off, size_t tri, 
   uint32_t ones = 0, twos = 0, fours = 0, eights = 0, sixteens = 0;
   uint32_t c2, c4a, c4b, h, h2, f8a, f8b, sa, sb, s32;
   size_t i = 0;
-  int32_t k;
-  for (k = 5; k < np; k++) cnt[k] = 0;
+  if (np > 5) bs_fill(cnt + 5, (size_t)(np - 5), 0u);
   while (i + 8 <= tri) {
     BS_QUAD(sa);
     BS_QUAD(sb);
@@ -475,10 +474,10 @@ bl_status bl_bconv2d_bitsliced(const bl_bconv2d_params *p, const uint32_t *in, v
     zp = 0;
     if (s.zero && zany) {
       uint32_t zc[BS_MAX_PLANES + 1];
-      int32_t kk, nk;
-      for (nk = 0; nk <= np; nk++) zc[nk] = 0;
+      int32_t kk;
+      bs_fill(zc, (size_t)np + 1, 0u);
       for (kk = 0; kk < g->k_h * g->k_w; kk++) bs_ripple(zc, 0, np, ~vt[kk]);
-      for (nk = 0; nk < np; nk++) z[nk] = 0;
+      bs_fill(z, (size_t)np, 0u);
       for (c = 0; c < 31; c++)
         if ((g->in_c >> c) & 1) bs_add(z, np, zc, np, c);
       zp = 1;
