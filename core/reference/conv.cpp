@@ -1,34 +1,68 @@
 // Reference Conv2D / DepthwiseConv2D / SeparableConv2D / Dense and their Larq Quant* forms:
 // input_quantizer, then explicit padding with pad_values, then a VALID float32 convolution with
 // the quantized kernel, summing taps in (kh, kw, ci) order from 0.0f, then bias, then activation.
-// A MagnitudeAwareSign kernel is the exception: see Acc below.
+// MagnitudeAwareSign and +-1 kernels are the exceptions: see Acc below.
 #include "reference/ops.hpp"
 
 namespace bitlens::ref {
 namespace {
 
 // The accumulator of one output value. Keras does not define the order of a convolution's sum
-// (TF's CPU and GPU kernels differ), so for a MagnitudeAwareSign kernel, whose products are
-// +-alpha (times +-1 / 0 inputs), the reference takes the one order-free value: the exact sum,
-// rounded once. In double that sum is exact (alpha has 24 significant bits, |d| < 2^24), and
-// float(d * alpha) is also what the compiler's thresholds evaluate (docs/decisions.md,
-// MAS_SUM_ORDER). Every other kernel sums in float32, in tap order.
+// (TF's CPU and GPU kernels differ), so:
+// - a MagnitudeAwareSign kernel, whose products are +-alpha (times +-1 / 0 inputs), takes the one
+//   order-free value: the exact sum, rounded once. In double that sum is exact (alpha has 24
+//   significant bits, |d| < 2^24), and float(d * alpha) is also what the compiler's thresholds
+//   evaluate (docs/decisions.md, MAS_SUM_ORDER);
+// - a +-1 kernel of a convolution (the binary-weights conv kernel's order, bl_kernels.h): taps in
+//   groups of four, (v0 + v1) + (v2 + v3) with a shorter last group, group sums added in order
+//   (docs/decisions.md, BWCONV_SUM_ORDER); with +-1 inputs every order gives the same integers;
+// - every other kernel sums in float32, in tap order.
 struct Acc {
-  bool exact;
+  enum Mode { Float, Exact, Quads };
+  Mode mode;
   float f = 0.0f;
   double d = 0.0;
+  float q[4] = {};
+  int nq = 0;
   void add(float x, float k) {
-    if (exact)
+    if (mode == Exact) {
       d += static_cast<double>(x) * static_cast<double>(k);
-    else
+    } else if (mode == Float) {
       f += x * k;
+    } else {
+      q[nq++] = x * k;
+      if (nq == 4) flush();
+    }
   }
-  float value() const { return exact ? static_cast<float>(d) : f; }
+  void flush() {
+    if (nq == 0) return;
+    float g = q[0];
+    if (nq >= 2) g = q[0] + q[1];
+    if (nq == 3) g = g + q[2];
+    if (nq == 4) g = g + (q[2] + q[3]);
+    f += g;
+    nq = 0;
+  }
+  float value() {
+    if (mode == Exact) return static_cast<float>(d);
+    flush();
+    return f;
+  }
 };
 
 bool exact_sum(const sem::QuantizerSpec& kernel_q) {
   return kernel_q.kind == sem::QuantizerKind::MagnitudeAwareSign;
 }
+
+// The accumulator of a conv2d (or a Dense applied per pixel, which runs as a 1x1 conv2d).
+Acc::Mode conv_sum(const sem::QuantizerSpec& kernel_q) {
+  using K = sem::QuantizerKind;
+  if (kernel_q.kind == K::MagnitudeAwareSign) return Acc::Exact;
+  if (kernel_q.kind == K::SteSign || kernel_q.kind == K::ApproxSign || kernel_q.kind == K::SwishSign) return Acc::Quads;
+  return Acc::Float;
+}
+
+Acc::Mode plain_sum(const sem::QuantizerSpec& kernel_q) { return exact_sum(kernel_q) ? Acc::Exact : Acc::Float; }
 
 struct Spatial {
   int64_t kh, kw, sh, sw, dh, dw;
@@ -96,7 +130,7 @@ Array depthwise_valid(const Array& p, const Array& k, const Spatial& s, int64_t 
       for (int64_t ox = 0; ox < ow; ++ox)
         for (int64_t ci = 0; ci < c; ++ci)
           for (int64_t m = 0; m < dm; ++m) {
-            Acc acc{exact};
+            Acc acc{exact ? Acc::Exact : Acc::Float};
             for (int64_t ky = 0; ky < s.kh; ++ky)
               for (int64_t kx = 0; kx < s.kw; ++kx) {
                 const int64_t iy = oy * s.sh + ky * s.dh, ix = ox * s.sw + kx * s.dw;
@@ -137,7 +171,7 @@ Array conv2d(const OpContext& ctx, const Inputs& in) {
       for (int64_t ox = 0; ox < ow; ++ox)
         for (int64_t co = 0; co < filters; ++co) {
           const int64_t c0 = co / og * cg;  // first input channel of co's group
-          Acc acc{exact_sum(kq)};
+          Acc acc{conv_sum(kq)};
           for (int64_t ky = 0; ky < s.kh; ++ky)
             for (int64_t kx = 0; kx < s.kw; ++kx) {
               const int64_t iy = oy * s.sh + ky * s.dh, ix = ox * s.sw + kx * s.dw;
@@ -186,7 +220,7 @@ Array separable_conv2d(const OpContext& ctx, const Inputs& in) {
   y.data.assign(static_cast<size_t>(y.size()), 0.0f);
   for (int64_t px = 0; px < pixels; ++px)
     for (int64_t co = 0; co < filters; ++co) {
-      Acc acc{exact_sum(pq)};
+      Acc acc{conv_sum(pq)};  // the pointwise step runs as a 1x1 conv2d
       for (int64_t c = 0; c < cm; ++c) acc.add(mid.data[px * cm + c], pk.data[c * filters + co]);
       y.data[px * filters + co] = acc.value();
     }
@@ -212,7 +246,8 @@ Array dense(const OpContext& ctx, const Inputs& in) {
   y.data.assign(static_cast<size_t>(rows * units), 0.0f);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t u = 0; u < units; ++u) {
-      Acc acc{exact_sum(kq)};
+      // on a sequence or an image Dense runs as a 1x1 conv2d (passes/import_layers.cpp)
+      Acc acc{x0.shape.size() > 2 ? conv_sum(kq) : plain_sum(kq)};
       for (int64_t i = 0; i < cin; ++i) acc.add(x.data[r * cin + i], k.data[i * units + u]);
       y.data[r * units + u] = acc.value();
     }

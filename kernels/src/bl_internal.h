@@ -382,6 +382,50 @@ BL_INLINE void bl_i_emit_f32(const bl_output *o, int32_t c, float acc, float *fo
     fout[c] = y;
 }
 
+/* Emits channels 0..n-1 of one pixel of a float-accumulating kernel (acc[c]), as n calls of
+ * bl_i_emit_f32 would, with the output stage's pointers and bounds held in locals (stores
+ * through fout cannot change them) and bits collected in a register, 32 per bitwriter call. */
+BL_INLINE void bl_i_emit_f32_row(const bl_output *o, const float *acc, int32_t n, float *fout,
+                                 bl_i_bitwriter *bw)
+{
+  /* a missing mul/add reads a constant 1/0 through a zero index step: the same literal
+   * multiplication and addition bl_i_affine_clamp does */
+  static const float one = 1.0f, zero = 0.0f;
+  const float *mul = o->mul ? o->mul : &one, *add = o->add ? o->add : &zero;
+  const int32_t ms = o->mul ? 1 : 0, as = o->add ? 1 : 0;
+  const float lo = o->act_min, hi = o->act_max;
+  const int plain = !o->mul2 && !o->add2;
+  int32_t c = 0;
+  if (o->kind == BL_OUT_BITS) {
+    while (c < n) {
+      const int32_t end = n - c < 32 ? n : c + 32;
+      uint32_t word = 0, k = 0;
+      if (plain) {
+        for (; c < end; c++, k++) {
+          float y = acc[c] * mul[c * ms];
+          y = y + add[c * as];
+          if (y < lo) y = lo;
+          if (y > hi) y = hi;
+          word |= (uint32_t)(y < 0.0f) << k;
+        }
+      } else {
+        for (; c < end; c++, k++) word |= (uint32_t)(bl_i_affine_clamp(o, c, acc[c]) < 0.0f) << k;
+      }
+      bl_i_bw_putn(bw, word, k);
+    }
+  } else if (plain) {
+    for (; c < n; c++) {
+      float y = acc[c] * mul[c * ms];
+      y = y + add[c * as];
+      if (y < lo) y = lo;
+      if (y > hi) y = hi;
+      fout[c] = y;
+    }
+  } else {
+    for (; c < n; c++) fout[c] = bl_i_affine_clamp(o, c, acc[c]);
+  }
+}
+
 /* ---- Parameter checks (common.c) ----------------------------------------------------------*/
 /* Geometry sanity: positive sizes, strides, dilations; non-negative pads. */
 int bl_i_geom_ok(const bl_conv_geom *g);

@@ -35,7 +35,9 @@ itself is not specified to the last bit):
         raises it to at least 1.001e-5 (tf.compat.v1.nn.fused_batch_norm in TF 2.x).
   seq:  as main, but conv/dense sums are float32, one product and one add at a time, in kernel
         tap order (kh, kw, cin) / input order: what TF's CPU DepthwiseConv2dNative and any plain
-        loop do. Computed on request (--variant seq) because it is slow.
+        loop do; a convolution with a +-1 kernel sums its taps in groups of four instead, the
+        order BitLens documents for that kernel. Computed on request (--variant seq) because it
+        is slow.
 A sign decision whose input is within a rounding error of 0 (e.g. a real-arithmetic tie like
 a + b - a - b after float layers) can come out differently in the variants; the caller accepts a
 result that matches any of them (see tests/differential/README.md).
@@ -169,6 +171,13 @@ def quantizer_spec(q):
     if name not in aliases:
         raise Unsupported(f"quantizer {name}")
     return aliases[name], cfg
+
+
+def sign_kernel(q):
+    """Whether a kernel quantizer makes the kernel +-1 (the sign quantizers, not the
+    magnitude-aware one, whose +-alpha products BitLens sums exactly)."""
+    spec = quantizer_spec(q)
+    return spec is not None and spec[0] in ("SteSign", "ApproxSign", "SwishSign")
 
 
 def apply_quantizer(spec, x, num):
@@ -421,7 +430,7 @@ def out_sizes_of(xp, ks, strides, dil):
     return sizes
 
 
-def conv_nd(x, kernel, cfg, rank, pad_value, groups=1, seq=False):
+def conv_nd(x, kernel, cfg, rank, pad_value, groups=1, seq=False, quads=False):
     """Keras ConvND (with groups) on x (B, *spatial, Cin), kernel (*k, Cin/groups, Cout)."""
     ks = tuple(kernel.shape[:rank])
     strides = _tup(cfg.get("strides", 1), rank)
@@ -433,6 +442,30 @@ def conv_nd(x, kernel, cfg, rank, pad_value, groups=1, seq=False):
     if cin % groups or cout % groups or kernel.shape[-2] * groups != cin:
         raise Unsupported(f"groups={groups} with {cin} input and {cout} output channels")
     cg, og = cin // groups, cout // groups
+    if seq and quads:
+        # +-1 kernel: the binary-weights conv kernel's documented order (BitLens bl_kernels.h;
+        # Keras leaves the order open): each filter's taps in (k..., cin) order form groups of
+        # four, summed as (v0 + v1) + (v2 + v3) (three: (v0 + v1) + v2, two: v0 + v1, one: v0),
+        # and the group sums are added in order to a float32 accumulator starting at 0.
+        xp = xp.astype(F32)
+        w = kernel.astype(F32)
+        acc = np.zeros((x.shape[0], *outs, cout), dtype=F32)
+        for g in range(groups):
+            terms = []  # float32 products of every tap, in filter order
+            for idx, v in taps(xp, ks, strides, dil, outs):
+                for ci in range(cg):
+                    terms.append(v[..., g * cg + ci, None] * w[idx][ci, g * og:(g + 1) * og])
+            part = np.zeros(acc[..., g * og:(g + 1) * og].shape, dtype=F32)
+            for t in range(0, len(terms), 4):
+                q = terms[t:t + 4]
+                grp = q[0] if len(q) == 1 else q[0] + q[1]
+                if len(q) == 3:
+                    grp = grp + q[2]
+                elif len(q) == 4:
+                    grp = grp + (q[2] + q[3])
+                part = part + grp
+            acc[..., g * og:(g + 1) * og] = part
+        return acc
     if seq:  # float32, one product and one add at a time, taps in (k..., cin) order
         xp = xp.astype(F32)
         acc = np.zeros((x.shape[0], *outs, cout), dtype=F32)
@@ -570,14 +603,15 @@ def run_layer(cls, cfg, inputs, w, num, keras3, kwargs):
             # tf.nn.separable_conv2d: the depthwise result is a float32 tensor.
             mid = r(depthwise_nd(x, dk, cfg, rank, pv, num.seq))
             pcfg = {"strides": 1, "dilation_rate": 1, "padding": "valid"}
-            acc = conv_nd(mid, pk, pcfg, rank, 0.0, 1, num.seq)
+            acc = conv_nd(mid, pk, pcfg, rank, 0.0, 1, num.seq, sign_kernel(cfg.get("pointwise_quantizer")))
         elif "Depthwise" in cls:
             q = cfg.get("depthwise_quantizer")
             k = apply_quantizer(quantizer_spec(q), r(w["depthwise_kernel"]), num)
             acc = depthwise_nd(x, k, cfg, rank, pv, num.seq)
         else:
             k = apply_quantizer(quantizer_spec(cfg.get("kernel_quantizer")), r(w["kernel"]), num)
-            acc = conv_nd(x, k, cfg, rank, pv, int(cfg.get("groups", 1) or 1), num.seq)
+            acc = conv_nd(x, k, cfg, rank, pv, int(cfg.get("groups", 1) or 1), num.seq,
+                          sign_kernel(cfg.get("kernel_quantizer")))
         y = r(acc)
         if cfg.get("use_bias", True):
             y = r(y + r(w["bias"]))
@@ -585,7 +619,12 @@ def run_layer(cls, cfg, inputs, w, num, keras3, kwargs):
     if cls in ("Dense", "QuantDense"):
         x = apply_quantizer(quantizer_spec(cfg.get("input_quantizer")), r(inputs[0]), num)
         k = apply_quantizer(quantizer_spec(cfg.get("kernel_quantizer")), r(w["kernel"]), num)
-        if num.seq:
+        if num.seq and x.ndim > 2 and sign_kernel(cfg.get("kernel_quantizer")):
+            # on a sequence or an image Dense is a 1x1 convolution: its +-1 kernel order
+            kk = k.reshape((1,) * (x.ndim - 2) + k.shape)
+            one = {"strides": 1, "dilation_rate": 1, "padding": "valid"}
+            y = conv_nd(x, kk, one, x.ndim - 2, 0.0, 1, True, True)
+        elif num.seq:
             y = np.zeros(x.shape[:-1] + k.shape[-1:], F32)
             for i in range(x.shape[-1]):
                 y = y + x[..., i, None] * k[i]

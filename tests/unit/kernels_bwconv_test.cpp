@@ -64,7 +64,8 @@ Case make_conv(Rng &r, int32_t mult) {
 
 size_t elems(const bl_conv_geom &g) { return size_t(g.out_h) * g.out_w * g.out_c; }
 
-// Definition, written here: acc += w ? -x : x in tap order (kh, kw, ci); padded taps = value.
+// Definition, written here: v = w ? -x : x per tap (padded taps = value); depthwise adds v in
+// tap order (kh, kw, ci), conv2d in quads of taps (bl_kernels.h).
 std::vector<float> conv_def(const Case &c) {
   const auto &g = c.g;
   const size_t per = size_t(g.k_h) * g.k_w * g.in_c, wpf = BL_WORDS(per), cw = BL_WORDS(size_t(g.in_c));
@@ -73,6 +74,7 @@ std::vector<float> conv_def(const Case &c) {
     for (int ow = 0; ow < g.out_w; ow++)
       for (int oc = 0; oc < g.out_c; oc++) {
         float s = 0.f;
+        std::vector<float> vs;  // conv: the signed taps, summed in quads below
         for (int kh = 0; kh < g.k_h; kh++)
           for (int kw = 0; kw < g.k_w; kw++) {
             const int ih = oh * g.stride_h - g.pad_top + kh * g.dil_h;
@@ -84,7 +86,7 @@ std::vector<float> conv_def(const Case &c) {
             if (c.m == 0) {
               for (int ci = 0; ci < g.in_c; ci++) {
                 const float x = x_at(ci);
-                s += get_bit(c.w.data() + oc * wpf, (size_t(kh) * g.k_w + kw) * g.in_c + ci) ? -x : x;
+                vs.push_back(get_bit(c.w.data() + oc * wpf, (size_t(kh) * g.k_w + kw) * g.in_c + ci) ? -x : x);
               }
             } else {
               const int ch = oc / c.m, j = oc % c.m;
@@ -92,6 +94,16 @@ std::vector<float> conv_def(const Case &c) {
               s += get_bit(c.w.data() + ((size_t(j) * g.k_h + kh) * g.k_w + kw) * cw, size_t(ch)) ? -x : x;
             }
           }
+        // conv: groups of four taps, (v0 + v1) + (v2 + v3), a shorter last group without the
+        // missing terms, group sums added in order
+        for (size_t t = 0; t < vs.size(); t += 4) {
+          const size_t n = std::min<size_t>(4, vs.size() - t);
+          float q = vs[t];
+          if (n >= 2) q = vs[t] + vs[t + 1];
+          if (n == 3) q = q + vs[t + 2];
+          if (n == 4) q = q + (vs[t + 2] + vs[t + 3]);
+          s += q;
+        }
         acc[(size_t(oh) * g.out_w + ow) * g.out_c + oc] = s;
       }
   return acc;

@@ -335,7 +335,8 @@ RealCase real_case(Rng &r, int cg) {
   return c;
 }
 
-// acc per output element from the definition, adding taps in (kh, kw, ci) order from 0.0f.
+// acc per output element from the definition: float weights add taps in (kh, kw, ci) order from
+// 0.0f, binary weights in quads of taps (bl_kernels.h).
 std::vector<float> naive_real(const RealCase &c, bool binary_weights) {
   const Layer &l = c.l;
   const auto &g = l.g;
@@ -346,6 +347,7 @@ std::vector<float> naive_real(const RealCase &c, bool binary_weights) {
       for (int o = 0; o < g.out_c; o++) {
         const int gi = o / l.og();
         float acc = 0.f;
+        std::vector<float> v;  // binary weights: the signed taps, summed in quads below
         for (int kh = 0; kh < g.k_h; kh++)
           for (int kw = 0; kw < g.k_w; kw++)
             for (int ci = 0; ci < l.cg(); ci++) {
@@ -353,10 +355,19 @@ std::vector<float> naive_real(const RealCase &c, bool binary_weights) {
               const float x = t.inside ? c.in[t.idx] : l.padv;
               const size_t k = (size_t(kh) * g.k_w + kw) * l.cg() + ci;
               if (binary_weights)
-                acc += get_bit(c.bw.data() + size_t(o) * wpf, k) ? -x : x;
+                v.push_back(get_bit(c.bw.data() + size_t(o) * wpf, k) ? -x : x);
               else
                 acc += x * c.fw[k * g.out_c + o];
             }
+        // quads of the group's taps: (v0 + v1) + (v2 + v3), shorter last group, added in order
+        for (size_t t = 0; t < v.size(); t += 4) {
+          const size_t n = std::min<size_t>(4, v.size() - t);
+          float q = v[t];
+          if (n >= 2) q = v[t] + v[t + 1];
+          if (n == 3) q = q + v[t + 2];
+          if (n == 4) q = q + (v[t + 2] + v[t + 3]);
+          acc += q;
+        }
         y[(size_t(oh) * g.out_w + ow) * g.out_c + o] = acc;
       }
   return y;
@@ -371,7 +382,9 @@ std::vector<uint32_t> run_real(const RealCase &c, bool binary_weights, bool ref,
       EXPECT_EQ(bl_bwconv2d_ref(&p, c.in.data(), out.data()), BL_OK);
     } else {
       const size_t ss = bl_bwconv2d_scratch_size(&p);
-      EXPECT_EQ(ss, c.l.per() * sizeof(float));
+      // one group's taps for 4 pixels, its quads' sign-pattern table, the sums of 4 pixels
+      const size_t per = c.l.per();
+      EXPECT_EQ(ss, (4 * per + 64 * ((per + 3) / 4) + 4 * size_t(c.l.g.out_c)) * sizeof(float));
       std::vector<uint32_t> scratch(ss / 4 + 1);
       EXPECT_EQ(bl_bwconv2d(&p, c.in.data(), out.data(), scratch.data()), BL_OK);
     }

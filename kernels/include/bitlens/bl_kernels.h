@@ -163,9 +163,15 @@ bl_status bl_bdense(const bl_bdense_params *p, const uint32_t *in, void *out, vo
 bl_status bl_bdense_ref(const bl_bdense_params *p, const uint32_t *in, void *out);
 
 /* ---- Binary-weights kernels: f32 input, s1 weights (same layouts as above) -----------------
- * acc starts at 0.0f and adds, in tap order (kh, kw, ci) [dense: i = 0..n-1], +x when the
- * weight bit is 0 and -x when it is 1. Padded taps hold pad_value (any float; their term is
- * ±pad_value, added in order like any other tap). Float-accumulating output stage. */
+ * Each tap contributes v = +x when the weight bit is 0 and -x when it is 1. Padded taps hold
+ * pad_value (any float; their term is ±pad_value like any other tap). Float-accumulating output
+ * stage. The order of the float sum (Keras leaves it open):
+ *   depthwise and dense: acc starts at 0.0f and adds v tap by tap, in tap order (kh, kw, ci)
+ *   [dense: i = 0..n-1];
+ *   conv2d: the taps in (kh, kw, ci) order form groups of four ("quads"), the group sum is
+ *   (v0 + v1) + (v2 + v3) (three taps: (v0 + v1) + v2; two: v0 + v1; one: v0), and acc starts
+ *   at 0.0f and adds the group sums in order. This lets the optimized kernel sum each group's
+ *   16 sign patterns once per pixel for all filters. */
 typedef struct {
   bl_conv_geom g;
   float pad_value;
