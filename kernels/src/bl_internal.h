@@ -382,6 +382,65 @@ BL_INLINE void bl_i_emit_f32(const bl_output *o, int32_t c, float acc, float *fo
     fout[c] = y;
 }
 
+/* Bit outputs of a float-accumulating kernel as one comparison per value. With a plain stage
+ * (no second step) whose mul is finite and nonzero and add finite, bit(acc) = clamp((acc * mul)
+ * + add) < 0 is monotone in acc (each rounding is monotone): a run of 1s then of 0s along the
+ * floats (mul > 0) or the reverse (mul < 0). bl_i_fthr_init finds the boundary by bisection
+ * over the ordered floats, evaluating the stage itself, so the comparison reproduces
+ * bl_i_emit_f32 bit for bit (NaN gives 0 on both: every comparison with NaN is false). Any
+ * other stage keeps the general path (mode BL_I_FTHR_STAGE). */
+typedef enum {
+  BL_I_FTHR_STAGE = 0, /* evaluate the stage */
+  BL_I_FTHR_LT = 1,    /* s * acc < u */
+  BL_I_FTHR_NUM = 2,   /* every non-NaN acc */
+  BL_I_FTHR_NONE = 3   /* never */
+} bl_i_fthr_mode;
+
+/* Both directions as one strict comparison: acc < t is (+1) * acc < t, and acc >= t is
+ * (-1) * acc < u with u the float after -t (negation is exact, NaN stays NaN). */
+typedef struct {
+  float s, u;
+  int32_t mode;
+} bl_i_fthr;
+
+void bl_i_fthr_init(const bl_output *o, int32_t c, bl_i_fthr *th);
+
+BL_INLINE uint32_t bl_i_fthr_bit(const bl_output *o, int32_t c, const bl_i_fthr *th, float acc)
+{
+  switch (th->mode) {
+  case BL_I_FTHR_LT: return th->s * acc < th->u;
+  case BL_I_FTHR_NUM: return acc == acc;
+  case BL_I_FTHR_NONE: return 0u;
+  default: return bl_i_affine_clamp(o, c, acc) < 0.0f ? 1u : 0u;
+  }
+}
+
+/* Whether all n channels take the single comparison. */
+BL_INLINE int bl_i_fthr_all_lt(const bl_i_fthr *th, int32_t n)
+{
+  int32_t c;
+  for (c = 0; c < n; c++)
+    if (th[c].mode != BL_I_FTHR_LT) return 0;
+  return 1;
+}
+
+/* Bit outputs of channels 0..n-1 of one pixel from acc[c] through the comparisons th[c]
+ * (bl_i_fthr_init; all_lt: bl_i_fthr_all_lt), 32 bits per bitwriter call. */
+BL_INLINE void bl_i_emit_bits_row(const bl_output *o, const bl_i_fthr *th, int all_lt,
+                                  const float *acc, int32_t n, bl_i_bitwriter *bw)
+{
+  int32_t c = 0;
+  while (c < n) {
+    const int32_t end = n - c < 32 ? n : c + 32;
+    uint32_t word = 0, k = 0;
+    if (all_lt)
+      for (; c < end; c++, k++) word |= (uint32_t)(th[c].s * acc[c] < th[c].u) << k;
+    else
+      for (; c < end; c++, k++) word |= bl_i_fthr_bit(o, c, th + c, acc[c]) << k;
+    bl_i_bw_putn(bw, word, k);
+  }
+}
+
 /* Emits channels 0..n-1 of one pixel of a float-accumulating kernel (acc[c]), as n calls of
  * bl_i_emit_f32 would, with the output stage's pointers and bounds held in locals (stores
  * through fout cannot change them) and bits collected in a register, 32 per bitwriter call. */

@@ -64,9 +64,10 @@ size_t bl_bwconv2d_scratch_size(const bl_bwconv2d_params *p)
   if (!groups) return 0;
   taps = bwconv_taps(&p->g, groups);
   /* patches of BW_LANES pixels, the pattern table (16 sums x lanes per quad), the sums of
-   * every output channel of BW_LANES pixels */
+   * every output channel of BW_LANES pixels, and per channel the bit output's comparison */
   return (BW_LANES * taps + 16 * BW_LANES * bwconv_quads(taps) + BW_LANES * (size_t)p->g.out_c) *
-         sizeof(float);
+             sizeof(float) +
+         (size_t)p->g.out_c * sizeof(bl_i_fthr);
 }
 
 /* Group sum of the n (1..4) taps at xs with sign bits `bits` (bit i: tap i), as defined above. */
@@ -133,6 +134,14 @@ bl_status bl_bwconv2d_ref(const bl_bwconv2d_params *p, const float *in, void *ou
   return BL_OK;
 }
 
+/* Word zeroing that gcc does not turn into a newlib memset call (byte stores on Cortex-M). */
+static void bw_zero(uint32_t *d, size_t n)
+{
+  volatile uint32_t *p = d;
+  size_t i;
+  for (i = 0; i < n; i++) p[i] = 0u;
+}
+
 /* Gathers the window of output pixel (oh, ow) over the group's cg channels from c0 into dst in
  * (kh, kw, ci) order; padded taps hold pad_value. */
 static void bw_gather(const bl_bwconv2d_params *p, const float *in, int32_t oh, int32_t ow,
@@ -144,10 +153,14 @@ static void bw_gather(const bl_bwconv2d_params *p, const float *in, int32_t oh, 
     const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
     for (kw = 0; kw < g->k_w; kw++, dst += cg) {
       const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
-      if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w)
-        memcpy(dst, in + ((size_t)ih * (size_t)g->in_w + (size_t)iw) * (size_t)g->in_c + (size_t)c0,
-               (size_t)cg * sizeof(float));
-      else
+      if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w) {
+        const float *src = in + ((size_t)ih * (size_t)g->in_w + (size_t)iw) * (size_t)g->in_c + (size_t)c0;
+        /* first layers have 1-3 channels: a loop beats a memcpy call */
+        if (cg <= 8)
+          for (ci = 0; ci < cg; ci++) dst[ci] = src[ci];
+        else
+          memcpy(dst, src, (size_t)cg * sizeof(float));
+      } else
         for (ci = 0; ci < cg; ci++) dst[ci] = p->pad_value;
     }
   }
@@ -200,10 +213,13 @@ static void bw_table(const float *patch, size_t taps, float *tbl)
   }
 }
 
-/* Sums of filters o0..o1-1 (from w, wpf words each) for the BW_LANES pixels of the table, into
- * acc[lane * stride + o]: per quad one lookup of the filter's 4 weight bits and BW_LANES adds. */
+/* Sums of filters o0..o1-1 (from w, wpf words each) for the BW_LANES pixels of the table: per
+ * quad one lookup of the filter's 4 weight bits and BW_LANES adds. Float output: into
+ * acc[lane * stride + o]. Bit output with single comparisons (th, bl_i_fthr_all_lt): each bit
+ * goes straight into lbits[lane * lwords + o / 32], so the sums never leave registers. */
 static void bw_filters(const float *tbl, size_t quads, const uint32_t *w, size_t wpf, int32_t o0,
-                       int32_t o1, float *acc, size_t stride)
+                       int32_t o1, float *acc, size_t stride, const bl_i_fthr *th,
+                       uint32_t *lbits, size_t lwords)
 {
   int32_t o;
   for (o = o0; o < o1; o++, w += wpf) {
@@ -213,19 +229,43 @@ static void bw_filters(const float *tbl, size_t quads, const uint32_t *w, size_t
     while (q < quads) {
       uint32_t bits = w[q >> 3];
       const size_t end = quads - q < 8 ? quads : q + 8;
-      for (k = q; k < end; k++, bits >>= 4, tq += 16 * BW_LANES) {
+      /* two quads per step: half the loop overhead */
+      for (k = q; k + 2 <= end; k += 2, bits >>= 8, tq += 32 * BW_LANES) {
+        const float *e = tq + (bits & 15u) * BW_LANES;
+        const float *f = tq + 16 * BW_LANES + ((bits >> 4) & 15u) * BW_LANES;
+        a0 += e[0];
+        a1 += e[1];
+        a2 += e[2];
+        a3 += e[3];
+        a0 += f[0];
+        a1 += f[1];
+        a2 += f[2];
+        a3 += f[3];
+      }
+      if (k < end) {
         const float *e = tq + (bits & 15u) * BW_LANES;
         a0 += e[0];
         a1 += e[1];
         a2 += e[2];
         a3 += e[3];
+        tq += 16 * BW_LANES;
       }
       q = end;
     }
-    acc[o] = a0;
-    acc[stride + (size_t)o] = a1;
-    acc[2 * stride + (size_t)o] = a2;
-    acc[3 * stride + (size_t)o] = a3;
+    if (lbits) {
+      const float sg = th[o].s, u = th[o].u;
+      const uint32_t sh = (uint32_t)o & 31u;
+      uint32_t *lb = lbits + ((uint32_t)o >> 5);
+      lb[0] |= (uint32_t)(sg * a0 < u) << sh;
+      lb[lwords] |= (uint32_t)(sg * a1 < u) << sh;
+      lb[2 * lwords] |= (uint32_t)(sg * a2 < u) << sh;
+      lb[3 * lwords] |= (uint32_t)(sg * a3 < u) << sh;
+    } else {
+      acc[o] = a0;
+      acc[stride + (size_t)o] = a1;
+      acc[2 * stride + (size_t)o] = a2;
+      acc[3 * stride + (size_t)o] = a3;
+    }
   }
 }
 
@@ -240,6 +280,10 @@ bl_status bl_bwconv2d(const bl_bwconv2d_params *p, const float *in, void *out, v
   bl_i_bitwriter bw;
   size_t wpf, taps, quads, lane;
   float *patch, *tbl, *acc;
+  bl_i_fthr *th;
+  uint32_t *lbits;
+  size_t lwords;
+  int all_lt;
   int32_t oh, ow, gi, cg, og;
   const int32_t groups = bwconv_groups(p);
   if (!groups || !in || !out || !scratch) return BL_ERR_PARAM;
@@ -252,10 +296,18 @@ bl_status bl_bwconv2d(const bl_bwconv2d_params *p, const float *in, void *out, v
   patch = (float *)scratch;
   tbl = patch + BW_LANES * taps;
   acc = tbl + 16 * BW_LANES * quads;
+  th = (bl_i_fthr *)(acc + BW_LANES * (size_t)g->out_c);
+  if (p->out.kind == BL_OUT_BITS)
+    for (gi = 0; gi < g->out_c; gi++) bl_i_fthr_init(&p->out, gi, th + gi);
+  all_lt = p->out.kind == BL_OUT_BITS && bl_i_fthr_all_lt(th, g->out_c);
+  /* bit output with single comparisons: per-lane bit words in the sums' place */
+  lwords = (size_t)(g->out_c + 31) / 32;
+  lbits = all_lt ? (uint32_t *)acc : NULL;
   bl_i_bw_init(&bw, out);
   for (oh = 0; oh < g->out_h; oh++) {
     for (ow = 0; ow < g->out_w; ow += BW_LANES) {
       const size_t np = g->out_w - ow < BW_LANES ? (size_t)(g->out_w - ow) : BW_LANES;
+      if (lbits) bw_zero(lbits, BW_LANES * lwords);
       for (gi = 0; gi < groups; gi++) {
         for (lane = 0; lane < BW_LANES; lane++) {
           /* pixels past the row's end repeat the last one: computed, never written */
@@ -264,14 +316,24 @@ bl_status bl_bwconv2d(const bl_bwconv2d_params *p, const float *in, void *out, v
         }
         bw_table(patch, taps, tbl);
         bw_filters(tbl, quads, p->weights + (size_t)gi * (size_t)og * wpf, wpf, gi * og, (gi + 1) * og,
-                   acc, (size_t)g->out_c);
+                   acc, (size_t)g->out_c, th, lbits, lwords);
       }
       for (lane = 0; lane < np; lane++) {
         float *fout = p->out.kind == BL_OUT_F32
                           ? (float *)out + ((size_t)oh * (size_t)g->out_w + (size_t)ow + lane) *
                                                (size_t)g->out_c
                           : NULL;
-        bl_i_emit_f32_row(&p->out, acc + lane * (size_t)g->out_c, g->out_c, fout, &bw);
+        if (fout) {
+          bl_i_emit_f32_row(&p->out, acc + lane * (size_t)g->out_c, g->out_c, fout, &bw);
+        } else if (lbits) {
+          size_t j;
+          for (j = 0; j < lwords; j++) {
+            const size_t left = (size_t)g->out_c - 32 * j;
+            bl_i_bw_putn(&bw, lbits[lane * lwords + j], left < 32 ? (uint32_t)left : 32u);
+          }
+        } else {
+          bl_i_emit_bits_row(&p->out, th, 0, acc + lane * (size_t)g->out_c, g->out_c, &bw);
+        }
       }
     }
   }

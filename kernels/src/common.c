@@ -1,4 +1,7 @@
 /* Shared parameter checks and window arithmetic used by every conv/pool kernel. */
+#include <math.h>
+#include <string.h>
+
 #include "bl_internal.h"
 
 int bl_i_geom_ok(const bl_conv_geom *g)
@@ -32,4 +35,64 @@ void bl_i_interior(int32_t in, int32_t out, int32_t k, int32_t stride, int32_t d
   if (h < l) h = l;
   *lo = (int32_t)l;
   *hi = (int32_t)h;
+}
+
+/* Ordered keys of the non-NaN floats: -inf < ... < -0 < +0 < ... < +inf as unsigned integers. */
+static uint32_t fthr_key(float x)
+{
+  uint32_t u;
+  memcpy(&u, &x, sizeof u);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+static float fthr_float(uint32_t k)
+{
+  const uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+  float x;
+  memcpy(&x, &u, sizeof x);
+  return x;
+}
+
+static int fthr_bit(const bl_output *o, int32_t c, uint32_t key)
+{
+  return bl_i_affine_clamp(o, c, fthr_float(key)) < 0.0f;
+}
+
+void bl_i_fthr_init(const bl_output *o, int32_t c, bl_i_fthr *th)
+{
+  const float m = o->mul ? o->mul[c] : 1.0f, a = o->add ? o->add[c] : 0.0f;
+  const uint32_t kmin = fthr_key(-INFINITY), kmax = fthr_key(INFINITY);
+  uint32_t lo = kmin, hi = kmax;
+  int first, last;
+  th->s = 1.0f;
+  th->u = 0.0f;
+  th->mode = BL_I_FTHR_STAGE;
+  if (o->mul2 || o->add2 || !(m == m) || m == 0.0f || !(a == a) || m - m != 0.0f || a - a != 0.0f ||
+      !(o->act_min == o->act_min) || !(o->act_max == o->act_max))
+    return;
+  first = fthr_bit(o, c, kmin);
+  last = fthr_bit(o, c, kmax);
+  if (first == last) {
+    th->mode = first ? BL_I_FTHR_NUM : BL_I_FTHR_NONE;
+    return;
+  }
+  /* the key where the bit changes: bit(lo) == first, bit(hi) == last */
+  while (hi - lo > 1u) {
+    const uint32_t mid = lo + (hi - lo) / 2u;
+    if (fthr_bit(o, c, mid) == first)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  /* first == 1: bit = acc < t; else bit = acc >= t = -acc < (the float after -t). t is finite
+   * or +inf here (hi > kmin), and f(-0) == f(+0) keeps the boundary off the pair of zeros, where
+   * the float and key orders differ. */
+  th->mode = BL_I_FTHR_LT;
+  if (first) {
+    th->s = 1.0f;
+    th->u = fthr_float(hi);
+  } else {
+    th->s = -1.0f;
+    th->u = fthr_float(fthr_key(-fthr_float(hi)) + 1u);
+  }
 }

@@ -223,3 +223,87 @@ TEST(BWConv2D, RejectsMissingScratch) {
   EXPECT_GT(bl_bwconv2d_scratch_size(&p), 0u);
   EXPECT_EQ(bl_bwconv2d(&p, c.in.data(), out.data(), nullptr), BL_ERR_PARAM);
 }
+
+// Bit outputs of the conv2d go through one float comparison per value, found by bisection over
+// the floats (bl_i_fthr_init); every stage and input here is compared with the reference, which
+// evaluates the stage itself: negative, zero, tiny and huge scales, infinite or NaN offsets and
+// bounds, clamps that decide the bit, and inputs at +-0, subnormals, +-inf and NaN.
+TEST(BWConv2D, BitOutputComparisonsEqualTheStageOnSpecialValues) {
+  const float inf = INFINITY, nan = NAN;
+  const float muls[] = {1.f, -1.f, 0.f, -0.f, 1e-30f, -3e-39f, 2.5f, -1e30f, 3e38f, inf, -inf, nan};
+  const float adds[] = {0.f, -0.f, 0.5f, -7.25f, 1e-40f, 3e38f, inf, -inf, nan};
+  const float clamps[][2] = {{-inf, inf}, {0.f, 6.f}, {-1.f, 1.f}, {-0.f, inf}, {-inf, -1e-3f}, {nan, inf}};
+  const float specials[] = {0.f, -0.f, 1e-45f, -1e-45f, 1.17e-38f, inf, -inf, nan, 3e38f, -3e38f};
+  Rng r(4242);
+  for (int t = 0; t < 120; t++) {
+    Case c = make_conv(r, 0);
+    for (auto &v : c.in)
+      if (coin(r, 0.1)) v = specials[uni(r, 0, 9)];
+    // every third case keeps all scales finite and nonzero, so the whole row takes the
+    // comparisons (one special channel sends the row through the stage)
+    const bool tame = t % 3 == 0;
+    std::vector<float> mul(size_t(c.g.out_c)), add(size_t(c.g.out_c));
+    for (int32_t o = 0; o < c.g.out_c; o++) {
+      mul[size_t(o)] = tame || coin(r, 0.5) ? (coin(r) ? 1.f : -1.f) * unif(r, 0.01f, 4.f) : muls[uni(r, 0, 11)];
+      add[size_t(o)] = tame || coin(r, 0.5) ? unif(r, -20.f, 20.f) : adds[uni(r, 0, 8)];
+    }
+    const auto &cl = clamps[uni(r, 0, 5)];
+    c.st.o = bl_output{};
+    c.st.o.kind = BL_OUT_BITS;
+    c.st.o.mul = coin(r, 0.9) ? mul.data() : nullptr;
+    c.st.o.add = coin(r, 0.9) ? add.data() : nullptr;
+    c.st.o.act_min = cl[0];
+    c.st.o.act_max = cl[1];
+    SCOPED_TRACE("case " + std::to_string(t) + ": " + c.str());
+    ASSERT_EQ(first_diff(run_conv(c, true), run_conv(c, false)), -1);
+  }
+}
+
+// The comparison found by bl_i_fthr_init (internal to the kernel library) against the stage
+// itself on the floats next to its boundary, where an off-by-one-ulp threshold would show.
+extern "C" {
+#include "../../kernels/src/bl_internal.h"
+}
+
+namespace {
+uint32_t key_of(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+float float_of(uint32_t k) {
+  const uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+}  // namespace
+
+TEST(BWConv2D, BitComparisonIsExactAtItsBoundary) {
+  Rng r(99);
+  int boundaries = 0;
+  for (int t = 0; t < 3000; t++) {
+    float mul = (coin(r) ? 1.f : -1.f) * std::ldexp(unif(r, 1.f, 2.f), uni(r, -20, 20));
+    float add = coin(r, 0.2) ? 0.f : unif(r, -50.f, 50.f);
+    bl_output o{};
+    o.kind = BL_OUT_BITS;
+    o.mul = &mul;
+    o.add = &add;
+    o.act_min = coin(r, 0.3) ? unif(r, -2.f, 0.5f) : -INFINITY;
+    o.act_max = coin(r, 0.3) ? unif(r, -0.5f, 2.f) : INFINITY;
+    if (o.act_max < o.act_min) std::swap(o.act_min, o.act_max);
+    bl_i_fthr th;
+    bl_i_fthr_init(&o, 0, &th);
+    ASSERT_NE(th.mode, BL_I_FTHR_STAGE);
+    if (th.mode != BL_I_FTHR_LT) continue;
+    // the boundary in acc: u for s = 1, -u's neighbour for s = -1
+    const float edge = th.s > 0 ? th.u : -th.u;
+    ++boundaries;
+    for (int d = -3; d <= 3; d++) {
+      const float acc = float_of(key_of(edge) + uint32_t(d));
+      const uint32_t want = bl_i_affine_clamp(&o, 0, acc) < 0.0f ? 1u : 0u;
+      ASSERT_EQ(bl_i_fthr_bit(&o, 0, &th, acc), want) << "mul " << mul << " add " << add << " acc " << acc;
+    }
+  }
+  EXPECT_GT(boundaries, 1000);
+}
