@@ -382,10 +382,9 @@ BL_INLINE void bl_i_emit_f32(const bl_output *o, int32_t c, float acc, float *fo
     fout[c] = y;
 }
 
-/* Bit outputs of a float-accumulating kernel as one comparison per value. With a plain stage
- * (no second step) whose mul is finite and nonzero and add finite, bit(acc) = clamp((acc * mul)
- * + add) < 0 is monotone in acc (each rounding is monotone): a run of 1s then of 0s along the
- * floats (mul > 0) or the reverse (mul < 0). bl_i_fthr_init finds the boundary by bisection
+/* Bit outputs of a float-accumulating kernel as one comparison per value. With finite nonzero
+ * scales and finite offsets (both affine steps), bit(acc) = clamp(stage(acc)) < 0 is monotone
+ * in acc (each rounding is monotone): a run of 1s then of 0s along the floats, or the reverse. bl_i_fthr_init finds the boundary by bisection
  * over the ordered floats, evaluating the stage itself, so the comparison reproduces
  * bl_i_emit_f32 bit for bit (NaN gives 0 on both: every comparison with NaN is false). Any
  * other stage keeps the general path (mode BL_I_FTHR_STAGE). */

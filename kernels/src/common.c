@@ -61,14 +61,16 @@ static int fthr_bit(const bl_output *o, int32_t c, uint32_t key)
 void bl_i_fthr_init(const bl_output *o, int32_t c, bl_i_fthr *th)
 {
   const float m = o->mul ? o->mul[c] : 1.0f, a = o->add ? o->add[c] : 0.0f;
+  const float m2 = o->mul2 ? o->mul2[c] : 1.0f, a2 = o->add2 ? o->add2[c] : 0.0f;
   const uint32_t kmin = fthr_key(-INFINITY), kmax = fthr_key(INFINITY);
   uint32_t lo = kmin, hi = kmax;
   int first, last;
   th->s = 1.0f;
   th->u = 0.0f;
   th->mode = BL_I_FTHR_STAGE;
-  if (o->mul2 || o->add2 || !(m == m) || m == 0.0f || !(a == a) || m - m != 0.0f || a - a != 0.0f ||
-      !(o->act_min == o->act_min) || !(o->act_max == o->act_max))
+  /* finite nonzero scales and finite offsets: each step, and so the whole stage, is monotone */
+  if (!(m - m == 0.0f) || m == 0.0f || !(a - a == 0.0f) || !(m2 - m2 == 0.0f) || m2 == 0.0f ||
+      !(a2 - a2 == 0.0f) || !(o->act_min == o->act_min) || !(o->act_max == o->act_max))
     return;
   first = fthr_bit(o, c, kmin);
   last = fthr_bit(o, c, kmax);

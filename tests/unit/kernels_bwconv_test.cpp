@@ -248,7 +248,16 @@ TEST(BWConv2D, BitOutputComparisonsEqualTheStageOnSpecialValues) {
       add[size_t(o)] = tame || coin(r, 0.5) ? unif(r, -20.f, 20.f) : adds[uni(r, 0, 8)];
     }
     const auto &cl = clamps[uni(r, 0, 5)];
+    std::vector<float> mul2(size_t(c.g.out_c)), add2(size_t(c.g.out_c));
+    for (int32_t o = 0; o < c.g.out_c; o++) {
+      mul2[size_t(o)] = tame || coin(r, 0.7) ? unif(r, -2.f, 2.f) : muls[uni(r, 0, 11)];
+      add2[size_t(o)] = tame || coin(r, 0.7) ? unif(r, -3.f, 3.f) : adds[uni(r, 0, 8)];
+    }
     c.st.o = bl_output{};
+    if (coin(r, 0.4)) {
+      c.st.o.mul2 = mul2.data();
+      c.st.o.add2 = coin(r, 0.8) ? add2.data() : nullptr;
+    }
     c.st.o.kind = BL_OUT_BITS;
     c.st.o.mul = coin(r, 0.9) ? mul.data() : nullptr;
     c.st.o.add = coin(r, 0.9) ? add.data() : nullptr;
@@ -289,6 +298,11 @@ TEST(BWConv2D, BitComparisonIsExactAtItsBoundary) {
     o.kind = BL_OUT_BITS;
     o.mul = &mul;
     o.add = &add;
+    float mul2 = (coin(r) ? 1.f : -1.f) * unif(r, 0.1f, 3.f), add2 = unif(r, -5.f, 5.f);
+    if (coin(r, 0.4)) {  // a bias then a BatchNorm: the second affine step
+      o.mul2 = &mul2;
+      o.add2 = &add2;
+    }
     o.act_min = coin(r, 0.3) ? unif(r, -2.f, 0.5f) : -INFINITY;
     o.act_max = coin(r, 0.3) ? unif(r, -0.5f, 2.f) : INFINITY;
     if (o.act_max < o.act_min) std::swap(o.act_min, o.act_max);
