@@ -217,6 +217,12 @@ int main(void)
     for (r = 0; r < sizeof rows / sizeof rows[0]; r++) {
       int v;
       const double macs = (double)H * W * rows[r].cout * 9 * rows[r].cin;
+      const size_t taps = 9 * (size_t)rows[r].cin, wpf = (taps + 31) / 32;
+      /* each filter's spare bits 0, as the weight layout requires */
+      for (i = 0; i < (size_t)rows[r].cout * wpf; i++) {
+        w_bits[i] = rnd();
+        if (i % wpf == wpf - 1 && taps % 32) w_bits[i] &= (1u << (taps % 32)) - 1u;
+      }
       memset(&bp, 0, sizeof bp);
       bp.g = geom(rows[r].cin, rows[r].cout);
       bp.pad = rows[r].pad;

@@ -52,7 +52,7 @@ static size_t bwconv_taps(const bl_conv_geom *g, int32_t groups)
  * (v0 + v1) + (v2 + v3) for four taps, (v0 + v1) + v2 for three, v0 + v1 for two, v0 for one.
  * Keras leaves the order of a convolution's sum open; this one lets the optimized kernel compute
  * each group's 16 sign patterns once per pixel and share them among all filters (below). */
-#define BW_LANES 4
+#define BW_LANES 8
 
 /* Taps per filter of a group, and quads (groups of up to four taps). */
 static size_t bwconv_quads(size_t taps) { return (taps + 3) / 4; }
@@ -222,49 +222,37 @@ static void bw_filters(const float *tbl, size_t quads, const uint32_t *w, size_t
                        uint32_t *lbits, size_t lwords)
 {
   int32_t o;
+  size_t l;
   for (o = o0; o < o1; o++, w += wpf) {
-    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+    /* BW_LANES accumulators, spelled out so that they stay in registers */
+    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
+    float a[BW_LANES];
     const float *tq = tbl;
     size_t q = 0, k;
     while (q < quads) {
       uint32_t bits = w[q >> 3];
       const size_t end = quads - q < 8 ? quads : q + 8;
-      /* two quads per step: half the loop overhead */
-      for (k = q; k + 2 <= end; k += 2, bits >>= 8, tq += 32 * BW_LANES) {
-        const float *e = tq + (bits & 15u) * BW_LANES;
-        const float *f = tq + 16 * BW_LANES + ((bits >> 4) & 15u) * BW_LANES;
-        a0 += e[0];
-        a1 += e[1];
-        a2 += e[2];
-        a3 += e[3];
-        a0 += f[0];
-        a1 += f[1];
-        a2 += f[2];
-        a3 += f[3];
-      }
-      if (k < end) {
+      for (k = q; k < end; k++, bits >>= 4, tq += 16 * BW_LANES) {
         const float *e = tq + (bits & 15u) * BW_LANES;
         a0 += e[0];
         a1 += e[1];
         a2 += e[2];
         a3 += e[3];
-        tq += 16 * BW_LANES;
+        a4 += e[4];
+        a5 += e[5];
+        a6 += e[6];
+        a7 += e[7];
       }
       q = end;
     }
+    a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3; a[4] = a4; a[5] = a5; a[6] = a6; a[7] = a7;
     if (lbits) {
       const float sg = th[o].s, u = th[o].u;
       const uint32_t sh = (uint32_t)o & 31u;
       uint32_t *lb = lbits + ((uint32_t)o >> 5);
-      lb[0] |= (uint32_t)(sg * a0 < u) << sh;
-      lb[lwords] |= (uint32_t)(sg * a1 < u) << sh;
-      lb[2 * lwords] |= (uint32_t)(sg * a2 < u) << sh;
-      lb[3 * lwords] |= (uint32_t)(sg * a3 < u) << sh;
+      for (l = 0; l < BW_LANES; l++) lb[l * lwords] |= (uint32_t)(sg * a[l] < u) << sh;
     } else {
-      acc[o] = a0;
-      acc[stride + (size_t)o] = a1;
-      acc[2 * stride + (size_t)o] = a2;
-      acc[3 * stride + (size_t)o] = a3;
+      for (l = 0; l < BW_LANES; l++) acc[l * stride + (size_t)o] = a[l];
     }
   }
 }
@@ -282,9 +270,9 @@ bl_status bl_bwconv2d(const bl_bwconv2d_params *p, const float *in, void *out, v
   float *patch, *tbl, *acc;
   bl_i_fthr *th;
   uint32_t *lbits;
-  size_t lwords;
+  size_t lwords, pixels, p0;
   int all_lt;
-  int32_t oh, ow, gi, cg, og;
+  int32_t gi, cg, og;
   const int32_t groups = bwconv_groups(p);
   if (!groups || !in || !out || !scratch) return BL_ERR_PARAM;
   g = &p->g;
@@ -304,36 +292,35 @@ bl_status bl_bwconv2d(const bl_bwconv2d_params *p, const float *in, void *out, v
   lwords = (size_t)(g->out_c + 31) / 32;
   lbits = all_lt ? (uint32_t *)acc : NULL;
   bl_i_bw_init(&bw, out);
-  for (oh = 0; oh < g->out_h; oh++) {
-    for (ow = 0; ow < g->out_w; ow += BW_LANES) {
-      const size_t np = g->out_w - ow < BW_LANES ? (size_t)(g->out_w - ow) : BW_LANES;
-      if (lbits) bw_zero(lbits, BW_LANES * lwords);
-      for (gi = 0; gi < groups; gi++) {
-        for (lane = 0; lane < BW_LANES; lane++) {
-          /* pixels past the row's end repeat the last one: computed, never written */
-          const int32_t x = ow + (int32_t)(lane < np ? lane : np - 1);
-          bw_gather(p, in, oh, x, gi * cg, cg, patch + lane * taps);
-        }
-        bw_table(patch, taps, tbl);
-        bw_filters(tbl, quads, p->weights + (size_t)gi * (size_t)og * wpf, wpf, gi * og, (gi + 1) * og,
-                   acc, (size_t)g->out_c, th, lbits, lwords);
+  /* Lanes are consecutive output pixels in raster order, across row ends, so narrow images
+   * (26 pixels a row) waste no lane. */
+  pixels = (size_t)g->out_h * (size_t)g->out_w;
+  for (p0 = 0; p0 < pixels; p0 += BW_LANES) {
+    const size_t np = pixels - p0 < BW_LANES ? pixels - p0 : BW_LANES;
+    if (lbits) bw_zero(lbits, BW_LANES * lwords);
+    for (gi = 0; gi < groups; gi++) {
+      for (lane = 0; lane < BW_LANES; lane++) {
+        /* lanes past the last pixel repeat it: computed, never written */
+        const size_t px = p0 + (lane < np ? lane : np - 1);
+        bw_gather(p, in, (int32_t)(px / (size_t)g->out_w), (int32_t)(px % (size_t)g->out_w), gi * cg, cg,
+                  patch + lane * taps);
       }
-      for (lane = 0; lane < np; lane++) {
-        float *fout = p->out.kind == BL_OUT_F32
-                          ? (float *)out + ((size_t)oh * (size_t)g->out_w + (size_t)ow + lane) *
-                                               (size_t)g->out_c
-                          : NULL;
-        if (fout) {
-          bl_i_emit_f32_row(&p->out, acc + lane * (size_t)g->out_c, g->out_c, fout, &bw);
-        } else if (lbits) {
-          size_t j;
-          for (j = 0; j < lwords; j++) {
-            const size_t left = (size_t)g->out_c - 32 * j;
-            bl_i_bw_putn(&bw, lbits[lane * lwords + j], left < 32 ? (uint32_t)left : 32u);
-          }
-        } else {
-          bl_i_emit_bits_row(&p->out, th, 0, acc + lane * (size_t)g->out_c, g->out_c, &bw);
+      bw_table(patch, taps, tbl);
+      bw_filters(tbl, quads, p->weights + (size_t)gi * (size_t)og * wpf, wpf, gi * og, (gi + 1) * og,
+                 acc, (size_t)g->out_c, th, lbits, lwords);
+    }
+    for (lane = 0; lane < np; lane++) {
+      float *fout = p->out.kind == BL_OUT_F32 ? (float *)out + (p0 + lane) * (size_t)g->out_c : NULL;
+      if (fout) {
+        bl_i_emit_f32_row(&p->out, acc + lane * (size_t)g->out_c, g->out_c, fout, &bw);
+      } else if (lbits) {
+        size_t j;
+        for (j = 0; j < lwords; j++) {
+          const size_t left = (size_t)g->out_c - 32 * j;
+          bl_i_bw_putn(&bw, lbits[lane * lwords + j], left < 32 ? (uint32_t)left : 32u);
         }
+      } else {
+        bl_i_emit_bits_row(&p->out, th, 0, acc + lane * (size_t)g->out_c, g->out_c, &bw);
       }
     }
   }

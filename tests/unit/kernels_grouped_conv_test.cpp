@@ -382,10 +382,10 @@ std::vector<uint32_t> run_real(const RealCase &c, bool binary_weights, bool ref,
       EXPECT_EQ(bl_bwconv2d_ref(&p, c.in.data(), out.data()), BL_OK);
     } else {
       const size_t ss = bl_bwconv2d_scratch_size(&p);
-      // one group's taps for 4 pixels, its quads' sign-pattern table, the sums of 4 pixels
+      // one group's taps for 8 pixels, its quads' sign-pattern table, the sums of 8 pixels
       const size_t per = c.l.per();
       // and three words per output channel for the bit output's comparison
-      EXPECT_EQ(ss, (4 * per + 64 * ((per + 3) / 4) + 4 * size_t(c.l.g.out_c)) * sizeof(float) + 12 * size_t(c.l.g.out_c));
+      EXPECT_EQ(ss, (8 * per + 128 * ((per + 3) / 4) + 8 * size_t(c.l.g.out_c)) * sizeof(float) + 12 * size_t(c.l.g.out_c));
       std::vector<uint32_t> scratch(ss / 4 + 1);
       EXPECT_EQ(bl_bwconv2d(&p, c.in.data(), out.data(), scratch.data()), BL_OK);
     }
