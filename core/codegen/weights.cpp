@@ -86,6 +86,13 @@ void add_output_stage(const Graph& g, const Node& n, NodeWeights& w) {
     }
   };
   step(e.mul, e.add, "mul", "add");
+  if (e.mid_clamp) {
+    w.mid_clamp = true;
+    w.mid_min = e.mid_min;
+    w.mid_max = e.mid_max;
+    if (e.mid_min != -INFINITY) y = "max(" + y + ", " + float_text(e.mid_min) + ")";
+    if (e.mid_max != INFINITY) y = "min(" + y + ", " + float_text(e.mid_max) + ")";
+  }
   step(e.mul2, e.add2, "mul2", "add2");
   w.act_min = e.act_min;
   w.act_max = e.act_max;
@@ -285,6 +292,7 @@ json weights_manifest(const WeightsExport& w, WeightsFormat format) {
     if (!n.accumulate.empty()) e["accumulate"] = n.accumulate;
     if (!n.activation.empty()) e["activation"] = n.activation;
     if (n.has_geometry) e["geometry"] = geometry_json(n);
+    if (n.mid_clamp) e["mid_clamp"] = {bound(n.mid_min), bound(n.mid_max)};
     if (n.act_min != -INFINITY || n.act_max != INFINITY) e["clamp"] = {bound(n.act_min), bound(n.act_max)};
     e["rule"] = n.rule;
     e["tensors"] = json::array();

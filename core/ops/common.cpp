@@ -36,6 +36,11 @@ void output(Fields& f, const bl_output& out) {
     f.set_data("out.mul2", out.mul2, e.mul2, "mul2");
     f.set_data("out.add2", out.add2, e.add2, "add2");
   }
+  if (out.mid_clamp) {
+    f.set("out.mid_clamp", 1);
+    f.set_float("out.mid_min", out.mid_min);
+    f.set_float("out.mid_max", out.mid_max);
+  }
 }
 
 namespace {

@@ -37,6 +37,9 @@ bl_output output_stage(const Node& n) {
   o.flip = e.flip.empty() ? nullptr : e.flip.data();
   o.mul2 = e.mul2.empty() ? nullptr : e.mul2.data();
   o.add2 = e.add2.empty() ? nullptr : e.add2.data();
+  o.mid_clamp = e.mid_clamp ? 1 : 0;
+  o.mid_min = e.mid_clamp ? e.mid_min : 0.0f;
+  o.mid_max = e.mid_clamp ? e.mid_max : 0.0f;
   return o;
 }
 

@@ -130,7 +130,12 @@ std::vector<Reason> bn_not_folded(const Graph& g, const Node& m) {
         fix = "To fold it, give " + q + " activation=None, apply '" + p.activation +
               "' after the BatchNormalization, and retrain";
       } else if (clamped) {
-        why = q + " applies a ReLU first and its output is not binarized";
+        // Integer kernels fold ReLU then one BatchNorm (fold.cpp); this is a float-accumulating
+        // kernel, or a second normalization after the ReLU.
+        why = q + " applies a ReLU first and " +
+              (p.conv.input_q.sign_like() && p.conv.kernel_q.binary_weights()
+                   ? std::string("then already one affine step after it")
+                   : std::string("accumulates in float, whose output stage runs the ReLU last"));
         fix = "Nothing to change for correctness (ReLU then BatchNormalization is computed as written); it folds "
               "into integer thresholds when the next layer binarizes this output, or with BatchNormalization "
               "before the ReLU (retrain)";

@@ -88,6 +88,25 @@ bool integer_kernel(const Node& n) {
   return n.conv.input_q.sign_like() && n.conv.kernel_q.binary_weights();
 }
 
+// Or, for an integer kernel's float output: at most one affine step, a clamp, exactly one affine
+// step, then clamps only (ReLU then BatchNorm, as QuickNet's blocks compute). The kernels run it
+// as step 1, the mid clamp, step 2 (lower.cpp); an empty step 1 is v * 1 + 0, which is v for an
+// integer accumulator (never -0), so this stays Keras' float32 operations in Keras' order.
+bool clamp_between_steps(const std::vector<PostOp>& chain) {
+  size_t mid = chain.size();
+  for (size_t i = 0; i < chain.size() && mid == chain.size(); ++i)
+    if (chain[i].kind == PostOp::Kind::Clamp)
+      for (size_t j = i + 1; j < chain.size(); ++j)
+        if (chain[j].kind != PostOp::Kind::Clamp) {
+          mid = i;
+          break;
+        }
+  if (mid == chain.size()) return false;
+  const std::vector<PostOp> before(chain.begin(), chain.begin() + static_cast<std::ptrdiff_t>(mid));
+  const std::vector<PostOp> after(chain.begin() + static_cast<std::ptrdiff_t>(mid) + 1, chain.end());
+  return affine_steps(before).size() <= 1 && affine_steps(after).size() == 1 && affine_then_clamp(after);
+}
+
 }  // namespace
 
 bool fold_epilogues(Graph& g) {
@@ -160,13 +179,13 @@ bool fold_epilogues(Graph& g) {
       continue;
     }
 
-    // Float output: fold the prefix of the direct chain that keeps the affine-then-clamp form.
+    // Float output: fold the prefix of the direct chain that keeps a form the output stage runs.
     for (size_t k = 0; k < direct.size(); ++k) {
       std::vector<PostOp> trial = p.epi.chain;
       PostOp o;
       foldable_step(g.nodes[direct[k]], o);
       trial.push_back(o);
-      if (!affine_then_clamp(trial)) break;
+      if (!affine_then_clamp(trial) && !(integer_kernel(p) && clamp_between_steps(trial))) break;
       p.epi.chain = trial;
       fuse(direct[k]);
     }

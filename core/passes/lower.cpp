@@ -112,15 +112,43 @@ std::vector<AffineStep> affine_steps(const std::vector<PostOp>& chain) {
 namespace {
 
 // y = clamp(step2(step1(acc))): the fold pass leaves at most two affine steps for a float
-// output stage, so nothing is pre-composed in another rounding order than Keras'.
+// output stage, so nothing is pre-composed in another rounding order than Keras'. A clamp
+// followed by an affine step (ReLU then BatchNorm, integer kernels only: fold.cpp) becomes the
+// mid clamp; its steps before it form step 1 (none: step 1 is empty, i.e. v * 1 + 0, which is
+// v for an integer kernel's acc, never -0).
 void lower_affine(Node& n) {
   auto& e = n.epi;
-  for (const auto& op : e.chain)
-    if (op.kind == PostOp::Kind::Clamp) {
+  size_t mid = e.chain.size();  // position of a clamp with an affine step after it
+  for (size_t i = 0; i < e.chain.size(); ++i)
+    if (e.chain[i].kind == PostOp::Kind::Clamp)
+      for (size_t j = i + 1; j < e.chain.size(); ++j)
+        if (e.chain[j].kind != PostOp::Kind::Clamp && mid == e.chain.size()) mid = i;
+  e.mid_clamp = mid < e.chain.size();
+  for (size_t i = 0; i < e.chain.size(); ++i) {
+    const auto& op = e.chain[i];
+    if (op.kind != PostOp::Kind::Clamp) continue;
+    if (i == mid) {
+      e.mid_min = op.lo;
+      e.mid_max = op.hi;
+    } else {
       e.act_min = std::max(e.act_min, op.lo);
       e.act_max = std::min(e.act_max, op.hi);
     }
-  const auto steps = affine_steps(e.chain);
+  }
+  std::vector<AffineStep> steps;
+  // the steps point into these copies, which live until the vectors are taken below
+  std::vector<PostOp> before, after;
+  if (e.mid_clamp) {
+    before.assign(e.chain.begin(), e.chain.begin() + static_cast<std::ptrdiff_t>(mid));
+    after.assign(e.chain.begin() + static_cast<std::ptrdiff_t>(mid) + 1, e.chain.end());
+    auto a = affine_steps(before), b = affine_steps(after);
+    if (a.size() > 1 || b.size() != 1)
+      throw ModelError("internal: '" + n.name + "' has a clamp between affine steps it cannot run");
+    if (a.empty()) a.push_back({nullptr, nullptr});
+    steps = {a[0], b[0]};
+  } else {
+    steps = affine_steps(e.chain);
+  }
   if (steps.size() > kMaxOutputSteps)
     throw ModelError("internal: '" + n.name + "' has " + std::to_string(steps.size()) + " affine output steps");
   auto take = [](const std::vector<float>* v) { return v ? *v : std::vector<float>{}; };

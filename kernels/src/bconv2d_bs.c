@@ -375,7 +375,7 @@ BL_NOINLINE void bs_emit_f32(const bl_output *o, const float *ma, const uint32_t
   const uint32_t smask = (1u << np) - 1u;
   const float lo = o->act_min, hi = o->act_max;
   int32_t i = 0, j;
-  if (o->mul2 || o->add2) {
+  if (o->mul2 || o->add2 || o->mid_clamp) {
     for (; i < out_c; w += 32) {
       uint32_t word = *w;
       for (j = 0; j < per && i < out_c; j++, i++, word >>= np)

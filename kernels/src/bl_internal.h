@@ -344,6 +344,10 @@ BL_INLINE float bl_i_affine_clamp(const bl_output *o, int32_t c, float v)
 {
   float y = v * (o->mul ? o->mul[c] : 1.0f);
   y = y + (o->add ? o->add[c] : 0.0f);
+  if (o->mid_clamp) {
+    if (y < o->mid_min) y = o->mid_min;
+    if (y > o->mid_max) y = o->mid_max;
+  }
   if (o->mul2 || o->add2) {
     y = y * (o->mul2 ? o->mul2[c] : 1.0f);
     y = y + (o->add2 ? o->add2[c] : 0.0f);
@@ -452,7 +456,7 @@ BL_INLINE void bl_i_emit_f32_row(const bl_output *o, const float *acc, int32_t n
   const float *mul = o->mul ? o->mul : &one, *add = o->add ? o->add : &zero;
   const int32_t ms = o->mul ? 1 : 0, as = o->add ? 1 : 0;
   const float lo = o->act_min, hi = o->act_max;
-  const int plain = !o->mul2 && !o->add2;
+  const int plain = !o->mul2 && !o->add2 && !o->mid_clamp;
   int32_t c = 0;
   if (o->kind == BL_OUT_BITS) {
     while (c < n) {

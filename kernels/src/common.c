@@ -70,7 +70,8 @@ void bl_i_fthr_init(const bl_output *o, int32_t c, bl_i_fthr *th)
   th->mode = BL_I_FTHR_STAGE;
   /* finite nonzero scales and finite offsets: each step, and so the whole stage, is monotone */
   if (!(m - m == 0.0f) || m == 0.0f || !(a - a == 0.0f) || !(m2 - m2 == 0.0f) || m2 == 0.0f ||
-      !(a2 - a2 == 0.0f) || !(o->act_min == o->act_min) || !(o->act_max == o->act_max))
+      !(a2 - a2 == 0.0f) || !(o->act_min == o->act_min) || !(o->act_max == o->act_max) ||
+      (o->mid_clamp && (!(o->mid_min == o->mid_min) || !(o->mid_max == o->mid_max))))
     return;
   first = fthr_bit(o, c, kmin);
   last = fthr_bit(o, c, kmax);

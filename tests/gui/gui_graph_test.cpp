@@ -92,7 +92,7 @@ class GuiGraphTest : public QObject {
     }
     QVERIFY(tip.contains(QStringLiteral("MACC 194,688")));
     QVERIFY(tip.contains(QStringLiteral("ROM 384 B")));
-    QVERIFY(tip.contains(QStringLiteral("RAM 4,128 B")));
+    QVERIFY(tip.contains(QStringLiteral("RAM 5,936 B")));
 
     Built forum("forum_2layer_pad0.h5");
     QVERIFY(forum.item("quant_conv2d_1")->toolTip().contains(QStringLiteral("PAD_ZERO_EXACT")));

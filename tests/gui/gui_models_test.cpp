@@ -165,7 +165,7 @@ class GuiModelsTest : public QObject {
     QCOMPARE(lines.size(), m.rowCount() + 1);
     QVERIFY(lines[0].startsWith(QStringLiteral("id,layer,class,kernel,op type,formats,output shape,MACC")));
     // Cells holding commas are quoted (RFC 4180).
-    QVERIFY2(csv.contains(QStringLiteral("1,quant_conv2d,QuantConv2D,binary-weights,sadd_f32_s1,f32>s1,26x26x32,\"194,688\",384,\"4,128\",\"INPUT_NOT_QUANTIZED, OUTPUT_BITS\",")),
+    QVERIFY2(csv.contains(QStringLiteral("1,quant_conv2d,QuantConv2D,binary-weights,sadd_f32_s1,f32>s1,26x26x32,\"194,688\",384,\"5,936\",\"INPUT_NOT_QUANTIZED, OUTPUT_BITS\",")),
              qPrintable(lines[2]));
 
     const QString md = to_markdown(m);

@@ -152,6 +152,12 @@ def output_stage(n, acc):
             y = (y * t[mul]).astype(F32)
         if add in t:
             y = (y + t[add]).astype(F32)
+        if mul == "mul" and "mid_clamp" in n:  # ReLU then BatchNorm: the clamp between the steps
+            mlo, mhi = n["mid_clamp"]
+            if mlo is not None:
+                y = np.where(y < mlo, F32(mlo), y).astype(F32)
+            if mhi is not None:
+                y = np.where(y > mhi, F32(mhi), y).astype(F32)
     lo, hi = n.get("clamp", [None, None])
     if lo is not None:
         y = np.where(y < lo, F32(lo), y).astype(F32)

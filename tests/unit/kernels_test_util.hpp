@@ -123,7 +123,7 @@ inline bl_conv_geom random_geom(Rng &r, Pad pad, int64_t max_macs, int32_t mult 
 
 // A random output stage for `c` channels; storage lives in this object.
 struct OutStage {
-  std::vector<float> mul, add;
+  std::vector<float> mul, add, mul2, add2;
   std::vector<int32_t> thr;
   std::vector<uint32_t> flip;
   bl_output o{};
@@ -161,6 +161,23 @@ struct OutStage {
       case 3: o.act_min = -1.f; o.act_max = 1.f; s << " hardtanh"; break;
       default: break;
     }
+    // A second affine step (a bias then a BatchNorm), and a clamp before it (ReLU then
+    // BatchNorm), on a quarter of the stages.
+    if (coin(r, 0.25)) {
+      mul2.resize(c);
+      add2.resize(c);
+      for (auto &m : mul2) m = (coin(r, 0.3) ? -1.f : 1.f) * unif(r, 0.05f, 3.f);
+      for (auto &a : add2) a = unif(r, -3.f, 3.f);
+      o.mul2 = mul2.data();
+      o.add2 = coin(r, 0.8) ? add2.data() : nullptr;
+      s << " step2";
+      if (coin(r)) {
+        o.mid_clamp = 1;
+        o.mid_min = coin(r) ? 0.f : -1.f;
+        o.mid_max = coin(r) ? std::numeric_limits<float>::infinity() : 1.f;
+        s << " midclamp";
+      }
+    }
     if (kind == BL_OUT_BITS && integer) {
       thr.resize(c);
       for (auto &t : thr) t = uni(r, -n - 2, n + 2);
@@ -194,6 +211,14 @@ inline float u2f(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
 inline float stage_f32(const bl_output &o, int32_t c, float v) {
   float y = v * (o.mul ? o.mul[c] : 1.0f);
   y = y + (o.add ? o.add[c] : 0.0f);
+  if (o.mid_clamp) {
+    if (y < o.mid_min) y = o.mid_min;
+    if (y > o.mid_max) y = o.mid_max;
+  }
+  if (o.mul2 || o.add2) {
+    y = y * (o.mul2 ? o.mul2[c] : 1.0f);
+    y = y + (o.add2 ? o.add2[c] : 0.0f);
+  }
   if (y < o.act_min) y = o.act_min;
   if (y > o.act_max) y = o.act_max;
   return y;

@@ -24,7 +24,8 @@ struct Config {
   double pad;
   bool binary_input;   // input_quantizer ste_sign (else null: binary-weights kernel)
   bool depthwise;
-  int tail;            // 0: float model output; 1: BN + sign consumer; 2: + MaxPool; 3: ReLU inside + BN
+  int tail;            // 0: float model output; 1: BN + sign consumer; 2: + MaxPool; 3: ReLU inside + BN;
+                       // 4: ReLU inside, then BN as the float model output (QuickNet's block)
   std::string str() const {
     std::ostringstream o;
     o << "in " << h << "x" << w << "x" << cin << " -> " << cout << (depthwise ? " depthwise" : " conv") << " k" << k
@@ -48,7 +49,7 @@ Model build(const Config& c, uint64_t seed) {
     o.use_bias = c.tail == 0;
     o.input_quantizer = c.binary_input ? "ste_sign" : "";
     o.depthwise_quantizer = "ste_sign";
-    if (c.tail == 3) o.activation = "relu";
+    if (c.tail == 3 || c.tail == 4) o.activation = "relu";
     x = b.quant_depthwise_conv2d(x, o);
   } else {
     kb::ConvOptions o;
@@ -58,13 +59,15 @@ Model build(const Config& c, uint64_t seed) {
     o.dilation_rate = {c.dil, c.dil};
     o.padding = c.padding;
     o.pad_values = c.pad;
-    o.use_bias = c.tail == 0 || c.tail == 3;
+    o.use_bias = c.tail == 0 || c.tail == 3 || (c.tail == 4 && c.cout % 2 == 0);
     o.input_quantizer = c.binary_input ? "ste_sign" : "";
     o.kernel_quantizer = "ste_sign";
-    if (c.tail == 3) o.activation = "relu";
+    if (c.tail == 3 || c.tail == 4) o.activation = "relu";
     x = b.quant_conv2d(x, o);
   }
-  if (c.tail >= 1) {
+  if (c.tail == 4) {
+    x = b.batch_norm(x);
+  } else if (c.tail >= 1) {
     if (c.tail == 2 && x.shape[0] >= 2 && x.shape[1] >= 2) x = b.max_pool2d(x);
     x = b.batch_norm(x);
     // The sign consumer: a binary 1x1 conv with float output, so every bit of the tested layer's
@@ -90,7 +93,7 @@ TEST(EngineVsReference, RandomLayerConfigurations) {
 #endif
   std::mt19937 rng(7);
   auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  int run = 0, bits_layers = 0;
+  int run = 0, bits_layers = 0, mid_clamped = 0;
   for (int i = 0; run < count && i < count * 4; ++i) {
     Config c;
     c.h = uni(1, 20);
@@ -105,7 +108,7 @@ TEST(EngineVsReference, RandomLayerConfigurations) {
     c.pad = pads[uni(0, 2)];
     c.binary_input = uni(0, 3) != 0;
     c.depthwise = uni(0, 4) == 0;
-    c.tail = uni(0, 3);
+    c.tail = uni(0, 4);
     const int eff = (c.k - 1) * c.dil + 1;
     if (c.padding == "valid" && (c.h < eff || c.w < eff)) continue;
     // Keep the reference interpreter's work bounded.
@@ -120,7 +123,13 @@ TEST(EngineVsReference, RandomLayerConfigurations) {
     Executor ex(r);
     const auto got = ex.run(x);
     const auto want = reference_run(r.model, x);
-    const bool exact = layer.decision.kernel == KernelClass::Binary || c.tail > 0;
+    // Tail 4 on a binary conv: ReLU then BatchNorm folded into the float output stage (the mid
+    // clamp), Keras' own float32 operations, so bit for bit too.
+    if (c.tail == 4 && !c.depthwise && c.binary_input && layer.decision.kernel == KernelClass::Binary) {
+      EXPECT_TRUE(layer.epi.mid_clamp);
+      ++mid_clamped;
+    }
+    const bool exact = layer.decision.kernel == KernelClass::Binary || (c.tail > 0 && c.tail < 4);
     for (size_t k = 0; k < got[0].data.size(); ++k) {
       const float a = got[0].data[k], b = want[0].data[k];
       if (exact) {
@@ -131,7 +140,8 @@ TEST(EngineVsReference, RandomLayerConfigurations) {
     }
   }
   EXPECT_EQ(run, count);
-  EXPECT_GT(bits_layers, count / 3) << "too few configurations exercised bit-packed outputs";
+  EXPECT_GT(bits_layers, count / 4) << "too few configurations exercised bit-packed outputs";
+  EXPECT_GT(mid_clamped, count / 20) << "too few configurations folded ReLU then BatchNorm";
 }
 
 TEST(EngineVsReference, SeparableConvolutionsLowerToDepthwisePlusPointwise) {

@@ -128,7 +128,7 @@ std::vector<int> GraphScene::search(const QString& text, SearchField field) {
   return hits;
 }
 
-int GraphScene::neighbour(int node_id, Step step) const {
+int GraphScene::neighbour(int node_id, Step step, int prefer) const {
   if (!result_ || !node_item(node_id)) return -1;
   const Graph& g = result_->graph;
   const Node& n = g.nodes.at(static_cast<size_t>(node_id));
@@ -146,7 +146,12 @@ int GraphScene::neighbour(int node_id, Step step) const {
     return first_of(next);
   }
   const int producer = n.inputs.empty() ? -1 : g.tensors[static_cast<size_t>(n.inputs[0])].producer;
-  if (step == Step::Up) return shown(producer) ? producer : -1;
+  if (step == Step::Up) {
+    // A join (Add, Concatenate) has several producers: go back along the edge Down came by.
+    for (int t : n.inputs)
+      if (prefer >= 0 && g.tensors[static_cast<size_t>(t)].producer == prefer && shown(prefer)) return prefer;
+    return shown(producer) ? producer : -1;
+  }
   // Siblings: the other consumers of the producer's output, in graph order.
   std::vector<int> siblings;
   if (producer >= 0)

@@ -45,7 +45,8 @@ class GraphScene : public QGraphicsScene {
   // the producer of its first input, Left/Right = the previous/next consumer of that producer
   // (or the previous/next node in graph order). -1 when there is none.
   enum class Step { Up, Down, Left, Right };
-  int neighbour(int node_id, Step step) const;
+  // prefer: for Up, a producer to return to when it feeds the node (where Down came from).
+  int neighbour(int node_id, Step step, int prefer = -1) const;
   // Selects one node (or none with -1) without re-emitting nodeSelected.
   void select_node(int node_id);
   int selected_node() const;

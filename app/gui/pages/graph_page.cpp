@@ -144,9 +144,10 @@ int GraphPage::step(GraphScene::Step s) {
     const auto items = scene_->node_items();
     to = items.empty() ? -1 : items.front()->node_id();
   } else {
-    to = scene_->neighbour(from, s);
+    to = scene_->neighbour(from, s, s == GraphScene::Step::Up ? down_from_ : -1);
   }
   if (to < 0) return -1;
+  down_from_ = s == GraphScene::Step::Down ? from : -1;
   scene_->select_node(to);
   emit scene_->nodeSelected(to);
   view_->centre_on_node(to);

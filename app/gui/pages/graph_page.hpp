@@ -48,6 +48,7 @@ class GraphPage : public QWidget {
   std::vector<int> hits_;
   size_t next_hit_ = 0;
   int current_hit_ = -1;
+  int down_from_ = -1;  // the node the last Down step left, for Up to return to
 };
 
 // A row of colour swatches with badge and class name: the legend of the graph.

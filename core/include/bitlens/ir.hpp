@@ -126,6 +126,10 @@ struct Epilogue {
   std::vector<float> mul, add;        // empty = identity
   std::vector<float> mul2, add2;      // second affine step (bias/scale, then BatchNorm); empty = none
   float act_min = -INFINITY, act_max = INFINITY;
+  // A clamp between the two affine steps (ReLU then BatchNorm on an integer kernel's float
+  // output): mid_clamp with bounds [mid_min, mid_max].
+  bool mid_clamp = false;
+  float mid_min = -INFINITY, mid_max = INFINITY;
   std::vector<int32_t> threshold;     // integer kernels, bits output
   std::vector<uint32_t> flip;         // integer kernels, bits output
 };

@@ -39,6 +39,8 @@ struct NodeWeights {
   bool has_geometry = false;
   ConvAttrs conv;  // kernel size, strides, dilation, padding amounts, pad value, groups
   float act_min = -INFINITY, act_max = INFINITY;
+  bool mid_clamp = false;  // a clamp between mul/add and mul2/add2 (ReLU then BatchNorm)
+  float mid_min = -INFINITY, mid_max = INFINITY;
   std::string rule;  // how the node's output follows from its input and these tensors
   std::vector<WeightTensor> tensors;
 };

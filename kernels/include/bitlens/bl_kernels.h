@@ -61,8 +61,10 @@ typedef enum {
  *   BL_OUT_F32:  y = v * mul[c] + add[c]  (two roundings, no FMA; mul == NULL means 1,
  *                add == NULL means 0); when mul2 or add2 is set, a second step
  *                y = y * mul2[c] + add2[c] (same rules), so that a bias or scale followed by a
- *                BatchNorm keeps Keras' float32 operations and order; then
- *                y = min(max(y, act_min), act_max). Written as f32.
+ *                BatchNorm keeps Keras' float32 operations and order; when mid_clamp is
+ *                nonzero, y = min(max(y, mid_min), mid_max) between the two steps (a ReLU
+ *                followed by a BatchNorm); then y = min(max(y, act_min), act_max). Written as
+ *                f32.
  *                (The clamp is two comparisons, y < act_min and y > act_max: a NaN stays NaN.)
  *   BL_OUT_BITS: integer kernels: bit = flip[c] ? (d > threshold[c]) : (d < threshold[c]),
  *                (flip == NULL: no channel flipped; flip is a bit vector of C bits, word c/32,
@@ -80,6 +82,8 @@ typedef struct {
   const uint32_t *flip;      /* [ceil(C/32)] or NULL */
   const float *mul2;         /* [C] or NULL: second affine step (both NULL: none) */
   const float *add2;         /* [C] or NULL */
+  int32_t mid_clamp;         /* nonzero: clamp to [mid_min, mid_max] between the two steps */
+  float mid_min, mid_max;
 } bl_output;
 
 /* ---- Shapes ---- */
