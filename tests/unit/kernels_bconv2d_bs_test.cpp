@@ -41,11 +41,7 @@ Case make(Rng &r, int max_c, int64_t max_macs) {
   }
   c.in = random_bits(r, size_t(c.g.in_h) * c.g.in_w * c.g.in_c);
   const size_t per = size_t(c.g.k_h) * c.g.k_w * c.g.in_c;
-  c.w.assign(bl_bconv2d_weight_words(c.g.k_h, c.g.k_w, c.g.in_c, c.g.out_c), 0);
-  for (int32_t o = 0; o < c.g.out_c; o++) {
-    auto f = random_bits(r, per);
-    std::copy(f.begin(), f.end(), c.w.begin() + long(o * BL_WORDS(per)));
-  }
+  c.w = random_bconv_weights(r, c.g);
   c.st.init(r, c.g.out_c, coin(r) ? BL_OUT_BITS : BL_OUT_F32, int32_t(per), true);
   c.p.g = c.g;
   c.p.pad = bpad_of(c.pad);

@@ -94,16 +94,7 @@ std::vector<float> conv_def(const Case &c) {
               s += get_bit(c.w.data() + ((size_t(j) * g.k_h + kh) * g.k_w + kw) * cw, size_t(ch)) ? -x : x;
             }
           }
-        // conv: groups of four taps, (v0 + v1) + (v2 + v3), a shorter last group without the
-        // missing terms, group sums added in order
-        for (size_t t = 0; t < vs.size(); t += 4) {
-          const size_t n = std::min<size_t>(4, vs.size() - t);
-          float q = vs[t];
-          if (n >= 2) q = vs[t] + vs[t + 1];
-          if (n == 3) q = q + vs[t + 2];
-          if (n == 4) q = q + (vs[t + 2] + vs[t + 3]);
-          s += q;
-        }
+        if (c.m == 0) s = quad_sum(vs);
         acc[(size_t(oh) * g.out_w + ow) * g.out_c + oc] = s;
       }
   return acc;

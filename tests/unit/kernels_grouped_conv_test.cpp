@@ -359,15 +359,7 @@ std::vector<float> naive_real(const RealCase &c, bool binary_weights) {
               else
                 acc += x * c.fw[k * g.out_c + o];
             }
-        // quads of the group's taps: (v0 + v1) + (v2 + v3), shorter last group, added in order
-        for (size_t t = 0; t < v.size(); t += 4) {
-          const size_t n = std::min<size_t>(4, v.size() - t);
-          float q = v[t];
-          if (n >= 2) q = v[t] + v[t + 1];
-          if (n == 3) q = q + v[t + 2];
-          if (n == 4) q = q + (v[t + 2] + v[t + 3]);
-          acc += q;
-        }
+        if (binary_weights) acc = quad_sum(v);  // the group's taps in quads
         y[(size_t(oh) * g.out_w + ow) * g.out_c + o] = acc;
       }
   return y;

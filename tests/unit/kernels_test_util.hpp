@@ -193,6 +193,34 @@ struct OutStage {
   }
 };
 
+// Random binary conv filters in the kernels' patch packing: filter o's k_h*k_w*in_c bits at
+// o * BL_WORDS(k_h*k_w*in_c), spare bits 0.
+inline std::vector<uint32_t> random_bconv_weights(Rng &r, const bl_conv_geom &g) {
+  const size_t per = size_t(g.k_h) * g.k_w * g.in_c;
+  std::vector<uint32_t> w(bl_bconv2d_weight_words(g.k_h, g.k_w, g.in_c, g.out_c), 0);
+  for (int32_t o = 0; o < g.out_c; o++) {
+    auto f = random_bits(r, per);
+    std::copy(f.begin(), f.end(), w.begin() + long(size_t(o) * BL_WORDS(per)));
+  }
+  return w;
+}
+
+// A binary-weights conv's sum of the signed taps v, in the documented order (bl_kernels.h):
+// groups of four, (v0 + v1) + (v2 + v3), a shorter last group without the missing terms, the
+// group sums added in order from 0.
+inline float quad_sum(const std::vector<float> &v) {
+  float s = 0.f;
+  for (size_t t = 0; t < v.size(); t += 4) {
+    const size_t n = std::min<size_t>(4, v.size() - t);
+    float q = v[t];
+    if (n >= 2) q = v[t] + v[t + 1];
+    if (n == 3) q = q + v[t + 2];
+    if (n == 4) q = q + (v[t + 2] + v[t + 3]);
+    s += q;
+  }
+  return s;
+}
+
 // Output element count -> buffer words (bits or floats), and bit-exact comparison.
 inline size_t out_words(bl_out_kind k, size_t elems) { return k == BL_OUT_BITS ? BL_WORDS(elems) : elems; }
 
