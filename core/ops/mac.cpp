@@ -139,6 +139,9 @@ std::string bitsliced_rejects(const Graph& g, const Node& n) {
   if (cin > kBitslicedMaxChannels)
     return std::to_string(cin) + " input channels fill whole words: the patch kernel is as fast and needs no scratch";
   const size_t scratch = bitsliced_scratch(g, n);
+  if (g.prefer_ram && scratch > 0)
+    return "--prefer-ram: the bit-sliced kernel would need " + std::to_string(scratch) +
+           " B of scratch, the patch kernel none (it runs few-channel layers 2-5x slower)";
   if (scratch == 0)
     return std::to_string(int64_t{a.kh} * a.kw * cin) + " taps per filter exceed the bit-sliced kernel's counters";
   if (scratch > kBitslicedMaxScratch)

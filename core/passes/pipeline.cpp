@@ -80,7 +80,10 @@ struct Pass {
 // One pass per file (core/passes, core/analysis); this list is the whole pipeline.
 const Pass kPipeline[] = {
     {"import", "one node per Keras layer: attributes, quantized weights, shapes (passes/import.cpp)",
-     [](CompileResult& r) { r.graph = passes::import_model(r.model); }},
+     [](CompileResult& r) {
+       r.graph = passes::import_model(r.model);
+       r.graph.prefer_ram = r.options.prefer_ram;
+     }},
     {"strip", "remove training-only layers (passes/strip.cpp)",
      [](CompileResult& r) { passes::strip_training_only(r.graph); }},
     {"fold", "fold bias, BatchNorm and clamps into output stages; decide bit outputs (passes/fold.cpp)",

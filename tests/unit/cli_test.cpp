@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sys/wait.h>
 
 #include "support/keras_builder.hpp"
@@ -67,6 +68,22 @@ TEST(Cli, AnalyzeForumModelShowsBinaryKernels) {
   EXPECT_NE(r.out.find("quant_conv2d_1 (QuantConv2D)"), std::string::npos);
   EXPECT_NE(r.out.find("PAD_ONE"), std::string::npos);
   EXPECT_EQ(r.out.find("float  "), std::string::npos) << "no float fallback expected";
+}
+
+TEST(Cli, PreferRamSwapsTheBitSlicedKernelForThePatchKernel) {
+  auto fast = cli("analyze --json " + model("forum_2layer_pad0.h5"));
+  auto lean = cli("analyze --json --prefer-ram " + model("forum_2layer_pad0.h5"));
+  ASSERT_EQ(fast.status, 0) << fast.err;
+  ASSERT_EQ(lean.status, 0) << lean.err;
+  const auto a = json::parse(fast.out), b = json::parse(lean.out);
+  std::set<std::string> ka, kb;
+  for (const auto& l : a.at("layers")) ka.insert(l.value("kernel_function", ""));
+  for (const auto& l : b.at("layers")) kb.insert(l.value("kernel_function", ""));
+  EXPECT_TRUE(ka.count("bl_bconv2d_bitsliced")) << a.dump();
+  EXPECT_FALSE(kb.count("bl_bconv2d_bitsliced"));
+  EXPECT_TRUE(kb.count("bl_bconv2d"));
+  EXPECT_LT(b.at("totals").at("ram_bytes").get<int64_t>(), a.at("totals").at("ram_bytes").get<int64_t>());
+  EXPECT_NE(cli("help export").out.find("--prefer-ram"), std::string::npos);
 }
 
 TEST(Cli, AnalyzeJsonHasDocumentedFields) {

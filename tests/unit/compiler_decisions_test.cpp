@@ -132,6 +132,24 @@ TEST_P(ForumModels, TwoLayersBothBinaryFirstOutputsBits) {
   EXPECT_EQ(r.totals.ram_bytes, r.totals.ram_lower_bound_bytes);
 }
 
+// --prefer-ram: the patch kernel instead of the bit-sliced one, and ST's RAM budget again.
+TEST_P(ForumModels, PreferRamKeepsStsBudget) {
+  CompileOptions o;
+  o.prefer_ram = true;
+  CompileResult r = compile(forum(2, GetParam()), o);
+  for (const char* name : {"quant_conv2d", "quant_conv2d_1"}) {
+    const Node& c = node(r, name);
+    EXPECT_EQ(c.decision.kernel_name, "bl_bconv2d") << name;
+    ASSERT_FALSE(c.decision.rejected.empty()) << name;
+    EXPECT_EQ(c.decision.rejected[0].kernel, "bl_bconv2d_bitsliced");
+    EXPECT_NE(c.decision.rejected[0].why.find("--prefer-ram: the bit-sliced kernel would need "), std::string::npos)
+        << c.decision.rejected[0].why;
+    EXPECT_TRUE(has_reason(c, "CHANNELS_NOT_MULTIPLE_OF_32"));
+  }
+  EXPECT_LE(r.totals.ram_bytes, 70400);
+  EXPECT_LT(r.totals.ram_bytes, compile(forum(2, GetParam())).totals.ram_bytes);
+}
+
 INSTANTIATE_TEST_SUITE_P(PadValues, ForumModels, ::testing::Values(-1.0, 0.0, 1.0));
 
 TEST(Decisions, MnistTutorialNetwork) {

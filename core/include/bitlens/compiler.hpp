@@ -23,6 +23,9 @@ struct CompileOptions {
     json value;
   };
   std::vector<Set> sets;
+  // --prefer-ram: pass over kernel variants that trade scratch RAM for speed (the bit-sliced
+  // binary conv); the default takes them.
+  bool prefer_ram = false;
 };
 
 // Parses "LAYER.KEY=VALUE" (VALUE is JSON, or a bare word taken as a string). Throws ModelError.

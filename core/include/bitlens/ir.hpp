@@ -217,6 +217,7 @@ struct Graph {
   std::vector<Node> nodes;      // topological order
   std::vector<Tensor> tensors;
   std::vector<int> inputs, outputs;  // model input/output tensor ids
+  bool prefer_ram = false;      // CompileOptions::prefer_ram, read by kernel selection
   int add_tensor(Tensor t);
   const Node* find_node(const std::string& name) const;
   // Takes `n` out of the flow: every use of its output tensor reads its input tensor instead.
