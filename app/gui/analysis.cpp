@@ -10,7 +10,8 @@
 
 namespace bitlens::gui {
 
-Analysis analyze_file(const QString& path, quint64 generation, const QFont& font, QPromise<Analysis>* promise) {
+Analysis analyze_file(const QString& path, quint64 generation, const QFont& font, QPromise<Analysis>* promise,
+                      const CompileOptions& options) {
   Analysis a;
   a.generation = generation;
   a.path = path;
@@ -25,7 +26,7 @@ Analysis analyze_file(const QString& path, quint64 generation, const QFont& font
     a.load_ms = static_cast<double>(timer.nsecsElapsed()) / 1e6;
     timer.restart();
     progress(1, QStringLiteral("Choosing kernels"));
-    auto result = std::make_shared<CompileResult>(compile(std::move(model)));
+    auto result = std::make_shared<CompileResult>(compile(std::move(model), options));
     a.compile_ms = static_cast<double>(timer.nsecsElapsed()) / 1e6;
     timer.restart();
     progress(2, QStringLiteral("Laying out the graph"));

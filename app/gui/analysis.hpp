@@ -25,9 +25,10 @@ struct Analysis {
 // Steps reported through the promise's progress value (0..kAnalysisSteps).
 constexpr int kAnalysisSteps = 3;
 
-// Loads, compiles and lays out; never throws. `promise` may be null (tests, benchmarks).
+// Loads, compiles (with `options`, e.g. --prefer-ram's) and lays out; never throws. `promise`
+// may be null (tests, benchmarks).
 Analysis analyze_file(const QString& path, quint64 generation, const QFont& font,
-                      QPromise<Analysis>* promise = nullptr);
+                      QPromise<Analysis>* promise = nullptr, const CompileOptions& options = {});
 
 // Where bundled data lives: <exe>/../share/bitlens/<what> when installed, else the build tree.
 QString data_dir(const QString& what);

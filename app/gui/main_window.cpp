@@ -196,6 +196,22 @@ void MainWindow::create_actions() {
                            [this, i] { tabs_->setCurrentIndex(i); }));
   view->addAction(action(QStringLiteral("&Details Panel"), QKeySequence(QStringLiteral("F9")), QStringLiteral("actionDetails"),
                          [this] { details_->setVisible(!details_->isVisible()); }));
+  view->addSeparator();
+  // --prefer-ram: kernels that need no scratch over faster ones that do; the model is analysed
+  // again with the choice.
+  QAction* prefer_ram = new QAction(QStringLiteral("Prefer &RAM over Speed"), this);
+  prefer_ram->setObjectName(QStringLiteral("actionPreferRam"));
+  prefer_ram->setCheckable(true);
+  prefer_ram->setToolTip(QStringLiteral("Choose kernels that need no scratch RAM (the patch binary conv instead of the "
+                                        "bit-sliced one): less RAM, more instructions on few-channel layers"));
+  compile_options_.prefer_ram = QSettings().value(QStringLiteral("analysis/prefer_ram"), false).toBool();
+  prefer_ram->setChecked(compile_options_.prefer_ram);
+  connect(prefer_ram, &QAction::toggled, this, [this](bool on) {
+    compile_options_.prefer_ram = on;
+    QSettings().setValue(QStringLiteral("analysis/prefer_ram"), on);
+    reload();
+  });
+  view->addAction(prefer_ram);
 
   QMenu* help = menuBar()->addMenu(QStringLiteral("&Help"));
   help->addAction(action(QStringLiteral("&About BitLens"), QKeySequence(), QStringLiteral("actionAbout"), [this] {
@@ -234,8 +250,10 @@ void MainWindow::open_file(const QString& path) {
   status_->setText(QStringLiteral("Analyzing %1...").arg(QFileInfo(path).fileName()));
   const QFont font = graph_->scene()->font();
   QFuture<Analysis> future = QtConcurrent::run(
-      [](QPromise<Analysis>& promise, QString p, quint64 g, QFont f) { promise.addResult(analyze_file(p, g, f, &promise)); },
-      pending_path_, gen, font);
+      [](QPromise<Analysis>& promise, QString p, quint64 g, QFont f, CompileOptions o) {
+        promise.addResult(analyze_file(p, g, f, &promise, o));
+      },
+      pending_path_, gen, font, compile_options_);
   progress_watcher_.setFuture(future);
   // Runs in the UI thread; when the worker is already done (a file that fails at once) Qt
   // runs it right here, so analysisFinished may come before open_file() returns.

@@ -113,6 +113,8 @@ class MainWindow : public QMainWindow {
   QString last_error_;
   quint64 generation_ = 0;
   bool busy_ = false;
+  // View > Prefer RAM over Speed (remembered): the compile options of every analysis.
+  CompileOptions compile_options_;
   bool error_dialogs_ = true;
   int selected_ = -1;
 };

@@ -216,6 +216,26 @@ class GuiWindowTest : public QObject {
     w.error_dialog()->close();
   }
 
+  void preferRamRecompilesWithThePatchKernel() {
+    MainWindow w;
+    QVERIFY(open_and_wait(w, model_path("forum_2layer_pad0.h5")));
+    auto kernel = [&] { return w.analysis().result->graph.find_node("quant_conv2d_1")->decision.kernel_name; };
+    QAction* prefer = w.findChild<QAction*>(QStringLiteral("actionPreferRam"));
+    QVERIFY(prefer && prefer->isCheckable());
+    QVERIFY(!prefer->isChecked());
+    QCOMPARE(kernel(), std::string("bl_bconv2d_bitsliced"));
+    const int64_t fast_ram = w.analysis().result->totals.ram_bytes;
+    QSignalSpy spy(&w, &MainWindow::analysisFinished);
+    prefer->setChecked(true);
+    QVERIFY(spy.wait(30000));
+    QCOMPARE(kernel(), std::string("bl_bconv2d"));
+    QVERIFY(w.analysis().result->totals.ram_bytes < fast_ram);
+    QVERIFY(w.analysis().result->options.prefer_ram);  // what exports and reports of this result use
+    prefer->setChecked(false);  // the choice is remembered: leave the default for other tests
+    QVERIFY(spy.wait(30000));
+    QCOMPARE(kernel(), std::string("bl_bconv2d_bitsliced"));
+  }
+
   void newerOpenWinsOverStaleResult() {
     MainWindow w;
     QSignalSpy spy(&w, &MainWindow::analysisFinished);
