@@ -82,9 +82,9 @@ static int bs_setup(const bl_bconv2d_params *p, bs_geom *s)
 }
 
 /* Scratch words: the planes (+ the inside-image plane for zero padding), the tap words of one
- * block (a multiple of 3) with the real lanes of each, the inside mask of each (kh, kw), the triple table (16 words per
- * triple), the output words, float output's (mul, add) pairs, and the filters' triple offsets
- * (16 bits each). */
+ * block (a multiple of 3) with the real lanes of each, the inside mask of each (kh, kw), the
+ * triple table (16 words per triple), the output words, float output's (mul, add) pairs, and
+ * the filters' triple offsets (16 bits each). */
 static size_t bs_scratch_words(const bl_bconv2d_params *p, const bs_geom *s)
 {
   const size_t kk = (size_t)p->g.k_h * (size_t)p->g.k_w;

@@ -138,7 +138,10 @@ TEST(BConv2DBitsliced, RefusesWhatItDoesNotCover) {
   p.groups = 2;
   EXPECT_EQ(bl_bconv2d_bitsliced_scratch_size(&p), 0u);
   p.groups = 1;
-  p.g.in_c = 32768;  // 32768 taps: the counter would need a 17th plane
+  // 24573 taps (8191 triples) is the most the 16-bit triple offsets address
+  p.g.in_c = 24573;
+  EXPECT_GT(bl_bconv2d_bitsliced_scratch_size(&p), 0u);
+  p.g.in_c = 24574;
   EXPECT_EQ(bl_bconv2d_bitsliced_scratch_size(&p), 0u);
   p.g.in_c = 1;
   p.out.kind = BL_OUT_BITS;  // no thresholds

@@ -129,7 +129,7 @@ bl_status bl_bconv2d_ref(const bl_bconv2d_params *p, const uint32_t *in, void *o
 /* Bit-sliced variant for few input channels (kernels/src/bconv2d_bs.c): 32 neighbouring output
  * pixels per word instead of one pixel's patch, so a 1-channel 3x3 layer does not waste 23 of
  * every 32 bits. Same parameters and results as bl_bconv2d (reference twin: bl_bconv2d_ref).
- * Supports stride 1, any kernel size, dilation and padding, ungrouped, k_h*k_w*in_c <= 32767;
+ * Supports stride 1, any kernel size, dilation and padding, ungrouped, k_h*k_w*in_c <= 24573;
  * for anything else the scratch size is 0 and the call returns BL_ERR_PARAM. Scratch holds the
  * input once more as padded planes (about (H+k_h)*(W+k_w)*in_c bits). */
 size_t bl_bconv2d_bitsliced_scratch_size(const bl_bconv2d_params *p);
