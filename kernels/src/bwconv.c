@@ -134,14 +134,6 @@ bl_status bl_bwconv2d_ref(const bl_bwconv2d_params *p, const float *in, void *ou
   return BL_OK;
 }
 
-/* Word zeroing that gcc does not turn into a newlib memset call (byte stores on Cortex-M). */
-static void bw_zero(uint32_t *d, size_t n)
-{
-  volatile uint32_t *p = d;
-  size_t i;
-  for (i = 0; i < n; i++) p[i] = 0u;
-}
-
 /* Gathers the window of output pixel (oh, ow) over the group's cg channels from c0 into dst in
  * (kh, kw, ci) order; padded taps hold pad_value. */
 static void bw_gather(const bl_bwconv2d_params *p, const float *in, int32_t oh, int32_t ow,
@@ -297,7 +289,7 @@ bl_status bl_bwconv2d(const bl_bwconv2d_params *p, const float *in, void *out, v
   pixels = (size_t)g->out_h * (size_t)g->out_w;
   for (p0 = 0; p0 < pixels; p0 += BW_LANES) {
     const size_t np = pixels - p0 < BW_LANES ? pixels - p0 : BW_LANES;
-    if (lbits) bw_zero(lbits, BW_LANES * lwords);
+    if (lbits) bl_i_fill_words(lbits, BW_LANES * lwords, 0u);
     for (gi = 0; gi < groups; gi++) {
       for (lane = 0; lane < BW_LANES; lane++) {
         /* lanes past the last pixel repeat it: computed, never written */

@@ -8,41 +8,14 @@ using namespace bltest;
 
 namespace {
 
-struct BConvCase {
-  bl_conv_geom g{};
-  Pad pad = Pad::Valid;
-  std::vector<uint32_t> in, w;
-  OutStage st;
-  bl_bconv2d_params p{};
-
-  std::string str() const {
-    return geom_str(g) + " pad " + pad_name(pad) + " out " + st.desc;
-  }
-};
-
 BConvCase make_case(Rng &r, int64_t max_macs) {
-  BConvCase c;
   const Pad pads[] = {Pad::Valid, Pad::SameZero, Pad::SamePlus, Pad::SameMinus};
-  c.pad = pads[uni(r, 0, 3)];
-  c.g = random_geom(r, c.pad, max_macs);
-  c.in = random_bits(r, size_t(c.g.in_h) * c.g.in_w * c.g.in_c);
-  const size_t per = size_t(c.g.k_h) * c.g.k_w * c.g.in_c;
-  c.w = random_bconv_weights(r, c.g);
-  c.st.init(r, c.g.out_c, coin(r) ? BL_OUT_BITS : BL_OUT_F32, int32_t(per), true);
-  c.p.g = c.g;
-  c.p.pad = bpad_of(c.pad);
-  c.p.weights = c.w.data();
-  c.p.out = c.st.o;
-  return c;
+  const Pad pad = pads[uni(r, 0, 3)];
+  const bl_conv_geom g = random_geom(r, pad, max_macs);
+  return bconv_case(r, g, pad);
 }
 
-size_t out_elems(const bl_conv_geom &g) { return size_t(g.out_h) * g.out_w * g.out_c; }
-
-std::vector<uint32_t> run_ref(const BConvCase &c) {
-  std::vector<uint32_t> out(out_words(c.p.out.kind, out_elems(c.g)), 0xdeadbeefu);
-  EXPECT_EQ(bl_bconv2d_ref(&c.p, c.in.data(), out.data()), BL_OK);
-  return out;
-}
+std::vector<uint32_t> run_ref(const BConvCase &c) { return bconv_ref_out(c); }
 
 std::vector<uint32_t> run_opt(const BConvCase &c) {
   std::vector<uint32_t> out(out_words(c.p.out.kind, out_elems(c.g)), 0xa5a5a5a5u);
@@ -82,9 +55,7 @@ std::vector<float> naive_dot(const BConvCase &c) {
 }
 
 void expect_same(const BConvCase &c, const std::vector<uint32_t> &a, const std::vector<uint32_t> &b) {
-  const long i = first_diff(a, b);
-  ASSERT_EQ(i, -1) << "first differing word " << i << " (ref " << std::hex << a[size_t(i)]
-                   << " opt " << b[size_t(i)] << std::dec << ") for " << c.str();
+  expect_same_words(c, a, b);
 }
 
 }  // namespace

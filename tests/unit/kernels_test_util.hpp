@@ -2,6 +2,8 @@
 // stages, a printable description of each configuration, and bit-exact comparison helpers.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -234,6 +236,48 @@ inline long first_diff(const std::vector<uint32_t> &a, const std::vector<uint32_
 
 inline uint32_t f2u(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
 inline float u2f(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
+
+// One binary conv2d layer with random input bits, filters and output stage on geometry g: the
+// case both binary conv kernels (patch and bit-sliced) are tested on.
+struct BConvCase {
+  bl_conv_geom g{};
+  Pad pad = Pad::Valid;
+  std::vector<uint32_t> in, w;
+  OutStage st;
+  bl_bconv2d_params p{};
+
+  std::string str() const { return geom_str(g) + " pad " + pad_name(pad) + " out " + st.desc; }
+};
+
+inline BConvCase bconv_case(Rng &r, const bl_conv_geom &g, Pad pad) {
+  BConvCase c;
+  c.pad = pad;
+  c.g = g;
+  c.in = random_bits(r, size_t(g.in_h) * g.in_w * g.in_c);
+  c.w = random_bconv_weights(r, g);
+  c.st.init(r, g.out_c, coin(r) ? BL_OUT_BITS : BL_OUT_F32, g.k_h * g.k_w * g.in_c, true);
+  c.p.g = g;
+  c.p.pad = bpad_of(pad);
+  c.p.weights = c.w.data();
+  c.p.out = c.st.o;
+  return c;
+}
+
+inline size_t out_elems(const bl_conv_geom &g) { return size_t(g.out_h) * g.out_w * g.out_c; }
+
+// The reference kernel's output of a case (buffer pre-filled so unwritten words show).
+inline std::vector<uint32_t> bconv_ref_out(const BConvCase &c) {
+  std::vector<uint32_t> out(out_words(c.p.out.kind, out_elems(c.g)), 0xdeadbeefu);
+  EXPECT_EQ(bl_bconv2d_ref(&c.p, c.in.data(), out.data()), BL_OK);
+  return out;
+}
+
+// Reference and optimized outputs of a case are the same words.
+inline void expect_same_words(const BConvCase &c, const std::vector<uint32_t> &ref, const std::vector<uint32_t> &opt) {
+  const long i = first_diff(ref, opt);
+  ASSERT_EQ(i, -1) << "first differing word " << i << " (ref " << std::hex << ref[size_t(i)] << " opt "
+                   << opt[size_t(i)] << std::dec << ") for " << c.str();
+}
 
 // Output stage applied by the tests themselves (independent of the library): float value y.
 inline float stage_f32(const bl_output &o, int32_t c, float v) {
