@@ -42,6 +42,7 @@ const char* op_name(Op op) {
     case Op::Identity: return "identity";
     case Op::ConstAdd: return "const_add";
     case Op::ConstMul: return "const_mul";
+    case Op::Quantize: return "quantize";
     case Op::Pack: return "pack";
     case Op::Unpack: return "unpack";
     case Op::Unsupported: return "unsupported";
@@ -109,7 +110,9 @@ Quantizer parse_quantizer(const json& j) {
     return q;
   }
   q.name = name;
-  const std::string key = lower_snake(name);
+  // Keras 3 registered names carry a package prefix ("larq>SteSign", "Custom>STCustomDoReFa").
+  const std::string base = name.substr(name.rfind('>') == std::string::npos ? 0 : name.rfind('>') + 1);
+  const std::string key = lower_snake(base);
   if (key == "ste_sign" || key == "approx_sign" || key == "swish_sign" || key == "sign")
     q.kind = Quantizer::Kind::Sign;
   else if (key == "magnitude_aware_sign")
@@ -120,10 +123,20 @@ Quantizer parse_quantizer(const json& j) {
     q.kind = Quantizer::Kind::Tern;
   else if (key == "do_re_fa" || key == "dorefa_quantizer" || key == "do_re_fa_quantizer")
     q.kind = Quantizer::Kind::DoReFa;
+  else if (base == "STCustomDoReFa")
+    q.kind = Quantizer::Kind::StDoReFa;
   else if (key == "no_op" || key == "noop")
     q.kind = Quantizer::Kind::NoOp;
   else
     q.kind = Quantizer::Kind::Unknown;
+  if (q.kind == Quantizer::Kind::DoReFa || q.kind == Quantizer::Kind::StDoReFa) {
+    try {
+      q.spec = sem::parse_quantizer(j, "");
+    } catch (const ModelError& e) {
+      q.invalid = e.what();
+      if (q.invalid.rfind(": ", 0) == 0) q.invalid.erase(0, 2);
+    }
+  }
   return q;
 }
 

@@ -56,6 +56,16 @@ bl_pool_params pool_params(const Graph& g, const Node& n) {
   return p;
 }
 
+QuantizeParams quantize_params(const Quantizer& q) {
+  if (!q.elementwise_levels())
+    throw ModelError("internal: quantizer " + q.name + " is not an element-wise levels quantizer");
+  if (q.kind == Quantizer::Kind::StDoReFa) {
+    const float n = sem::st_dorefa_act_n(q.spec.k_bit);
+    return {-1.0f, 1.0f - 1.0f / n, n};
+  }
+  return {0.0f, 1.0f, sem::dorefa_n(q.spec.k_bit)};
+}
+
 ActStep activation_step(const Graph& g, const Node& n) {
   using K = sem::ActivationKind;
   ActStep s;

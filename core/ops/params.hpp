@@ -39,6 +39,12 @@ P mac_params(const Graph& g, const Node& n) {
 }
 bl_pool_params pool_params(const Graph& g, const Node& n);
 
+// A levels quantizer as bl_quantize_f32 takes it: y = round(clamp(x, lo, hi) * levels) / levels.
+struct QuantizeParams {
+  float lo = 0, hi = 0, levels = 1;
+};
+QuantizeParams quantize_params(const Quantizer& q);
+
 // The activation step of a node: an Activation node's whole work, or a conv/dense layer's own
 // activation run in place on its float output (clamps are folded into the output stage before
 // this). One description for the Executor and the code generator.

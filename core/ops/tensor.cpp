@@ -66,6 +66,10 @@ void const_mul(Step& s) {
          BL_ACT_LINEAR, In{0}, Out{});
 }
 void activation(Step& s) { activation_calls(s, false); }
+void quantize(Step& s) {
+  const QuantizeParams q = quantize_params(s.n.quant);
+  s.call("bl_quantize_f32", bl_quantize_f32, elems(s), q.lo, q.hi, q.levels, In{0}, Out{});
+}
 void softmax(Step& s) { s.call("bl_softmax_f32", bl_softmax_f32, elems(s), channels(s), In{0}, Out{}); }
 // More than two inputs: the output accumulates one input at a time, as Keras' Add sums them.
 void add(Step& s) {
@@ -231,6 +235,17 @@ void add_tensor_ops(std::vector<KernelOp>& r) {
                .name_of = [](const Node& n) {
                  return n.act.kind == sem::ActivationKind::LogSoftmax ? "bl_log_softmax_f32" : "bl_activate_f32";
                }});
+  r.push_back({.name = "bl_quantize_f32",
+               .op = Op::Quantize,
+               .cls = K::Float,
+               .op_type = ff,
+               .describe = quantize,
+               .explain = [](const Graph&, const Node& n) {
+                 // An inserted input-quantizer step carries its reason from the selection pass.
+                 if (n.class_name.empty()) return std::vector<Reason>{};
+                 return std::vector{passes::make_reason("QUANTIZE_STEP", {passes::quantizer_text(n.quant), n.name})};
+               },
+               .macc = per_output<2>});
   r.push_back({.name = "bl_softmax_f32", .op = Op::Softmax, .cls = K::Float, .op_type = ff, .describe = softmax,
                .explain = float_op<kSoftmax>, .macc = per_output<kSoftmaxMaccPerValue>});
   r.push_back({.name = "bl_add_f32", .op = Op::Add, .cls = K::Float, .op_type = ff, .describe = add,

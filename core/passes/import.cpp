@@ -124,9 +124,17 @@ void same_pad(int64_t in, int k, int s, int d, int64_t& out, int& before, int& a
   after = static_cast<int>(total - total / 2);
 }
 
-std::vector<float> quantize_weights(const Quantizer& q, const Array& w) {
+std::vector<float> quantize_weights(const Quantizer& q, const Array& w, int64_t* near_boundary) {
   std::vector<float> r = w.data;
   using K = Quantizer::Kind;
+  if (q.levels()) {
+    // Keras applies the kernel quantizer to the whole kernel tensor (weights mode: one max).
+    sem::quantize_tensor(q.spec, r, w.shape.empty() ? 1 : w.shape.back());
+    if (near_boundary && q.spec.dorefa_weights)
+      *near_boundary = sem::dorefa_weights_near_boundary(
+          w.data, q.kind == K::StDoReFa ? sem::st_dorefa_weight_n(q.spec.k_bit) : sem::dorefa_n(q.spec.k_bit));
+    return r;
+  }
   switch (q.kind) {
     case K::Sign:
       for (auto& x : r) x = x < 0 ? -1.0f : 1.0f;

@@ -71,6 +71,8 @@ const Array& weight(const Layer& l, const char* name, const std::vector<int64_t>
 // TF "same" padding amounts along one axis.
 void same_pad(int64_t in, int k, int s, int d, int64_t& out, int& before, int& after);
 // Applies a weight quantizer to latent weights, per output channel (last axis) where needed.
-std::vector<float> quantize_weights(const Quantizer& q, const Array& w);
+// The weights Keras multiplies: `w` through kernel quantizer `q`. For a DoReFa weights-mode
+// quantizer, *near_boundary (when given) receives the count of sem::dorefa_weights_near_boundary.
+std::vector<float> quantize_weights(const Quantizer& q, const Array& w, int64_t* near_boundary = nullptr);
 
 }  // namespace bitlens::passes

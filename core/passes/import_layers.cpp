@@ -134,7 +134,7 @@ void import_conv(LayerImport& x) {
     a.filters = separable ? get_int(x.l, "filters", 0) : C * a.depth_multiplier;
     if (a.filters <= 0) fail(x.l, "config 'filters' must be a positive integer");
     const Array& k = weight(x.l, "depthwise_kernel", {a.kh, a.kw, C, a.depth_multiplier});
-    x.n.weights = quantize_weights(a.kernel_q, k);
+    x.n.weights = quantize_weights(a.kernel_q, k, &x.n.weights_near_boundary);
   } else {
     a.filters = get_int(x.l, "filters", 0);
     if (a.filters <= 0) fail(x.l, "config 'filters' must be a positive integer");
@@ -147,7 +147,7 @@ void import_conv(LayerImport& x) {
                   " filters; Keras cannot build such a layer: fix 'groups' and re-save the model");
     const Array& k = one_d ? weight(x.l, "kernel", {a.kw, C / groups, a.filters})
                            : weight(x.l, "kernel", {a.kh, a.kw, C / groups, a.filters});
-    x.n.weights = quantize_weights(a.kernel_q, k);
+    x.n.weights = quantize_weights(a.kernel_q, k, &x.n.weights_near_boundary);
   }
   // MagnitudeAwareSign: split alpha*sign(w) into sign(w) and a per-channel scale folded
   // after the dot product (weights' last axis is the output channel for every layout here).
@@ -187,7 +187,8 @@ void import_conv(LayerImport& x) {
     pw.inputs = {x.g.nodes.back().outputs[0]};
     pw.conv.filters = a.filters;
     if (quant) pw.conv.kernel_q = parse_quantizer(config_get(x.l, "pointwise_quantizer") ? *config_get(x.l, "pointwise_quantizer") : json());
-    pw.weights = quantize_weights(pw.conv.kernel_q, weight(x.l, "pointwise_kernel", {1, 1, mid, a.filters}));
+    pw.weights = quantize_weights(pw.conv.kernel_q, weight(x.l, "pointwise_kernel", {1, 1, mid, a.filters}),
+                                 &pw.weights_near_boundary);
     split_magnitude(pw, a.filters);
     x.n = std::move(pw);
   }
@@ -213,7 +214,7 @@ void import_dense(LayerImport& x) {
   const auto s = x.in_shape(0);
   const int64_t nin = s.back();
   const Array& k = weight(x.l, "kernel", {nin, a.filters});
-  x.n.weights = quantize_weights(a.kernel_q, k);
+  x.n.weights = quantize_weights(a.kernel_q, k, &x.n.weights_near_boundary);
   if (a.kernel_q.kind == Quantizer::Kind::MagnitudeAwareSign) {
     PostOp p{PostOp::Kind::Scale, std::vector<float>(a.filters, 0.0f), {}, 0, 0, x.l.name};
     for (size_t i = 0; i < x.n.weights.size(); ++i) {
@@ -533,6 +534,25 @@ void import_activation_layer(LayerImport& x) {
   x.out_shape = x.in_shape(0);
   using K = sem::ActivationKind;
   if (x.c == "Activation") {
+    // A DoReFa-family quantizer object as the activation (ST's Activation(STCustomDoReFa(8,
+    // "activations"))) is an element-wise step of its own.
+    const json* v = config_get(x.l, "activation");
+    const Quantizer q = v && (v->is_object() || v->is_string()) ? parse_quantizer(*v) : Quantizer{};
+    if (q.kind == Quantizer::Kind::DoReFa || q.kind == Quantizer::Kind::StDoReFa) {
+      x.n.activation = q.name;
+      x.n.quant = q;
+      x.n.op = Op::Quantize;
+      if (!q.elementwise_levels()) {
+        x.unsupported = true;
+        x.unsupported_why = "ACTIVATION";
+        x.unsupported_args = {"activation " + quantizer_text(q) +
+                                  (q.invalid.empty() ? " normalises by a maximum over the whole tensor (weights mode), "
+                                                       "which BitLens does not compute at run time"
+                                                     : " cannot be computed"),
+                              x.l.name, "the \"activations\" mode with an integer k_bit in 1..24"};
+      }
+      return;
+    }
     x.own_activation();
   } else if (x.c == "Softmax") {
     x.n.activation = "softmax";
@@ -695,7 +715,7 @@ const std::vector<LayerImporter>& importers() {
       {{"ZeroPadding1D"}, import_zero_padding_1d, {Op::ZeroPad}},
       {{"ZeroPadding2D"}, import_zero_padding_2d, {Op::ZeroPad}},
       {{"Cropping1D", "Cropping2D"}, import_cropping, {Op::Crop}},
-      {{"Activation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU"}, import_activation_layer, {Op::Activation, Op::Softmax}},
+      {{"Activation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU"}, import_activation_layer, {Op::Activation, Op::Softmax, Op::Quantize}},
       {{"Add", "Concatenate"}, import_merge, {Op::Add, Op::Concat}},
       {{"TFOpLambda"}, import_tf_op, {Op::Add, Op::ConstAdd, Op::ConstMul}},
   };

@@ -180,6 +180,28 @@ const std::vector<ReasonInfo>& reason_table() {
        "TF operation layer '{1}' (function \"{2}\") is not supported (only add / multiply by a "
        "constant, and add of two tensors)",
        "Express the operation with Keras layers (Add, Multiply, Activation, ...)"},
+      {"QUANTIZE_STEP", S::Warning,
+       "quantizer {0} on '{1}' runs as a float32 step: clip, then round to its levels, each "
+       "operation as Keras computes it; BitLens has no int8 kernels yet, so its consumers "
+       "multiply these values in float32",
+       "Nothing to change for exactness. For bit kernels quantize with ste_sign instead and retrain"},
+      {"INPUT_QUANTIZER_STEP", S::Warning,
+       "input_quantizer {0} of '{1}' runs as a float32 step before the layer: clip, then round "
+       "to its levels as Keras computes them; BitLens has no int8 kernels yet",
+       "Nothing to change for exactness. For bit kernels use input_quantizer=\"ste_sign\" and retrain"},
+      {"INPUT_ALREADY_QUANTIZED", S::Info,
+       "input_quantizer {0} of '{2}' needs no step: its input comes from '{1}', the same "
+       "quantizer, and quantizing twice changes no value",
+       "Nothing to do"},
+      {"QUANTIZED_WEIGHTS_FLOAT", S::Warning,
+       "{1} {0} rounds the weights of '{2}' to k-bit levels; BitLens stores those exact values "
+       "in float32 (4 bytes each) and runs a float kernel: it has no int8 kernels yet",
+       "Nothing to change for exactness. For 1 bit per weight use {1}=\"ste_sign\" and retrain"},
+      {"TANH_ROUNDING_BOUNDARY", S::Info,
+       "{0} latent weight(s) of '{2}' lie within 1e-6 of a rounding boundary of {1}: TensorFlow "
+       "computes tanh with Eigen's approximation, not libm's, so Keras may round them to the "
+       "neighbouring level",
+       "Compare this layer's outputs with Keras; moving those weights by 1e-5 removes the doubt"},
       {"INPUT_QUANTIZER_UNSUPPORTED", S::Warning,
        "input_quantizer {0} has no kernel in BitLens ('{1}')",
        "Use ste_sign (binary) or no input quantizer (binary weights / float)"},
@@ -205,7 +227,13 @@ Reason make_reason(const std::string& code, const std::vector<std::string>& args
 }
 
 std::string quantizer_text(const Quantizer& q) {
-  return q.kind == Quantizer::Kind::None ? "null" : "\"" + q.name + "\"";
+  if (q.kind == Quantizer::Kind::None) return "null";
+  std::string t = "\"" + q.name + "\"";
+  if (q.kind == Quantizer::Kind::DoReFa || q.kind == Quantizer::Kind::StDoReFa)
+    t += q.invalid.empty() ? " (k_bit=" + std::to_string(q.spec.k_bit) + ", mode=\"" +
+                                 (q.spec.dorefa_weights ? "weights" : "activations") + "\")"
+                           : " (" + q.invalid + ")";
+  return t;
 }
 
 const char* weight_quantizer_key(const Node& n) {

@@ -85,6 +85,48 @@ int insert_conversion(Graph& g, int consumer, size_t slot, Op op) {
   return tid;
 }
 
+// Inserts a float step that applies `consumer`'s input quantizer (a levels quantizer) to its
+// input slot `slot`, unless that input already is the output of the same quantizer, which is
+// idempotent (q(q(x)) == q(x) bit for bit: q(x) * n is an integer to well within 0.5).
+void insert_input_quantize(Graph& g, int consumer, size_t slot) {
+  const Quantizer& q = g.nodes[consumer].conv.input_q;
+  const int src = g.nodes[consumer].inputs[slot];
+  const int producer = g.tensors[src].producer;
+  if (producer >= 0) {
+    const Node& p = g.nodes[producer];
+    if (p.op == Op::Quantize && p.quant.kind == q.kind && p.quant.spec.k_bit == q.spec.k_bit &&
+        !p.quant.spec.dorefa_weights) {
+      g.nodes[consumer].decision.reasons.push_back(
+          make_reason("INPUT_ALREADY_QUANTIZED", {quantizer_text(q), p.layer, g.nodes[consumer].name}));
+      return;
+    }
+  }
+  Node n;
+  n.id = static_cast<int>(g.nodes.size());
+  const Node& c = g.nodes[consumer];
+  n.layer = c.layer;
+  n.name = c.name + "/input_quantizer";
+  n.op = Op::Quantize;
+  n.quant = q;
+  n.order = c.order - 0.25;
+  n.inputs = {src};
+  Tensor t;
+  t.name = n.name;
+  t.shape = g.tensors[src].shape;
+  t.format = Format::F32;
+  t.producer = n.id;
+  t.consumers = {consumer};
+  const int tid = g.add_tensor(std::move(t));
+  n.outputs = {tid};
+  auto& sc = g.tensors[src].consumers;
+  sc.erase(std::remove(sc.begin(), sc.end(), consumer), sc.end());
+  sc.push_back(n.id);
+  set_kernel(n, *ops::find_kernel(Op::Quantize, KernelClass::Float));
+  n.decision.reasons.push_back(make_reason("INPUT_QUANTIZER_STEP", {quantizer_text(q), c.name}));
+  g.nodes[consumer].inputs[slot] = tid;
+  g.nodes.push_back(std::move(n));
+}
+
 void need_format(Graph& g, int node, size_t slot, Format f) {
   const int t = g.nodes[node].inputs[slot];
   if (g.tensors[t].format == f) return;
@@ -103,13 +145,18 @@ void select_weighted(Graph& g, int id) {
   // A MagnitudeAwareSign input quantizer scales the signs by per-channel means of |x| computed
   // at run time; no kernel does that, and treating it as "no quantizer" would silently convolve
   // the raw input.
+  // A levels quantizer (DoReFa, STCustomDoReFa) on the input runs as its own float step; in
+  // "weights" mode it would normalise by a maximum over the whole input at run time.
+  const bool in_levels = a.input_q.elementwise_levels();
   if (a.input_q.kind == K::Unknown || a.input_q.kind == K::Heaviside || a.input_q.kind == K::Tern ||
-      a.input_q.kind == K::DoReFa || a.input_q.kind == K::MagnitudeAwareSign) {
+      ((a.input_q.kind == K::DoReFa || a.input_q.kind == K::StDoReFa) && !in_levels) ||
+      a.input_q.kind == K::MagnitudeAwareSign) {
     d.kernel = KernelClass::Unsupported;
     d.reasons.push_back(make_reason("INPUT_QUANTIZER_UNSUPPORTED", {quantizer_text(a.input_q), n.name}));
     return;
   }
-  if (!w_bin && a.kernel_q.kind != K::None && a.kernel_q.kind != K::NoOp) {
+  const bool w_levels = a.kernel_q.levels();
+  if (!w_bin && !w_levels && a.kernel_q.kind != K::None && a.kernel_q.kind != K::NoOp) {
     d.kernel = KernelClass::Unsupported;
     d.reasons.push_back(
         make_reason("KERNEL_QUANTIZER_NOT_SIGN", {quantizer_text(a.kernel_q), n.name, weight_quantizer_key(n)}));
@@ -131,6 +178,9 @@ void select_weighted(Graph& g, int id) {
     } else if (n.separable_pointwise) {
       need_format(g, id, 0, Format::F32);
       d.reasons.push_back(make_reason("SEPARABLE_POINTWISE", {quantizer_text(a.kernel_q), n.name}));
+    } else if (in_levels) {
+      need_format(g, id, 0, Format::F32);
+      insert_input_quantize(g, id, 0);
     } else {
       need_format(g, id, 0, Format::F32);
       d.reasons.push_back(make_reason("INPUT_NOT_QUANTIZED", {quantizer_text(a.kernel_q), n.name}));
@@ -141,8 +191,14 @@ void select_weighted(Graph& g, int id) {
       need_format(g, id, 0, Format::F32);
     } else {
       need_format(g, id, 0, Format::F32);
+      if (in_levels) insert_input_quantize(g, id, 0);
     }
-    if (quant_layer)
+    if (w_levels) {
+      d.reasons.push_back(make_reason("QUANTIZED_WEIGHTS_FLOAT", {quantizer_text(a.kernel_q), weight_quantizer_key(n), n.name}));
+      if (n.weights_near_boundary > 0)
+        d.reasons.push_back(make_reason("TANH_ROUNDING_BOUNDARY", {std::to_string(n.weights_near_boundary),
+                                                                   quantizer_text(a.kernel_q), n.name}));
+    } else if (quant_layer)
       d.reasons.push_back(make_reason("KERNEL_NOT_QUANTIZED", {n.class_name, n.name}));
     else
       d.reasons.push_back(make_reason("FLOAT_LAYER", {plain_class, n.name}));
@@ -217,11 +273,11 @@ void select_weighted(Graph& g, int id) {
 
 bool select_kernels(Graph& g) {
   const size_t original = g.nodes.size();
-  // Conversions are appended while nodes are referenced: at most two per input slot plus one
-  // per model output, so reserving keeps every reference valid.
+  // Conversions are appended while nodes are referenced: at most three per input slot (unpack,
+  // pack, input quantizer) plus one per model output, so reserving keeps every reference valid.
   size_t slots = 0;
   for (const auto& n : g.nodes) slots += n.inputs.size();
-  g.nodes.reserve(original + 2 * slots + g.outputs.size() + 1);
+  g.nodes.reserve(original + 3 * slots + g.outputs.size() + 1);
   for (size_t i = 0; i < original; ++i) {
     const int id = static_cast<int>(i);
     Node& n = g.nodes[i];

@@ -141,6 +141,32 @@ bl_status bl_affine_f32(size_t n, int32_t c, const float *mul, const float *add,
   return BL_OK;
 }
 
+/* tf.round without libm: below 2^23, adding and subtracting 2^23 rounds to an integer in the
+ * current (nearest, ties to even) mode; from 2^23 on every float is an integer. The sign is
+ * put back from the bits so that -0.3 gives -0 as in TensorFlow. */
+static float round_half_even(float v)
+{
+  const float big = 8388608.0f;
+  uint32_t bits;
+  float a = v < 0.0f ? -v : v;
+  if (!(a < big)) return v; /* integers, infinities and NaN */
+  a = (a + big) - big;
+  memcpy(&bits, &v, sizeof bits);
+  return (bits >> 31) ? -a : a;
+}
+
+bl_status bl_quantize_f32(size_t n, float lo, float hi, float levels, const float *in, float *out)
+{
+  size_t i;
+  if (!in || !out || !(lo <= hi) || !(levels > 0.0f) || !(levels <= 16777216.0f)) return BL_ERR_PARAM;
+  for (i = 0; i < n; i++) {
+    float x = in[i];
+    x = x < lo ? lo : (x > hi ? hi : x);
+    out[i] = round_half_even(x * levels) / levels;
+  }
+  return BL_OK;
+}
+
 /* Per row: m = max, e_k = exp(x_k - m) (written to out), s = sum of e_k in order, out = e / s.
  * Subtracting the max keeps exp from overflowing; the largest term is exp(0) = 1, so s >= 1. */
 bl_status bl_softmax_f32(size_t n, int32_t c, const float *in, float *out)

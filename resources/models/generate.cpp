@@ -1,13 +1,19 @@
 // Writes the bundled example models (deterministic: same bytes on every run).
 // Usage: bitlens_generate_models OUTPUT_DIR
+#include <algorithm>
+#include <array>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "support/keras_builder.hpp"
 #include "bitlens/model.hpp"
 #include "bitlens/npy.hpp"
+#include "bitlens/semantics.hpp"
 #include "support/orientation_task.hpp"
 
 namespace {
@@ -115,6 +121,124 @@ bitlens::Model large() {
   return b.build();
 }
 
+// ST's st_resnet_8_hybrid (stm32ai-modelzoo, image_classification/src/models/
+// st_resnet_8_hybrid.py) as tf.keras 2.8 with Larq saves it: 8-bit DoReFa stem, transitions,
+// shortcuts and classifier; binary cells in between; STCustomDoReFa quantizer objects as
+// Activation layers. v1: filters 32/96/128, v2: 32/64/128; 32x32x3 input, 10 classes.
+constexpr const char* kAct8 = "STCustomDoReFa(k_bit=8,mode=activations)";
+constexpr const char* kWeights8 = "STCustomDoReFa(k_bit=8,mode=weights)";
+
+Tensor st_quantize(ModelBuilder& b, const Tensor& x) { return b.activation(x, kAct8); }
+
+Tensor st_binary_cell(ModelBuilder& b, const Tensor& x1, int filters) {
+  Tensor x = b.quant_depthwise_conv2d(x1, {.kernel_size = {3, 3}, .padding = "same", .use_bias = false,
+                                           .input_quantizer = "ste_sign", .depthwise_quantizer = "ste_sign",
+                                           .pad_values = 1.0});
+  x = b.batch_norm(x, {.scale = false});
+  x = b.concatenate({x1, x});
+  x = b.quant_conv2d(x, {.filters = filters, .kernel_size = {1, 1}, .padding = "same", .use_bias = false,
+                         .input_quantizer = "ste_sign", .kernel_quantizer = "ste_sign", .pad_values = 1.0,
+                         .kernel_clip = true});
+  x = b.batch_norm(x);
+  x = st_quantize(b, x);
+  return b.add({x, x1});
+}
+
+// QuantDepthwiseConv2D 3x3 + BN + QuantConv2D 1x1 + BN, all 8-bit.
+Tensor st_transition(ModelBuilder& b, const Tensor& x0, int stride, int filters) {
+  Tensor x = b.quant_depthwise_conv2d(x0, {.kernel_size = {3, 3}, .strides = {stride, stride}, .padding = "same",
+                                           .use_bias = false, .input_quantizer = kAct8,
+                                           .depthwise_quantizer = kWeights8});
+  x = b.batch_norm(x);
+  x = b.quant_conv2d(x, {.filters = filters, .kernel_size = {1, 1}, .padding = "same", .use_bias = false,
+                         .input_quantizer = kAct8, .kernel_quantizer = kWeights8});
+  return b.batch_norm(x);
+}
+
+Tensor st_shortcut(ModelBuilder& b, const Tensor& x2, int filters) {
+  Tensor y = b.quant_conv2d(x2, {.filters = filters, .kernel_size = {1, 1}, .strides = {2, 2}, .padding = "same",
+                                 .use_bias = false, .input_quantizer = kAct8, .kernel_quantizer = kWeights8});
+  y = b.batch_norm(y);
+  return st_quantize(b, y);
+}
+
+// Moves latent weights off the rounding boundaries of their DoReFa weights quantizer, where
+// TensorFlow's tanh (Eigen's approximation) could pick the neighbouring level: the bundled
+// examples must mean the same thing in Keras and in BitLens.
+void clear_tanh_boundaries(bitlens::Model& m) {
+  namespace sem = bitlens::sem;
+  for (auto& l : m.layers) {
+    for (const auto& [qkey, wkey] : {std::pair{"kernel_quantizer", "kernel"}, {"depthwise_quantizer", "depthwise_kernel"}}) {
+      if (!l.config.contains(qkey) || !l.config[qkey].is_object()) continue;
+      const auto q = sem::parse_quantizer(l.config[qkey], l.name);
+      if ((q.kind != sem::QuantizerKind::StDoReFa && q.kind != sem::QuantizerKind::DoReFa) || !q.dorefa_weights) continue;
+      const float n = q.kind == sem::QuantizerKind::StDoReFa ? sem::st_dorefa_weight_n(q.k_bit) : sem::dorefa_n(q.k_bit);
+      auto& w = l.weights.at(wkey).data;
+      const float d = sem::dorefa_tanh_max(w);
+      for (float& v : w) {
+        int away = 0;
+        // The weight with the largest |tanh| sets d; moving it would move every boundary.
+        if (std::fabs(std::tanh(v)) == d || !sem::dorefa_weight_near_boundary(v, d, n, &away)) continue;
+        while (sem::dorefa_weight_near_boundary(v, d, n)) v += static_cast<float>(away) * 1e-5f;
+      }
+      if (sem::dorefa_weights_near_boundary(w, n) != 0)
+        throw std::runtime_error(l.name + ": latent weights stay on a tanh rounding boundary");
+    }
+  }
+}
+
+bitlens::Model st_resnet_8_hybrid(const char* name, std::array<int, 3> f, uint64_t seed) {
+  ModelBuilder b(name, Style::functional, seed);
+  Tensor x = b.input({32, 32, 3});
+  x = b.quant_conv2d(x, {.filters = f[0], .kernel_size = {3, 3}, .padding = "same", .use_bias = false,
+                         .input_quantizer = "DoReFa(k_bit=8,mode=activations)", .kernel_quantizer = kWeights8});
+  x = b.batch_norm(x);
+  x = st_quantize(b, x);
+  x = st_binary_cell(b, x, f[0]);
+  x = st_quantize(b, x);
+  x = st_transition(b, x, 2, f[0]);
+  x = st_quantize(b, x);
+  x = st_binary_cell(b, x, f[0]);
+  x = st_quantize(b, x);
+  x = st_transition(b, x, 1, f[0]);
+  x = st_quantize(b, x);
+  // Second stack.
+  Tensor x2 = x;
+  x = st_binary_cell(b, x, f[0]);
+  x = st_quantize(b, x);
+  x = st_transition(b, x, 2, f[1]);
+  x = st_quantize(b, x);
+  x = st_binary_cell(b, x, f[1]);
+  x = st_quantize(b, x);
+  x = st_transition(b, x, 1, f[1]);
+  x = st_quantize(b, x);
+  x = b.add({x, st_shortcut(b, x2, f[1])});
+  x = st_quantize(b, x);
+  // Third stack.
+  x2 = x;
+  x = st_binary_cell(b, x, f[1]);
+  x = st_quantize(b, x);
+  x = st_transition(b, x, 2, f[2]);
+  x = st_quantize(b, x);
+  x = st_binary_cell(b, x, f[2]);
+  x = st_quantize(b, x);
+  x = st_transition(b, x, 1, f[2]);
+  x = st_quantize(b, x);
+  x = b.add({x, st_shortcut(b, x2, f[2])});
+  // Classifier.
+  x = st_quantize(b, x);
+  const int pool = static_cast<int>(std::min(x.shape[0], x.shape[1]));  // int(np.amin(x.shape[1:3]))
+  x = b.average_pool2d(x, {.pool_size = {pool, pool}});
+  x = b.flatten(x);
+  x = b.dropout(x, 0.2);
+  x = b.quant_dense(x, {.units = 10, .use_bias = false, .input_quantizer = kAct8, .kernel_quantizer = kWeights8});
+  x = b.batch_norm(x);
+  x = b.activation(x, "softmax");
+  bitlens::Model m = b.build();
+  clear_tanh_boundaries(m);
+  return m;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,6 +257,8 @@ int main(int argc, char** argv) {
     bitlens::write_model_h5(mnist(), out / "mnist_tutorial.h5");
     bitlens::write_model_h5(quicknet(), out / "quicknet_style.h5");
     bitlens::write_model_h5(large(), out / "large_binary.h5");
+    bitlens::write_model_h5(st_resnet_8_hybrid("st_resnet_8_hybrid_v1", {32, 96, 128}, 8), out / "st_resnet_8_hybrid_v1.h5");
+    bitlens::write_model_h5(st_resnet_8_hybrid("st_resnet_8_hybrid_v2", {32, 64, 128}, 8), out / "st_resnet_8_hybrid_v2.h5");
     // A classifier with a labelled dataset (tests/support/orientation_task.hpp): compare and
     // validate on real samples; the app's dataset picker.
     bitlens::write_model_h5(orientation_task::make_model(1.0), out / "orientation_lines.h5");

@@ -166,8 +166,11 @@ def quantizer_spec(q):
         "ste_heaviside": "SteHeaviside", "SteHeaviside": "SteHeaviside",
         "ste_tern": "SteTern", "SteTern": "SteTern",
         "dorefa_quantizer": "DoReFa", "DoReFa": "DoReFa", "DoReFaQuantizer": "DoReFa",
+        "STCustomDoReFa": "STCustomDoReFa",
         "NoOp": "NoOp", "NoOpQuantizer": "NoOp", "noop": "NoOp",
     }
+    if isinstance(name, str) and ">" in name:  # Keras 3 registered name, "Custom>STCustomDoReFa"
+        name = name.rsplit(">", 1)[1]
     if name not in aliases:
         raise Unsupported(f"quantizer {name}")
     return aliases[name], cfg
@@ -205,14 +208,27 @@ def apply_quantizer(spec, x, num):
             t = num.c(cfg.get("threshold_value", 0.05))
         # tf.sign(tf.sign(x + t) + tf.sign(x - t)), each op in the variant's precision.
         return np.sign(np.sign(num.r(x + t)) + np.sign(num.r(x - t))).astype(x.dtype)
-    if kind == "DoReFa":
-        k = int(cfg.get("k_bit", 2))
+    if kind in ("DoReFa", "STCustomDoReFa"):
+        # larq DoReFa: clip to [0, 1], n = 2^k - 1. stm32ai-modelzoo STCustomDoReFa: clip to
+        # [-1, 1 - 1/2^(k-1)], n = 2^(k-1) for activations, n = 2^k - 2 for weights. Weights mode
+        # (both): tanh, divided by 2 max|tanh| (0 when that is 0), + 0.5, levels, then 2 q - 1.
+        st = kind == "STCustomDoReFa"
+        k = int(cfg.get("k_bit", 8 if st else 2))
         mode = cfg.get("mode", "activations")
-        n = num.c(2 ** k - 1)
         if mode == "activations":
-            xc = np.clip(x, num.c(0.0), num.c(1.0))
+            n = num.c(2 ** (k - 1) if st else 2 ** k - 1)
+            lo, hi = (-1.0, 1.0 - 1 / 2 ** (k - 1.0)) if st else (0.0, 1.0)
+            xc = np.clip(x, num.c(lo), num.c(hi))
             return num.r(np.round(num.r(xc * n)) / n)  # tf.round: half to even, like np.round
-        raise Unsupported(f"DoReFa mode {mode}")
+        if mode == "weights":
+            n = num.c(2 ** k - 2 if st else 2 ** k - 1)
+            limited = num.r(np.tanh(x))
+            d = num.r(np.max(np.abs(limited))) if limited.size else num.c(0.0)
+            two_d = num.r(num.c(2.0) * d)
+            normed = num.r((num.r(limited / two_d) if two_d != 0 else np.zeros_like(limited)) + num.c(0.5))
+            q = num.r(np.round(num.r(normed * n)) / n)
+            return num.r(num.c(2.0) * q - num.c(1.0))
+        raise Unsupported(f"{kind} mode {mode}")
     if kind == "NoOp":
         return x
     raise Unsupported(f"quantizer {kind}")

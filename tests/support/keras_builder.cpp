@@ -3,7 +3,9 @@
 // model written and read back are identical.
 #include "support/keras_builder.hpp"
 
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "frontend/assemble.hpp"
@@ -82,8 +84,45 @@ json ModelBuilder::base_config(const std::string& name) const {
   return {{"name", name}, {"trainable", true}, {"dtype", "float32"}};
 }
 
+// "STCustomDoReFa(k_bit=8,mode=weights)": a quantizer object with the config given, after the
+// name, trainable and dtype every Keras layer object writes. Values are integers, numbers or
+// bare strings.
+static json parametric_quantizer(const std::string& q, int n) {
+  const size_t open = q.find('(');
+  if (q.back() != ')') throw std::invalid_argument("ModelBuilder: bad quantizer '" + q + "'");
+  const std::string cls = q.substr(0, open);
+  std::string snake;
+  for (size_t i = 0; i < cls.size(); ++i) {
+    const char c = cls[i];
+    const bool upper = std::isupper(static_cast<unsigned char>(c)) != 0;
+    if (upper && i > 0 && !std::isupper(static_cast<unsigned char>(cls[i - 1]))) snake += '_';
+    snake += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  json cfg = {{"name", n == 0 ? snake : snake + "_" + std::to_string(n)}, {"trainable", true}, {"dtype", "float32"}};
+  std::string args = q.substr(open + 1, q.size() - open - 2);
+  while (!args.empty()) {
+    const size_t comma = args.find(',');
+    const std::string kv = args.substr(0, comma);
+    args = comma == std::string::npos ? "" : args.substr(comma + 1);
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos) throw std::invalid_argument("ModelBuilder: bad quantizer argument '" + kv + "'");
+    const std::string key = kv.substr(0, eq), v = kv.substr(eq + 1);
+    char* end = nullptr;
+    const long long i = std::strtoll(v.c_str(), &end, 10);
+    if (end && *end == '\0' && !v.empty()) {
+      cfg[key] = i;
+      continue;
+    }
+    const double d = std::strtod(v.c_str(), &end);
+    if (end && *end == '\0' && !v.empty()) cfg[key] = d;
+    else cfg[key] = v;
+  }
+  return {{"class_name", cls}, {"config", cfg}};
+}
+
 json ModelBuilder::quantizer(const std::string& q) {
   if (q.empty()) return nullptr;
+  if (q.find('(') != std::string::npos) return parametric_quantizer(q, counters_["quantizer:" + q.substr(0, q.find('('))]++);
   const auto& info = find_quantizer(q);
   std::string key = std::string("quantizer:") + info.alias;
   int n = counters_[key]++;
@@ -535,6 +574,9 @@ Tensor ModelBuilder::same_shape(const std::string& class_name, const Tensor& x, 
 }
 
 Tensor ModelBuilder::activation(const Tensor& x, std::string act, std::string name) {
+  // A quantizer object as the activation ("STCustomDoReFa(k_bit=8,mode=activations)") is
+  // serialized as {"class_name": ..., "config": ...}, as tf.keras does for a callable object.
+  if (act.find('(') != std::string::npos) return same_shape("Activation", x, name, {{"activation", quantizer(act)}});
   return same_shape("Activation", x, name, {{"activation", act}});
 }
 

@@ -15,7 +15,9 @@
 // -Wmissing-field-initializers.
 // Quantizer strings: "" (null), "ste_sign", "approx_sign", "swish_sign",
 // "magnitude_aware_sign", "ste_heaviside", "ste_tern", "dorefa_quantizer", "noop"
-// (class names such as "SteSign" work too).
+// (class names such as "SteSign" work too), or an object with its config spelled out:
+// "STCustomDoReFa(k_bit=8,mode=weights)", "DoReFa(k_bit=8,mode=activations)". activation()
+// takes the object form too: Activation(STCustomDoReFa(...)).
 #pragma once
 
 #include <array>

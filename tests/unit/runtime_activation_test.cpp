@@ -149,12 +149,13 @@ TEST(Activations, Keras3FunctionObjectsAreRead) {
   compare_engines(r, 4);
 }
 
-// A custom function saved by name, a made-up name and a quantizer object (ST's model zoo saves
-// Activation(STCustomDoReFa(...)) like this): the file loads, the layer is unsupported with
-// a reason that names the activation, and nothing runs it as linear.
+// A custom function saved by name, a made-up name and quantizer objects BitLens does not run as
+// a step (a sign quantizer; STCustomDoReFa in weights mode, whose maximum spans the whole
+// tensor; "activations" mode runs: compiler_kbit_test): the file loads, the layer is
+// unsupported with a reason that names the activation, and nothing runs it as linear.
 TEST(Activations, UnknownActivationsAreUnsupportedByName) {
   const json st_dorefa = {{"class_name", "STCustomDoReFa"},
-                          {"config", {{"name", "st_custom_do_re_fa_7"}, {"k_bit", 8}, {"mode", "activations"}}}};
+                          {"config", {{"name", "st_custom_do_re_fa_7"}, {"k_bit", 8}, {"mode", "weights"}}}};
   struct Case {
     json activation;
     std::string named;

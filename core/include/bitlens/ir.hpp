@@ -41,6 +41,7 @@ enum class Op {
   Identity,  // training-only layers (Dropout, ...): removed
   ConstAdd,
   ConstMul,
+  Quantize,  // a k-bit quantizer as its own step (Activation(STCustomDoReFa(...)), or an input quantizer)
   Pack,    // f32 -> s1 (sign), inserted before binary consumers
   Unpack,  // s1 -> f32, inserted before float consumers of a bit-packed tensor
   Unsupported,
@@ -48,11 +49,20 @@ enum class Op {
 const char* op_name(Op op);
 
 struct Quantizer {
-  enum class Kind { None, Sign, MagnitudeAwareSign, Heaviside, Tern, DoReFa, NoOp, Unknown };
+  enum class Kind { None, Sign, MagnitudeAwareSign, Heaviside, Tern, DoReFa, StDoReFa, NoOp, Unknown };
   Kind kind = Kind::None;
   std::string name;  // as written in the file ("SteSign", "ste_sign", ...); empty for none
+  // DoReFa / STCustomDoReFa: k_bit and mode as the reference semantics read them; `invalid`
+  // says why a config cannot be computed (k_bit = 30, mode = "both", ...), empty when it can.
+  sem::QuantizerSpec spec;
+  std::string invalid;
   bool sign_like() const { return kind == Kind::Sign; }
   bool binary_weights() const { return kind == Kind::Sign || kind == Kind::MagnitudeAwareSign; }
+  // Clip-and-round to k-bit levels (both DoReFa flavours) with a valid config.
+  bool levels() const { return (kind == Kind::DoReFa || kind == Kind::StDoReFa) && invalid.empty(); }
+  // An element-wise levels quantizer: "activations" mode (weights mode normalises by a max over
+  // the whole tensor).
+  bool elementwise_levels() const { return levels() && !spec.dorefa_weights; }
 };
 Quantizer parse_quantizer(const json& j);
 
@@ -198,6 +208,9 @@ struct Node {
   std::string activation;         // Activation / fused activation, the name the file uses
   ActParams act;                  // what that activation computes
   float const_value = 0.0f;       // ConstAdd / ConstMul
+  Quantizer quant;                // Quantize: an element-wise levels quantizer
+  // Latent weights that TensorFlow's tanh may round to another level (sem::dorefa_weights_near_boundary).
+  int64_t weights_near_boundary = 0;
   int concat_axis = -1;
   std::vector<int64_t> reshape_to;
 

@@ -177,6 +177,7 @@ enum class QuantizerKind {
   SteHeaviside,        // x > 0 ? 1 : 0
   SteTern,             // -1 / 0 / +1 with a threshold
   DoReFa,              // k-bit levels ("activations" or "weights" mode)
+  StDoReFa,            // ST's STCustomDoReFa: signed k-bit levels (stm32ai-modelzoo)
   NoOp,                // identity
 };
 
@@ -186,8 +187,8 @@ struct QuantizerSpec {
   float clip_value = 1.0f;  // gradient only; kept for messages
   float threshold_value = 0.05f;         // SteTern
   bool ternary_weight_networks = false;  // SteTern
-  int k_bit = 2;                         // DoReFa
-  bool dorefa_weights = false;           // DoReFa mode == "weights"
+  int k_bit = 2;                         // DoReFa (8 for STCustomDoReFa)
+  bool dorefa_weights = false;           // DoReFa / STCustomDoReFa mode == "weights"
 
   // Outputs only -1/+1 for every input (the XNOR/popcount domain).
   bool is_sign() const {
@@ -206,6 +207,7 @@ inline const char* quantizer_kind_name(QuantizerKind k) {
     case QuantizerKind::SteHeaviside: return "SteHeaviside";
     case QuantizerKind::SteTern: return "SteTern";
     case QuantizerKind::DoReFa: return "DoReFa";
+    case QuantizerKind::StDoReFa: return "STCustomDoReFa";
     case QuantizerKind::NoOp: return "NoOp";
   }
   return "?";
@@ -228,6 +230,7 @@ inline std::optional<QuantizerKind> quantizer_kind_from_name(std::string_view na
       {"SteTern", "ste_tern", QuantizerKind::SteTern},
       {"DoReFa", "dorefa_quantizer", QuantizerKind::DoReFa},
       {"DoReFaQuantizer", "DoReFaQuantizer", QuantizerKind::DoReFa},
+      {"STCustomDoReFa", "STCustomDoReFa", QuantizerKind::StDoReFa},
       {"NoOp", "NoOpQuantizer", QuantizerKind::NoOp},
   };
   for (const auto& e : table)
@@ -257,7 +260,7 @@ inline QuantizerSpec parse_quantizer(const json& j, const std::string& where) {
   if (!kind)
     throw ModelError(where + ": unsupported quantizer \"" + name +
                      "\"; supported: SteSign, ApproxSign, SwishSign, MagnitudeAwareSign, "
-                     "SteHeaviside, SteTern, DoReFa, NoOp");
+                     "SteHeaviside, SteTern, DoReFa, STCustomDoReFa, NoOp");
   q.kind = *kind;
   q.class_name = name;
   auto number = [&](const char* key, double fallback) {
@@ -272,20 +275,24 @@ inline QuantizerSpec parse_quantizer(const json& j, const std::string& where) {
   if (cfg && cfg->contains("ternary_weight_networks") &&
       (*cfg)["ternary_weight_networks"].is_boolean())
     q.ternary_weight_networks = (*cfg)["ternary_weight_networks"].get<bool>();
-  const double k_bit = number("k_bit", 2.0);
-  if (q.kind == QuantizerKind::DoReFa && (k_bit < 1 || k_bit > 24 || k_bit != std::floor(k_bit)))
-    throw ModelError(where + ": DoReFa k_bit = " + std::to_string(k_bit) +
-                     " is not an integer in 1..24");
+  const bool st = q.kind == QuantizerKind::StDoReFa;
+  const double k_bit = number("k_bit", st ? 8.0 : 2.0);
+  if ((q.kind == QuantizerKind::DoReFa || st) && (k_bit < 1 || k_bit > 24 || k_bit != std::floor(k_bit)))
+    throw ModelError(where + ": " + name + " k_bit = " + json(k_bit).dump() + " is not an integer in 1..24");
   q.k_bit = static_cast<int>(k_bit);
   if (cfg && cfg->contains("mode") && (*cfg)["mode"].is_string()) {
     const auto mode = (*cfg)["mode"].get<std::string>();
     if (mode == "weights") {
       q.dorefa_weights = true;
     } else if (mode != "activations") {
-      throw ModelError(where + ": DoReFa mode \"" + mode +
+      throw ModelError(where + ": " + name + " mode \"" + mode +
                        "\" is invalid; Larq accepts \"activations\" and \"weights\"");
     }
   }
+  // round(x * (2^k - 2)) / (2^k - 2) with k = 1 divides by zero: every weight becomes NaN.
+  if (st && q.dorefa_weights && q.k_bit < 2)
+    throw ModelError(where + ": STCustomDoReFa k_bit = 1 in \"weights\" mode divides by 2^k - 2 = 0 "
+                     "(every weight is NaN in Keras); use k_bit >= 2");
   return q;
 }
 
@@ -325,30 +332,73 @@ inline float round_half_even(float x) {
   return std::round(x);
 }
 
-// DoReFa core: round(x * n) / n with n = 2^k - 1 (as float32).
-inline float dorefa_levels(float x, int k_bit) {
-  const float n = static_cast<float>((int64_t{1} << k_bit) - 1);
-  return round_half_even(x * n) / n;
-}
+// DoReFa core: round(x * n) / n (as float32): Larq's n = 2^k - 1; STCustomDoReFa's n =
+// 2^(k-1) for activations and 2^k - 2 for weights.
+inline float levels(float x, float n) { return round_half_even(x * n) / n; }
+inline float dorefa_n(int k_bit) { return static_cast<float>((int64_t{1} << k_bit) - 1); }
+inline float st_dorefa_act_n(int k_bit) { return static_cast<float>(int64_t{1} << (k_bit - 1)); }
+inline float st_dorefa_weight_n(int k_bit) { return static_cast<float>((int64_t{1} << k_bit) - 2); }
+inline float dorefa_levels(float x, int k_bit) { return levels(x, dorefa_n(k_bit)); }
 
 // DoReFa in "activations" mode: clip to [0, 1], then k-bit levels.
 inline float dorefa_activation(float x, int k_bit) {
   return dorefa_levels(std::clamp(x, 0.0f, 1.0f), k_bit);
 }
 
-// DoReFa in "weights" mode over a whole tensor: limited = tanh(w), d = max |limited|,
-// normed = (d == 0 ? 0 : limited / (2 d)) + 0.5, q = levels(normed), out = 2 q - 1.
-inline void dorefa_weights(std::vector<float>& w, int k_bit) {
+// STCustomDoReFa in "activations" mode: clip to [-1, 1 - 2^-(k-1)] (Python computes the bound
+// in double; it is exact in float32 for k <= 24), then levels with n = 2^(k-1): a signed k-bit
+// integer over 2^(k-1).
+inline float st_dorefa_activation(float x, int k_bit) {
+  const float n = st_dorefa_act_n(k_bit);
+  return levels(std::clamp(x, -1.0f, 1.0f - 1.0f / n), n);
+}
+
+// The weights-mode preprocessing of both DoReFa flavours: limited = tanh(w), d = max |limited|,
+// normed = (d == 0 ? 0 : limited / (2 d)) + 0.5 (tf.math.divide_no_nan).
+inline void dorefa_weight_preprocess(std::vector<float>& w) {
   float d = 0.0f;
   for (float& v : w) {
     v = std::tanh(v);
     d = std::max(d, std::fabs(v));
   }
   const float two_d = 2.0f * d;
-  for (float& v : w) {
-    const float normed = (two_d == 0.0f ? 0.0f : v / two_d) + 0.5f;
-    v = 2.0f * dorefa_levels(normed, k_bit) - 1.0f;
-  }
+  for (float& v : w) v = (two_d == 0.0f ? 0.0f : v / two_d) + 0.5f;
+}
+
+// Weights mode over a whole tensor: out = 2 levels(normed, n) - 1, with n = 2^k - 1 (Larq) or
+// 2^k - 2 (STCustomDoReFa).
+inline void dorefa_weights(std::vector<float>& w, float n) {
+  dorefa_weight_preprocess(w);
+  for (float& v : w) v = 2.0f * levels(v, n) - 1.0f;
+}
+
+// Latent weights whose rounding in weights mode could differ between BitLens and TensorFlow:
+// TF's tanh is Eigen's float approximation, not libm's, so a weight whose normed * n lies within
+// about 1e-6 (in the latent weight) of a .5 boundary may round the other way in Keras.
+// `d` is max |tanh(w)| over the tensor; *away (when given) is the direction, +1 or -1, in which
+// moving w leaves the boundary.
+inline bool dorefa_weight_near_boundary(float w, float d, float n, int* away = nullptr) {
+  if (d == 0.0f) return false;
+  const float l = std::tanh(w);
+  const double t = static_cast<double>(l / (2.0f * d) + 0.5f) * n;
+  const double off = t - (std::floor(t) + 0.5);
+  if (away) *away = off < 0 ? -1 : 1;
+  // d(normed * n)/dw = n (1 - tanh^2) / (2 d); 4 float ulps of t cover the float arithmetic.
+  const double slope = n * (1.0 - static_cast<double>(l) * l) / (2.0 * d);
+  return std::fabs(off) <= 1e-6 * slope + 4.0 * std::ldexp(1.0, std::ilogb(std::max(t, 1.0)) - 23);
+}
+
+inline float dorefa_tanh_max(const std::vector<float>& w) {
+  float d = 0.0f;
+  for (float v : w) d = std::max(d, std::fabs(std::tanh(v)));
+  return d;
+}
+
+inline int64_t dorefa_weights_near_boundary(const std::vector<float>& w, float n) {
+  const float d = dorefa_tanh_max(w);
+  int64_t count = 0;
+  for (float v : w) count += dorefa_weight_near_boundary(v, d, n) ? 1 : 0;
+  return count;
 }
 
 // MagnitudeAwareSign's scale: mean |x| over all axes but the last, one value per last-axis
@@ -394,9 +444,16 @@ inline void quantize_tensor(const QuantizerSpec& q, std::vector<float>& x, int64
     }
     case QuantizerKind::DoReFa:
       if (q.dorefa_weights) {
-        dorefa_weights(x, q.k_bit);
+        dorefa_weights(x, dorefa_n(q.k_bit));
       } else {
         for (float& v : x) v = dorefa_activation(v, q.k_bit);
+      }
+      return;
+    case QuantizerKind::StDoReFa:
+      if (q.dorefa_weights) {
+        dorefa_weights(x, st_dorefa_weight_n(q.k_bit));
+      } else {
+        for (float& v : x) v = st_dorefa_activation(v, q.k_bit);
       }
       return;
   }

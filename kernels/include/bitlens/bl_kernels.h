@@ -350,6 +350,11 @@ bl_status bl_affine_f32(size_t n, int32_t c, const float *mul, const float *add,
  * clipped to [0, max_value] when there is a max_value (not after relu6), minus
  * negative_slope * relu(threshold - x) when negative_slope != 0. */
 bl_status bl_activate_f32(size_t n, int32_t c, const bl_act *act, const float *in, float *out);
+/* y = round(clamp(x, lo, hi) * levels) / levels, rounding half to even (tf.round), each
+ * operation in float32: the DoReFa family's activation quantizers (Larq DoReFa: [0, 1] and
+ * 2^k - 1 levels; ST's STCustomDoReFa: [-1, 1 - 2^-(k-1)] and 2^(k-1)). NaN stays NaN, -0 stays
+ * -0. Needs lo <= hi and 0 < levels <= 2^24. In place allowed. */
+bl_status bl_quantize_f32(size_t n, float lo, float hi, float levels, const float *in, float *out);
 /* Softmax over the last axis of size c, for n/c rows: bl_expf(x - max) / sum (sum in order).
  * In place allowed. */
 bl_status bl_softmax_f32(size_t n, int32_t c, const float *in, float *out);

@@ -1,0 +1,347 @@
+// k-bit quantizers (Larq DoReFa, ST's STCustomDoReFa) on their float path: the quantizer
+// objects ST's st_resnet_8_hybrid uses as Activation layers and as input/kernel quantizers load,
+// run as float32 steps that compute Keras' values exactly, say so in their reasons, and agree
+// with the reference interpreter bit for bit and with the independent numpy oracle
+// (tests/oracle/keras_oracle.py, which reads the .h5 itself and implements the quantizers from
+// larq/quantizers.py and stm32ai-modelzoo's common_quantizers.py).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <random>
+
+#include "bitlens/bl_kernels.h"
+#include "bitlens/compiler.hpp"
+#include "bitlens/model.hpp"
+#include "bitlens/npy.hpp"
+#include "bitlens/reference.hpp"
+#include "bitlens/runtime.hpp"
+#include "bitlens/semantics.hpp"
+#include "oracle/run_oracle.hpp"
+#include "support/keras_builder.hpp"
+
+using namespace bitlens;
+namespace kb = bitlens::keras;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kAct8 = "STCustomDoReFa(k_bit=8,mode=activations)";
+constexpr const char* kW8 = "STCustomDoReFa(k_bit=8,mode=weights)";
+
+fs::path model_path(const std::string& name) { return fs::path(BITLENS_MODELS_DIR) / name; }
+
+bool has_reason(const Node& n, const std::string& code) {
+  for (const auto& r : n.decision.reasons)
+    if (r.code == code) return true;
+  return false;
+}
+
+const Reason* reason(const Node& n, const std::string& code) {
+  for (const auto& r : n.decision.reasons)
+    if (r.code == code) return &r;
+  return nullptr;
+}
+
+const Node& node(const CompileResult& r, const std::string& name) {
+  const Node* n = r.graph.find_node(name);
+  if (!n) throw std::runtime_error("no node " + name);
+  return *n;
+}
+
+struct TempDir {
+  fs::path dir;
+  explicit TempDir(const std::string& tag)
+      : dir(fs::temp_directory_path() / ("bitlens_kbit_" + std::to_string(::getpid()) + "_" + tag)) {
+    fs::create_directories(dir);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+// Written to .h5 and read back: the file layout users' files have.
+CompileResult through_file(const kb::ModelBuilder& b, const TempDir& t, const std::string& name) {
+  const fs::path h5 = t.dir / (name + ".h5");
+  write_model_h5(b.build(), h5);
+  return compile(load_model(h5));
+}
+
+// Independent of sem:: and of the kernel: clamp, the float32 product, then round half to even
+// in double with nearbyint (the default rounding mode), divided in float32.
+float quantize_by_definition(float x, float lo, float hi, float n) {
+  if (std::isnan(x)) return x;
+  const float c = std::min(std::max(x, lo), hi);
+  const float p = c * n;
+  const float r = static_cast<float>(std::nearbyint(static_cast<double>(p)));
+  return std::copysign(r, p) / n;
+}
+
+bool same_bits(float a, float b) {
+  if (std::isnan(a) && std::isnan(b)) return true;
+  uint32_t x, y;
+  std::memcpy(&x, &a, 4);
+  std::memcpy(&y, &b, 4);
+  return x == y;
+}
+
+TEST(KbitQuantize, KernelMatchesTheDefinitionAndTheReferenceSemantics) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> wide(-3.0f, 3.0f);
+  for (int k : {1, 2, 3, 4, 7, 8, 12, 16, 24}) {
+    for (bool st : {false, true}) {
+      const float n = st ? sem::st_dorefa_act_n(k) : sem::dorefa_n(k);
+      const float lo = st ? -1.0f : 0.0f, hi = st ? 1.0f - 1.0f / n : 1.0f;
+      std::vector<float> x;
+      for (int i = 0; i < 4000; ++i) x.push_back(wide(rng));
+      // Every tie between two levels inside the range, and its float neighbours.
+      for (int i = -static_cast<int>(std::min(n, 300.0f)); i < static_cast<int>(std::min(n, 300.0f)); ++i) {
+        const float t = (static_cast<float>(i) + 0.5f) / n;
+        x.insert(x.end(), {t, std::nextafter(t, 10.0f), std::nextafter(t, -10.0f)});
+      }
+      x.insert(x.end(), {0.0f, -0.0f, -1e-30f, 1e-30f, lo, hi, std::nextafter(hi, 2.0f), -1.0f, 1.0f,
+                         std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                         std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::denorm_min()});
+      std::vector<float> y(x.size());
+      ASSERT_EQ(bl_quantize_f32(x.size(), lo, hi, n, x.data(), y.data()), BL_OK);
+      for (size_t i = 0; i < x.size(); ++i) {
+        const float ref = st ? sem::st_dorefa_activation(x[i], k) : sem::dorefa_activation(x[i], k);
+        ASSERT_TRUE(same_bits(y[i], ref)) << (st ? "STCustomDoReFa" : "DoReFa") << " k=" << k << " x=" << x[i]
+                                          << ": kernel " << y[i] << ", semantics " << ref;
+        ASSERT_TRUE(same_bits(y[i], quantize_by_definition(x[i], lo, hi, n)))
+            << "k=" << k << " x=" << x[i] << ": kernel " << y[i];
+      }
+      // In place gives the same values.
+      std::vector<float> z = x;
+      ASSERT_EQ(bl_quantize_f32(z.size(), lo, hi, n, z.data(), z.data()), BL_OK);
+      for (size_t i = 0; i < x.size(); ++i) ASSERT_TRUE(same_bits(z[i], y[i]));
+    }
+  }
+  float v = 0.0f;
+  EXPECT_EQ(bl_quantize_f32(1, 1.0f, 0.0f, 4.0f, &v, &v), BL_ERR_PARAM);  // lo > hi
+  EXPECT_EQ(bl_quantize_f32(1, 0.0f, 1.0f, 0.0f, &v, &v), BL_ERR_PARAM);  // no levels
+  EXPECT_EQ(bl_quantize_f32(1, 0.0f, 1.0f, std::numeric_limits<float>::quiet_NaN(), &v, &v), BL_ERR_PARAM);
+  EXPECT_EQ(bl_quantize_f32(1, 0.0f, 1.0f, 4.0f, nullptr, &v), BL_ERR_PARAM);
+}
+
+// ST's values: activations q/128 for q in -128..127, weights (q - 127)/127 for q in 0..254.
+TEST(KbitQuantize, StCustomDoReFaGivesSignedEightBitLevels) {
+  EXPECT_EQ(sem::st_dorefa_activation(5.0f, 8), 127.0f / 128.0f);
+  EXPECT_EQ(sem::st_dorefa_activation(-5.0f, 8), -1.0f);
+  EXPECT_EQ(sem::st_dorefa_activation(0.5f / 128.0f, 8), 0.0f);   // tie to even
+  EXPECT_EQ(sem::st_dorefa_activation(1.5f / 128.0f, 8), 2.0f / 128.0f);
+  EXPECT_EQ(sem::st_dorefa_activation(-2.5f / 128.0f, 8), -2.0f / 128.0f);
+  std::vector<float> w = {-3.0f, -0.2f, 0.0f, 0.1f, 3.0f};
+  sem::quantize_tensor(sem::parse_quantizer(json::parse(R"({"class_name": "STCustomDoReFa",
+      "config": {"k_bit": 8, "mode": "weights"}})"), "test"), w, 1);
+  EXPECT_EQ(w.front(), -1.0f);
+  EXPECT_EQ(w.back(), 1.0f);
+  EXPECT_EQ(w[2], 0.0f);  // tanh(0) / (2 d) + 0.5 = 0.5, 127 levels up, 2 * 127/254 - 1
+  for (float v : w) {
+    const double q = (static_cast<double>(v) + 1.0) * 127.0;
+    EXPECT_NEAR(q, std::round(q), 1e-4) << v;
+  }
+}
+
+// The bundled st_resnet_8_hybrid v1 and v2: every binary cell on bit kernels, every 8-bit layer
+// on a float kernel with its exact quantized weights, every quantizer a step, nothing unsupported.
+TEST(KbitModels, StResnet8HybridKernelsAndReasons) {
+  for (const char* file : {"st_resnet_8_hybrid_v1.h5", "st_resnet_8_hybrid_v2.h5"}) {
+    SCOPED_TRACE(file);
+    const CompileResult r = compile(load_model(model_path(file)));
+    int binary = 0, eight_bit = 0, steps = 0, input_steps = 0, already = 0;
+    for (const Node& n : r.graph.nodes) {
+      if (n.removed) continue;
+      ASSERT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
+      EXPECT_FALSE(has_reason(n, "TANH_ROUNDING_BOUNDARY")) << n.name << ": the generator keeps those out";
+      if (n.class_name == "QuantConv2D" || n.class_name == "QuantDepthwiseConv2D" || n.class_name == "QuantDense") {
+        if (n.conv.input_q.kind == Quantizer::Kind::Sign) {
+          EXPECT_EQ(n.decision.kernel, KernelClass::Binary) << n.name;
+          EXPECT_TRUE(has_reason(n, "PAD_ONE")) << n.name;
+          ++binary;
+        } else {
+          EXPECT_EQ(n.decision.kernel, KernelClass::Float) << n.name;
+          const Reason* q = reason(n, "QUANTIZED_WEIGHTS_FLOAT");
+          ASSERT_TRUE(q) << n.name;
+          EXPECT_NE(q->message.find("\"STCustomDoReFa\" (k_bit=8, mode=\"weights\")"), std::string::npos) << q->message;
+          // Weights hold exactly the 255 levels (q - 127) / 127 of the float model.
+          for (float w : n.weights) {
+            const double lv = (static_cast<double>(w) + 1.0) * 127.0;
+            ASSERT_NEAR(lv, std::round(lv), 1e-4) << n.name;
+          }
+          already += has_reason(n, "INPUT_ALREADY_QUANTIZED");
+          ++eight_bit;
+        }
+      }
+      if (n.op == Op::Quantize) {
+        EXPECT_EQ(n.decision.kernel_name, "bl_quantize_f32");
+        EXPECT_EQ(n.decision.kernel, KernelClass::Float);
+        if (n.class_name.empty()) {
+          EXPECT_TRUE(has_reason(n, "INPUT_QUANTIZER_STEP")) << n.name;
+          ++input_steps;
+        } else {
+          EXPECT_EQ(n.class_name, "Activation");
+          EXPECT_TRUE(has_reason(n, "QUANTIZE_STEP")) << n.name;
+          ++steps;
+        }
+      }
+    }
+    // 6 binary cells of 2 binary layers; stem, 6 transitions of 2, 2 shortcuts, the classifier.
+    EXPECT_EQ(binary, 12);
+    EXPECT_EQ(eight_bit, 1 + 12 + 2 + 1);
+    EXPECT_EQ(steps, 23);
+    // The stem's DoReFa, and each 1x1 after a depthwise + BN; the depthwise layers and the
+    // shortcuts read the output of an Activation(STCustomDoReFa) and need no step.
+    EXPECT_EQ(input_steps, 1 + 6 + 1);
+    EXPECT_EQ(already, 6 + 2);
+    EXPECT_EQ(node(r, "quant_conv2d/input_quantizer").quant.kind, Quantizer::Kind::DoReFa);
+  }
+}
+
+// Both engines within 1e-5 (float kernels), and the oracle within 1e-4 (median over inputs of
+// the largest output difference), on random uint8 images / 255 as the issue specifies.
+TEST(KbitModels, StResnet8HybridEnginesAgreeAndMatchTheOracle) {
+  for (const char* file : {"st_resnet_8_hybrid_v1.h5", "st_resnet_8_hybrid_v2.h5"}) {
+    SCOPED_TRACE(file);
+    TempDir t(std::string(file).substr(0, 21));
+    const CompileResult r = compile(load_model(model_path(file)));
+    Array x;
+    x.shape = {8, 32, 32, 3};
+    std::mt19937 rng(2026);
+    std::uniform_int_distribution<int> pixel(0, 255);
+    for (int64_t i = 0; i < x.size(); ++i) x.data.push_back(static_cast<float>(pixel(rng)) / 255.0f);
+    const auto got = Executor(r).run({x});
+    const auto want = reference_run(r.model, {x});
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_EQ(got[0].shape, want[0].shape);
+    size_t differ = 0;
+    float maxd = 0;
+    for (size_t k = 0; k < got[0].data.size(); ++k) {
+      differ += !same_bits(got[0].data[k], want[0].data[k]);
+      maxd = std::max(maxd, std::fabs(got[0].data[k] - want[0].data[k]));
+    }
+    // The 8-bit layers run float kernels whose sums may be ordered differently from the
+    // reference's, so a rare value moves by an ulp (and a quantizer may then pick the
+    // neighbouring level); integer kernels will make these tensors identical.
+    EXPECT_LE(maxd, 1e-5f) << differ << " of " << got[0].data.size() << " values differ";
+
+    write_npy(t.dir / "x.npy", x);
+    const std::string log = oracle_run::run_capture(oracle_run::command() + " " + model_path(file).string() +
+                                                    " --input " + (t.dir / "x.npy").string() + " --output " +
+                                                    (t.dir / "y.npy").string());
+    ASSERT_TRUE(fs::exists(t.dir / "y.npy")) << log;
+    const Array oracle = read_npy(t.dir / "y.npy");
+    ASSERT_EQ(oracle.shape, got[0].shape);
+    std::vector<float> worst;
+    const size_t classes = static_cast<size_t>(oracle.shape[1]);
+    float spread = 0.0f;
+    for (size_t s = 0; s < static_cast<size_t>(oracle.shape[0]); ++s) {
+      float m = 0.0f;
+      for (size_t c = 0; c < classes; ++c) {
+        m = std::max(m, std::fabs(oracle.data[s * classes + c] - got[0].data[s * classes + c]));
+        spread = std::max(spread, std::fabs(got[0].data[s * classes + c] - got[0].data[c]));
+      }
+      worst.push_back(m);
+    }
+    std::sort(worst.begin(), worst.end());
+    EXPECT_LE(worst[worst.size() / 2], 1e-4f);
+    EXPECT_GT(spread, 1e-3f) << "the inputs should lead to different outputs";
+  }
+}
+
+// A quantizer object BitLens cannot compute makes its layer unsupported with the value named; the
+// rest of the model still compiles.
+TEST(KbitModels, QuantizerConfigsOutsideTheDefinitionNameTheirValue) {
+  TempDir t("bad");
+  struct Case {
+    const char* act;
+    const char* in_q;
+    const char* w_q;
+    const char* layer;
+    const char* code;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"STCustomDoReFa(k_bit=30,mode=activations)", "", "", "activation", "ACTIVATION", "k_bit = 30"},
+      {"STCustomDoReFa(k_bit=8,mode=weights)", "", "", "activation", "ACTIVATION", "mode=\"weights\""},
+      {"DoReFa(k_bit=4,mode=both)", "", "", "activation", "ACTIVATION", "mode \"both\""},
+      {"", "DoReFa(k_bit=8,mode=weights)", "", "quant_conv2d", "INPUT_QUANTIZER_UNSUPPORTED", "mode=\"weights\""},
+      {"", "", "STCustomDoReFa(k_bit=1,mode=weights)", "quant_conv2d", "KERNEL_QUANTIZER_NOT_SIGN", "k_bit = 1"},
+      {"", "", "DoReFa(k_bit=2.5,mode=weights)", "quant_conv2d", "KERNEL_QUANTIZER_NOT_SIGN", "k_bit = 2.5"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.act) + c.in_q + c.w_q);
+    kb::ModelBuilder b("bad_quantizer", kb::Style::functional, 4);
+    auto x = b.input({8, 8, 4});
+    if (*c.act) x = b.activation(x, c.act);
+    x = b.quant_conv2d(x, {.filters = 4, .kernel_size = {3, 3}, .padding = "same", .use_bias = false,
+                           .input_quantizer = c.in_q, .kernel_quantizer = *c.w_q ? c.w_q : "ste_sign"});
+    const CompileResult r = through_file(b, t, "bad");
+    const Node& n = node(r, c.layer);
+    EXPECT_EQ(n.decision.kernel, KernelClass::Unsupported);
+    const Reason* re = reason(n, c.code);
+    ASSERT_TRUE(re) << n.name;
+    EXPECT_NE(re->message.find(c.says), std::string::npos) << re->message;
+  }
+}
+
+// q(q(x)) == q(x): the step is skipped only when the input comes from the same quantizer, and
+// the model computes the same values either way.
+TEST(KbitModels, InputQuantizerStepIsSkippedOnlyAfterTheSameQuantizer) {
+  TempDir t("skip");
+  for (const char* before : {kAct8, "STCustomDoReFa(k_bit=4,mode=activations)", "DoReFa(k_bit=8,mode=activations)"}) {
+    SCOPED_TRACE(before);
+    kb::ModelBuilder b("skip", kb::Style::functional, 9);
+    auto x = b.input({6, 6, 3});
+    x = b.activation(x, before);
+    x = b.quant_conv2d(x, {.filters = 5, .kernel_size = {3, 3}, .padding = "same", .use_bias = false,
+                           .input_quantizer = kAct8, .kernel_quantizer = kW8});
+    const CompileResult r = through_file(b, t, "skip");
+    const bool same = std::string(before) == kAct8;
+    EXPECT_EQ(has_reason(node(r, "quant_conv2d"), "INPUT_ALREADY_QUANTIZED"), same);
+    EXPECT_EQ(r.graph.find_node("quant_conv2d/input_quantizer") != nullptr, !same);
+    Array in;
+    in.shape = {3, 6, 6, 3};
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> u(-1.5f, 1.5f);
+    for (int64_t i = 0; i < in.size(); ++i) in.data.push_back(u(rng));
+    const auto got = Executor(r).run({in});
+    const auto want = reference_run(r.model, {in});
+    for (size_t k = 0; k < got[0].data.size(); ++k) ASSERT_TRUE(same_bits(got[0].data[k], want[0].data[k])) << k;
+  }
+}
+
+// A latent weight on a rounding boundary of the weights quantizer is reported (TF's tanh may
+// round it the other way); the others are not.
+TEST(KbitModels, WeightsOnATanhRoundingBoundaryAreCounted) {
+  TempDir t("tanh");
+  kb::ModelBuilder b("tanh", kb::Style::functional, 3);
+  auto x = b.input({4});
+  x = b.quant_dense(x, {.units = 2, .use_bias = false, .input_quantizer = kAct8, .kernel_quantizer = kW8});
+  bitlens::Model m = b.build();
+  auto& w = m.layers.back().weights.at("kernel").data;
+  ASSERT_EQ(w.size(), 8u);
+  const float wmax = 1.0f, d = std::tanh(wmax);
+  // normed * 254 = 200.5 exactly: l = 2 d (200.5 / 254 - 0.5).
+  const float on = static_cast<float>(std::atanh(2.0 * d * (200.5 / 254.0 - 0.5)));
+  w = {wmax, on, 0.1f, -0.3f, 0.2f, -0.6f, 0.05f, 0.33f};
+  ASSERT_TRUE(sem::dorefa_weight_near_boundary(on, d, 254.0f));
+  const fs::path h5 = t.dir / "tanh.h5";
+  write_model_h5(m, h5);
+  const CompileResult r = compile(load_model(h5));
+  const Node& n = node(r, "quant_dense");
+  EXPECT_EQ(n.weights_near_boundary, sem::dorefa_weights_near_boundary(w, 254.0f));
+  EXPECT_GE(n.weights_near_boundary, 1);
+  const Reason* re = reason(n, "TANH_ROUNDING_BOUNDARY");
+  ASSERT_TRUE(re);
+  EXPECT_EQ(re->message.rfind(std::to_string(n.weights_near_boundary) + " latent weight(s) of 'quant_dense'", 0), 0u)
+      << re->message;
+  EXPECT_EQ(re->severity, Reason::Severity::Info);
+}
+
+}  // namespace
