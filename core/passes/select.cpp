@@ -45,6 +45,33 @@ const ops::KernelOp& choose(const Graph& g, Node& n) {
   throw ModelError("internal: no kernel accepts '" + n.name + "' (" + op_name(n.op) + ")");
 }
 
+// Appends a one-input step `before` schedule positions ahead of `consumer` that reads what its
+// input slot `slot` read and feeds that slot a new tensor of format `f`.
+Node& insert_step(Graph& g, int consumer, size_t slot, Op op, const char* suffix, double before, Format f) {
+  const int src = g.nodes[consumer].inputs[slot];
+  Node n;
+  n.id = static_cast<int>(g.nodes.size());
+  const Node& c = g.nodes[consumer];
+  n.layer = c.layer;
+  n.name = c.name + suffix;
+  n.op = op;
+  n.order = c.order - before;
+  n.inputs = {src};
+  Tensor t;
+  t.name = n.name;
+  t.shape = g.tensors[src].shape;
+  t.format = f;
+  t.producer = n.id;
+  t.consumers = {consumer};
+  n.outputs = {g.add_tensor(std::move(t))};
+  auto& sc = g.tensors[src].consumers;
+  sc.erase(std::remove(sc.begin(), sc.end(), consumer), sc.end());
+  sc.push_back(n.id);
+  g.nodes[consumer].inputs[slot] = n.outputs[0];
+  g.nodes.push_back(std::move(n));
+  return g.nodes.back();
+}
+
 // Inserts a conversion step feeding `consumer` input slot `slot` and returns the new tensor.
 int insert_conversion(Graph& g, int consumer, size_t slot, Op op) {
   const int src = g.nodes[consumer].inputs[slot];
@@ -59,72 +86,33 @@ int insert_conversion(Graph& g, int consumer, size_t slot, Op op) {
       if (g.nodes[consumer].order - 0.5 < n.order) g.nodes[n.id].order = g.nodes[consumer].order - 0.5;
       return t;
     }
-  Node n;
-  n.id = static_cast<int>(g.nodes.size());
-  const Node& c = g.nodes[consumer];
-  n.layer = c.layer;
-  n.name = c.name + (op == Op::Pack ? "/pack" : "/unpack");
-  n.op = op;
-  n.order = c.order - 0.5;
-  n.inputs = {src};
-  Tensor t;
-  t.name = n.name;
-  t.shape = g.tensors[src].shape;
-  t.format = op == Op::Pack ? Format::S1 : Format::F32;
-  t.producer = n.id;
-  t.consumers = {consumer};
-  const int tid = g.add_tensor(std::move(t));
-  n.outputs = {tid};
-  auto& sc = g.tensors[src].consumers;
-  sc.erase(std::remove(sc.begin(), sc.end(), consumer), sc.end());
-  sc.push_back(n.id);
+  Node& n = insert_step(g, consumer, slot, op, op == Op::Pack ? "/pack" : "/unpack", 0.5,
+                        op == Op::Pack ? Format::S1 : Format::F32);
   set_kernel(n, conversion(op));
   n.decision.reasons.push_back(make_reason(op == Op::Pack ? "INPUT_PACKED" : "INPUT_UNPACKED"));
-  g.nodes[consumer].inputs[slot] = tid;
-  g.nodes.push_back(std::move(n));
-  return tid;
+  return n.outputs[0];
 }
 
 // Inserts a float step that applies `consumer`'s input quantizer (a levels quantizer) to its
 // input slot `slot`, unless that input already is the output of the same quantizer, which is
 // idempotent (q(q(x)) == q(x) bit for bit: q(x) * n is an integer to well within 0.5).
 void insert_input_quantize(Graph& g, int consumer, size_t slot) {
-  const Quantizer& q = g.nodes[consumer].conv.input_q;
+  const Quantizer q = g.nodes[consumer].conv.input_q;
   const int src = g.nodes[consumer].inputs[slot];
   const int producer = g.tensors[src].producer;
   if (producer >= 0) {
     const Node& p = g.nodes[producer];
-    if (p.op == Op::Quantize && p.quant.kind == q.kind && p.quant.spec.k_bit == q.spec.k_bit &&
-        !p.quant.spec.dorefa_weights) {
+    if (p.op == Op::Quantize && p.decision.kernel != KernelClass::Unsupported && p.quant.elementwise_levels() &&
+        p.quant.kind == q.kind && p.quant.spec.k_bit == q.spec.k_bit) {
       g.nodes[consumer].decision.reasons.push_back(
           make_reason("INPUT_ALREADY_QUANTIZED", {quantizer_text(q), p.layer, g.nodes[consumer].name}));
       return;
     }
   }
-  Node n;
-  n.id = static_cast<int>(g.nodes.size());
-  const Node& c = g.nodes[consumer];
-  n.layer = c.layer;
-  n.name = c.name + "/input_quantizer";
-  n.op = Op::Quantize;
+  Node& n = insert_step(g, consumer, slot, Op::Quantize, "/input_quantizer", 0.25, Format::F32);
   n.quant = q;
-  n.order = c.order - 0.25;
-  n.inputs = {src};
-  Tensor t;
-  t.name = n.name;
-  t.shape = g.tensors[src].shape;
-  t.format = Format::F32;
-  t.producer = n.id;
-  t.consumers = {consumer};
-  const int tid = g.add_tensor(std::move(t));
-  n.outputs = {tid};
-  auto& sc = g.tensors[src].consumers;
-  sc.erase(std::remove(sc.begin(), sc.end(), consumer), sc.end());
-  sc.push_back(n.id);
   set_kernel(n, *ops::find_kernel(Op::Quantize, KernelClass::Float));
-  n.decision.reasons.push_back(make_reason("INPUT_QUANTIZER_STEP", {quantizer_text(q), c.name}));
-  g.nodes[consumer].inputs[slot] = tid;
-  g.nodes.push_back(std::move(n));
+  n.decision.reasons.push_back(make_reason("INPUT_QUANTIZER_STEP", {quantizer_text(q), g.nodes[consumer].name}));
 }
 
 void need_format(Graph& g, int node, size_t slot, Format f) {

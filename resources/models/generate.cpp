@@ -187,6 +187,12 @@ void clear_tanh_boundaries(bitlens::Model& m) {
   }
 }
 
+// A binary cell, then an 8-bit transition, each followed by the quantizer.
+Tensor st_block(ModelBuilder& b, Tensor x, int cell_filters, int stride, int filters) {
+  x = st_quantize(b, st_binary_cell(b, x, cell_filters));
+  return st_quantize(b, st_transition(b, x, stride, filters));
+}
+
 bitlens::Model st_resnet_8_hybrid(const char* name, std::array<int, 3> f, uint64_t seed) {
   ModelBuilder b(name, Style::functional, seed);
   Tensor x = b.input({32, 32, 3});
@@ -194,37 +200,15 @@ bitlens::Model st_resnet_8_hybrid(const char* name, std::array<int, 3> f, uint64
                          .input_quantizer = "DoReFa(k_bit=8,mode=activations)", .kernel_quantizer = kWeights8});
   x = b.batch_norm(x);
   x = st_quantize(b, x);
-  x = st_binary_cell(b, x, f[0]);
-  x = st_quantize(b, x);
-  x = st_transition(b, x, 2, f[0]);
-  x = st_quantize(b, x);
-  x = st_binary_cell(b, x, f[0]);
-  x = st_quantize(b, x);
-  x = st_transition(b, x, 1, f[0]);
-  x = st_quantize(b, x);
-  // Second stack.
-  Tensor x2 = x;
-  x = st_binary_cell(b, x, f[0]);
-  x = st_quantize(b, x);
-  x = st_transition(b, x, 2, f[1]);
-  x = st_quantize(b, x);
-  x = st_binary_cell(b, x, f[1]);
-  x = st_quantize(b, x);
-  x = st_transition(b, x, 1, f[1]);
-  x = st_quantize(b, x);
-  x = b.add({x, st_shortcut(b, x2, f[1])});
-  x = st_quantize(b, x);
-  // Third stack.
-  x2 = x;
-  x = st_binary_cell(b, x, f[1]);
-  x = st_quantize(b, x);
-  x = st_transition(b, x, 2, f[2]);
-  x = st_quantize(b, x);
-  x = st_binary_cell(b, x, f[2]);
-  x = st_quantize(b, x);
-  x = st_transition(b, x, 1, f[2]);
-  x = st_quantize(b, x);
-  x = b.add({x, st_shortcut(b, x2, f[2])});
+  x = st_block(b, x, f[0], 2, f[0]);
+  x = st_block(b, x, f[0], 1, f[0]);
+  for (int stack = 1; stack < 3; ++stack) {  // the second and third stacks, with a shortcut
+    const Tensor x2 = x;
+    x = st_block(b, x, f[stack - 1], 2, f[stack]);
+    x = st_block(b, x, f[stack], 1, f[stack]);
+    x = b.add({x, st_shortcut(b, x2, f[stack])});
+    if (stack == 1) x = st_quantize(b, x);
+  }
   // Classifier.
   x = st_quantize(b, x);
   const int pool = static_cast<int>(std::min(x.shape[0], x.shape[1]));  // int(np.amin(x.shape[1:3]))
