@@ -53,6 +53,9 @@ static float first_in[H * W * 3], first_scratch[27];
 static uint32_t bs_scratch[16384];
 static float bs_fout_a[H * W * 16], bs_fout_b[H * W * 16];
 
+static int8_t s8_in[H * W * CIN], s8_w[COUT * 9 * CIN], s8_out_a[H * W * COUT], s8_out_b[H * W * COUT];
+static uint32_t s8_scratch[1024];
+
 static uint64_t overhead;
 
 static void report(const char *name, uint64_t t, double macs, const char *check)
@@ -254,6 +257,46 @@ int main(void)
         snprintf(name, sizeof name, "%s %s", rows[r].name, v ? "bitsliced" : "patch");
         report(name, t1 - t0, macs, chk);
       }
+    }
+  }
+  {
+    /* int8 conv (k-bit DoReFa layers), s8 output through a per-channel stage and the 8-bit
+     * quantizer; 3x3 and 1x1 on 32x32x64 -> 64 (CMSIS-NN arm_convolve_s8: 0.568 and 0.486). */
+    static float mul[COUT], add[COUT];
+    int k1;
+    for (i = 0; i < sizeof s8_in; i++) s8_in[i] = (int8_t)(rnd() >> 24);
+    for (i = 0; i < sizeof s8_w; i++) s8_w[i] = (int8_t)((int32_t)(rnd() % 255u) - 127);
+    for (i = 0; i < COUT; i++) {
+      mul[i] = (0.5f + (float)(rnd() % 100u) / 100.0f) / (128.0f * 127.0f * 24.0f);
+      add[i] = (float)((int32_t)(rnd() % 200u) - 100) / 100.0f;
+    }
+    for (k1 = 0; k1 < 2; k1++) {
+      bl_conv2d_s8_params sp;
+      const char *chk;
+      memset(&sp, 0, sizeof sp);
+      sp.g = geom(CIN, COUT);
+      if (k1) {
+        sp.g.k_h = sp.g.k_w = 1;
+        sp.g.pad_top = sp.g.pad_left = 0;
+      }
+      sp.weights = s8_w;
+      sp.out.kind = BL_OUT_S8;
+      sp.out.mul = mul;
+      sp.out.add = add;
+      sp.out.act_min = -1e30f;
+      sp.out.act_max = 1e30f;
+      sp.out.s8_mul = 128.0f;
+      sp.out.s8_min = -128;
+      sp.out.s8_max = 127;
+      if (bl_conv2d_s8_scratch_size(&sp) > sizeof s8_scratch) return 4;
+      t0 = ticks();
+      bl_conv2d_s8(&sp, s8_in, s8_out_a, s8_scratch);
+      t1 = ticks();
+      bl_conv2d_s8_ref(&sp, s8_in, s8_out_b);
+      chk = same(s8_out_a, s8_out_b, sizeof s8_out_a);
+      fail |= chk[5] == 'M';
+      report(k1 ? "10 conv2d s8 1x1 32x32x64->64 s8 out" : "10 conv2d s8 3x3 32x32x64->64 pad 0 s8 out", t1 - t0,
+             (double)H * W * COUT * CIN * (k1 ? 1 : 9), chk);
     }
   }
   return fail;

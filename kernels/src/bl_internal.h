@@ -366,6 +366,35 @@ BL_INLINE float bl_i_affine_clamp(const bl_output *o, int32_t c, float v)
   return y;
 }
 
+/* tf.round without libm: below 2^23, adding and subtracting 2^23 rounds to an integer in the
+ * current (nearest, ties to even) mode; from 2^23 on every float is an integer. The sign is
+ * put back from the bits so that -0.3 gives -0 as in TensorFlow. */
+BL_INLINE float bl_i_round_half_even(float v)
+{
+  const float big = 8388608.0f;
+  uint32_t bits;
+  float a = v < 0.0f ? -v : v;
+  if (!(a < big)) return v; /* integers, infinities and NaN */
+  a = (a + big) - big;
+  memcpy(&bits, &v, sizeof bits);
+  return (bits >> 31) ? -a : a;
+}
+
+/* BL_OUT_S8: round(y * s8_mul) clamped to [s8_min, s8_max]; NaN gives 0. The bounds are
+ * integers, so clamping first gives the same result; a value within +-2^22 then rounds half to
+ * even by adding and subtracting 1.5 * 2^23 (the sum has a unit last place). */
+BL_INLINE int8_t bl_i_s8_round(float v, float lo, float hi)
+{
+  if (v != v) return 0;
+  v = v < lo ? lo : (v > hi ? hi : v);
+  v = (v + 12582912.0f) - 12582912.0f;
+  return (int8_t)(int32_t)v;
+}
+BL_INLINE int8_t bl_i_s8_of(const bl_output *o, float y)
+{
+  return bl_i_s8_round(y * o->s8_mul, (float)o->s8_min, (float)o->s8_max);
+}
+
 /* Integer kernels, binary output: flip[c] ? d > t : d < t. */
 BL_INLINE uint32_t bl_i_int_bit(const bl_output *o, int32_t c, int32_t d)
 {

@@ -141,20 +141,6 @@ bl_status bl_affine_f32(size_t n, int32_t c, const float *mul, const float *add,
   return BL_OK;
 }
 
-/* tf.round without libm: below 2^23, adding and subtracting 2^23 rounds to an integer in the
- * current (nearest, ties to even) mode; from 2^23 on every float is an integer. The sign is
- * put back from the bits so that -0.3 gives -0 as in TensorFlow. */
-static float round_half_even(float v)
-{
-  const float big = 8388608.0f;
-  uint32_t bits;
-  float a = v < 0.0f ? -v : v;
-  if (!(a < big)) return v; /* integers, infinities and NaN */
-  a = (a + big) - big;
-  memcpy(&bits, &v, sizeof bits);
-  return (bits >> 31) ? -a : a;
-}
-
 bl_status bl_quantize_f32(size_t n, float lo, float hi, float levels, const float *in, float *out)
 {
   size_t i;
@@ -162,7 +148,7 @@ bl_status bl_quantize_f32(size_t n, float lo, float hi, float levels, const floa
   for (i = 0; i < n; i++) {
     float x = in[i];
     x = x < lo ? lo : (x > hi ? hi : x);
-    out[i] = round_half_even(x * levels) / levels;
+    out[i] = bl_i_round_half_even(x * levels) / levels;
   }
   return BL_OK;
 }

@@ -70,8 +70,13 @@ typedef enum {
  *                (flip == NULL: no channel flipped; flip is a bit vector of C bits, word c/32,
  *                bit c%32). The bit is written to an s1 output.
  *                float-accumulating kernels: the f32 value y above is computed and bit = y < 0.
+ *   BL_OUT_S8:   int8 kernels: y as for BL_OUT_F32, then q = round(y * s8_mul) (half to even,
+ *                as tf.round), clamped to [s8_min, s8_max], written as int8: a k-bit quantizer
+ *                with its clip folded into the clamp (s8_mul = 2^(k-1) for STCustomDoReFa, whose
+ *                clip to [-1, 1 - 2^-(k-1)] times 2^(k-1) is exactly [-2^(k-1), 2^(k-1) - 1]).
+ *                A NaN y gives 0.
  */
-typedef enum { BL_OUT_F32 = 0, BL_OUT_BITS = 1 } bl_out_kind;
+typedef enum { BL_OUT_F32 = 0, BL_OUT_BITS = 1, BL_OUT_S8 = 2 } bl_out_kind;
 
 typedef struct {
   bl_out_kind kind;
@@ -84,6 +89,8 @@ typedef struct {
   const float *add2;         /* [C] or NULL */
   int32_t mid_clamp;         /* nonzero: clamp to [mid_min, mid_max] between the two steps */
   float mid_min, mid_max;
+  float s8_mul;              /* BL_OUT_S8 */
+  int32_t s8_min, s8_max;    /* BL_OUT_S8: within -128..127 */
 } bl_output;
 
 /* ---- Shapes ---- */
@@ -222,6 +229,29 @@ typedef struct {
 
 bl_status bl_conv2d(const bl_conv2d_params *p, const float *in, void *out);
 bl_status bl_conv2d_ref(const bl_conv2d_params *p, const float *in, void *out);
+
+/* ---- int8 convolution: s8 input (HWC), s8 weights, exact int32 sums ------------------------
+ * acc = acc_init[o] (0 when NULL) + sum over taps (kh, kw, ci) of x * w, in integers: exact
+ * whatever the order. A padded tap reads pad_value, the input's quantized zero: 0 for a
+ * symmetric tensor; -128 for unsigned levels 0..255 stored as q - 128, whose offset
+ * 128 * sum(w) the caller puts in acc_init. in_c * k_h * k_w <= 65536 and acc_init strictly
+ * within +-2^30 keep |acc| < 2^31 (else BL_ERR_PARAM). Output: BL_OUT_F32 and BL_OUT_BITS as an
+ * integer kernel with d = acc (BL_OUT_F32 converts acc to float first, rounding beyond 2^24);
+ * BL_OUT_S8 as documented for bl_output. out_c is not limited; no groups, no dilation limit.
+ * weights: [out_c][k_h][k_w][in_c], channels innermost (one filter is one contiguous patch).
+ * The optimized kernel needs bl_conv2d_s8_scratch_size bytes of scratch, 4-byte aligned (two
+ * gathered patches as int16 and the accumulators of two output pixels). */
+typedef struct {
+  bl_conv_geom g;
+  int32_t pad_value;        /* -128..127 */
+  const int8_t *weights;
+  const int32_t *acc_init;  /* [out_c] or NULL */
+  bl_output out;
+} bl_conv2d_s8_params;
+
+size_t bl_conv2d_s8_scratch_size(const bl_conv2d_s8_params *p);
+bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out, void *scratch);
+bl_status bl_conv2d_s8_ref(const bl_conv2d_s8_params *p, const int8_t *in, void *out);
 
 typedef struct {
   bl_conv_geom g;
