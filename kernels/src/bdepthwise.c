@@ -27,13 +27,80 @@ static uint32_t bdw_planes(const bl_conv_geom *g)
   return nb;
 }
 
-/* One pixel's channel bits (cw words), then the counters: m * planes * cw words. */
+/* One pixel's channel bits (cw words), the counters (m * planes * cw words), then one pixel's
+ * dot products as floats (out_c) for the float output row. */
 size_t bl_bdepthwise_scratch_size(const bl_bdepthwise_params *p)
 {
   size_t cw;
   if (!bdw_ok(p)) return 0;
   cw = BL_WORDS((size_t)p->g.in_c);
-  return (cw + (size_t)p->depth_multiplier * bdw_planes(&p->g) * cw) * sizeof(uint32_t);
+  return (cw + (size_t)p->depth_multiplier * bdw_planes(&p->g) * cw + (size_t)p->g.out_c) * sizeof(uint32_t);
+}
+
+/* Whole words of channels and at most 15 taps (4 counter planes): the counters of one word of
+ * channels live in registers for all taps of a pixel, and the 32 counts are read out by
+ * shifting the four planes together. */
+static void bdw_fast(const bl_bdepthwise_params *p, const uint32_t *in, void *out, float *dots)
+{
+  const bl_conv_geom *g = &p->g;
+  const size_t cw = (size_t)g->in_c / 32;
+  const int32_t m = p->depth_multiplier;
+  const uint32_t padw = p->pad == BL_PAD_MINUS_ONE ? 0xffffffffu : 0u;
+  bl_i_bitwriter bw;
+  int32_t oh, ow, kh, kw, j, i;
+  size_t k;
+  bl_i_bw_init(&bw, out);
+  for (oh = 0; oh < g->out_h; oh++) {
+    for (ow = 0; ow < g->out_w; ow++) {
+      const size_t pixel = (size_t)oh * (size_t)g->out_w + (size_t)ow;
+      float *fout = p->out.kind == BL_OUT_F32 ? (float *)out + pixel * (size_t)g->out_c : NULL;
+      int32_t taps = 0;
+      for (j = 0; j < m; j++) {
+        for (k = 0; k < cw; k++) {
+          uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+          const uint32_t *w = p->weights + (size_t)j * (size_t)g->k_h * (size_t)g->k_w * cw + k;
+          taps = 0;
+          for (kh = 0; kh < g->k_h; kh++) {
+            const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+            for (kw = 0; kw < g->k_w; kw++, w += cw) {
+              const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
+              uint32_t x, t;
+              if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w)
+                x = in[((size_t)ih * (size_t)g->in_w + (size_t)iw) * cw + k];
+              else if (p->pad == BL_PAD_ZERO)
+                continue;
+              else
+                x = padw;
+              taps++;
+              x ^= *w; /* 1 where the product is -1: add it to the 4-bit counters */
+              t = c0 & x;
+              c0 ^= x;
+              x = c1 & t;
+              c1 ^= t;
+              t = c2 & x;
+              c2 ^= x;
+              c3 ^= t;
+            }
+          }
+          for (i = 0; i < 32; i++) {
+            const int32_t acc = (int32_t)((c0 & 1u) | ((c1 & 1u) << 1) | ((c2 & 1u) << 2) | ((c3 & 1u) << 3));
+            dots[((int32_t)k * 32 + i) * m + j] = (float)(taps - 2 * acc);
+            c0 >>= 1;
+            c1 >>= 1;
+            c2 >>= 1;
+            c3 >>= 1;
+          }
+        }
+      }
+      if (fout) {
+        bl_i_emit_f32_row(&p->out, dots, g->out_c, fout, NULL);
+      } else {
+        int32_t c;
+        for (c = 0; c < g->out_c; c++) bl_i_bw_put(&bw, bl_i_int_bit(&p->out, c, (int32_t)dots[c]));
+      }
+    }
+  }
+  if (p->out.kind == BL_OUT_BITS) bl_i_bw_flush(&bw);
 }
 
 /* d[c*m + j] = sum over taps (kh, kw) of a[c] * w_j[c] (±1), in-image taps only for zero pad. */
@@ -103,6 +170,10 @@ bl_status bl_bdepthwise(const bl_bdepthwise_params *p, const uint32_t *in, void 
   nb = bdw_planes(g);
   pix = (uint32_t *)scratch;
   cnt = pix + cw;
+  if ((g->in_c & 31) == 0 && nb <= 4) {
+    bdw_fast(p, in, out, (float *)(void *)(cnt + (size_t)m * nb * cw));
+    return BL_OK;
+  }
   bl_i_bw_init(&bw, out);
   for (oh = 0; oh < g->out_h; oh++) {
     for (ow = 0; ow < g->out_w; ow++) {
