@@ -89,7 +89,8 @@ network() {
   echo
   echo "### Whole exported networks (one inference of the firmware, vector 0)"
   echo
-  for m in forum_2layer_pad0 forum_2layer_padp1 forum_2layer_padm1 mnist_tutorial quicknet_style; do network "$m"; done
+  for m in forum_2layer_pad0 forum_2layer_padp1 forum_2layer_padm1 mnist_tutorial quicknet_style \
+           st_resnet_8_hybrid_v1 st_resnet_8_hybrid_v2; do network "$m"; done
   echo "<!-- perf_table.sh: end -->"
 } > "$tmp/tables.md"
 
