@@ -298,6 +298,23 @@ int main(void)
       report(k1 ? "10 conv2d s8 1x1 32x32x64->64 s8 out" : "10 conv2d s8 3x3 32x32x64->64 pad 0 s8 out", t1 - t0,
              (double)H * W * COUT * CIN * (k1 ? 1 : 9), chk);
     }
+    {
+      bl_depthwise_s8_params dp;
+      const char *chk;
+      memset(&dp, 0, sizeof dp);
+      dp.g = geom(CIN, CIN);
+      dp.depth_multiplier = 1;
+      dp.weights = s8_w;
+      dp.out = (bl_output){BL_OUT_S8, mul, add, -1e30f, 1e30f, NULL, NULL, NULL, NULL, 0, 0.0f, 0.0f, 128.0f, -128, 127};
+      if (bl_depthwise_s8_scratch_size(&dp) > sizeof s8_scratch) return 5;
+      t0 = ticks();
+      bl_depthwise_s8(&dp, s8_in, s8_out_a, s8_scratch);
+      t1 = ticks();
+      bl_depthwise_s8_ref(&dp, s8_in, s8_out_b);
+      chk = same(s8_out_a, s8_out_b, sizeof s8_out_a);
+      fail |= chk[5] == 'M';
+      report("11 depthwise s8 3x3 32x32x64 pad 0 s8 out", t1 - t0, (double)H * W * CIN * 9, chk);
+    }
   }
   return fail;
 }

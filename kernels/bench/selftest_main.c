@@ -335,6 +335,61 @@ static int conv_s8_case(int t)
   return 0;
 }
 
+/* int8 depthwise (the SMLABB/SMLATT path runs here): random layers, optimized == reference. */
+static int depthwise_s8_case(int t)
+{
+  bl_depthwise_s8_params p;
+  bl_conv_geom *g = &p.g;
+  size_t i, bytes, elems;
+  int same;
+  memset(&p, 0, sizeof p);
+  for (;;) {
+    p.depth_multiplier = (rnd() % 4) ? 1 : uni(2, 3);
+    g->in_h = uni(1, 10);
+    g->in_w = uni(1, 10);
+    g->in_c = (rnd() & 1) ? 4 * uni(1, 16) : uni(1, 40);
+    g->out_c = g->in_c * p.depth_multiplier;
+    g->k_h = uni(1, 4);
+    g->k_w = uni(1, 4);
+    g->stride_h = uni(1, 2);
+    g->stride_w = uni(1, 2);
+    g->dil_h = uni(1, 2);
+    g->dil_w = uni(1, 2);
+    same = (int)(rnd() & 1);
+    if (!axis(g->in_h, g->k_h, g->stride_h, g->dil_h, same, &g->out_h, &g->pad_top) ||
+        !axis(g->in_w, g->k_w, g->stride_w, g->dil_w, same, &g->out_w, &g->pad_left))
+      continue;
+    if ((size_t)g->in_h * g->in_w * g->in_c > sizeof s8_in) continue;
+    if ((size_t)g->k_h * g->k_w * g->out_c > sizeof s8_w) continue;
+    if ((size_t)g->out_h * g->out_w * g->out_c * 4 > sizeof s8_out_a) continue;
+    if (bl_depthwise_s8_scratch_size(&p) > sizeof scratch) continue;
+    break;
+  }
+  for (i = 0; i < sizeof s8_in; i++) s8_in[i] = (int8_t)(rnd() >> 24);
+  for (i = 0; i < sizeof s8_w; i++) s8_w[i] = (int8_t)(rnd() >> 24);
+  for (i = 0; i < (size_t)g->out_c; i++) s8_init[i] = uni(-100000, 100000);
+  random_output(&p.out, g->out_c, g->k_h * g->k_w * 128 * 128);
+  if (rnd() % 3 == 0) {
+    p.out.kind = BL_OUT_S8;
+    p.out.s8_mul = (float)uni(1, 200) / 1000.0f;
+    p.out.s8_min = uni(-128, 0);
+    p.out.s8_max = uni(0, 127);
+  }
+  p.pad_value = (rnd() & 1) ? 0 : uni(-128, 127);
+  p.weights = s8_w;
+  p.acc_init = (rnd() & 1) ? s8_init : NULL;
+  elems = (size_t)g->out_h * g->out_w * g->out_c;
+  bytes = p.out.kind == BL_OUT_S8 ? elems : out_bytes(&p.out, elems);
+  memset(s8_out_a, 0x5A, sizeof s8_out_a);
+  memset(s8_out_b, 0x5A, sizeof s8_out_b);
+  if (bl_depthwise_s8(&p, s8_in, s8_out_a, scratch) != BL_OK || bl_depthwise_s8_ref(&p, s8_in, s8_out_b) != BL_OK ||
+      memcmp(s8_out_a, s8_out_b, bytes) != 0) {
+    printf("depthwise_s8 MISMATCH case %d\n", t);
+    return 1;
+  }
+  return 0;
+}
+
 int main(void)
 {
   int t, fails = 0;
@@ -343,8 +398,9 @@ int main(void)
   for (t = 0; t < 300; t++) fails += dense_case(t);
   for (t = 0; t < 300; t++) fails += popcount_case(t);
   for (t = 0; t < 200; t++) fails += conv_s8_case(t);
-  printf("selftest %s: %d failures in 1200 random cases (%d of them also bit-sliced, 200 int8 convs)\n", BENCH_CPU,
-         fails, bs_cases);
+  for (t = 0; t < 200; t++) fails += depthwise_s8_case(t);
+  printf("selftest %s: %d failures in 1400 random cases (%d of them also bit-sliced, 200 int8 convs, 200 int8 "
+         "depthwise)\n", BENCH_CPU, fails, bs_cases);
   {
     const int mf = mathf_check();
     printf("selftest %s: bl_expf/bl_tanhf on 12288 inputs and every activation on 2048 %s the host's bits\n", BENCH_CPU,

@@ -395,6 +395,24 @@ BL_INLINE int8_t bl_i_s8_of(const bl_output *o, float y)
   return bl_i_s8_round(y * o->s8_mul, (float)o->s8_min, (float)o->s8_max);
 }
 
+/* A BL_OUT_S8 stage with one affine step (the usual folded BatchNorm) whose activation clamp
+ * changes no output: its bounds times s8_mul lie beyond the s8 bounds (y < act_min gives
+ * y * m <= act_min * m <= s8_min either way: rounding is monotone). */
+BL_INLINE int bl_i_s8_plain_ok(const bl_output *o)
+{
+  return o->kind == BL_OUT_S8 && !o->mul2 && !o->add2 && !o->mid_clamp && o->s8_mul > 0.0f &&
+         o->act_min * o->s8_mul <= (float)o->s8_min && o->act_max * o->s8_mul >= (float)o->s8_max;
+}
+
+/* Channel c of such a stage: the operations of the general path, the in-range case first. */
+BL_INLINE int8_t bl_i_s8_plain(const bl_output *o, int32_t c, int32_t acc, float lo, float hi)
+{
+  float v = (float)acc * (o->mul ? o->mul[c] : 1.0f);
+  v = (v + (o->add ? o->add[c] : 0.0f)) * o->s8_mul;
+  if (v >= lo && v <= hi) return (int8_t)(int32_t)((v + 12582912.0f) - 12582912.0f);
+  return v < lo ? (int8_t)lo : v > hi ? (int8_t)hi : (int8_t)0; /* NaN gives 0 */
+}
+
 /* Integer kernels, binary output: flip[c] ? d > t : d < t. */
 BL_INLINE uint32_t bl_i_int_bit(const bl_output *o, int32_t c, int32_t d)
 {

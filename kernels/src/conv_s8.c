@@ -312,15 +312,6 @@ static void s8_dot_groups(const int8_t *w0, const int8_t *w1, const int16_t *col
   }
 }
 
-/* Channel c of a BL_OUT_S8 stage with one affine step (the usual folded BatchNorm) and no
- * activation clamp: the operations of s8_emit, with the common in-range case first. */
-BL_INLINE int8_t s8_plain(const bl_output *o, int32_t c, int32_t acc, float lo, float hi)
-{
-  float v = (float)acc * (o->mul ? o->mul[c] : 1.0f);
-  v = (v + (o->add ? o->add[c] : 0.0f)) * o->s8_mul;
-  if (v >= lo && v <= hi) return (int8_t)(int32_t)((v + 12582912.0f) - 12582912.0f);
-  return v < lo ? (int8_t)lo : v > hi ? (int8_t)hi : (int8_t)0; /* NaN gives 0 */
-}
 
 bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out, void *scratch)
 {
@@ -335,10 +326,7 @@ bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out
   if (!s8_ok(p, in, out) || !scratch) return BL_ERR_PARAM;
   lo = (float)p->out.s8_min;
   hi = (float)p->out.s8_max;
-  /* The activation clamp changes no output when its bounds times s8_mul lie beyond the s8
-   * bounds (y < act_min gives y * m <= act_min * m <= s8_min either way: rounding is monotone). */
-  plain_s8 = p->out.kind == BL_OUT_S8 && !p->out.mul2 && !p->out.add2 && !p->out.mid_clamp &&
-             p->out.s8_mul > 0.0f && p->out.act_min * p->out.s8_mul <= lo && p->out.act_max * p->out.s8_mul >= hi;
+  plain_s8 = bl_i_s8_plain_ok(&p->out);
   g = &p->g;
   patch = (size_t)g->k_h * (size_t)g->k_w * (size_t)g->in_c;
   full = patch & ~(size_t)3;
@@ -393,8 +381,8 @@ bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out
           float *fout = p->out.kind == BL_OUT_F32 ? (float *)out + at : NULL;
           int8_t *qout = p->out.kind == BL_OUT_S8 ? (int8_t *)out + at : NULL;
           if (plain_s8) {
-            qout[oc] = s8_plain(&p->out, oc, acc[q], lo, hi);
-            if (pair) qout[oc + 1] = s8_plain(&p->out, oc + 1, acc[2 + q], lo, hi);
+            qout[oc] = bl_i_s8_plain(&p->out, oc, acc[q], lo, hi);
+            if (pair) qout[oc + 1] = bl_i_s8_plain(&p->out, oc + 1, acc[2 + q], lo, hi);
           } else {
             s8_emit(&p->out, oc, acc[q], fout, qout, &bw);
             if (pair) s8_emit(&p->out, oc + 1, acc[2 + q], fout, qout, &bw);

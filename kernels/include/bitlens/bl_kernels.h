@@ -253,6 +253,46 @@ size_t bl_conv2d_s8_scratch_size(const bl_conv2d_s8_params *p);
 bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out, void *scratch);
 bl_status bl_conv2d_s8_ref(const bl_conv2d_s8_params *p, const int8_t *in, void *out);
 
+/* int8 depthwise conv: output channel o = c * m + j reads input channel c; weights
+ * [k_h][k_w][in_c][m] as Keras stores them; acc = acc_init[o] + sum over taps (kh, kw) of x * w,
+ * pad value, limits (k_h * k_w <= 65536) and outputs as bl_conv2d_s8. The optimized kernel needs
+ * bl_depthwise_s8_scratch_size bytes of scratch, 8-byte aligned. */
+typedef struct {
+  bl_conv_geom g;
+  int32_t depth_multiplier;
+  int32_t pad_value;
+  const int8_t *weights;
+  const int32_t *acc_init;
+  bl_output out;
+} bl_depthwise_s8_params;
+
+size_t bl_depthwise_s8_scratch_size(const bl_depthwise_s8_params *p);
+bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, void *out, void *scratch);
+bl_status bl_depthwise_s8_ref(const bl_depthwise_s8_params *p, const int8_t *in, void *out);
+
+/* int8 dense: acc[o] = acc_init[o] + sum over i in order of in[i] * weights[o * n_in + i] (one
+ * row per output: the transpose of Keras' (n_in, n_out) kernel); n_in <= 65536; outputs as
+ * bl_conv2d_s8. */
+typedef struct {
+  int32_t n_in, n_out;
+  const int8_t *weights;
+  const int32_t *acc_init;
+  bl_output out;
+} bl_dense_s8_params;
+
+bl_status bl_dense_s8(const bl_dense_s8_params *p, const int8_t *in, void *out);
+bl_status bl_dense_s8_ref(const bl_dense_s8_params *p, const int8_t *in, void *out);
+
+/* A k-bit activation quantizer to int8 and back. bl_quantize_s8: q = round(clamp(x, lo, hi) *
+ * levels) - offset (half to even, each operation in float32 as bl_quantize_f32), stored as int8:
+ * offset 0 for STCustomDoReFa (q in -2^(k-1)..2^(k-1) - 1), 128 for DoReFa's 0..255 levels. NaN
+ * gives -offset (the level of 0). bl_dequantize_s8: y = (q + offset) / levels, the value
+ * bl_quantize_f32 gives for the same x, bit for bit, for every x but NaN (and -0, which gives +0). Needs lo <= hi, 0 < levels, every level
+ * minus offset within -128..127, and 0 <= offset <= 128 (else BL_ERR_PARAM). */
+bl_status bl_quantize_s8(size_t n, float lo, float hi, float levels, int32_t offset, const float *in,
+                         int8_t *out);
+bl_status bl_dequantize_s8(size_t n, float levels, int32_t offset, const int8_t *in, float *out);
+
 typedef struct {
   bl_conv_geom g;
   int32_t depth_multiplier;

@@ -1,0 +1,297 @@
+/* int8 depthwise conv and dense (exact int32 sums), and the k-bit activation quantizer to int8
+ * and back: the other int8 steps of a DoReFa / STCustomDoReFa network. */
+#include "bl_internal.h"
+
+/* As in conv_s8.c: 2^16 products of at most 128 * 128 and |acc_init| < 2^30 stay below 2^31. */
+#define I8_MAX_TERMS 65536
+#define I8_MAX_INIT 1073741823
+
+static int i8_output_ok(const bl_output *o)
+{
+  if (o->kind == BL_OUT_S8)
+    return o->s8_min >= -128 && o->s8_max <= 127 && o->s8_min <= o->s8_max;
+  return bl_i_output_ok(o, 1);
+}
+
+static int i8_init_ok(const int32_t *init, int32_t n)
+{
+  int32_t c;
+  if (!init) return 1;
+  for (c = 0; c < n; c++)
+    if (init[c] > I8_MAX_INIT || init[c] < -I8_MAX_INIT) return 0;
+  return 1;
+}
+
+/* Channel c: the int8 output stage, or the integer kernels' f32 / bit outputs. */
+BL_INLINE void i8_emit(const bl_output *o, int32_t c, int32_t acc, float *fout, int8_t *qout,
+                       bl_i_bitwriter *bw)
+{
+  if (o->kind == BL_OUT_S8)
+    qout[c] = bl_i_s8_of(o, bl_i_affine_clamp(o, c, (float)acc));
+  else
+    bl_i_emit_int(o, c, acc, fout, bw);
+}
+
+/* ---- depthwise ----------------------------------------------------------------------------*/
+static int dw8_ok(const bl_depthwise_s8_params *p, const int8_t *in, const void *out)
+{
+  if (!p || !in || !out || !p->weights || !bl_i_geom_ok(&p->g) || !i8_output_ok(&p->out)) return 0;
+  if (p->depth_multiplier < 1 || p->g.out_c != p->g.in_c * p->depth_multiplier) return 0;
+  if (p->pad_value < -128 || p->pad_value > 127) return 0;
+  if ((int64_t)p->g.k_h * p->g.k_w > I8_MAX_TERMS) return 0;
+  return i8_init_ok(p->acc_init, p->g.out_c);
+}
+
+/* The accumulators of the channels outside whole groups of four (out_c int32, rounded up to an
+ * even count), then one input pointer per tap (NULL: padded). */
+size_t bl_depthwise_s8_scratch_size(const bl_depthwise_s8_params *p)
+{
+  if (!p || !bl_i_geom_ok(&p->g)) return 0;
+  return (size_t)((p->g.out_c + 1) & ~1) * sizeof(int32_t) + (size_t)p->g.k_h * (size_t)p->g.k_w * sizeof(const int8_t *);
+}
+
+bl_status bl_depthwise_s8_ref(const bl_depthwise_s8_params *p, const int8_t *in, void *out)
+{
+  const bl_conv_geom *g;
+  bl_i_bitwriter bw;
+  int32_t oh, ow, c, j, kh, kw, m;
+  if (!dw8_ok(p, in, out)) return BL_ERR_PARAM;
+  g = &p->g;
+  m = p->depth_multiplier;
+  bl_i_bw_init(&bw, out);
+  for (oh = 0; oh < g->out_h; oh++) {
+    for (ow = 0; ow < g->out_w; ow++) {
+      const size_t pix = (size_t)oh * (size_t)g->out_w + (size_t)ow;
+      float *fout = p->out.kind == BL_OUT_F32 ? (float *)out + pix * (size_t)g->out_c : NULL;
+      int8_t *qout = p->out.kind == BL_OUT_S8 ? (int8_t *)out + pix * (size_t)g->out_c : NULL;
+      for (c = 0; c < g->in_c; c++) {
+        for (j = 0; j < m; j++) {
+          const int32_t o = c * m + j;
+          int32_t acc = p->acc_init ? p->acc_init[o] : 0;
+          for (kh = 0; kh < g->k_h; kh++) {
+            for (kw = 0; kw < g->k_w; kw++) {
+              const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+              const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
+              const int32_t x = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w
+                                    ? in[((size_t)ih * (size_t)g->in_w + (size_t)iw) * (size_t)g->in_c + (size_t)c]
+                                    : p->pad_value;
+              acc += x * p->weights[((size_t)kh * (size_t)g->k_w + (size_t)kw) * (size_t)g->out_c + (size_t)o];
+            }
+          }
+          i8_emit(&p->out, o, acc, fout, qout, &bw);
+        }
+      }
+    }
+  }
+  if (p->out.kind == BL_OUT_BITS) bl_i_bw_flush(&bw);
+  return BL_OK;
+}
+
+/* Optimized: per output pixel, the taps' input pointers are found once (NULL: padded); with depth
+ * multiplier 1, four channels at a time keep their sums in registers over all taps (on ARMv7E-M
+ * one word of four inputs and one of four weights feed four SMLABB/SMLATT); otherwise and for
+ * the last in_c % 4 channels, the accumulators are in scratch. */
+#if BL_ARM_ASM
+BL_INLINE uint32_t i8_lo(uint32_t v) { return (uint32_t)__builtin_arm_sxtb16((int32_t)v); }
+BL_INLINE uint32_t i8_hi(uint32_t v) { return (uint32_t)__builtin_arm_sxtb16((int32_t)((v >> 8) | (v << 24))); }
+#endif
+
+BL_INLINE uint32_t i8_load32(const void *p)
+{
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* One s8 value of a plain stage (bl_i_s8_plain) with the per-channel factors already loaded. */
+BL_INLINE int8_t i8_q(int32_t acc, float mul, float add, float m, float lo, float hi)
+{
+  float v = (float)acc * mul;
+  v = (v + add) * m;
+  if (v >= lo && v <= hi) return (int8_t)(int32_t)((v + 12582912.0f) - 12582912.0f);
+  return v < lo ? (int8_t)lo : v > hi ? (int8_t)hi : (int8_t)0;
+}
+
+bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, void *out, void *scratch)
+{
+  static const float one = 1.0f, zero = 0.0f;
+  const bl_conv_geom *g;
+  bl_i_bitwriter bw;
+  int32_t oh, ow, c, j, m, o, t, taps, c4, ms, as;
+  int32_t *acc = (int32_t *)scratch;
+  const int8_t **src;
+  const float *mul, *add;
+  int plain;
+  float lo, hi, qm;
+  if (!dw8_ok(p, in, out) || !scratch) return BL_ERR_PARAM;
+  g = &p->g;
+  m = p->depth_multiplier;
+  taps = g->k_h * g->k_w;
+  src = (const int8_t **)(void *)(acc + ((g->out_c + 1) & ~1));
+  plain = bl_i_s8_plain_ok(&p->out);
+  lo = (float)p->out.s8_min;
+  hi = (float)p->out.s8_max;
+  qm = p->out.s8_mul;
+  mul = p->out.mul ? p->out.mul : &one;
+  add = p->out.add ? p->out.add : &zero;
+  ms = p->out.mul ? 1 : 0;
+  as = p->out.add ? 1 : 0;
+  c4 = m == 1 ? g->in_c & ~3 : 0;
+  bl_i_bw_init(&bw, out);
+  for (oh = 0; oh < g->out_h; oh++) {
+    for (ow = 0; ow < g->out_w; ow++) {
+      const size_t pix = (size_t)oh * (size_t)g->out_w + (size_t)ow;
+      float *fout = p->out.kind == BL_OUT_F32 ? (float *)out + pix * (size_t)g->out_c : NULL;
+      int8_t *qout = p->out.kind == BL_OUT_S8 ? (int8_t *)out + pix * (size_t)g->out_c : NULL;
+      int32_t kh, kw;
+      for (kh = 0, t = 0; kh < g->k_h; kh++) {
+        const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+        for (kw = 0; kw < g->k_w; kw++, t++) {
+          const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
+          src[t] = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w
+                       ? in + ((size_t)ih * (size_t)g->in_w + (size_t)iw) * (size_t)g->in_c
+                       : NULL;
+        }
+      }
+      for (c = 0; c < c4; c += 4) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        const int8_t *w = p->weights + c;
+        if (p->acc_init) {
+          a0 = p->acc_init[c];
+          a1 = p->acc_init[c + 1];
+          a2 = p->acc_init[c + 2];
+          a3 = p->acc_init[c + 3];
+        }
+        for (t = 0; t < taps; t++, w += g->out_c) {
+          const int8_t *x = src[t];
+          if (x) {
+#if BL_ARM_ASM
+            const uint32_t xv = i8_load32(x + c), wv = i8_load32(w);
+            const uint32_t xl = i8_lo(xv), xh = i8_hi(xv), wl = i8_lo(wv), wh = i8_hi(wv);
+            a0 = __builtin_arm_smlabb((int32_t)xl, (int32_t)wl, a0);
+            a2 = __builtin_arm_smlatt((int32_t)xl, (int32_t)wl, a2);
+            a1 = __builtin_arm_smlabb((int32_t)xh, (int32_t)wh, a1);
+            a3 = __builtin_arm_smlatt((int32_t)xh, (int32_t)wh, a3);
+#else
+            a0 += x[c] * w[0];
+            a1 += x[c + 1] * w[1];
+            a2 += x[c + 2] * w[2];
+            a3 += x[c + 3] * w[3];
+#endif
+          } else {
+            a0 += p->pad_value * w[0];
+            a1 += p->pad_value * w[1];
+            a2 += p->pad_value * w[2];
+            a3 += p->pad_value * w[3];
+          }
+        }
+        if (plain) {
+          qout[c] = i8_q(a0, mul[c * ms], add[c * as], qm, lo, hi);
+          qout[c + 1] = i8_q(a1, mul[(c + 1) * ms], add[(c + 1) * as], qm, lo, hi);
+          qout[c + 2] = i8_q(a2, mul[(c + 2) * ms], add[(c + 2) * as], qm, lo, hi);
+          qout[c + 3] = i8_q(a3, mul[(c + 3) * ms], add[(c + 3) * as], qm, lo, hi);
+        } else {
+          i8_emit(&p->out, c, a0, fout, qout, &bw);
+          i8_emit(&p->out, c + 1, a1, fout, qout, &bw);
+          i8_emit(&p->out, c + 2, a2, fout, qout, &bw);
+          i8_emit(&p->out, c + 3, a3, fout, qout, &bw);
+        }
+      }
+      for (o = c4 * m; o < g->out_c; o++) acc[o] = p->acc_init ? p->acc_init[o] : 0;
+      for (t = 0; t < taps; t++) {
+        const int8_t *w = p->weights + (size_t)t * (size_t)g->out_c;
+        if (src[t]) {
+          const int8_t *x = src[t];
+          for (c = c4, o = c4 * m; c < g->in_c; c++)
+            for (j = 0; j < m; j++, o++) acc[o] += x[c] * w[o];
+        } else {
+          for (o = c4 * m; o < g->out_c; o++) acc[o] += p->pad_value * w[o];
+        }
+      }
+      for (o = c4 * m; o < g->out_c; o++) i8_emit(&p->out, o, acc[o], fout, qout, &bw);
+    }
+  }
+  if (p->out.kind == BL_OUT_BITS) bl_i_bw_flush(&bw);
+  return BL_OK;
+}
+
+/* ---- dense --------------------------------------------------------------------------------*/
+static int dn8_ok(const bl_dense_s8_params *p, const int8_t *in, const void *out)
+{
+  if (!p || !in || !out || !p->weights || p->n_in < 1 || p->n_out < 1 || !i8_output_ok(&p->out)) return 0;
+  if (p->n_in > I8_MAX_TERMS) return 0;
+  return i8_init_ok(p->acc_init, p->n_out);
+}
+
+bl_status bl_dense_s8_ref(const bl_dense_s8_params *p, const int8_t *in, void *out)
+{
+  bl_i_bitwriter bw;
+  int32_t o, i;
+  if (!dn8_ok(p, in, out)) return BL_ERR_PARAM;
+  bl_i_bw_init(&bw, out);
+  for (o = 0; o < p->n_out; o++) {
+    int32_t acc = p->acc_init ? p->acc_init[o] : 0;
+    for (i = 0; i < p->n_in; i++) acc += in[i] * p->weights[(size_t)o * (size_t)p->n_in + (size_t)i];
+    i8_emit(&p->out, o, acc, p->out.kind == BL_OUT_F32 ? (float *)out : NULL,
+            p->out.kind == BL_OUT_S8 ? (int8_t *)out : NULL, &bw);
+  }
+  if (p->out.kind == BL_OUT_BITS) bl_i_bw_flush(&bw);
+  return BL_OK;
+}
+
+/* Optimized: four products per step in two independent sums (integer: the order is free). */
+bl_status bl_dense_s8(const bl_dense_s8_params *p, const int8_t *in, void *out)
+{
+  bl_i_bitwriter bw;
+  int32_t o, i;
+  if (!dn8_ok(p, in, out)) return BL_ERR_PARAM;
+  bl_i_bw_init(&bw, out);
+  for (o = 0; o < p->n_out; o++) {
+    const int8_t *w = p->weights + (size_t)o * (size_t)p->n_in;
+    int32_t a = p->acc_init ? p->acc_init[o] : 0, b = 0;
+    for (i = 0; i + 4 <= p->n_in; i += 4) {
+      a += in[i] * w[i] + in[i + 1] * w[i + 1];
+      b += in[i + 2] * w[i + 2] + in[i + 3] * w[i + 3];
+    }
+    for (; i < p->n_in; i++) a += in[i] * w[i];
+    i8_emit(&p->out, o, a + b, p->out.kind == BL_OUT_F32 ? (float *)out : NULL,
+            p->out.kind == BL_OUT_S8 ? (int8_t *)out : NULL, &bw);
+  }
+  if (p->out.kind == BL_OUT_BITS) bl_i_bw_flush(&bw);
+  return BL_OK;
+}
+
+/* ---- quantize / dequantize ----------------------------------------------------------------*/
+static int q8_ok(float lo, float hi, float levels, int32_t offset)
+{
+  float a, b;
+  if (!(lo <= hi) || !(levels > 0.0f) || !(levels <= 16777216.0f) || offset < 0 || offset > 128) return 0;
+  a = bl_i_round_half_even(lo * levels);
+  b = bl_i_round_half_even(hi * levels);
+  return a - (float)offset >= -128.0f && b - (float)offset <= 127.0f;
+}
+
+bl_status bl_quantize_s8(size_t n, float lo, float hi, float levels, int32_t offset, const float *in,
+                         int8_t *out)
+{
+  size_t i;
+  if (!in || !out || !q8_ok(lo, hi, levels, offset)) return BL_ERR_PARAM;
+  for (i = 0; i < n; i++) {
+    float x = in[i];
+    if (x != x) {
+      out[i] = (int8_t)-offset;
+      continue;
+    }
+    x = x < lo ? lo : (x > hi ? hi : x);
+    out[i] = (int8_t)((int32_t)bl_i_round_half_even(x * levels) - offset);
+  }
+  return BL_OK;
+}
+
+bl_status bl_dequantize_s8(size_t n, float levels, int32_t offset, const int8_t *in, float *out)
+{
+  size_t i;
+  if (!in || !out || !(levels > 0.0f) || !(levels <= 16777216.0f) || offset < 0 || offset > 128) return BL_ERR_PARAM;
+  for (i = 0; i < n; i++) out[i] = (float)((int32_t)in[i] + offset) / levels;
+  return BL_OK;
+}
