@@ -189,6 +189,10 @@ const std::vector<ReasonInfo>& reason_table() {
        "input_quantizer {0} of '{1}' runs as a float32 step before the layer: clip, then round "
        "to its levels as Keras computes them; BitLens has no int8 kernels yet",
        "Nothing to change for exactness. For bit kernels use input_quantizer=\"ste_sign\" and retrain"},
+      {"KBIT_INPUT_BINARY_WEIGHTS", S::Warning,
+       "input_quantizer {0} of '{2}' gives k-bit levels, not signs, so XNOR/popcount cannot apply; "
+       "its {1} weights are +-1 and are stored as bits, the kernel adds or subtracts the quantized inputs",
+       "For XNOR/popcount use input_quantizer=\"ste_sign\" on '{2}' and retrain"},
       {"INPUT_ALREADY_QUANTIZED", S::Info,
        "input_quantizer {0} of '{2}' needs no step: its input comes from '{1}', the same "
        "quantizer, and quantizing twice changes no value",

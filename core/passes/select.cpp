@@ -169,6 +169,7 @@ void select_weighted(Graph& g, int id) {
     } else if (in_levels) {
       need_format(g, id, 0, Format::F32);
       insert_input_quantize(g, id, 0);
+      d.reasons.push_back(make_reason("KBIT_INPUT_BINARY_WEIGHTS", {quantizer_text(a.input_q), quantizer_text(a.kernel_q), n.name}));
     } else {
       need_format(g, id, 0, Format::F32);
       d.reasons.push_back(make_reason("INPUT_NOT_QUANTIZED", {quantizer_text(a.kernel_q), n.name}));

@@ -316,6 +316,32 @@ TEST(KbitModels, InputQuantizerStepIsSkippedOnlyAfterTheSameQuantizer) {
   }
 }
 
+// A k-bit input quantizer in front of +-1 weights: the quantizer step feeds the add/subtract
+// kernel, the layer says why it is not XNOR/popcount, and both engines agree.
+TEST(KbitModels, KbitInputWithSignWeightsRunsOnTheBinaryWeightsKernel) {
+  TempDir t("bw");
+  kb::ModelBuilder b("bw", kb::Style::functional, 12);
+  auto x = b.input({7, 7, 5});
+  x = b.quant_conv2d(x, {.filters = 6, .kernel_size = {3, 3}, .padding = "same", .use_bias = false,
+                         .input_quantizer = "DoReFa(k_bit=4,mode=activations)", .kernel_quantizer = "ste_sign"});
+  const CompileResult r = through_file(b, t, "bw");
+  const Node& n = node(r, "quant_conv2d");
+  EXPECT_EQ(n.decision.kernel, KernelClass::BinaryWeights);
+  const Reason* re = reason(n, "KBIT_INPUT_BINARY_WEIGHTS");
+  ASSERT_TRUE(re);
+  EXPECT_NE(re->message.find("\"DoReFa\" (k_bit=4, mode=\"activations\")"), std::string::npos) << re->message;
+  EXPECT_FALSE(has_reason(n, "INPUT_NOT_QUANTIZED"));
+  ASSERT_NE(r.graph.find_node("quant_conv2d/input_quantizer"), nullptr);
+  Array in;
+  in.shape = {2, 7, 7, 5};
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-0.5f, 1.5f);
+  for (int64_t i = 0; i < in.size(); ++i) in.data.push_back(u(rng));
+  const auto got = Executor(r).run({in});
+  const auto want = reference_run(r.model, {in});
+  for (size_t k = 0; k < got[0].data.size(); ++k) ASSERT_NEAR(got[0].data[k], want[0].data[k], 1e-5f) << k;
+}
+
 // A latent weight on a rounding boundary of the weights quantizer is reported (TF's tanh may
 // round it the other way); the others are not.
 TEST(KbitModels, WeightsOnATanhRoundingBoundaryAreCounted) {
