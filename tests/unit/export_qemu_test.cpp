@@ -1,5 +1,6 @@
 // Exported firmware on emulated Cortex-M4/M7 (QEMU mps2-an386 / mps2-an500): the forum models
-// (all pad_values) and the MNIST tutorial network compute what the host runtime computes;
+// (all pad_values), the MNIST tutorial network and st_resnet_8_hybrid v2 (M7) compute what the
+// host runtime computes;
 // validate exit statuses; a corrupted weight is caught; a project copied out of the repository
 // builds with only arm-none-eabi-gcc + newlib (make and CMake).
 #include <gtest/gtest.h>
@@ -36,6 +37,9 @@ std::vector<Case> cases() {
   for (const char* m : {"forum_1layer_padm1.h5", "forum_1layer_pad0.h5", "forum_1layer_padp1.h5", "forum_2layer_padm1.h5",
                         "forum_2layer_pad0.h5", "forum_2layer_padp1.h5", "mnist_tutorial.h5"})
     for (auto t : {ValidateTarget::QemuM4, ValidateTarget::QemuM7}) r.push_back({m, t});
+  // ST's hybrid network on the board ST publishes it for (an M7): binary cells, k-bit quantizer
+  // steps and the 8-bit layers' float path in exported C.
+  r.push_back({"st_resnet_8_hybrid_v2.h5", ValidateTarget::QemuM7});
   return r;
 }
 
