@@ -110,7 +110,8 @@ Array inputs_for(const std::string& model) {
 TEST(Weights, BundledNetworksRoundTripThroughAnIndependentProgram) {
   int thresholds = 0, pools = 0, folded = 0;
   for (const char* name : {"forum_1layer_pad0", "forum_1layer_padm1", "forum_1layer_padp1", "forum_2layer_pad0",
-                           "forum_2layer_padm1", "forum_2layer_padp1", "mnist_tutorial", "quicknet_style"}) {
+                           "forum_2layer_padm1", "forum_2layer_padp1", "mnist_tutorial", "quicknet_style",
+                           "st_resnet_8_hybrid_v2"}) {
     SCOPED_TRACE(name);
     const RoundTrip rt = round_trip(model_path(name), inputs_for(model_path(name)), name);
     ASSERT_EQ(rt.status, 0) << rt.message;
