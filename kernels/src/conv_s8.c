@@ -118,12 +118,14 @@ size_t bl_conv2d_s8_scratch_size(const bl_conv2d_s8_params *p)
          (p->out.kind == BL_OUT_BITS ? block * (size_t)p->g.out_c * sizeof(int32_t) : 0);
 }
 
+#if BL_ARM_ASM /* only the ARM paths load four int8 as a word */
 BL_INLINE uint32_t s8_load32(const void *p)
 {
   uint32_t v;
   memcpy(&v, p, sizeof v);
   return v;
 }
+#endif
 
 /* Four int8 channels as the slot order's two halfword pairs (x0, x2) and (x1, x3). */
 BL_INLINE void s8_widen4(const int8_t *x, int16_t *to)

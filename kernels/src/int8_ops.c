@@ -96,12 +96,14 @@ BL_INLINE uint32_t i8_lo(uint32_t v) { return (uint32_t)__builtin_arm_sxtb16((in
 BL_INLINE uint32_t i8_hi(uint32_t v) { return (uint32_t)__builtin_arm_sxtb16((int32_t)((v >> 8) | (v << 24))); }
 #endif
 
+#if BL_ARM_ASM /* only the ARM paths load four int8 as a word */
 BL_INLINE uint32_t i8_load32(const void *p)
 {
   uint32_t v;
   memcpy(&v, p, sizeof v);
   return v;
 }
+#endif
 
 /* One s8 value of a plain stage (bl_i_s8_plain) with the per-channel factors already loaded. */
 BL_INLINE int8_t i8_q(int32_t acc, float mul, float add, float m, float lo, float hi)
