@@ -38,7 +38,12 @@ std::pair<const char*, const std::vector<T>*> named(const char* name, const std:
   return {name, &v};
 }
 
-std::string quantizer(const Quantizer& q) { return q.kind == Quantizer::Kind::None ? "null" : q.name; }
+std::string quantizer(const Quantizer& q) {
+  if (q.kind == Quantizer::Kind::None) return "null";
+  if (q.kind != Quantizer::Kind::DoReFa && q.kind != Quantizer::Kind::StDoReFa) return q.name;
+  if (!q.invalid.empty()) return q.name + "(invalid: " + q.invalid + ")";
+  return fmt::format("{}(k_bit={}, mode={})", q.name, q.spec.k_bit, q.spec.dorefa_weights ? "weights" : "activations");
+}
 
 std::string tensor_ref(const Graph& g, int t) {
   const Tensor& x = g.tensors[static_cast<size_t>(t)];
@@ -88,6 +93,7 @@ void node_lines(const Graph& g, const Node& n, std::string& o) {
                      short_number(n.act.alpha), short_number(n.act.max_value), short_number(n.act.threshold),
                      arrays(named("slopes", n.act.slopes)));
   if (n.op == Op::ConstAdd || n.op == Op::ConstMul) o += fmt::format("  constant: {}\n", short_number(n.const_value));
+  if (n.op == Op::Quantize) o += fmt::format("  quantizer: {}\n", quantizer(n.quant));
   if (n.op == Op::Concat) o += fmt::format("  axis: {}\n", n.concat_axis);
   if (!n.reshape_to.empty()) o += fmt::format("  reshape_to: {}\n", shape_tuple(n.reshape_to));
   const Epilogue& e = n.epi;

@@ -179,7 +179,8 @@ void clear_tanh_boundaries(bitlens::Model& m) {
         int away = 0;
         // The weight with the largest |tanh| sets d; moving it would move every boundary.
         if (std::fabs(std::tanh(v)) == d || !sem::dorefa_weight_near_boundary(v, d, n, &away)) continue;
-        while (sem::dorefa_weight_near_boundary(v, d, n)) v += static_cast<float>(away) * 1e-5f;
+        for (int step = 0; step < 100 && sem::dorefa_weight_near_boundary(v, d, n); ++step)
+          v += static_cast<float>(away) * 1e-5f;
       }
       if (sem::dorefa_weights_near_boundary(w, n) != 0)
         throw std::runtime_error(l.name + ": latent weights stay on a tanh rounding boundary");
