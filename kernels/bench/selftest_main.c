@@ -278,116 +278,95 @@ static int mathf_check(void)
   return fails;
 }
 
-/* int8 conv: random layers (channels multiples of 4 or not, every stride, dilation and
- * padding, pad value, accumulator offsets, all three output kinds); optimized == reference. */
+/* int8 conv and depthwise: random layers (channels multiples of 4 or not, every stride, dilation
+ * and padding, pad value, accumulator offsets, all three output kinds); optimized == reference. */
 static int8_t s8_in[4096], s8_w[40000], s8_out_a[8192], s8_out_b[8192];
 static int32_t s8_init[256];
+
+/* The spatial part of a random int8 layer whose channels the caller has set: 1-10 pixels,
+ * kernel 1-4, stride and dilation 1-2, same or valid. 0 when the layer does not fit the buffers
+ * (weights: per_tap bytes per kernel tap) or valid padding leaves no output. */
+static int s8_spatial(bl_conv_geom *g, size_t per_tap)
+{
+  int same;
+  g->in_h = uni(1, 10);
+  g->in_w = uni(1, 10);
+  g->k_h = uni(1, 4);
+  g->k_w = uni(1, 4);
+  g->stride_h = uni(1, 2);
+  g->stride_w = uni(1, 2);
+  g->dil_h = uni(1, 2);
+  g->dil_w = uni(1, 2);
+  same = (int)(rnd() & 1);
+  if (!axis(g->in_h, g->k_h, g->stride_h, g->dil_h, same, &g->out_h, &g->pad_top) ||
+      !axis(g->in_w, g->k_w, g->stride_w, g->dil_w, same, &g->out_w, &g->pad_left))
+    return 0;
+  return (size_t)g->in_h * g->in_w * g->in_c <= sizeof s8_in && (size_t)g->k_h * g->k_w * per_tap <= sizeof s8_w &&
+         (size_t)g->out_h * g->out_w * g->out_c * 4 <= sizeof s8_out_a;
+}
+
+/* Random inputs, weights and offsets, an output stage of any kind for |acc| <= n (s8 outputs
+ * scaled by 1/s8_div), a pad value and maybe offsets; returns the output's size in bytes. */
+static size_t s8_data(const bl_conv_geom *g, int32_t n, float s8_div, bl_output *o, int32_t *pad,
+                      const int32_t **init)
+{
+  size_t i, elems = (size_t)g->out_h * g->out_w * g->out_c;
+  for (i = 0; i < sizeof s8_in; i++) s8_in[i] = (int8_t)(rnd() >> 24);
+  for (i = 0; i < sizeof s8_w; i++) s8_w[i] = (int8_t)(rnd() >> 24);
+  for (i = 0; i < (size_t)g->out_c; i++) s8_init[i] = uni(-100000, 100000);
+  random_output(o, g->out_c, n);
+  if (rnd() % 3 == 0) {
+    o->kind = BL_OUT_S8;
+    o->s8_mul = (float)uni(1, 200) / s8_div;
+    o->s8_min = uni(-128, 0);
+    o->s8_max = uni(0, 127);
+  }
+  *pad = (rnd() & 1) ? 0 : uni(-128, 127);
+  *init = (rnd() & 1) ? s8_init : NULL;
+  memset(s8_out_a, 0x5A, sizeof s8_out_a);
+  memset(s8_out_b, 0x5A, sizeof s8_out_b);
+  return o->kind == BL_OUT_S8 ? elems : out_bytes(o, elems);
+}
+
+static int s8_same(bl_status a, bl_status b, size_t bytes, const char *kernel, int t)
+{
+  if (a == BL_OK && b == BL_OK && memcmp(s8_out_a, s8_out_b, bytes) == 0) return 0;
+  printf("%s MISMATCH case %d\n", kernel, t);
+  return 1;
+}
+
 static int conv_s8_case(int t)
 {
   bl_conv2d_s8_params p;
   bl_conv_geom *g = &p.g;
-  size_t i, bytes, elems;
-  int same;
+  size_t bytes;
   memset(&p, 0, sizeof p);
-  for (;;) {
-    g->in_h = uni(1, 10);
-    g->in_w = uni(1, 10);
+  do {
     g->in_c = (rnd() & 1) ? 4 * uni(1, 24) : uni(1, 40);
     g->out_c = uni(1, 40);
-    g->k_h = uni(1, 4);
-    g->k_w = uni(1, 4);
-    g->stride_h = uni(1, 2);
-    g->stride_w = uni(1, 2);
-    g->dil_h = uni(1, 2);
-    g->dil_w = uni(1, 2);
-    same = (int)(rnd() & 1);
-    if (!axis(g->in_h, g->k_h, g->stride_h, g->dil_h, same, &g->out_h, &g->pad_top) ||
-        !axis(g->in_w, g->k_w, g->stride_w, g->dil_w, same, &g->out_w, &g->pad_left))
-      continue;
-    if ((size_t)g->in_h * g->in_w * g->in_c > sizeof s8_in) continue;
-    if ((size_t)g->k_h * g->k_w * g->in_c * g->out_c > sizeof s8_w) continue;
-    if ((size_t)g->out_h * g->out_w * g->out_c * 4 > sizeof s8_out_a) continue;
-    if (bl_conv2d_s8_scratch_size(&p) > sizeof scratch) continue;
-    break;
-  }
-  for (i = 0; i < sizeof s8_in; i++) s8_in[i] = (int8_t)(rnd() >> 24);
-  for (i = 0; i < sizeof s8_w; i++) s8_w[i] = (int8_t)(rnd() >> 24);
-  for (i = 0; i < (size_t)g->out_c; i++) s8_init[i] = uni(-100000, 100000);
-  random_output(&p.out, g->out_c, g->k_h * g->k_w * g->in_c * 128 * 128);
-  if (rnd() % 3 == 0) {
-    p.out.kind = BL_OUT_S8;
-    p.out.s8_mul = (float)uni(1, 200) / 100000.0f;
-    p.out.s8_min = uni(-128, 0);
-    p.out.s8_max = uni(0, 127);
-  }
-  p.pad_value = (rnd() & 1) ? 0 : uni(-128, 127);
+  } while (!s8_spatial(g, (size_t)g->in_c * g->out_c) || bl_conv2d_s8_scratch_size(&p) > sizeof scratch);
+  bytes = s8_data(g, g->k_h * g->k_w * g->in_c * 128 * 128, 100000.0f, &p.out, &p.pad_value, &p.acc_init);
   p.weights = s8_w;
-  p.acc_init = (rnd() & 1) ? s8_init : NULL;
-  elems = (size_t)g->out_h * g->out_w * g->out_c;
-  bytes = p.out.kind == BL_OUT_S8 ? elems : out_bytes(&p.out, elems);
-  memset(s8_out_a, 0x5A, sizeof s8_out_a);
-  memset(s8_out_b, 0x5A, sizeof s8_out_b);
-  if (bl_conv2d_s8(&p, s8_in, s8_out_a, scratch) != BL_OK || bl_conv2d_s8_ref(&p, s8_in, s8_out_b) != BL_OK ||
-      memcmp(s8_out_a, s8_out_b, bytes) != 0) {
-    printf("conv2d_s8 MISMATCH case %d\n", t);
-    return 1;
-  }
-  return 0;
+  return s8_same(bl_conv2d_s8(&p, s8_in, s8_out_a, scratch), bl_conv2d_s8_ref(&p, s8_in, s8_out_b), bytes,
+                 "conv2d_s8", t);
 }
 
-/* int8 depthwise (the SMLABB/SMLATT path runs here): random layers, optimized == reference. */
+/* The depthwise's SMLABB/SMLATT path runs here. */
 static int depthwise_s8_case(int t)
 {
   bl_depthwise_s8_params p;
   bl_conv_geom *g = &p.g;
-  size_t i, bytes, elems;
-  int same;
+  size_t bytes;
   memset(&p, 0, sizeof p);
-  for (;;) {
+  do {
     p.depth_multiplier = (rnd() % 4) ? 1 : uni(2, 3);
-    g->in_h = uni(1, 10);
-    g->in_w = uni(1, 10);
     g->in_c = (rnd() & 1) ? 4 * uni(1, 16) : uni(1, 40);
     g->out_c = g->in_c * p.depth_multiplier;
-    g->k_h = uni(1, 4);
-    g->k_w = uni(1, 4);
-    g->stride_h = uni(1, 2);
-    g->stride_w = uni(1, 2);
-    g->dil_h = uni(1, 2);
-    g->dil_w = uni(1, 2);
-    same = (int)(rnd() & 1);
-    if (!axis(g->in_h, g->k_h, g->stride_h, g->dil_h, same, &g->out_h, &g->pad_top) ||
-        !axis(g->in_w, g->k_w, g->stride_w, g->dil_w, same, &g->out_w, &g->pad_left))
-      continue;
-    if ((size_t)g->in_h * g->in_w * g->in_c > sizeof s8_in) continue;
-    if ((size_t)g->k_h * g->k_w * g->out_c > sizeof s8_w) continue;
-    if ((size_t)g->out_h * g->out_w * g->out_c * 4 > sizeof s8_out_a) continue;
-    if (bl_depthwise_s8_scratch_size(&p) > sizeof scratch) continue;
-    break;
-  }
-  for (i = 0; i < sizeof s8_in; i++) s8_in[i] = (int8_t)(rnd() >> 24);
-  for (i = 0; i < sizeof s8_w; i++) s8_w[i] = (int8_t)(rnd() >> 24);
-  for (i = 0; i < (size_t)g->out_c; i++) s8_init[i] = uni(-100000, 100000);
-  random_output(&p.out, g->out_c, g->k_h * g->k_w * 128 * 128);
-  if (rnd() % 3 == 0) {
-    p.out.kind = BL_OUT_S8;
-    p.out.s8_mul = (float)uni(1, 200) / 1000.0f;
-    p.out.s8_min = uni(-128, 0);
-    p.out.s8_max = uni(0, 127);
-  }
-  p.pad_value = (rnd() & 1) ? 0 : uni(-128, 127);
+  } while (!s8_spatial(g, (size_t)g->out_c) || bl_depthwise_s8_scratch_size(&p) > sizeof scratch);
+  bytes = s8_data(g, g->k_h * g->k_w * 128 * 128, 1000.0f, &p.out, &p.pad_value, &p.acc_init);
   p.weights = s8_w;
-  p.acc_init = (rnd() & 1) ? s8_init : NULL;
-  elems = (size_t)g->out_h * g->out_w * g->out_c;
-  bytes = p.out.kind == BL_OUT_S8 ? elems : out_bytes(&p.out, elems);
-  memset(s8_out_a, 0x5A, sizeof s8_out_a);
-  memset(s8_out_b, 0x5A, sizeof s8_out_b);
-  if (bl_depthwise_s8(&p, s8_in, s8_out_a, scratch) != BL_OK || bl_depthwise_s8_ref(&p, s8_in, s8_out_b) != BL_OK ||
-      memcmp(s8_out_a, s8_out_b, bytes) != 0) {
-    printf("depthwise_s8 MISMATCH case %d\n", t);
-    return 1;
-  }
-  return 0;
+  return s8_same(bl_depthwise_s8(&p, s8_in, s8_out_a, scratch), bl_depthwise_s8_ref(&p, s8_in, s8_out_b), bytes,
+                 "depthwise_s8", t);
 }
 
 int main(void)

@@ -100,6 +100,19 @@ void bl_i_arm_counts_add(const uint32_t *patch, const uint32_t *w, uint32_t *cou
 #define BL_ARM_ASM 0
 #endif
 
+#if BL_ARM_ASM
+/* Four int8 as one (possibly unaligned) word, and its signed bytes 0 and 2 / 1 and 3 as halfword
+ * pairs (SXTB16, and SXTB16 of the word rotated by 8). */
+BL_INLINE uint32_t bl_i_load32(const void *p)
+{
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+BL_INLINE uint32_t bl_i_sxtb16_even(uint32_t v) { return (uint32_t)__builtin_arm_sxtb16((int32_t)v); }
+BL_INLINE uint32_t bl_i_sxtb16_odd(uint32_t v) { return (uint32_t)__builtin_arm_sxtb16((int32_t)((v >> 8) | (v << 24))); }
+#endif
+
 /* acc + sum of the four bytes of x. */
 BL_INLINE uint32_t bl_i_bytesum_acc(uint32_t x, uint32_t acc)
 {
@@ -404,13 +417,19 @@ BL_INLINE int bl_i_s8_plain_ok(const bl_output *o)
          o->act_min * o->s8_mul <= (float)o->s8_min && o->act_max * o->s8_mul >= (float)o->s8_max;
 }
 
-/* Channel c of such a stage: the operations of the general path, the in-range case first. */
-BL_INLINE int8_t bl_i_s8_plain(const bl_output *o, int32_t c, int32_t acc, float lo, float hi)
+/* One value of such a stage from its channel's factors: the operations of the general path
+ * (bl_i_affine_clamp, then bl_i_s8_of), the in-range case first. */
+BL_INLINE int8_t bl_i_s8_affine(int32_t acc, float mul, float add, float m, float lo, float hi)
 {
-  float v = (float)acc * (o->mul ? o->mul[c] : 1.0f);
-  v = (v + (o->add ? o->add[c] : 0.0f)) * o->s8_mul;
+  float v = (float)acc * mul;
+  v = (v + add) * m;
   if (v >= lo && v <= hi) return (int8_t)(int32_t)((v + 12582912.0f) - 12582912.0f);
   return v < lo ? (int8_t)lo : v > hi ? (int8_t)hi : (int8_t)0; /* NaN gives 0 */
+}
+
+BL_INLINE int8_t bl_i_s8_plain(const bl_output *o, int32_t c, int32_t acc, float lo, float hi)
+{
+  return bl_i_s8_affine(acc, o->mul ? o->mul[c] : 1.0f, o->add ? o->add[c] : 0.0f, o->s8_mul, lo, hi);
 }
 
 /* Integer kernels, binary output: flip[c] ? d > t : d < t. */
@@ -429,6 +448,17 @@ BL_INLINE void bl_i_emit_int(const bl_output *o, int32_t c, int32_t d, float *fo
     bl_i_bw_put(bw, bl_i_int_bit(o, c, d));
   else
     fout[c] = bl_i_affine_clamp(o, c, (float)d);
+}
+
+/* Emits output channel c of the current pixel for an int8 kernel: the BL_OUT_S8 stage, or an
+ * integer kernel's f32 / bit output. */
+BL_INLINE void bl_i_emit_i8(const bl_output *o, int32_t c, int32_t acc, float *fout, int8_t *qout,
+                            bl_i_bitwriter *bw)
+{
+  if (o->kind == BL_OUT_S8)
+    qout[c] = bl_i_s8_of(o, bl_i_affine_clamp(o, c, (float)acc));
+  else
+    bl_i_emit_int(o, c, acc, fout, bw);
 }
 
 /* Emits output channel c of the current pixel for a float-accumulating kernel. */
@@ -549,6 +579,12 @@ BL_INLINE void bl_i_emit_f32_row(const bl_output *o, const float *acc, int32_t n
 int bl_i_geom_ok(const bl_conv_geom *g);
 /* Output stage sanity for out_c channels; integer = 1 for integer kernels (threshold needed). */
 int bl_i_output_ok(const bl_output *o, int integer);
+/* int8 kernels: at most 2^16 products of at most 128 * 128 per sum and |acc_init| < 2^30 keep
+ * the int32 accumulator below 2^31. */
+#define BL_I8_MAX_TERMS 65536
+/* The output stage (BL_OUT_S8 bounds within int8, or an integer kernel's) and the accumulator
+ * offsets (NULL or n values within +-(2^30 - 1)) of an int8 kernel. */
+int bl_i_i8_output_ok(const bl_output *o, const int32_t *acc_init, int32_t n);
 /* The number of groups of a grouped conv (0 read as 1), or 0 when `groups` is negative or does
  * not divide both channel counts. */
 BL_INLINE int32_t bl_i_groups(const bl_conv_geom *g, int32_t groups)

@@ -22,6 +22,20 @@ int bl_i_output_ok(const bl_output *o, int integer)
   return 1;
 }
 
+int bl_i_i8_output_ok(const bl_output *o, const int32_t *acc_init, int32_t n)
+{
+  int32_t c;
+  if (o->kind == BL_OUT_S8) {
+    if (o->s8_min < -128 || o->s8_max > 127 || o->s8_min > o->s8_max) return 0;
+  } else if (!bl_i_output_ok(o, 1)) {
+    return 0;
+  }
+  if (acc_init)
+    for (c = 0; c < n; c++)
+      if (acc_init[c] > 1073741823 || acc_init[c] < -1073741823) return 0;
+  return 1;
+}
+
 /* Output i has its whole window inside iff i*s - pad >= 0 and i*s - pad + (k-1)*dil <= in - 1,
  * i.e. ceil(pad / s) <= i <= floor((in - 1 - (k-1)*dil + pad) / s). */
 void bl_i_interior(int32_t in, int32_t out, int32_t k, int32_t stride, int32_t dil, int32_t pad,

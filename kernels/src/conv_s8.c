@@ -3,41 +3,12 @@
  * sums are exact in any order, so both give the same accumulators bit for bit. */
 #include "bl_internal.h"
 
-/* With at most 2^16 taps * channels per filter (128 * 128 per product) and |acc_init| < 2^30,
- * |acc| stays below 2^31. */
-#define S8_MAX_PATCH 65536
-#define S8_MAX_INIT 1073741823
-
-static int s8_output_ok(const bl_output *o)
-{
-  if (o->kind == BL_OUT_S8)
-    return o->s8_min >= -128 && o->s8_max <= 127 && o->s8_min <= o->s8_max;
-  return bl_i_output_ok(o, 1);
-}
-
 static int s8_ok(const bl_conv2d_s8_params *p, const int8_t *in, const void *out)
 {
-  int64_t patch;
-  if (!p || !in || !out || !p->weights || !bl_i_geom_ok(&p->g) || !s8_output_ok(&p->out)) return 0;
+  if (!p || !in || !out || !p->weights || !bl_i_geom_ok(&p->g)) return 0;
+  if (!bl_i_i8_output_ok(&p->out, p->acc_init, p->g.out_c)) return 0;
   if (p->pad_value < -128 || p->pad_value > 127) return 0;
-  patch = (int64_t)p->g.k_h * p->g.k_w * p->g.in_c;
-  if (patch > S8_MAX_PATCH) return 0;
-  if (p->acc_init) {
-    int32_t c;
-    for (c = 0; c < p->g.out_c; c++)
-      if (p->acc_init[c] > S8_MAX_INIT || p->acc_init[c] < -S8_MAX_INIT) return 0;
-  }
-  return 1;
-}
-
-/* Channel c of one pixel: the int8 output stage, or the integer kernels' f32 / bit outputs. */
-BL_INLINE void s8_emit(const bl_output *o, int32_t c, int32_t acc, float *fout, int8_t *qout,
-                       bl_i_bitwriter *bw)
-{
-  if (o->kind == BL_OUT_S8)
-    qout[c] = bl_i_s8_of(o, bl_i_affine_clamp(o, c, (float)acc));
-  else
-    bl_i_emit_int(o, c, acc, fout, bw);
+  return (int64_t)p->g.k_h * p->g.k_w * p->g.in_c <= BL_I8_MAX_TERMS;
 }
 
 bl_status bl_conv2d_s8_ref(const bl_conv2d_s8_params *p, const int8_t *in, void *out)
@@ -71,7 +42,7 @@ bl_status bl_conv2d_s8_ref(const bl_conv2d_s8_params *p, const int8_t *in, void 
             }
           }
         }
-        s8_emit(&p->out, oc, acc, fout, qout, &bw);
+        bl_i_emit_i8(&p->out, oc, acc, fout, qout, &bw);
       }
     }
   }
@@ -118,22 +89,12 @@ size_t bl_conv2d_s8_scratch_size(const bl_conv2d_s8_params *p)
          (p->out.kind == BL_OUT_BITS ? block * (size_t)p->g.out_c * sizeof(int32_t) : 0);
 }
 
-#if BL_ARM_ASM /* only the ARM paths load four int8 as a word */
-BL_INLINE uint32_t s8_load32(const void *p)
-{
-  uint32_t v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-#endif
-
 /* Four int8 channels as the slot order's two halfword pairs (x0, x2) and (x1, x3). */
 BL_INLINE void s8_widen4(const int8_t *x, int16_t *to)
 {
 #if BL_ARM_ASM
-  const uint32_t v = s8_load32(x);
-  const uint32_t lo = (uint32_t)__builtin_arm_sxtb16((int32_t)v);
-  const uint32_t hi = (uint32_t)__builtin_arm_sxtb16((int32_t)((v >> 8) | (v << 24)));
+  const uint32_t v = bl_i_load32(x);
+  const uint32_t lo = bl_i_sxtb16_even(v), hi = bl_i_sxtb16_odd(v);
   memcpy(to, &lo, 4);
   memcpy(to + 2, &hi, 4);
 #else
@@ -386,8 +347,8 @@ bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out
             qout[oc] = bl_i_s8_plain(&p->out, oc, acc[q], lo, hi);
             if (pair) qout[oc + 1] = bl_i_s8_plain(&p->out, oc + 1, acc[2 + q], lo, hi);
           } else {
-            s8_emit(&p->out, oc, acc[q], fout, qout, &bw);
-            if (pair) s8_emit(&p->out, oc + 1, acc[2 + q], fout, qout, &bw);
+            bl_i_emit_i8(&p->out, oc, acc[q], fout, qout, &bw);
+            if (pair) bl_i_emit_i8(&p->out, oc + 1, acc[2 + q], fout, qout, &bw);
           }
         }
       }

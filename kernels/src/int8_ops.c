@@ -2,44 +2,14 @@
  * and back: the other int8 steps of a DoReFa / STCustomDoReFa network. */
 #include "bl_internal.h"
 
-/* As in conv_s8.c: 2^16 products of at most 128 * 128 and |acc_init| < 2^30 stay below 2^31. */
-#define I8_MAX_TERMS 65536
-#define I8_MAX_INIT 1073741823
-
-static int i8_output_ok(const bl_output *o)
-{
-  if (o->kind == BL_OUT_S8)
-    return o->s8_min >= -128 && o->s8_max <= 127 && o->s8_min <= o->s8_max;
-  return bl_i_output_ok(o, 1);
-}
-
-static int i8_init_ok(const int32_t *init, int32_t n)
-{
-  int32_t c;
-  if (!init) return 1;
-  for (c = 0; c < n; c++)
-    if (init[c] > I8_MAX_INIT || init[c] < -I8_MAX_INIT) return 0;
-  return 1;
-}
-
-/* Channel c: the int8 output stage, or the integer kernels' f32 / bit outputs. */
-BL_INLINE void i8_emit(const bl_output *o, int32_t c, int32_t acc, float *fout, int8_t *qout,
-                       bl_i_bitwriter *bw)
-{
-  if (o->kind == BL_OUT_S8)
-    qout[c] = bl_i_s8_of(o, bl_i_affine_clamp(o, c, (float)acc));
-  else
-    bl_i_emit_int(o, c, acc, fout, bw);
-}
-
 /* ---- depthwise ----------------------------------------------------------------------------*/
 static int dw8_ok(const bl_depthwise_s8_params *p, const int8_t *in, const void *out)
 {
-  if (!p || !in || !out || !p->weights || !bl_i_geom_ok(&p->g) || !i8_output_ok(&p->out)) return 0;
+  if (!p || !in || !out || !p->weights || !bl_i_geom_ok(&p->g)) return 0;
+  if (!bl_i_i8_output_ok(&p->out, p->acc_init, p->g.out_c)) return 0;
   if (p->depth_multiplier < 1 || p->g.out_c != p->g.in_c * p->depth_multiplier) return 0;
   if (p->pad_value < -128 || p->pad_value > 127) return 0;
-  if ((int64_t)p->g.k_h * p->g.k_w > I8_MAX_TERMS) return 0;
-  return i8_init_ok(p->acc_init, p->g.out_c);
+  return (int64_t)p->g.k_h * p->g.k_w <= BL_I8_MAX_TERMS;
 }
 
 /* The accumulators of the channels outside whole groups of four (out_c int32, rounded up to an
@@ -78,7 +48,7 @@ bl_status bl_depthwise_s8_ref(const bl_depthwise_s8_params *p, const int8_t *in,
               acc += x * p->weights[((size_t)kh * (size_t)g->k_w + (size_t)kw) * (size_t)g->out_c + (size_t)o];
             }
           }
-          i8_emit(&p->out, o, acc, fout, qout, &bw);
+          bl_i_emit_i8(&p->out, o, acc, fout, qout, &bw);
         }
       }
     }
@@ -91,29 +61,6 @@ bl_status bl_depthwise_s8_ref(const bl_depthwise_s8_params *p, const int8_t *in,
  * multiplier 1, four channels at a time keep their sums in registers over all taps (on ARMv7E-M
  * one word of four inputs and one of four weights feed four SMLABB/SMLATT); otherwise and for
  * the last in_c % 4 channels, the accumulators are in scratch. */
-#if BL_ARM_ASM
-BL_INLINE uint32_t i8_lo(uint32_t v) { return (uint32_t)__builtin_arm_sxtb16((int32_t)v); }
-BL_INLINE uint32_t i8_hi(uint32_t v) { return (uint32_t)__builtin_arm_sxtb16((int32_t)((v >> 8) | (v << 24))); }
-#endif
-
-#if BL_ARM_ASM /* only the ARM paths load four int8 as a word */
-BL_INLINE uint32_t i8_load32(const void *p)
-{
-  uint32_t v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-#endif
-
-/* One s8 value of a plain stage (bl_i_s8_plain) with the per-channel factors already loaded. */
-BL_INLINE int8_t i8_q(int32_t acc, float mul, float add, float m, float lo, float hi)
-{
-  float v = (float)acc * mul;
-  v = (v + add) * m;
-  if (v >= lo && v <= hi) return (int8_t)(int32_t)((v + 12582912.0f) - 12582912.0f);
-  return v < lo ? (int8_t)lo : v > hi ? (int8_t)hi : (int8_t)0;
-}
-
 bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, void *out, void *scratch)
 {
   static const float one = 1.0f, zero = 0.0f;
@@ -168,8 +115,9 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
           const int8_t *x = src[t];
           if (x) {
 #if BL_ARM_ASM
-            const uint32_t xv = i8_load32(x + c), wv = i8_load32(w);
-            const uint32_t xl = i8_lo(xv), xh = i8_hi(xv), wl = i8_lo(wv), wh = i8_hi(wv);
+            const uint32_t xv = bl_i_load32(x + c), wv = bl_i_load32(w);
+            const uint32_t xl = bl_i_sxtb16_even(xv), xh = bl_i_sxtb16_odd(xv);
+            const uint32_t wl = bl_i_sxtb16_even(wv), wh = bl_i_sxtb16_odd(wv);
             a0 = __builtin_arm_smlabb((int32_t)xl, (int32_t)wl, a0);
             a2 = __builtin_arm_smlatt((int32_t)xl, (int32_t)wl, a2);
             a1 = __builtin_arm_smlabb((int32_t)xh, (int32_t)wh, a1);
@@ -188,15 +136,15 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
           }
         }
         if (plain) {
-          qout[c] = i8_q(a0, mul[c * ms], add[c * as], qm, lo, hi);
-          qout[c + 1] = i8_q(a1, mul[(c + 1) * ms], add[(c + 1) * as], qm, lo, hi);
-          qout[c + 2] = i8_q(a2, mul[(c + 2) * ms], add[(c + 2) * as], qm, lo, hi);
-          qout[c + 3] = i8_q(a3, mul[(c + 3) * ms], add[(c + 3) * as], qm, lo, hi);
+          qout[c] = bl_i_s8_affine(a0, mul[c * ms], add[c * as], qm, lo, hi);
+          qout[c + 1] = bl_i_s8_affine(a1, mul[(c + 1) * ms], add[(c + 1) * as], qm, lo, hi);
+          qout[c + 2] = bl_i_s8_affine(a2, mul[(c + 2) * ms], add[(c + 2) * as], qm, lo, hi);
+          qout[c + 3] = bl_i_s8_affine(a3, mul[(c + 3) * ms], add[(c + 3) * as], qm, lo, hi);
         } else {
-          i8_emit(&p->out, c, a0, fout, qout, &bw);
-          i8_emit(&p->out, c + 1, a1, fout, qout, &bw);
-          i8_emit(&p->out, c + 2, a2, fout, qout, &bw);
-          i8_emit(&p->out, c + 3, a3, fout, qout, &bw);
+          bl_i_emit_i8(&p->out, c, a0, fout, qout, &bw);
+          bl_i_emit_i8(&p->out, c + 1, a1, fout, qout, &bw);
+          bl_i_emit_i8(&p->out, c + 2, a2, fout, qout, &bw);
+          bl_i_emit_i8(&p->out, c + 3, a3, fout, qout, &bw);
         }
       }
       for (o = c4 * m; o < g->out_c; o++) acc[o] = p->acc_init ? p->acc_init[o] : 0;
@@ -210,7 +158,7 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
           for (o = c4 * m; o < g->out_c; o++) acc[o] += p->pad_value * w[o];
         }
       }
-      for (o = c4 * m; o < g->out_c; o++) i8_emit(&p->out, o, acc[o], fout, qout, &bw);
+      for (o = c4 * m; o < g->out_c; o++) bl_i_emit_i8(&p->out, o, acc[o], fout, qout, &bw);
     }
   }
   if (p->out.kind == BL_OUT_BITS) bl_i_bw_flush(&bw);
@@ -220,9 +168,8 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
 /* ---- dense --------------------------------------------------------------------------------*/
 static int dn8_ok(const bl_dense_s8_params *p, const int8_t *in, const void *out)
 {
-  if (!p || !in || !out || !p->weights || p->n_in < 1 || p->n_out < 1 || !i8_output_ok(&p->out)) return 0;
-  if (p->n_in > I8_MAX_TERMS) return 0;
-  return i8_init_ok(p->acc_init, p->n_out);
+  if (!p || !in || !out || !p->weights || p->n_in < 1 || p->n_out < 1) return 0;
+  return p->n_in <= BL_I8_MAX_TERMS && bl_i_i8_output_ok(&p->out, p->acc_init, p->n_out);
 }
 
 bl_status bl_dense_s8_ref(const bl_dense_s8_params *p, const int8_t *in, void *out)
@@ -234,7 +181,7 @@ bl_status bl_dense_s8_ref(const bl_dense_s8_params *p, const int8_t *in, void *o
   for (o = 0; o < p->n_out; o++) {
     int32_t acc = p->acc_init ? p->acc_init[o] : 0;
     for (i = 0; i < p->n_in; i++) acc += in[i] * p->weights[(size_t)o * (size_t)p->n_in + (size_t)i];
-    i8_emit(&p->out, o, acc, p->out.kind == BL_OUT_F32 ? (float *)out : NULL,
+    bl_i_emit_i8(&p->out, o, acc, p->out.kind == BL_OUT_F32 ? (float *)out : NULL,
             p->out.kind == BL_OUT_S8 ? (int8_t *)out : NULL, &bw);
   }
   if (p->out.kind == BL_OUT_BITS) bl_i_bw_flush(&bw);
@@ -256,7 +203,7 @@ bl_status bl_dense_s8(const bl_dense_s8_params *p, const int8_t *in, void *out)
       b += in[i + 2] * w[i + 2] + in[i + 3] * w[i + 3];
     }
     for (; i < p->n_in; i++) a += in[i] * w[i];
-    i8_emit(&p->out, o, a + b, p->out.kind == BL_OUT_F32 ? (float *)out : NULL,
+    bl_i_emit_i8(&p->out, o, a + b, p->out.kind == BL_OUT_F32 ? (float *)out : NULL,
             p->out.kind == BL_OUT_S8 ? (int8_t *)out : NULL, &bw);
   }
   if (p->out.kind == BL_OUT_BITS) bl_i_bw_flush(&bw);
