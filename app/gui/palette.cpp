@@ -8,10 +8,11 @@
 namespace bitlens::gui {
 
 const KernelStyle& kernel_style(KernelClass k) {
-  // Okabe & Ito (2008): bluish green, sky blue, orange, reddish purple, grey, vermillion.
+  // Okabe & Ito (2008): bluish green, sky blue, yellow, orange, reddish purple, grey, vermillion.
   static const KernelStyle styles[] = {
       {QColor(0x00, 0x9E, 0x73), QColor(Qt::white), "BIN", "binary"},
       {QColor(0x56, 0xB4, 0xE9), QColor(Qt::black), "BW", "binary-weights"},
+      {QColor(0xF0, 0xE4, 0x42), QColor(Qt::black), "I8", "int8"},
       {QColor(0xE6, 0x9F, 0x00), QColor(Qt::black), "F32", "float"},
       {QColor(0xCC, 0x79, 0xA7), QColor(Qt::black), "FUSED", "fused"},
       {QColor(0xBB, 0xBB, 0xBB), QColor(Qt::black), "NONE", "none"},
@@ -20,12 +21,13 @@ const KernelStyle& kernel_style(KernelClass k) {
   switch (k) {
     case KernelClass::Binary: return styles[0];
     case KernelClass::BinaryWeights: return styles[1];
-    case KernelClass::Float: return styles[2];
-    case KernelClass::Fused: return styles[3];
-    case KernelClass::None: return styles[4];
+    case KernelClass::Int8: return styles[2];
+    case KernelClass::Float: return styles[3];
+    case KernelClass::Fused: return styles[4];
+    case KernelClass::None: return styles[5];
     case KernelClass::Unsupported: break;
   }
-  return styles[5];
+  return styles[6];
 }
 
 QColor edge_colour(bool dark_background) {
@@ -41,6 +43,9 @@ QColor op_type_colour(const QString& t) {
   if (t.startsWith(QLatin1String("sxor"))) return kernel_style(KernelClass::Binary).fill;
   if (t == QLatin1String("op_s1_s1")) return kernel_style(KernelClass::Binary).fill.lighter(150);
   if (t.startsWith(QLatin1String("sadd"))) return kernel_style(KernelClass::BinaryWeights).fill;
+  if (t.startsWith(QLatin1String("smul_s8"))) return kernel_style(KernelClass::Int8).fill;
+  if (t == QLatin1String("op_f32_s8") || t == QLatin1String("op_s8_f32") || t == QLatin1String("op_s8_s1"))
+    return kernel_style(KernelClass::Int8).fill.lighter(120);
   if (t.startsWith(QLatin1String("smul"))) return kernel_style(KernelClass::Float).fill;
   if (t == QLatin1String("op_f32_f32")) return kernel_style(KernelClass::Float).fill.lighter(140);
   if (t == QLatin1String("op_f32_s1")) return kernel_style(KernelClass::Fused).fill;

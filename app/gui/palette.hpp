@@ -22,8 +22,8 @@ struct KernelStyle {
 const KernelStyle& kernel_style(KernelClass k);
 
 // Every kernel class in legend order (best first).
-constexpr std::array<KernelClass, 6> kAllKernelClasses = {
-    KernelClass::Binary, KernelClass::BinaryWeights, KernelClass::Float,
+constexpr std::array<KernelClass, 7> kAllKernelClasses = {
+    KernelClass::Binary, KernelClass::BinaryWeights, KernelClass::Int8,       KernelClass::Float,
     KernelClass::Fused,  KernelClass::None,          KernelClass::Unsupported};
 
 // Colours of graph chrome that do not depend on the kernel class.

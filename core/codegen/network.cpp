@@ -102,7 +102,7 @@ class Generator : public ops::CodeEnv {
     decls_ << "extern " << decl << ";\n";
     data_ << "/* " << c_comment_text(n.name) << ": " << suffix << ", " << count << " x " << ctype << " */\n";
     data_ << "extern " << decl << ";\n" << decl << " = {";
-    const int per_line = sizeof(T) == 4 && std::is_same_v<T, float> ? 4 : 8;
+    const int per_line = std::is_same_v<T, float> ? 4 : std::is_same_v<T, int8_t> ? 16 : 8;
     for (size_t i = 0; i < count; ++i) {
       data_ << (i % per_line == 0 ? "\n    " : " ") << literal(ptr[i]) << (i + 1 < count ? "," : "");
     }
@@ -112,6 +112,7 @@ class Generator : public ops::CodeEnv {
   }
   static std::string literal(float v) { return c_float_literal(v); }
   static std::string literal(int32_t v) { return c_int32_literal(v); }
+  static std::string literal(int8_t v) { return std::to_string(v); }
   static std::string literal(uint32_t v) {
     char b[16];
     std::snprintf(b, sizeof b, "0x%08xu", v);
@@ -132,6 +133,9 @@ class Generator : public ops::CodeEnv {
   }
   std::string data(const Node& n, const uint32_t* p, size_t count, const char* suffix) override {
     return array(n, p, count, suffix, "uint32_t");
+  }
+  std::string data(const Node& n, const int8_t* p, size_t count, const char* suffix) override {
+    return array(n, p, count, suffix, "int8_t");
   }
 
   void emit_step(std::ostream& o, int step, const Node& n) {

@@ -9,6 +9,7 @@
 
 #include "bitlens/format.hpp"
 #include "bitlens/npy.hpp"
+#include "bitlens/semantics.hpp"
 
 namespace bitlens {
 
@@ -138,7 +139,19 @@ NodeWeights weighted_node(const CompileResult& c, const Node& n) {
     w.tensors.push_back(integers(var + "_bits", "uint32", {static_cast<int64_t>(n.weight_bits.size())}, n.weight_bits,
                                  "the words " + n.decision.kernel_name +
                                      " reads: bit 1 = -1, layout in kernels/include/bitlens/bl_kernels.h"));
-  if (k == KernelClass::Binary)
+  if (k == KernelClass::Int8) {
+    // The integers in Keras' shape (the kernel's own layout is an implementation detail).
+    const int32_t m = sem::int8_weight_denominator(n.conv.kernel_q.spec);
+    std::vector<int8_t> q(n.weights.size());
+    for (size_t i = 0; i < q.size(); ++i) q[i] = sem::int8_weight(n.weights[i], m);
+    w.tensors.push_back(integers(var + "_int8", "int8", shape, q,
+                                 var + " * " + std::to_string(m) + ": the integers the int8 kernel multiplies"));
+    w.input_levels = g.tensors[n.inputs[0]].s8.levels;
+    w.weight_denominator = m;
+    w.accumulate = "acc = sum over the window (dense: all inputs) of (input * input_levels) * " + var +
+                   "_int8, an exact integer (the input's levels times input_levels are integers; padded taps hold "
+                   "pad_value * input_levels)";
+  } else if (k == KernelClass::Binary)
     w.accumulate = "d = sum over the window (dense: all inputs) of sign(input) * " + var + "_sign, an integer (sign(0) = +1)";
   else
     w.accumulate = "acc = sum over the window (dense: all inputs) of input * " + var + (signs ? "_sign" : "") + ", float32";
@@ -293,6 +306,10 @@ json weights_manifest(const WeightsExport& w, WeightsFormat format) {
     if (!n.activation.empty()) e["activation"] = n.activation;
     if (n.has_geometry) e["geometry"] = geometry_json(n);
     if (n.mid_clamp) e["mid_clamp"] = {bound(n.mid_min), bound(n.mid_max)};
+    if (n.weight_denominator > 0) {
+      e["input_levels"] = n.input_levels;
+      e["weight_denominator"] = n.weight_denominator;
+    }
     if (n.act_min != -INFINITY || n.act_max != INFINITY) e["clamp"] = {bound(n.act_min), bound(n.act_max)};
     e["rule"] = n.rule;
     e["tensors"] = json::array();

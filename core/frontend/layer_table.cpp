@@ -98,7 +98,7 @@ std::vector<LayerInfo> build_table() {
       {"use_bias", T::Bool, false, "any"},
   };
   const std::vector<ConfigKey> larq_in = {
-      {"input_quantizer", T::Quantizer, false, "null, no-op, a sign quantizer (ste_sign, approx_sign, swish_sign), or DoReFa / STCustomDoReFa in \"activations\" mode (a float step, INPUT_QUANTIZER_STEP) (others: INPUT_QUANTIZER_UNSUPPORTED)"},
+      {"input_quantizer", T::Quantizer, false, "null, no-op, a sign quantizer (ste_sign, approx_sign, swish_sign), or DoReFa / STCustomDoReFa in \"activations\" mode (a quantize step, INPUT_QUANTIZER_STEP; int8 tensors up to 8 bits, INT8_KERNEL) (others: INPUT_QUANTIZER_UNSUPPORTED)"},
   };
   const ConfigKey pad_values = {"pad_values", T::Number, false, "any (exact padding)"};
   // Written by early Larq versions (a constructor argument then).
@@ -141,10 +141,10 @@ std::vector<LayerInfo> build_table() {
       {"SeparableConv2D", "Keras", separable, sep_ignored},
       {"Dense", "Keras", join(dense, lora), conv_ignored},
       {"QuantConv1D", "Larq",
-       join(join(conv1d, larq_in), {{"kernel_quantizer", T::Quantizer, false, "null, no-op, ste_sign, approx_sign, swish_sign, magnitude_aware_sign, DoReFa / STCustomDoReFa (exact values in float32, QUANTIZED_WEIGHTS_FLOAT) (others: KERNEL_QUANTIZER_NOT_SIGN)"}, pad_values}),
+       join(join(conv1d, larq_in), {{"kernel_quantizer", T::Quantizer, false, "null, no-op, ste_sign, approx_sign, swish_sign, magnitude_aware_sign, DoReFa / STCustomDoReFa (int8 integers up to 8 bits, INT8_KERNEL; else exact values in float32, QUANTIZED_WEIGHTS_FLOAT) (others: KERNEL_QUANTIZER_NOT_SIGN)"}, pad_values}),
        join(conv_ignored, {metrics})},
       {"QuantConv2D", "Larq",
-       join(join(conv2d, larq_in), {{"kernel_quantizer", T::Quantizer, false, "null, no-op, ste_sign, approx_sign, swish_sign, magnitude_aware_sign, DoReFa / STCustomDoReFa (exact values in float32, QUANTIZED_WEIGHTS_FLOAT) (others: KERNEL_QUANTIZER_NOT_SIGN)"}, pad_values}),
+       join(join(conv2d, larq_in), {{"kernel_quantizer", T::Quantizer, false, "null, no-op, ste_sign, approx_sign, swish_sign, magnitude_aware_sign, DoReFa / STCustomDoReFa (int8 integers up to 8 bits, INT8_KERNEL; else exact values in float32, QUANTIZED_WEIGHTS_FLOAT) (others: KERNEL_QUANTIZER_NOT_SIGN)"}, pad_values}),
        join(conv_ignored, {metrics})},
       {"QuantDepthwiseConv2D", "Larq",
        join(join(depthwise, larq_in), {{"depthwise_quantizer", T::Quantizer, false, "as kernel_quantizer"}, pad_values}),
@@ -155,7 +155,7 @@ std::vector<LayerInfo> build_table() {
                                        pad_values}),
        join(sep_ignored, {metrics})},
       {"QuantDense", "Larq",
-       join(join(dense, larq_in), {{"kernel_quantizer", T::Quantizer, false, "null, no-op, ste_sign, approx_sign, swish_sign, magnitude_aware_sign, DoReFa / STCustomDoReFa (exact values in float32, QUANTIZED_WEIGHTS_FLOAT) (others: KERNEL_QUANTIZER_NOT_SIGN)"}}),
+       join(join(dense, larq_in), {{"kernel_quantizer", T::Quantizer, false, "null, no-op, ste_sign, approx_sign, swish_sign, magnitude_aware_sign, DoReFa / STCustomDoReFa (int8 integers up to 8 bits, INT8_KERNEL; else exact values in float32, QUANTIZED_WEIGHTS_FLOAT) (others: KERNEL_QUANTIZER_NOT_SIGN)"}}),
        join(conv_ignored, {metrics})},
       {"BatchNormalization", "Keras",
        {{"axis", T::Axis, false, "the last axis (else BN_AXIS)"},

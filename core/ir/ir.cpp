@@ -6,12 +6,20 @@
 
 namespace bitlens {
 
-const char* format_name(Format f) { return f == Format::S1 ? "s1" : "f32"; }
+const char* format_name(Format f) {
+  switch (f) {
+    case Format::F32: return "f32";
+    case Format::S1: return "s1";
+    case Format::S8: return "s8";
+  }
+  return "?";
+}
 
 const char* kernel_class_name(KernelClass k) {
   switch (k) {
     case KernelClass::Binary: return "binary";
     case KernelClass::BinaryWeights: return "binary-weights";
+    case KernelClass::Int8: return "int8";
     case KernelClass::Float: return "float";
     case KernelClass::Fused: return "fused";
     case KernelClass::None: return "none";
@@ -45,6 +53,7 @@ const char* op_name(Op op) {
     case Op::Quantize: return "quantize";
     case Op::Pack: return "pack";
     case Op::Unpack: return "unpack";
+    case Op::Dequantize: return "dequantize";
     case Op::Unsupported: return "unsupported";
   }
   return "?";
@@ -52,6 +61,8 @@ const char* op_name(Op op) {
 
 int64_t Tensor::bytes() const {
   const int64_t n = elements();
+  // s8 rounds up to whole words: every arena offset stays 4-byte aligned.
+  if (format == Format::S8) return (n + 3) / 4 * 4;
   return format == Format::S1 ? 4 * ((n + 31) / 32) : 4 * n;
 }
 

@@ -1,7 +1,9 @@
 // Registrations of the multiply-accumulate kernels: conv2d, depthwise conv2d and dense, each as
-// a binary (s1 x s1), binary-weights (f32 x s1) and float kernel. The nine differ only in their
-// parameter struct, so one template describes them all from it. Every call is followed by the
+// a binary (s1 x s1), binary-weights (f32 x s1), int8 (s8 x s8) and float kernel. They differ
+// only in their parameter struct, so one template describes them all from it. Every call is followed by the
 // layer's own activation (clamps are folded into the output stage before this), in place.
+#include <algorithm>
+
 #include "bitlens/format.hpp"
 #include "ops/common.hpp"
 #include "ops/params.hpp"
@@ -31,11 +33,17 @@ void fields(Fields& f, const P& p, const Node& n) {
   }
   if constexpr (requires { p.depth_multiplier; }) f.set("depth_multiplier", p.depth_multiplier);
   if constexpr (requires { p.pad; }) f.set("pad", pad_name(p.pad));
-  if constexpr (requires { p.pad_value; }) f.set_float("pad_value", p.pad_value);
-  if constexpr (std::is_same_v<decltype(p.weights), const uint32_t*>)
-    f.set_data("weights", p.weights, n.weight_bits, "weights");
-  else
-    f.set_data("weights", p.weights, n.weights, "weights");
+  if constexpr (std::is_same_v<decltype(p.weights), const int8_t*>) {
+    if constexpr (requires { p.pad_value; }) f.set("pad_value", p.pad_value);
+    f.set_data("weights", p.weights, n.weights_s8, "weights");
+    f.set_data("acc_init", p.acc_init, n.acc_init, "acc_init");
+  } else {
+    if constexpr (requires { p.pad_value; }) f.set_float("pad_value", p.pad_value);
+    if constexpr (std::is_same_v<decltype(p.weights), const uint32_t*>)
+      f.set_data("weights", p.weights, n.weight_bits, "weights");
+    else
+      f.set_data("weights", p.weights, n.weights, "weights");
+  }
   output(f, p.out);
   if constexpr (requires { p.groups; })
     if (p.groups > 1) f.set("groups", p.groups);
@@ -156,19 +164,74 @@ std::string binary_weights_rejects(const Graph&, const Node& n) {
   return n.conv.kernel_q.binary_weights() ? "" : weights_not_binary(n);
 }
 
+// s8 x s8: k-bit input levels and k-bit weight levels that are integers within int8 (the
+// integer definition, sem::S8Levels and sem::int8_weight_denominator), exactly.
+std::string int8_rejects(const Graph& g, const Node& n) {
+  const ConvAttrs& a = n.conv;
+  const auto in = a.input_q.elementwise_levels() ? sem::s8_activation_levels(a.input_q.spec) : std::nullopt;
+  if (!in)
+    return "input_quantizer " + quantizer_text(a.input_q) +
+           " is not a DoReFa/STCustomDoReFa activations quantizer of at most 8 bits";
+  if (!a.kernel_q.levels() || sem::int8_weight_denominator(a.kernel_q.spec) == 0)
+    return std::string(passes::weight_quantizer_key(n)) + " " + quantizer_text(a.kernel_q) +
+           " has no int8 form (STCustomDoReFa weights of 2-8 bits, DoReFa weights of 1-7 bits)";
+  if (n.op == Op::Conv2D && a.groups > 1) return "groups=" + std::to_string(a.groups) + ": the int8 conv runs ungrouped layers only";
+  if (n.epi.bits)
+    return "its output is binarized next, which the int8 kernels would do through integer thresholds BitLens does "
+           "not derive for them";
+  // The sum's scale 1/(L*m) becomes the first affine step of the output stage (or shares it with
+  // a bias), so a chain that already needs both steps has no room for it.
+  std::vector<PostOp> chain = n.epi.chain;
+  chain.insert(chain.begin(), PostOp{PostOp::Kind::Scale, {1.0f}, {}, 0, 0, ""});
+  // With a clamp between two affine steps (ReLU then BatchNorm), the part before the clamp is
+  // one step.
+  std::vector<PostOp> first;
+  bool mid_clamp = false;
+  for (const auto& op : chain) {
+    if (op.kind == PostOp::Kind::Clamp) {
+      mid_clamp = true;
+      continue;
+    }
+    if (mid_clamp) break;
+    first.push_back(op);
+  }
+  mid_clamp = mid_clamp && first.size() < chain.size() &&
+              std::any_of(chain.begin() + static_cast<std::ptrdiff_t>(first.size()), chain.end(),
+                          [](const PostOp& o) { return o.kind != PostOp::Kind::Clamp; });
+  if (passes::affine_steps(chain).size() > passes::kMaxOutputSteps ||
+      (mid_clamp && passes::affine_steps(first).size() > 1))
+    return "its output stage already runs two affine steps in Keras' float32 order, with no room for the int8 sum's "
+           "scale";
+  if (a.same) {
+    const double q = static_cast<double>(a.pad_value) * in->levels;
+    if (q != std::nearbyint(q) || q - in->offset < -128 || q - in->offset > 127)
+      return "pad_values=" + short_number(a.pad_value) + " is not a level of " + quantizer_text(a.input_q) +
+             " that int8 holds";
+  }
+  const int64_t cin = g.tensors[n.inputs[0]].shape.back();
+  const int64_t taps = n.op == Op::Conv2D ? int64_t{a.kh} * a.kw * cin : n.op == Op::DepthwiseConv2D ? int64_t{a.kh} * a.kw : cin;
+  if (taps > 65536)
+    return std::to_string(taps) + " products per output exceed the int8 kernels' exact int32 sum (65,536)";
+  return "";
+}
+
 template <class P, class In>
 KernelOp registration(Op op, KernelClass cls, const Mac<P, In>& k) {
   const bool bits = std::is_same_v<In, uint32_t>;
-  const bool bit_weights = cls != KernelClass::Float;
+  const bool int8 = std::is_same_v<In, int8_t>;
+  const bool bit_weights = cls == KernelClass::Binary || cls == KernelClass::BinaryWeights;
   KernelOp r{.name = k.name,
              .op = op,
              .cls = cls,
-             .op_type = bits ? "sxor_s1_s1" : bit_weights ? "sadd_f32_s1" : "smul_f32_f32",
+             .op_type = bits ? "sxor_s1_s1" : int8 ? "smul_s8_s8" : bit_weights ? "sadd_f32_s1" : "smul_f32_f32",
              .describe = [k](Step& s) { describe(k, s); }};
   if (cls == KernelClass::Binary) r.rejects = binary_rejects;
   if (cls == KernelClass::BinaryWeights) r.rejects = binary_weights_rejects;
+  if (cls == KernelClass::Int8) r.rejects = int8_rejects;
   r.macc = macc;
-  if (bit_weights)
+  if (int8)
+    r.weights_rom = [](const Node& n) { return rom_bytes(n.weights_s8) + rom_bytes(n.acc_init); };
+  else if (bit_weights)
     r.weights_rom = [](const Node& n) { return rom_bytes(n.weight_bits); };
   else
     r.weights_rom = [](const Node& n) { return rom_bytes(n.weights); };
@@ -196,6 +259,9 @@ void add_mac_ops(std::vector<KernelOp>& r) {
   r.push_back(registration(Op::Conv2D, K::BinaryWeights,
                            Mac<bl_bwconv2d_params, float>{"bl_bwconv2d", "bl_bwconv2d_params", mac_params<bl_bwconv2d_params>,
                                                           bl_bwconv2d, nullptr, bl_bwconv2d_scratch_size}));
+  r.push_back(registration(Op::Conv2D, K::Int8,
+                           Mac<bl_conv2d_s8_params, int8_t>{"bl_conv2d_s8", "bl_conv2d_s8_params", mac_params<bl_conv2d_s8_params>,
+                                                            bl_conv2d_s8, nullptr, bl_conv2d_s8_scratch_size}));
   r.push_back(registration(Op::Conv2D, K::Float,
                            Mac<bl_conv2d_params, float>{"bl_conv2d", "bl_conv2d_params", mac_params<bl_conv2d_params>, nullptr, bl_conv2d}));
   r.push_back(registration(Op::DepthwiseConv2D, K::Binary,
@@ -204,6 +270,10 @@ void add_mac_ops(std::vector<KernelOp>& r) {
   r.push_back(registration(Op::DepthwiseConv2D, K::BinaryWeights,
                            Mac<bl_bwdepthwise_params, float>{"bl_bwdepthwise", "bl_bwdepthwise_params",
                                                              mac_params<bl_bwdepthwise_params>, nullptr, bl_bwdepthwise}));
+  r.push_back(registration(Op::DepthwiseConv2D, K::Int8,
+                           Mac<bl_depthwise_s8_params, int8_t>{"bl_depthwise_s8", "bl_depthwise_s8_params",
+                                                               mac_params<bl_depthwise_s8_params>, bl_depthwise_s8, nullptr,
+                                                               bl_depthwise_s8_scratch_size}));
   r.push_back(registration(Op::DepthwiseConv2D, K::Float,
                            Mac<bl_depthwise_params, float>{"bl_depthwise", "bl_depthwise_params", mac_params<bl_depthwise_params>,
                                                            nullptr, bl_depthwise}));
@@ -213,6 +283,9 @@ void add_mac_ops(std::vector<KernelOp>& r) {
   r.push_back(registration(Op::Dense, K::BinaryWeights,
                            Mac<bl_bwdense_params, float>{"bl_bwdense", "bl_bwdense_params", mac_params<bl_bwdense_params>, nullptr,
                                                          bl_bwdense}));
+  r.push_back(registration(Op::Dense, K::Int8,
+                           Mac<bl_dense_s8_params, int8_t>{"bl_dense_s8", "bl_dense_s8_params", mac_params<bl_dense_s8_params>,
+                                                           nullptr, bl_dense_s8}));
   r.push_back(registration(Op::Dense, K::Float,
                            Mac<bl_dense_params, float>{"bl_dense", "bl_dense_params", mac_params<bl_dense_params>, nullptr, bl_dense}));
 }

@@ -49,6 +49,11 @@ bl_bpad binary_pad(const Node& n) {
   return BL_PAD_ZERO;  // also "valid": no padded taps exist
 }
 
+int32_t s8_pad_value(const Graph& g, const Node& n) {
+  const Tensor::S8& q = g.tensors[n.inputs[0]].s8;
+  return static_cast<int32_t>(std::lround(static_cast<double>(n.conv.pad_value) * q.levels)) - q.offset;
+}
+
 bl_pool_params pool_params(const Graph& g, const Node& n) {
   bl_pool_params p{};
   p.g = conv_geom(g, n);

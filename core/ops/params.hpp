@@ -13,6 +13,8 @@ namespace bitlens::ops {
 bl_conv_geom conv_geom(const Graph& g, const Node& n);
 bl_output output_stage(const Node& n);
 bl_bpad binary_pad(const Node& n);
+// An int8 MAC node's pad value as its input tensor stores it: pad_values * levels - offset.
+int32_t s8_pad_value(const Graph& g, const Node& n);
 
 // The parameter struct of any of the nine MAC kernels (conv2d, depthwise, dense; binary,
 // binary-weights, float): every field the struct has, filled from the node (the field printer
@@ -28,11 +30,17 @@ P mac_params(const Graph& g, const Node& n) {
   }
   if constexpr (requires { p.depth_multiplier; }) p.depth_multiplier = n.conv.depth_multiplier;
   if constexpr (requires { p.pad; }) p.pad = binary_pad(n);
-  if constexpr (requires { p.pad_value; }) p.pad_value = n.conv.pad_value;
-  if constexpr (std::is_same_v<decltype(p.weights), const uint32_t*>)
-    p.weights = n.weight_bits.data();
-  else
-    p.weights = n.weights.data();
+  if constexpr (std::is_same_v<decltype(p.weights), const int8_t*>) {
+    if constexpr (requires { p.pad_value; }) p.pad_value = s8_pad_value(g, n);
+    p.weights = n.weights_s8.data();
+    p.acc_init = n.acc_init.empty() ? nullptr : n.acc_init.data();
+  } else {
+    if constexpr (requires { p.pad_value; }) p.pad_value = n.conv.pad_value;
+    if constexpr (std::is_same_v<decltype(p.weights), const uint32_t*>)
+      p.weights = n.weight_bits.data();
+    else
+      p.weights = n.weights.data();
+  }
   p.out = output_stage(n);
   if constexpr (requires { p.groups; }) p.groups = n.conv.groups;
   return p;

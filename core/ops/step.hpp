@@ -40,6 +40,7 @@ class CodeEnv {
   virtual std::string data(const Node& n, const float* p, size_t count, const char* suffix) = 0;
   virtual std::string data(const Node& n, const int32_t* p, size_t count, const char* suffix) = 0;
   virtual std::string data(const Node& n, const uint32_t* p, size_t count, const char* suffix) = 0;
+  virtual std::string data(const Node& n, const int8_t* p, size_t count, const char* suffix) = 0;
 };
 
 // ---- Argument tokens -----------------------------------------------------------------------
@@ -152,6 +153,8 @@ class Step {
     else if constexpr (std::is_same_v<A, float*>) return "float *";
     else if constexpr (std::is_same_v<A, const uint32_t*>) return "const uint32_t *";
     else if constexpr (std::is_same_v<A, uint32_t*>) return "uint32_t *";
+    else if constexpr (std::is_same_v<A, const int8_t*>) return "const int8_t *";
+    else if constexpr (std::is_same_v<A, int8_t*>) return "int8_t *";
     else if constexpr (std::is_same_v<A, const void*>) return "const void *";
     else if constexpr (std::is_same_v<A, void*>) return "void *";
     else static_assert(sizeof(A) == 0, "no C spelling for this parameter type");

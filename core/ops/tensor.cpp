@@ -26,6 +26,11 @@ const Const<float> kNone{nullptr, 0, ""};
 
 void pack(Step& s) { s.call("bl_pack_f32", bl_pack_f32, elems(s), channels(s), kNone, kNone, In{0}, Out{}); }
 void unpack(Step& s) { s.call("bl_unpack_s1", bl_unpack_s1, elems(s), In{0}, Out{}); }
+const Tensor::S8& input_s8(const Step& s) { return s.g.tensors[s.n.inputs[0]].s8; }
+void pack_s8(Step& s) { s.call("bl_pack_s8", bl_pack_s8, elems(s), input_s8(s).offset, In{0}, Out{}); }
+void dequantize(Step& s) {
+  s.call("bl_dequantize_s8", bl_dequantize_s8, elems(s), input_s8(s).levels, input_s8(s).offset, In{0}, Out{});
+}
 
 Params<bl_pool_params> pool(const Step& s, const bl_pool_params& p) {
   return {p, "bl_pool_params", [&p, &s](Fields& f) {
@@ -69,6 +74,11 @@ void activation(Step& s) { activation_calls(s, false); }
 void quantize(Step& s) {
   const QuantizeParams q = quantize_params(s.n.quant);
   s.call("bl_quantize_f32", bl_quantize_f32, elems(s), q.lo, q.hi, q.levels, In{0}, Out{});
+}
+void quantize_s8(Step& s) {
+  const QuantizeParams q = quantize_params(s.n.quant);
+  s.call("bl_quantize_s8", bl_quantize_s8, elems(s), q.lo, q.hi, q.levels, s.g.tensors[s.n.outputs[0]].s8.offset, In{0},
+         Out{});
 }
 void softmax(Step& s) { s.call("bl_softmax_f32", bl_softmax_f32, elems(s), channels(s), In{0}, Out{}); }
 // More than two inputs: the output accumulates one input at a time, as Keras' Add sums them.
@@ -187,8 +197,15 @@ constexpr char kAvgPool[] = "Average pooling", kGlobalAvg[] = "Global average po
 void add_tensor_ops(std::vector<KernelOp>& r) {
   using K = KernelClass;
   const char* ff = "op_f32_f32";
+  r.push_back({.name = "bl_pack_s8", .op = Op::Pack, .cls = K::Binary, .op_type = "op_s8_s1", .describe = pack_s8,
+               .rejects = [](const Graph& g, const Node& n) -> std::string {
+                 return g.tensors[n.inputs[0]].format == Format::S8 ? "" : "its input is not int8";
+               },
+               .macc = per_output<2>});
   r.push_back({.name = "bl_pack_f32", .op = Op::Pack, .cls = K::Binary, .op_type = "op_f32_s1", .describe = pack,
                .macc = per_output<2>});
+  r.push_back({.name = "bl_dequantize_s8", .op = Op::Dequantize, .cls = K::Float, .op_type = "op_s8_f32",
+               .describe = dequantize, .macc = per_output<2>});
   r.push_back({.name = "bl_unpack_s1", .op = Op::Unpack, .cls = K::Float, .op_type = "op_s1_f32", .describe = unpack,
                .macc = per_output<2>});
   r.push_back({.name = "bl_maxpool_s1",
@@ -242,6 +259,17 @@ void add_tensor_ops(std::vector<KernelOp>& r) {
                .describe = quantize,
                .explain = [](const Graph&, const Node& n) {
                  // An inserted input-quantizer step carries its reason from the selection pass.
+                 if (n.class_name.empty()) return std::vector<Reason>{};
+                 return std::vector{passes::make_reason("QUANTIZE_STEP", {passes::quantizer_text(n.quant), n.name})};
+               },
+               .macc = per_output<2>});
+  // Chosen by the int8 formats (passes/select.cpp) where every reader of the output takes int8.
+  r.push_back({.name = "bl_quantize_s8",
+               .op = Op::Quantize,
+               .cls = K::Int8,
+               .op_type = "op_f32_s8",
+               .describe = quantize_s8,
+               .explain = [](const Graph&, const Node& n) {
                  if (n.class_name.empty()) return std::vector<Reason>{};
                  return std::vector{passes::make_reason("QUANTIZE_STEP", {passes::quantizer_text(n.quant), n.name})};
                },

@@ -86,6 +86,46 @@ void pack_weights(const Graph& g, Node& n) {
   }
 }
 
+// int8 kernels: the weight integers in the kernel's layout, the accumulator offset of an input
+// stored as q - offset, and the sum's scale 1/(L*m) as the output stage's first step (the
+// integer definition, sem::int8_product_scale).
+void lower_int8(const Graph& g, Node& n) {
+  const Tensor& x = g.tensors[n.inputs[0]];
+  if (x.format != Format::S8) throw ModelError("internal: int8 layer '" + n.name + "' reads a tensor that is not int8");
+  const int32_t m = sem::int8_weight_denominator(n.conv.kernel_q.spec);
+  const auto& w = n.weights;
+  auto q = [&](size_t i) {
+    const int8_t v = sem::int8_weight(w[i], m);
+    if (std::fabs(static_cast<double>(w[i]) * m - v) > 1e-3)
+      throw ModelError("internal: weight " + std::to_string(w[i]) + " of '" + n.name + "' is not a level over " +
+                       std::to_string(m));
+    return v;
+  };
+  const int64_t co = g.tensors[n.outputs[0]].shape.back();
+  n.weights_s8.assign(w.size(), 0);
+  std::vector<int64_t> sum(static_cast<size_t>(co), 0);
+  if (n.op == Op::DepthwiseConv2D) {  // Keras' [kh][kw][cin][dm] is the kernel's layout; o = c * dm + j
+    for (size_t i = 0; i < w.size(); ++i) {
+      n.weights_s8[i] = q(i);
+      sum[i % static_cast<size_t>(co)] += n.weights_s8[i];
+    }
+  } else {  // Keras' [taps][co] becomes one contiguous row of taps per output channel
+    const int64_t taps = static_cast<int64_t>(w.size()) / co;
+    for (int64_t t = 0; t < taps; ++t)
+      for (int64_t o = 0; o < co; ++o) {
+        const int8_t v = q(static_cast<size_t>(t * co + o));
+        n.weights_s8[static_cast<size_t>(o * taps + t)] = v;
+        sum[static_cast<size_t>(o)] += v;
+      }
+  }
+  n.acc_init.clear();
+  if (x.s8.offset != 0)
+    for (int64_t o = 0; o < co; ++o) n.acc_init.push_back(static_cast<int32_t>(x.s8.offset * sum[static_cast<size_t>(o)]));
+  const float scale = sem::int8_product_scale(x.s8.levels, m);
+  n.epi.chain.insert(n.epi.chain.begin(),
+                     PostOp{PostOp::Kind::Scale, std::vector<float>(static_cast<size_t>(co), scale), {}, 0, 0, n.name + "/int8"});
+}
+
 }  // namespace
 
 // The chain as the kernels' output steps y = y * mul + add: Keras' own float32 operations, in
@@ -270,9 +310,11 @@ bool lower_constants(Graph& g) {
     const bool weighted = n.op == Op::Conv2D || n.op == Op::DepthwiseConv2D || n.op == Op::Dense;
     if (!weighted) continue;
     const auto k = n.decision.kernel;
-    if (k != KernelClass::Binary && k != KernelClass::BinaryWeights && k != KernelClass::Float) continue;
+    if (k != KernelClass::Binary && k != KernelClass::BinaryWeights && k != KernelClass::Float && k != KernelClass::Int8)
+      continue;
     const int64_t channels = g.tensors[n.outputs[0]].shape.back();
-    if (k != KernelClass::Float) pack_weights(g, n);
+    if (k == KernelClass::Int8) lower_int8(g, n);
+    else if (k != KernelClass::Float) pack_weights(g, n);
     if (n.epi.bits && k == KernelClass::Binary)
       lower_thresholds(g, n, channels);
     else

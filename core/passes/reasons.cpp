@@ -182,13 +182,25 @@ const std::vector<ReasonInfo>& reason_table() {
        "Express the operation with Keras layers (Add, Multiply, Activation, ...)"},
       {"QUANTIZE_STEP", S::Warning,
        "quantizer {0} on '{1}' runs as a float32 step: clip, then round to its levels, each "
-       "operation as Keras computes it; BitLens has no int8 kernels yet, so its consumers "
-       "multiply these values in float32",
+       "operation as Keras computes it; its readers need float32 values, so no int8 kernel "
+       "reads it",
        "Nothing to change for exactness. For bit kernels quantize with ste_sign instead and retrain"},
       {"INPUT_QUANTIZER_STEP", S::Warning,
-       "input_quantizer {0} of '{1}' runs as a float32 step before the layer: clip, then round "
-       "to its levels as Keras computes them; BitLens has no int8 kernels yet",
+       "input_quantizer {0} of '{1}' runs as its own step before the layer: clip, then round to "
+       "its levels as Keras computes them",
        "Nothing to change for exactness. For bit kernels use input_quantizer=\"ste_sign\" and retrain"},
+      {"INT8_TENSOR", S::Info,
+       "quantizer {0} writes '{1}' as int8 (level = (q + {2}) / {3}), which '{4}' reads directly",
+       "Nothing to do"},
+      {"INPUT_DEQUANTIZED", S::Warning,
+       "this layer needs float inputs but its input is int8; a dequantize step (s8 -> f32) is "
+       "inserted",
+       "Nothing required"},
+      {"INT8_KERNEL", S::Info,
+       "{0} inputs (integers over {1}) and {2} weights (integers over {3}) of '{4}' multiply as "
+       "int8 with exact int32 sums; the output stage multiplies the sum by 1/({1}*{3}) in float32, "
+       "then applies the layer's bias and BatchNorm",
+       "Nothing to do"},
       {"KBIT_INPUT_BINARY_WEIGHTS", S::Warning,
        "input_quantizer {0} of '{2}' gives k-bit levels, not signs, so XNOR/popcount cannot apply; "
        "its {1} weights are +-1 and are stored as bits, the kernel adds or subtracts the quantized inputs",
@@ -199,8 +211,9 @@ const std::vector<ReasonInfo>& reason_table() {
        "Nothing to do"},
       {"QUANTIZED_WEIGHTS_FLOAT", S::Warning,
        "{1} {0} rounds the weights of '{2}' to k-bit levels; BitLens stores those exact values "
-       "in float32 (4 bytes each) and runs a float kernel: it has no int8 kernels yet",
-       "Nothing to change for exactness. For 1 bit per weight use {1}=\"ste_sign\" and retrain"},
+       "in float32 (4 bytes each) and runs a float kernel, because the int8 kernel cannot: {3}",
+       "Nothing to change for exactness. For int8 use an STCustomDoReFa/DoReFa input_quantizer and "
+       "weights of at most 8 bits; for 1 bit per weight use {1}=\"ste_sign\" and retrain"},
       {"TANH_ROUNDING_BOUNDARY", S::Info,
        "{0} latent weight(s) of '{2}' lie within 1e-6 of a rounding boundary of {1}: TensorFlow "
        "computes tanh with Eigen's approximation, not libm's, so Keras may round them to the "

@@ -22,9 +22,20 @@ void set_kernel(Node& n, const ops::KernelOp& k) {
   n.decision.op_type = k.op_type;
 }
 
-// The registration of a format conversion: Pack makes bits, Unpack floats.
-const ops::KernelOp& conversion(Op op) {
-  return *ops::find_kernel(op, op == Op::Pack ? KernelClass::Binary : KernelClass::Float);
+
+
+// A registration by its C entry point (a variant that selection does not reach through `choose`).
+const ops::KernelOp& named(Op op, std::string_view name) {
+  for (const auto& k : ops::registry())
+    if (k.op == op && name == k.name) return k;
+  throw ModelError("internal: no registration " + std::string(name));
+}
+
+// The registration of a format conversion: Pack makes bits (from int8 or float), Unpack and
+// Dequantize floats.
+const ops::KernelOp& conversion(Op op, Format from) {
+  if (op == Op::Pack) return named(Op::Pack, from == Format::S8 ? "bl_pack_s8" : "bl_pack_f32");
+  return *ops::find_kernel(op, KernelClass::Float);
 }
 
 // The first candidate of the node's op that does not reject it; the rejected ones are recorded.
@@ -86,11 +97,19 @@ int insert_conversion(Graph& g, int consumer, size_t slot, Op op) {
       if (g.nodes[consumer].order - 0.5 < n.order) g.nodes[n.id].order = g.nodes[consumer].order - 0.5;
       return t;
     }
-  Node& n = insert_step(g, consumer, slot, op, op == Op::Pack ? "/pack" : "/unpack", 0.5,
+  const bool from_s8 = g.tensors[src].format == Format::S8;
+  Node& n = insert_step(g, consumer, slot, op, op == Op::Pack ? "/pack" : op == Op::Unpack ? "/unpack" : "/dequantize", 0.5,
                         op == Op::Pack ? Format::S1 : Format::F32);
-  set_kernel(n, conversion(op));
-  n.decision.reasons.push_back(make_reason(op == Op::Pack ? "INPUT_PACKED" : "INPUT_UNPACKED"));
+  set_kernel(n, conversion(op, from_s8 ? Format::S8 : Format::F32));
+  n.decision.reasons.push_back(
+      make_reason(op == Op::Pack ? "INPUT_PACKED" : op == Op::Unpack ? "INPUT_UNPACKED" : "INPUT_DEQUANTIZED"));
   return n.outputs[0];
+}
+
+// Whether `p` applies quantizer `q` (same kind and k_bit) as an element-wise step.
+bool same_quantizer(const Node& p, const Quantizer& q) {
+  return p.op == Op::Quantize && p.decision.kernel != KernelClass::Unsupported && p.quant.elementwise_levels() &&
+         p.quant.kind == q.kind && p.quant.spec.k_bit == q.spec.k_bit;
 }
 
 // Inserts a float step that applies `consumer`'s input quantizer (a levels quantizer) to its
@@ -101,11 +120,13 @@ void insert_input_quantize(Graph& g, int consumer, size_t slot) {
   const int src = g.nodes[consumer].inputs[slot];
   const int producer = g.tensors[src].producer;
   if (producer >= 0) {
-    const Node& p = g.nodes[producer];
-    if (p.op == Op::Quantize && p.decision.kernel != KernelClass::Unsupported && p.quant.elementwise_levels() &&
-        p.quant.kind == q.kind && p.quant.spec.k_bit == q.spec.k_bit) {
+    const Node* p = &g.nodes[producer];
+    // The float copy of an int8 tensor holds the same levels.
+    if (p->op == Op::Dequantize && g.tensors[p->inputs[0]].producer >= 0)
+      p = &g.nodes[g.tensors[p->inputs[0]].producer];
+    if (same_quantizer(*p, q)) {
       g.nodes[consumer].decision.reasons.push_back(
-          make_reason("INPUT_ALREADY_QUANTIZED", {quantizer_text(q), p.layer, g.nodes[consumer].name}));
+          make_reason("INPUT_ALREADY_QUANTIZED", {quantizer_text(q), p->layer, g.nodes[consumer].name}));
       return;
     }
   }
@@ -117,11 +138,77 @@ void insert_input_quantize(Graph& g, int consumer, size_t slot) {
 
 void need_format(Graph& g, int node, size_t slot, Format f) {
   const int t = g.nodes[node].inputs[slot];
-  if (g.tensors[t].format == f) return;
-  insert_conversion(g, node, slot, f == Format::S1 ? Op::Pack : Op::Unpack);
+  const Format have = g.tensors[t].format;
+  if (have == f) return;
+  if (f == Format::S8) throw ModelError("internal: '" + g.nodes[node].name + "' asks for an int8 input");
+  insert_conversion(g, node, slot, f == Format::S1 ? Op::Pack : have == Format::S8 ? Op::Dequantize : Op::Unpack);
 }
 
-void select_weighted(Graph& g, int id) {
+// Nodes whose input formats are settled: every node the loop of select_kernels has passed, and
+// every step it inserted (ids beyond the imported nodes).
+struct Selected {
+  std::vector<char> done;
+  bool operator()(int id) const { return static_cast<size_t>(id) >= done.size() || done[id]; }
+};
+
+// Stores the output of quantize node `qid` as int8 (bl_quantize_s8) for int8 reader `reader`.
+// Readers whose formats are already settled read float: a pack of it becomes bl_pack_s8, any
+// other gets a dequantize step; later readers ask for their format themselves (need_format).
+void make_s8(Graph& g, int qid, int reader, const Selected& selected) {
+  const int t = g.nodes[qid].outputs[0];
+  const auto lv = sem::s8_activation_levels(g.nodes[qid].quant.spec);
+  if (!lv) throw ModelError("internal: '" + g.nodes[qid].name + "' has no int8 form");
+  Tensor& out = g.tensors[t];
+  out.format = Format::S8;
+  out.s8 = {lv->levels, lv->offset};
+  Node& q = g.nodes[qid];
+  set_kernel(q, named(Op::Quantize, "bl_quantize_s8"));
+  auto& rs = q.decision.reasons;
+  rs.erase(std::remove_if(rs.begin(), rs.end(), [](const Reason& r) { return r.code == "QUANTIZE_STEP"; }), rs.end());
+  rs.push_back(make_reason("INT8_TENSOR", {quantizer_text(q.quant), out.name, std::to_string(lv->offset),
+                                          short_number(lv->levels), g.nodes[reader].name}));
+  const std::vector<int> readers = out.consumers;
+  for (int c : readers) {
+    if (c == reader || !selected(c)) continue;
+    if (g.nodes[c].op == Op::Pack) {
+      set_kernel(g.nodes[c], named(Op::Pack, "bl_pack_s8"));
+      continue;
+    }
+    if (g.nodes[c].decision.kernel == KernelClass::Int8) continue;
+    for (size_t slot = 0; slot < g.nodes[c].inputs.size(); ++slot)
+      if (g.nodes[c].inputs[slot] == t) insert_conversion(g, c, slot, Op::Dequantize);
+    if (g.nodes[c].op == Op::Flatten) {  // a view: it now shares the float copy's storage
+      const int in = g.nodes[c].inputs[0];
+      g.tensors[g.nodes[c].outputs[0]].alias_of = g.tensors[in].alias_of >= 0 ? g.tensors[in].alias_of : in;
+    }
+  }
+}
+
+// An int8 MAC node's input: the int8 output of its input quantizer, made so if needed.
+void int8_input(Graph& g, int id, const Selected& selected) {
+  const Quantizer q = g.nodes[id].conv.input_q;
+  int t = g.nodes[id].inputs[0];
+  int producer = g.tensors[t].producer;
+  if (g.tensors[t].format == Format::S8 && producer >= 0 && same_quantizer(g.nodes[producer], q)) {
+    g.nodes[id].decision.reasons.push_back(
+        make_reason("INPUT_ALREADY_QUANTIZED", {quantizer_text(q), g.nodes[producer].layer, g.nodes[id].name}));
+    return;
+  }
+  need_format(g, id, 0, Format::F32);
+  insert_input_quantize(g, id, 0);
+  t = g.nodes[id].inputs[0];
+  producer = g.tensors[t].producer;
+  // A model output keeps its float32 values: the int8 copy is a step of its own.
+  if (g.tensors[t].model_output) {
+    Node& n = insert_step(g, id, 0, Op::Quantize, "/input_quantizer", 0.25, Format::F32);
+    n.quant = q;
+    set_kernel(n, *ops::find_kernel(Op::Quantize, KernelClass::Float));
+    producer = n.id;
+  }
+  make_s8(g, producer, id, selected);
+}
+
+void select_weighted(Graph& g, int id, const Selected& selected) {
   Node& n = g.nodes[id];
   auto& a = n.conv;
   auto& d = n.decision;
@@ -156,6 +243,16 @@ void select_weighted(Graph& g, int id) {
   const bool in_sign = a.input_q.sign_like();
   if (d.kernel == KernelClass::Binary) {
     need_format(g, id, 0, Format::S1);
+  } else if (d.kernel == KernelClass::Int8) {
+    int8_input(g, id, selected);
+    Node& m = g.nodes[id];
+    const Tensor::S8 in = g.tensors[m.inputs[0]].s8;
+    const int32_t wm = sem::int8_weight_denominator(m.conv.kernel_q.spec);
+    m.decision.reasons.push_back(make_reason("INT8_KERNEL", {quantizer_text(m.conv.input_q), short_number(in.levels),
+                                                             quantizer_text(m.conv.kernel_q), std::to_string(wm), m.name}));
+    if (m.weights_near_boundary > 0)
+      m.decision.reasons.push_back(make_reason("TANH_ROUNDING_BOUNDARY", {std::to_string(m.weights_near_boundary),
+                                                                          quantizer_text(m.conv.kernel_q), m.name}));
   } else if (d.kernel == KernelClass::BinaryWeights) {
     if (in_sign) {
       // Inputs are +-1 but the border value is not binary: unpacked +-1 floats feed the
@@ -183,7 +280,11 @@ void select_weighted(Graph& g, int id) {
       if (in_levels) insert_input_quantize(g, id, 0);
     }
     if (w_levels) {
-      d.reasons.push_back(make_reason("QUANTIZED_WEIGHTS_FLOAT", {quantizer_text(a.kernel_q), weight_quantizer_key(n), n.name}));
+      std::string why = "it is not selected";
+      for (const auto& r : d.rejected)
+        if (r.kernel.ends_with("_s8")) why = r.why;
+      d.reasons.push_back(
+          make_reason("QUANTIZED_WEIGHTS_FLOAT", {quantizer_text(a.kernel_q), weight_quantizer_key(n), n.name, why}));
       if (n.weights_near_boundary > 0)
         d.reasons.push_back(make_reason("TANH_ROUNDING_BOUNDARY", {std::to_string(n.weights_near_boundary),
                                                                    quantizer_text(a.kernel_q), n.name}));
@@ -255,7 +356,8 @@ void select_weighted(Graph& g, int id) {
         }
     d.reasons.push_back(make_reason("OUTPUT_FLOAT", {why}));
   }
-  g.tensors[n.outputs[0]].format = n.epi.bits ? Format::S1 : Format::F32;
+  Node& done = g.nodes[id];
+  g.tensors[done.outputs[0]].format = done.epi.bits ? Format::S1 : Format::F32;
 }
 
 }  // namespace
@@ -266,9 +368,13 @@ bool select_kernels(Graph& g) {
   // pack, input quantizer) plus one per model output, so reserving keeps every reference valid.
   size_t slots = 0;
   for (const auto& n : g.nodes) slots += n.inputs.size();
-  g.nodes.reserve(original + 3 * slots + g.outputs.size() + 1);
+  // An int8 reader can add two more (a quantize step, its model-output copy), and each int8
+  // tensor a dequantize per earlier reader.
+  g.nodes.reserve(original + 6 * slots + g.outputs.size() + 1);
+  Selected selected{std::vector<char>(original, 0)};
   for (size_t i = 0; i < original; ++i) {
     const int id = static_cast<int>(i);
+    if (i > 0) selected.done[i - 1] = 1;
     Node& n = g.nodes[i];
     auto& d = n.decision;
     if (n.removed) continue;
@@ -284,13 +390,14 @@ bool select_kernels(Graph& g) {
       case Op::Conv2D:
       case Op::DepthwiseConv2D:
       case Op::Dense:
-        select_weighted(g, id);
+        select_weighted(g, id, selected);
         break;
       case Op::Flatten: {
         d.kernel = KernelClass::None;
         d.reasons.push_back(make_reason("VIEW", {n.class_name}));
         Tensor& out = g.tensors[n.outputs[0]];
         out.format = g.tensors[n.inputs[0]].format;
+        out.s8 = g.tensors[n.inputs[0]].s8;
         out.alias_of = g.tensors[n.inputs[0]].alias_of >= 0 ? g.tensors[n.inputs[0]].alias_of : n.inputs[0];
         break;
       }
@@ -311,13 +418,14 @@ bool select_kernels(Graph& g) {
   // Model outputs are delivered as float.
   for (size_t k = 0; k < g.outputs.size(); ++k) {
     const int t = g.outputs[k];
-    if (g.tensors[t].format == Format::S1) {
+    if (g.tensors[t].format != Format::F32) {
+      const Op op = g.tensors[t].format == Format::S1 ? Op::Unpack : Op::Dequantize;
       Node n;
       n.id = static_cast<int>(g.nodes.size());
       const Node& p = g.nodes[g.tensors[t].producer];
       n.layer = p.layer;
-      n.name = p.name + "/unpack";
-      n.op = Op::Unpack;
+      n.name = p.name + (op == Op::Unpack ? "/unpack" : "/dequantize");
+      n.op = op;
       n.order = p.order + 0.5;
       n.inputs = {t};
       Tensor o;
@@ -329,7 +437,7 @@ bool select_kernels(Graph& g) {
       g.tensors[t].consumers.push_back(n.id);
       const int tid = g.add_tensor(std::move(o));
       n.outputs = {tid};
-      set_kernel(n, conversion(Op::Unpack));
+      set_kernel(n, conversion(op, g.tensors[t].format));
       g.outputs[k] = tid;
       g.nodes.push_back(std::move(n));
     }

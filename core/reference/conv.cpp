@@ -16,16 +16,28 @@ namespace {
 // - a +-1 kernel of a convolution (the binary-weights conv kernel's order, bl_kernels.h): taps in
 //   groups of four, (v0 + v1) + (v2 + v3) with a shorter last group, group sums added in order
 //   (docs/decisions.md, BWCONV_SUM_ORDER); with +-1 inputs every order gives the same integers;
+// - a k-bit layer whose input and kernel levels are integers over L and m (sem::S8Levels,
+//   sem::int8_weight_denominator: the int8 kernels' domain) takes BitLens' integer definition:
+//   acc = the exact sum of q_x * w, then float(acc) * int8_product_scale(L, m) — the one order-free
+//   value up to that final rounding (docs/decisions.md, INT8_KERNEL);
 // - every other kernel sums in float32, in tap order.
 struct Acc {
-  enum Mode { Float, Exact, Quads };
+  enum Mode { Float, Exact, Quads, Int };
   Mode mode;
   float f = 0.0f;
   double d = 0.0;
   float q[4] = {};
   int nq = 0;
+  int64_t i = 0;
+  float L = 1;
+  int32_t m = 1;
+  Acc(Mode mode) : mode(mode) {}
+  Acc(const std::optional<std::pair<float, int32_t>>& integer, Mode otherwise)
+      : mode(integer ? Int : otherwise), L(integer ? integer->first : 1), m(integer ? integer->second : 1) {}
   void add(float x, float k) {
-    if (mode == Exact) {
+    if (mode == Int) {
+      i += std::lround(static_cast<double>(x) * L) * int64_t{sem::int8_weight(k, m)};
+    } else if (mode == Exact) {
       d += static_cast<double>(x) * static_cast<double>(k);
     } else if (mode == Float) {
       f += x * k;
@@ -44,6 +56,7 @@ struct Acc {
     nq = 0;
   }
   float value() {
+    if (mode == Int) return static_cast<float>(i) * sem::int8_product_scale(L, m);
     if (mode == Exact) return static_cast<float>(d);
     flush();
     return f;
@@ -63,6 +76,19 @@ Acc::Mode conv_sum(const sem::QuantizerSpec& kernel_q) {
 }
 
 Acc::Mode plain_sum(const sem::QuantizerSpec& kernel_q) { return exact_sum(kernel_q) ? Acc::Exact : Acc::Float; }
+
+// (L, m) when the layer takes the integer definition: input levels q / L, kernel levels w / m,
+// and padded taps (pad_value, when padding applies) on a level too.
+std::optional<std::pair<float, int32_t>> integer_form(const sem::QuantizerSpec& input_q,
+                                                      const sem::QuantizerSpec& kernel_q, bool padded,
+                                                      float pad_value) {
+  const auto a = sem::s8_activation_levels(input_q);
+  const int32_t m = sem::int8_weight_denominator(kernel_q);
+  if (!a || m == 0) return std::nullopt;
+  if (padded && static_cast<double>(pad_value) * a->levels != std::nearbyint(static_cast<double>(pad_value) * a->levels))
+    return std::nullopt;
+  return std::pair{a->levels, m};
+}
 
 struct Spatial {
   int64_t kh, kw, sh, sw, dh, dw;
@@ -119,7 +145,8 @@ void finish(const OpContext& ctx, Array& y, int64_t channels) {
 
 // VALID depthwise convolution of padded input p with kernel (kh, kw, cin, dm); output channel
 // c * dm + m; the sum over (kh, kw) starts at 0.0f.
-Array depthwise_valid(const Array& p, const Array& k, const Spatial& s, int64_t dm, bool exact) {
+Array depthwise_valid(const Array& p, const Array& k, const Spatial& s, int64_t dm, bool exact,
+                      const std::optional<std::pair<float, int32_t>>& integer) {
   const int64_t n = p.shape[0], h = p.shape[1], w = p.shape[2], c = p.shape[3];
   const int64_t oh = sem::valid_output(h, s.kh, s.sh, s.dh);
   const int64_t ow = sem::valid_output(w, s.kw, s.sw, s.dw);
@@ -130,7 +157,7 @@ Array depthwise_valid(const Array& p, const Array& k, const Spatial& s, int64_t 
       for (int64_t ox = 0; ox < ow; ++ox)
         for (int64_t ci = 0; ci < c; ++ci)
           for (int64_t m = 0; m < dm; ++m) {
-            Acc acc{exact ? Acc::Exact : Acc::Float};
+            Acc acc{integer, exact ? Acc::Exact : Acc::Float};
             for (int64_t ky = 0; ky < s.kh; ++ky)
               for (int64_t kx = 0; kx < s.kw; ++kx) {
                 const int64_t iy = oy * s.sh + ky * s.dh, ix = ox * s.sw + kx * s.dw;
@@ -152,7 +179,8 @@ Array conv2d(const OpContext& ctx, const Inputs& in) {
   const int64_t groups = cfg_int(layer, "groups", 1);
   if (groups < 1) fail(layer, "groups = " + std::to_string(groups) + " must be at least 1");
   const int64_t filters = cfg_int(layer, "filters", std::nullopt);
-  const Array p = prepare_input(layer, *in[0], s, cfg_quantizer(layer, "input_quantizer"));
+  const auto iq = cfg_quantizer(layer, "input_quantizer");
+  const Array p = prepare_input(layer, *in[0], s, iq);
   const int64_t cin = p.shape[3];
   if (cin % groups != 0 || filters % groups != 0)
     fail(layer, "groups = " + std::to_string(groups) + " does not divide its " + std::to_string(cin) +
@@ -160,6 +188,7 @@ Array conv2d(const OpContext& ctx, const Inputs& in) {
   const int64_t cg = cin / groups, og = filters / groups;
   const auto kq = cfg_quantizer(layer, "kernel_quantizer");
   const Array k = quantized(kq, weight(layer, "kernel", {s.kh, s.kw, cg, filters}));
+  const auto integer = integer_form(iq, kq, s.same, s.pad_value);
 
   const int64_t n = p.shape[0], h = p.shape[1], w = p.shape[2];
   const int64_t oh = sem::valid_output(h, s.kh, s.sh, s.dh);
@@ -171,7 +200,7 @@ Array conv2d(const OpContext& ctx, const Inputs& in) {
       for (int64_t ox = 0; ox < ow; ++ox)
         for (int64_t co = 0; co < filters; ++co) {
           const int64_t c0 = co / og * cg;  // first input channel of co's group
-          Acc acc{conv_sum(kq)};
+          Acc acc{integer, conv_sum(kq)};
           for (int64_t ky = 0; ky < s.kh; ++ky)
             for (int64_t kx = 0; kx < s.kw; ++kx) {
               const int64_t iy = oy * s.sh + ky * s.dh, ix = ox * s.sw + kx * s.dw;
@@ -191,11 +220,12 @@ Array depthwise_conv2d(const OpContext& ctx, const Inputs& in) {
   const Spatial s = read_spatial(layer, "kernel_size");
   const int64_t dm = cfg_int(layer, "depth_multiplier", 1);
   if (dm < 1) fail(layer, "depth_multiplier = " + std::to_string(dm) + " must be at least 1");
-  const Array p = prepare_input(layer, *in[0], s, cfg_quantizer(layer, "input_quantizer"));
+  const auto iq = cfg_quantizer(layer, "input_quantizer");
+  const Array p = prepare_input(layer, *in[0], s, iq);
   const int64_t cin = p.shape[3];
   const auto kq = cfg_quantizer(layer, "depthwise_quantizer");
   const Array k = quantized(kq, weight(layer, "depthwise_kernel", {s.kh, s.kw, cin, dm}));
-  Array y = depthwise_valid(p, k, s, dm, exact_sum(kq));
+  Array y = depthwise_valid(p, k, s, dm, exact_sum(kq), integer_form(iq, kq, s.same, s.pad_value));
   finish(ctx, y, cin * dm);
   return y;
 }
@@ -207,13 +237,14 @@ Array separable_conv2d(const OpContext& ctx, const Inputs& in) {
   const int64_t dm = cfg_int(layer, "depth_multiplier", 1);
   if (dm < 1) fail(layer, "depth_multiplier = " + std::to_string(dm) + " must be at least 1");
   const int64_t filters = cfg_int(layer, "filters", std::nullopt);
-  const Array p = prepare_input(layer, *in[0], s, cfg_quantizer(layer, "input_quantizer"));
+  const auto iq = cfg_quantizer(layer, "input_quantizer");
+  const Array p = prepare_input(layer, *in[0], s, iq);
   const int64_t cin = p.shape[3];
   const auto dq = cfg_quantizer(layer, "depthwise_quantizer");
   const auto pq = cfg_quantizer(layer, "pointwise_quantizer");
   const Array dk = quantized(dq, weight(layer, "depthwise_kernel", {s.kh, s.kw, cin, dm}));
   const Array pk = quantized(pq, weight(layer, "pointwise_kernel", {1, 1, cin * dm, filters}));
-  const Array mid = depthwise_valid(p, dk, s, dm, exact_sum(dq));
+  const Array mid = depthwise_valid(p, dk, s, dm, exact_sum(dq), integer_form(iq, dq, s.same, s.pad_value));
   const int64_t cm = cin * dm;
   const int64_t pixels = mid.shape[0] * mid.shape[1] * mid.shape[2];
   Array y{{mid.shape[0], mid.shape[1], mid.shape[2], filters}, {}};
@@ -237,9 +268,11 @@ Array dense(const OpContext& ctx, const Inputs& in) {
                     shape_tuple(x0.shape));
   const int64_t units = cfg_int(layer, "units", std::nullopt);
   const int64_t cin = x0.shape.back();
-  const Array x = quantized(cfg_quantizer(layer, "input_quantizer"), x0);
+  const auto iq = cfg_quantizer(layer, "input_quantizer");
+  const Array x = quantized(iq, x0);
   const auto kq = cfg_quantizer(layer, "kernel_quantizer");
   const Array k = quantized(kq, weight(layer, "kernel", {cin, units}));
+  const auto integer = integer_form(iq, kq, false, 0.0f);
   const int64_t rows = x.size() / cin;
   Array y{x.shape, {}};
   y.shape.back() = units;
@@ -247,7 +280,7 @@ Array dense(const OpContext& ctx, const Inputs& in) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t u = 0; u < units; ++u) {
       // on a sequence or an image Dense runs as a 1x1 conv2d (passes/import_layers.cpp)
-      Acc acc{x0.shape.size() > 2 ? conv_sum(kq) : plain_sum(kq)};
+      Acc acc{integer, x0.shape.size() > 2 ? conv_sum(kq) : plain_sum(kq)};
       for (int64_t i = 0; i < cin; ++i) acc.add(x.data[r * cin + i], k.data[i * units + u]);
       y.data[r * units + u] = acc.value();
     }

@@ -1,4 +1,4 @@
-/* Conversions between f32 and s1: binarize-and-pack (optionally after a per-channel affine,
+/* Conversions between f32/s8 and s1: binarize-and-pack (optionally after a per-channel affine,
  * i.e. an unfolded BatchNorm followed by sign) and unpack to ±1.0f. */
 #include "bl_internal.h"
 
@@ -30,6 +30,19 @@ bl_status bl_pack_f32(size_t n, int32_t c, const float *mul, const float *add, c
       }
       out[w] = word;
     }
+  }
+  return BL_OK;
+}
+
+bl_status bl_pack_s8(size_t n, int32_t offset, const int8_t *in, uint32_t *out)
+{
+  size_t i, w;
+  if (!in || !out || offset < 0 || offset > 128) return BL_ERR_PARAM;
+  for (w = 0; w * 32 < n; w++) {
+    const size_t base = w * 32, cnt = n - base < 32 ? n - base : 32;
+    uint32_t word = 0;
+    for (i = 0; i < cnt; i++) word |= ((int32_t)in[base + i] + offset < 0 ? 1u : 0u) << i;
+    out[w] = word;
   }
   return BL_OK;
 }

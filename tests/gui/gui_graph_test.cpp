@@ -74,8 +74,8 @@ class GuiGraphTest : public QObject {
       badges.insert(kernel_style(k).badge);
       QCOMPARE(kernel_style(k).label, QString::fromLatin1(kernel_class_name(k)));
     }
-    QCOMPARE(colours.size(), 6);
-    QCOMPARE(badges.size(), 6);
+    QCOMPARE(colours.size(), 7);
+    QCOMPARE(badges.size(), 7);
   }
 
   void tooltipNamesKernelReasonsFixesAndCosts() {

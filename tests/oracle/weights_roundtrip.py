@@ -78,6 +78,10 @@ def check_node(n):
             want = s.astype(F32) * scale.reshape(K.shape[-2], K.shape[-1]).astype(F32)
         if not np.array_equal(want, K):
             raise ExportError(f"{n['node']}: {k} != {k}_sign * scale")
+    if k + "_int8" in t:
+        q, m = t[k + "_int8"], n["weight_denominator"]
+        if q.dtype != np.int8 or not np.array_equal(q.astype(np.float64), np.round(t[k].astype(np.float64) * m)):
+            raise ExportError(f"{n['node']}: {k}_int8 != round({k} * {m})")
     if k + "_bits" in t:
         words, s = t[k + "_bits"], t[k + "_sign"]
         if n["op"] == "dense" or s.ndim == 2:  # (n, units): output o at o*ceil(n/32), bit i
@@ -177,6 +181,14 @@ def run_weighted(n, x, cfg, num, first, keras3):
         # The layer's input quantizer is an activation, not a weight: applied as Keras does.
         x = ko.apply_quantizer(ko.quantizer_spec(cfg.get("input_quantizer")), x, num)
     K = (t[k + "_sign"] if k + "_sign" in t else t[k]).astype(np.float64)
+    g = n.get("geometry")
+    if k + "_int8" in t:
+        # int8 node: the integer sum of the input's level integers times the kernel's integers.
+        L = float(n["input_levels"])
+        x = np.round(x.astype(np.float64) * L)
+        K = t[k + "_int8"].astype(np.float64)
+        if g is not None:
+            g = dict(g, pad_value=float(g["pad_value"]) * L)
     out_shape = n["output_shape"]
     if n["op"] == "dense" or K.ndim == 2:
         acc = x.astype(np.float64) @ K.reshape(-1, K.shape[-1])
@@ -185,7 +197,6 @@ def run_weighted(n, x, cfg, num, first, keras3):
     xs = x[:, None] if one_d else x
     Ks = K[None] if K.ndim == 3 else K
     oh, ow = (1, out_shape[0]) if one_d else (out_shape[0], out_shape[1])
-    g = n["geometry"]
     acc = window_sum(xs.astype(np.float64), Ks, g, (oh, ow), g["groups"], n["op"] == "depthwise_conv2d")
     return activation(n, output_stage(n, acc).reshape(x.shape[0], *out_shape), num, keras3)
 

@@ -216,15 +216,21 @@ TEST(Decisions, RejectedCandidatesAreRecordedInPriorityOrder) {
     CompileResult r = compile(b.build());
     const auto& conv = node(r, "conv").decision;
     EXPECT_EQ(conv.kernel_name, "bl_conv2d");
-    ASSERT_EQ(conv.rejected.size(), 2u);
+    ASSERT_EQ(conv.rejected.size(), 3u);
     EXPECT_EQ(conv.rejected[0].kernel, "bl_bconv2d");
     EXPECT_EQ(conv.rejected[0].why, "input_quantizer null does not binarize the input");
     EXPECT_EQ(conv.rejected[1].kernel, "bl_bwconv2d");
     EXPECT_EQ(conv.rejected[1].why, "kernel_quantizer null does not binarize the weights");
+    EXPECT_EQ(conv.rejected[2].kernel, "bl_conv2d_s8");
+    EXPECT_EQ(conv.rejected[2].why,
+              "input_quantizer null is not a DoReFa/STCustomDoReFa activations quantizer of at most 8 bits");
     const auto& fc = node(r, "fc").decision;
     EXPECT_EQ(fc.kernel_name, "bl_dense");
-    ASSERT_EQ(fc.rejected.size(), 2u);
+    ASSERT_EQ(fc.rejected.size(), 3u);
     EXPECT_EQ(fc.rejected[0].why, "kernel_quantizer null does not binarize the weights");
+    EXPECT_EQ(fc.rejected[2].kernel, "bl_dense_s8");
+    EXPECT_EQ(fc.rejected[2].why,
+              "input_quantizer \"ste_sign\" is not a DoReFa/STCustomDoReFa activations quantizer of at most 8 bits");
   }
   {
     // Max pooling: on bits when its producer binarizes for it, else float with the bit kernel

@@ -1,5 +1,7 @@
 // Binarize-and-pack and unpack: the bit convention (LSB first, bit 1 = -1, sign(0) = +1),
 // the per-channel affine form, zero spare bits, and the public popcount helpers.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "unit/kernels_test_util.hpp"
@@ -72,4 +74,29 @@ TEST(Popcount, MatchesBitByBitCount) {
     }
     ASSERT_EQ(bl_xor_popcount(a.data(), b.data(), n), expect) << "n " << n;
   }
+}
+
+// Packing the int8 form of a quantized tensor gives the bits packing its float levels gives:
+// every int8 value, both offsets in use (STCustomDoReFa 0, DoReFa's 0..255 levels 128) and
+// lengths that end inside a word.
+TEST(PackS8, EqualsPackOfTheDequantizedLevels) {
+  for (int32_t offset : {0, 1, 64, 128}) {
+    for (size_t n : {size_t{1}, size_t{31}, size_t{32}, size_t{256}, size_t{300}}) {
+      std::vector<int8_t> q(n);
+      for (size_t i = 0; i < n; i++) q[i] = static_cast<int8_t>(static_cast<int>(i * 37 + n) % 256 - 128);
+      if (offset + int(n) > 0 && n >= 1) q[0] = static_cast<int8_t>(-std::min(offset, 128));  // a level of exactly 0
+      std::vector<float> f(n);
+      const float levels = offset == 0 ? 128.0f : 255.0f;
+      ASSERT_EQ(bl_dequantize_s8(n, levels, offset, q.data(), f.data()), BL_OK);
+      std::vector<uint32_t> want(BL_WORDS(n), 0xdeadbeefu), got(BL_WORDS(n), 0x12345678u);
+      ASSERT_EQ(bl_pack_f32(n, 1, nullptr, nullptr, f.data(), want.data()), BL_OK);
+      ASSERT_EQ(bl_pack_s8(n, offset, q.data(), got.data()), BL_OK);
+      ASSERT_EQ(got, want) << "offset " << offset << " n " << n;
+      EXPECT_EQ(got[0] & 1u, 0u) << "the level 0 packs as +1";
+    }
+  }
+  int8_t q = 0;
+  uint32_t w = 0;
+  EXPECT_EQ(bl_pack_s8(1, -1, &q, &w), BL_ERR_PARAM);
+  EXPECT_EQ(bl_pack_s8(1, 129, &q, &w), BL_ERR_PARAM);
 }

@@ -50,6 +50,7 @@ struct Code : ops::CodeEnv {
   std::string data(const Node&, const float*, size_t, const char* suffix) override { return suffix; }
   std::string data(const Node&, const int32_t*, size_t, const char* suffix) override { return suffix; }
   std::string data(const Node&, const uint32_t*, size_t, const char* suffix) override { return suffix; }
+  std::string data(const Node&, const int8_t*, size_t, const char* suffix) override { return suffix; }
 };
 
 // Checks one node; adds its registration to `used`.
@@ -168,7 +169,8 @@ TEST(OpsRegistry, OpAndClassNameOneRegistrationAndEveryOpEndsInAnUnconditionalCa
   for (const auto& k : ops::registry()) {
     by_class[{k.op, k.cls}].push_back(&k);
     EXPECT_TRUE(names.insert(std::string(k.name) + "/" + op_name(k.op)).second) << k.name << " is registered twice";
-    EXPECT_TRUE(k.cls == KernelClass::Binary || k.cls == KernelClass::BinaryWeights || k.cls == KernelClass::Float)
+    EXPECT_TRUE(k.cls == KernelClass::Binary || k.cls == KernelClass::BinaryWeights || k.cls == KernelClass::Int8 ||
+                k.cls == KernelClass::Float)
         << k.name;
     ops_seen.insert(k.op);
   }

@@ -14,10 +14,11 @@
 
 namespace bitlens {
 
-enum class Format { F32, S1 };
-const char* format_name(Format f);  // "f32", "s1"
+// S8: int8 q holding a k-bit quantizer's level (q + offset) / levels (Tensor::s8).
+enum class Format { F32, S1, S8 };
+const char* format_name(Format f);  // "f32", "s1", "s8"
 
-enum class KernelClass { Binary, BinaryWeights, Float, Fused, None, Unsupported };
+enum class KernelClass { Binary, BinaryWeights, Int8, Float, Fused, None, Unsupported };
 const char* kernel_class_name(KernelClass k);  // "binary", "binary-weights", ...
 
 enum class Op {
@@ -44,6 +45,7 @@ enum class Op {
   Quantize,  // a k-bit quantizer as its own step (Activation(STCustomDoReFa(...)), or an input quantizer)
   Pack,    // f32 -> s1 (sign), inserted before binary consumers
   Unpack,  // s1 -> f32, inserted before float consumers of a bit-packed tensor
+  Dequantize,  // s8 -> f32, inserted before float consumers of an int8 tensor
   Unsupported,
 };
 const char* op_name(Op op);
@@ -155,6 +157,12 @@ struct Tensor {
   // upstream), for the reasons of every layer downstream.
   std::string unknown_because;
   Format format = Format::F32;
+  // Format::S8: value = (q + offset) / levels, the levels of the quantizer that made it
+  // (STCustomDoReFa k = 8: levels 128, offset 0; Larq DoReFa k = 8: levels 255, offset 128).
+  struct S8 {
+    float levels = 1.0f;
+    int32_t offset = 0;
+  } s8;
   int producer = -1;            // node id
   std::vector<int> consumers;   // node ids
   int alias_of = -1;            // views (Flatten/Reshape) share storage with another tensor
@@ -165,7 +173,9 @@ struct Tensor {
     for (auto d : shape) n *= d;
     return n;
   }
-  int64_t bytes() const;  // f32: 4/element; s1: 4 * ceil(elements / 32); 0 when the shape is unknown
+  // f32: 4/element; s1: 4 * ceil(elements / 32); s8: elements rounded up to 4; 0 when the
+  // shape is unknown.
+  int64_t bytes() const;
 };
 
 // An activation as the kernels compute it: the function and the parameters its Keras layer or
@@ -217,6 +227,10 @@ struct Node {
   // Constant data after quantization (host order as Keras stores it).
   std::vector<float> weights;      // quantized kernel values (±1 for sign quantizers)
   std::vector<uint32_t> weight_bits;  // packed for binary / binary-weights kernels
+  // int8 kernels: the weights as integers (value = q * scale, the scale in the output stage's
+  // first mul) in the kernel's layout, and the accumulator offset of a nonzero input offset.
+  std::vector<int8_t> weights_s8;
+  std::vector<int32_t> acc_init;
   Epilogue epi;
   std::vector<uint32_t> or_mask;   // s1 max-pool channels pooled with OR
 

@@ -401,6 +401,41 @@ inline int64_t dorefa_weights_near_boundary(const std::vector<float>& w, float n
   return count;
 }
 
+// ---- The integer form of k-bit layers (BitLens' definition; the int8 kernels compute it) ----
+// An activations-mode DoReFa-family quantizer of at most 8 bits has levels q / levels with q an
+// integer that fits int8 after subtracting `offset`: STCustomDoReFa q in -2^(k-1)..2^(k-1) - 1
+// over 2^(k-1) (offset 0); Larq DoReFa q in 0..2^k - 1 over 2^k - 1 (offset 128 from 8 bits).
+struct S8Levels {
+  float levels = 0;
+  int32_t offset = 0;
+};
+inline std::optional<S8Levels> s8_activation_levels(const QuantizerSpec& q) {
+  if (q.dorefa_weights || q.k_bit < 1 || q.k_bit > 8) return std::nullopt;
+  if (q.kind == QuantizerKind::StDoReFa) return S8Levels{st_dorefa_act_n(q.k_bit), 0};
+  if (q.kind == QuantizerKind::DoReFa) return S8Levels{dorefa_n(q.k_bit), q.k_bit == 8 ? 128 : 0};
+  return std::nullopt;
+}
+// A weights-mode quantizer whose levels are w / m with w an integer within +-127: m = 2^(k-1) - 1
+// for STCustomDoReFa (k = 2..8; 2r/(2^k - 2) - 1 = (r - m)/m) and 2^k - 1 for Larq DoReFa
+// (k = 1..7; 2r/(2^k - 1) - 1 = (2r - m)/m). 0 when there is no such form.
+inline int32_t int8_weight_denominator(const QuantizerSpec& q) {
+  if (!q.dorefa_weights) return 0;
+  if (q.kind == QuantizerKind::StDoReFa && q.k_bit >= 2 && q.k_bit <= 8) return (int32_t{1} << (q.k_bit - 1)) - 1;
+  if (q.kind == QuantizerKind::DoReFa && q.k_bit >= 1 && q.k_bit <= 7) return (int32_t{1} << q.k_bit) - 1;
+  return 0;
+}
+// The integer of a weight level (quantize_tensor's output) over denominator m: the level is
+// 2r/n - 1 rounded in float32, within 2^-22 of the exact fraction, so the nearest integer is it.
+inline int8_t int8_weight(float level, int32_t m) {
+  return static_cast<int8_t>(std::lround(static_cast<double>(level) * m));
+}
+// The float an int8 layer's accumulator (sum of q_x * w over the taps) is multiplied by: one
+// float32 rounding of 1 / (levels * m). y = float(acc) * scale, then the layer's bias and
+// BatchNorm as Keras applies them.
+inline float int8_product_scale(float levels, int32_t m) {
+  return static_cast<float>(1.0 / (static_cast<double>(levels) * m));
+}
+
 // MagnitudeAwareSign's scale: mean |x| over all axes but the last, one value per last-axis
 // index (per output channel for a kernel). Accumulated in double, rounded once to float.
 inline std::vector<float> magnitude_aware_alpha(const std::vector<float>& x, int64_t last_dim) {

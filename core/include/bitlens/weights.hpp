@@ -29,8 +29,8 @@ struct NodeWeights {
   std::string node, layer, class_name;
   std::string op;            // IR op, "conv2d", "dense", ...
   std::string kernel;        // the C kernel, "bl_bconv2d"
-  std::string kernel_class;  // "binary", "binary-weights", "float"
-  std::string input_format, output_format;  // "f32" / "s1"
+  std::string kernel_class;  // "binary", "binary-weights", "int8", "float"
+  std::string input_format, output_format;  // "f32" / "s1" / "s8"
   std::vector<int64_t> output_shape;         // without batch
   std::string input_quantizer, kernel_quantizer;  // as the file names them; empty for none
   std::string activation;  // the layer's own activation after the output stage, when not a clamp
@@ -41,6 +41,10 @@ struct NodeWeights {
   float act_min = -INFINITY, act_max = INFINITY;
   bool mid_clamp = false;  // a clamp between mul/add and mul2/add2 (ReLU then BatchNorm)
   float mid_min = -INFINITY, mid_max = INFINITY;
+  // int8 kernels: input levels are integers over input_levels, kernel levels integers over
+  // weight_denominator (0: not an int8 node).
+  float input_levels = 0;
+  int32_t weight_denominator = 0;
   std::string rule;  // how the node's output follows from its input and these tensors
   std::vector<WeightTensor> tensors;
 };

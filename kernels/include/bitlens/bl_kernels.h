@@ -347,6 +347,10 @@ bl_status bl_global_maxpool_s1(int32_t h, int32_t w, int32_t c, const uint32_t *
 bl_status bl_pack_f32(size_t n, int32_t c, const float *mul, const float *add, const float *in,
                       uint32_t *out);
 bl_status bl_unpack_s1(size_t n, const uint32_t *in, float *out);
+/* Pack an s8 tensor holding q = level - offset (bl_quantize_s8): bit = q + offset < 0, the sign
+ * of the level (sign(0) = +1), so ste_sign after a k-bit quantizer reads the int8 tensor
+ * directly. Needs 0 <= offset <= 128. */
+bl_status bl_pack_s8(size_t n, int32_t offset, const int8_t *in, uint32_t *out);
 
 /* ---- Portable float math -------------------------------------------------------------------
  * Deterministic replacements for expf/tanhf: only IEEE-754 float32 + - * / and integer
