@@ -230,7 +230,7 @@ TEST(Decisions, RejectedCandidatesAreRecordedInPriorityOrder) {
     EXPECT_EQ(fc.rejected[0].why, "kernel_quantizer null does not binarize the weights");
     EXPECT_EQ(fc.rejected[2].kernel, "bl_dense_s8");
     EXPECT_EQ(fc.rejected[2].why,
-              "input_quantizer \"ste_sign\" is not a DoReFa/STCustomDoReFa activations quantizer of at most 8 bits");
+              "input_quantizer \"SteSign\" is not a DoReFa/STCustomDoReFa activations quantizer of at most 8 bits");
   }
   {
     // Max pooling: on bits when its producer binarizes for it, else float with the bit kernel

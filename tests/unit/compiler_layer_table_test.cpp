@@ -87,7 +87,7 @@ TEST(LayerTable, LoweringSectionOfTheDocsIsGenerated) {
   EXPECT_EQ(have, want) << "docs/decisions.md is out of date: run BITLENS_UPDATE_DOCS=1 build/tests/compiler_layer_table_test";
   // Spot checks of what the generator must say.
   EXPECT_NE(want.find("| QuantConv2D, Conv2D, QuantDepthwiseConv2D"), std::string::npos);
-  EXPECT_NE(want.find("conv2d: `bl_bconv2d_bitsliced` > `bl_bconv2d` > `bl_bwconv2d` > `bl_conv2d`"), std::string::npos);
+  EXPECT_NE(want.find("conv2d: `bl_bconv2d_bitsliced` > `bl_bconv2d` > `bl_bwconv2d` > `bl_conv2d_s8` > `bl_conv2d`"), std::string::npos);
   EXPECT_NE(want.find("| Cropping1D, Cropping2D | `crop` | crop: `bl_crop_f32` |"), std::string::npos);
 }
 
