@@ -3,6 +3,7 @@
  * pad modes, both output kinds, aligned and unaligned channels) and binary dense. Also: bl_expf
  * and bl_tanhf give bit for bit the host's results (checksums over fixed inputs, the same
  * numbers tests/unit/kernels_mathf_test.cpp checks on the host). */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -369,6 +370,35 @@ static int depthwise_s8_case(int t)
                  "depthwise_s8", t);
 }
 
+/* bl_quantize_s8 (VCVTR and SSAT on Cortex-M) against its portable twin: ties, zeros of both
+ * signs, NaN, infinities and huge values, for the quantizers BitLens uses. */
+static int quantize_s8_case(int t)
+{
+  static float x[1024];
+  static const struct {
+    float lo, hi, levels;
+    int32_t offset;
+  } q[] = {{-1.0f, 127.0f / 128.0f, 128.0f, 0}, {0.0f, 1.0f, 255.0f, 128}, {0.0f, 1.0f, 15.0f, 0},
+           {-1.0f, 7.0f / 8.0f, 8.0f, 0},       {0.25f, 1.0f, 100.0f, 0}};
+  const size_t k = (size_t)t % (sizeof q / sizeof q[0]);
+  const size_t n = (size_t)uni(1, 1024);
+  size_t i;
+  for (i = 0; i < n; i++) {
+    const uint32_t r = rnd() % 8u;
+    const float step = (float)uni(-300, 300);
+    if (r == 0) x[i] = (step + 0.5f) / q[k].levels;
+    else if (r == 1) x[i] = (i & 1) ? 0.0f : -0.0f;
+    else if (r == 2) x[i] = (i & 1) ? 1e30f : -1e30f;
+    else if (r == 3) x[i] = (i & 1) ? (float)INFINITY : -(float)INFINITY;
+    else if (r == 4) x[i] = (float)NAN;
+    else x[i] = ((float)(int32_t)rnd() / 2147483648.0f) * 2.0f;
+  }
+  memset(s8_out_a, 0x5A, sizeof s8_out_a);
+  memset(s8_out_b, 0x5A, sizeof s8_out_b);
+  return s8_same(bl_quantize_s8(n, q[k].lo, q[k].hi, q[k].levels, q[k].offset, x, s8_out_a),
+                 bl_quantize_s8_ref(n, q[k].lo, q[k].hi, q[k].levels, q[k].offset, x, s8_out_b), n, "quantize_s8", t);
+}
+
 int main(void)
 {
   int t, fails = 0;
@@ -378,8 +408,9 @@ int main(void)
   for (t = 0; t < 300; t++) fails += popcount_case(t);
   for (t = 0; t < 200; t++) fails += conv_s8_case(t);
   for (t = 0; t < 200; t++) fails += depthwise_s8_case(t);
-  printf("selftest %s: %d failures in 1400 random cases (%d of them also bit-sliced, 200 int8 convs, 200 int8 "
-         "depthwise)\n", BENCH_CPU, fails, bs_cases);
+  for (t = 0; t < 100; t++) fails += quantize_s8_case(t);
+  printf("selftest %s: %d failures in 1500 random cases (%d of them also bit-sliced, 200 int8 convs, 200 int8 "
+         "depthwise, 100 int8 quantize)\n", BENCH_CPU, fails, bs_cases);
   {
     const int mf = mathf_check();
     printf("selftest %s: bl_expf/bl_tanhf on 12288 inputs and every activation on 2048 %s the host's bits\n", BENCH_CPU,

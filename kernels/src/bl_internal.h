@@ -393,6 +393,20 @@ BL_INLINE float bl_i_round_half_even(float v)
   return (bits >> 31) ? -a : a;
 }
 
+#if BL_ARM_ASM && defined(__ARM_FP)
+/* The nearest int32 to v, ties to even: VCVTR rounds with FPSCR's mode, which is round to
+ * nearest, ties to even at reset (every float kernel's result assumes that mode). A NaN gives
+ * 0; values beyond int32 saturate. */
+BL_INLINE int32_t bl_i_cvtr(float v)
+{
+  float r;
+  int32_t i;
+  __asm__("vcvtr.s32.f32 %0, %1" : "=t"(r) : "t"(v));
+  memcpy(&i, &r, sizeof i);
+  return i;
+}
+#endif
+
 /* BL_OUT_S8: round(y * s8_mul) clamped to [s8_min, s8_max]; NaN gives 0. The bounds are
  * integers, so clamping first gives the same result; a value within +-2^22 then rounds half to
  * even by adding and subtracting 1.5 * 2^23 (the sum has a unit last place). */

@@ -145,6 +145,28 @@ bl_status bl_quantize_f32(size_t n, float lo, float hi, float levels, const floa
 {
   size_t i;
   if (!in || !out || !(lo <= hi) || !(levels > 0.0f) || !(levels <= 16777216.0f)) return BL_ERR_PARAM;
+  if ((lo < 0.0f ? -lo : lo) * levels < 4194304.0f && (hi < 0.0f ? -hi : hi) * levels < 4194304.0f) {
+    /* Every clamped product is below 2^22 in magnitude: (|v| + 2^23) - 2^23 rounds it half to
+     * even without the range check (a NaN stays NaN), and the sign is put back bitwise (-0 for
+     * a negative value that rounds to 0, as tf.round). */
+    const float big = 8388608.0f;
+    for (i = 0; i < n; i++) {
+      float x = in[i], v, a;
+      uint32_t vb, ab;
+      x = x < lo ? lo : x;
+      x = x > hi ? hi : x;
+      v = x * levels;
+      memcpy(&vb, &v, sizeof vb);
+      ab = vb & 0x7fffffffu;
+      memcpy(&a, &ab, sizeof a);
+      a = (a + big) - big;
+      memcpy(&ab, &a, sizeof ab);
+      ab |= vb & 0x80000000u;
+      memcpy(&a, &ab, sizeof a);
+      out[i] = a / levels;
+    }
+    return BL_OK;
+  }
   for (i = 0; i < n; i++) {
     float x = in[i];
     x = x < lo ? lo : (x > hi ? hi : x);
@@ -207,6 +229,10 @@ bl_status bl_add_f32(size_t n, const float *a, const float *b, bl_activation act
   size_t i;
   bl_act ac;
   if (!a || !b || !out || !act_ok(act)) return BL_ERR_PARAM;
+  if (act == BL_ACT_LINEAR) { /* Keras' Add: no per-value activation dispatch */
+    for (i = 0; i < n; i++) out[i] = a[i] + b[i];
+    return BL_OK;
+  }
   memset(&ac, 0, sizeof ac);
   ac.kind = act;
   ac.alpha = 1.0f;

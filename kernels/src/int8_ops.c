@@ -220,8 +220,8 @@ static int q8_ok(float lo, float hi, float levels, int32_t offset)
   return a - (float)offset >= -128.0f && b - (float)offset <= 127.0f;
 }
 
-bl_status bl_quantize_s8(size_t n, float lo, float hi, float levels, int32_t offset, const float *in,
-                         int8_t *out)
+bl_status bl_quantize_s8_ref(size_t n, float lo, float hi, float levels, int32_t offset, const float *in,
+                             int8_t *out)
 {
   size_t i;
   if (!in || !out || !q8_ok(lo, hi, levels, offset)) return BL_ERR_PARAM;
@@ -235,6 +235,36 @@ bl_status bl_quantize_s8(size_t n, float lo, float hi, float levels, int32_t off
     out[i] = (int8_t)((int32_t)bl_i_round_half_even(x * levels) - offset);
   }
   return BL_OK;
+}
+
+bl_status bl_quantize_s8(size_t n, float lo, float hi, float levels, int32_t offset, const float *in, int8_t *out)
+{
+#if BL_ARM_ASM && defined(__ARM_FP)
+  /* Round first, clamp the integer after: x * levels is monotone in x, so rounding a product
+   * beyond a bound gives at least (at most) the rounded bound, and the clamp lands on it. VCVTR
+   * converts a NaN to 0, which is the reference's level of a NaN when 0 lies within the bounds;
+   * out-of-range products saturate. */
+  if (in && out && q8_ok(lo, hi, levels, offset)) {
+    const int32_t qlo = (int32_t)bl_i_round_half_even(lo * levels), qhi = (int32_t)bl_i_round_half_even(hi * levels);
+    if (qlo <= 0 && qhi >= 0) {
+      size_t i;
+      /* Saturate before subtracting the offset: a saturated INT32_MIN minus 128 would wrap. */
+      if (offset == 0 && qlo == -128 && qhi == 127) {
+        for (i = 0; i < n; i++) out[i] = (int8_t)__builtin_arm_ssat(bl_i_cvtr(in[i] * levels), 8);
+      } else if (offset == 128 && qlo == 0 && qhi == 255) {
+        for (i = 0; i < n; i++) out[i] = (int8_t)((int32_t)__builtin_arm_usat(bl_i_cvtr(in[i] * levels), 8) - 128);
+      } else {
+        for (i = 0; i < n; i++) {
+          int32_t q = bl_i_cvtr(in[i] * levels);
+          q = q < qlo ? qlo : (q > qhi ? qhi : q);
+          out[i] = (int8_t)(q - offset);
+        }
+      }
+      return BL_OK;
+    }
+  }
+#endif
+  return bl_quantize_s8_ref(n, lo, hi, levels, offset, in, out);
 }
 
 bl_status bl_dequantize_s8(size_t n, float levels, int32_t offset, const int8_t *in, float *out)

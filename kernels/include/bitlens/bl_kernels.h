@@ -288,9 +288,13 @@ bl_status bl_dense_s8_ref(const bl_dense_s8_params *p, const int8_t *in, void *o
  * offset 0 for STCustomDoReFa (q in -2^(k-1)..2^(k-1) - 1), 128 for DoReFa's 0..255 levels. NaN
  * gives -offset (the level of 0). bl_dequantize_s8: y = (q + offset) / levels, the value
  * bl_quantize_f32 gives for the same x, bit for bit, for every x but NaN (and -0, which gives +0). Needs lo <= hi, 0 < levels, every level
- * minus offset within -128..127, and 0 <= offset <= 128 (else BL_ERR_PARAM). */
+ * minus offset within -128..127, and 0 <= offset <= 128 (else BL_ERR_PARAM). bl_quantize_s8_ref is
+ * the portable twin; on Cortex-M with an FPU bl_quantize_s8 rounds with VCVTR (about 9
+ * instructions per value instead of 31). */
 bl_status bl_quantize_s8(size_t n, float lo, float hi, float levels, int32_t offset, const float *in,
                          int8_t *out);
+bl_status bl_quantize_s8_ref(size_t n, float lo, float hi, float levels, int32_t offset, const float *in,
+                             int8_t *out);
 bl_status bl_dequantize_s8(size_t n, float levels, int32_t offset, const int8_t *in, float *out);
 
 typedef struct {
