@@ -1,6 +1,7 @@
 // Registrations of the element-wise, pooling, shape and conversion kernels.
 #include <algorithm>
 
+#include "bitlens/format.hpp"
 #include "ops/common.hpp"
 #include "ops/params.hpp"
 #include "ops/registry.hpp"
@@ -80,6 +81,36 @@ void quantize_s8(Step& s) {
   s.call("bl_quantize_s8", bl_quantize_s8, elems(s), q.lo, q.hi, q.levels, s.g.tensors[s.n.outputs[0]].s8.offset, In{0},
          Out{});
 }
+// The int8 Add with its requantization folded in (select.cpp): the clamp is that quantizer's clip.
+void add_s8(Step& s) {
+  const QuantizeParams q = quantize_params(s.n.quant);
+  const auto lo = static_cast<int32_t>(std::lround(static_cast<double>(q.lo) * q.levels));
+  const auto hi = static_cast<int32_t>(std::lround(static_cast<double>(q.hi) * q.levels));
+  s.call("bl_add_s8", bl_add_s8, elems(s), In{0}, In{1}, lo, hi, Out{});
+}
+std::string add_s8_rejects(const Graph& g, const Node& n) {
+  if (n.inputs.size() != 2) return std::to_string(n.inputs.size()) + " inputs: the int8 add takes two";
+  const Tensor& a = g.tensors[n.inputs[0]];
+  for (int t : n.inputs) {
+    const Tensor& x = g.tensors[t];
+    if (x.format != Format::S8) return "input '" + x.name + "' is not int8";
+    if (x.s8.levels != a.s8.levels || x.s8.offset != 0)
+      return "inputs '" + a.name + "' and '" + x.name + "' are not integers over the same levels with offset 0";
+  }
+  // A power of two: the float sum of two levels is exact, so the quantizer after it only clamps.
+  if (std::exp2(std::round(std::log2(a.s8.levels))) != a.s8.levels)
+    return "levels over " + short_number(a.s8.levels) + " (not a power of two) may round when added in float32";
+  const Tensor& out = g.tensors[n.outputs[0]];
+  const Node* q = out.consumers.size() == 1 ? &g.nodes[out.consumers[0]] : nullptr;
+  if (out.model_output || !q || q->op != Op::Quantize || q->decision.kernel == KernelClass::Unsupported ||
+      !q->quant.elementwise_levels())
+    return "its sum is not read by one k-bit quantizer alone";
+  const auto lv = sem::s8_activation_levels(q->quant.spec);
+  if (!lv || lv->levels != a.s8.levels || lv->offset != 0)
+    return "the quantizer " + passes::quantizer_text(q->quant) + " of '" + q->name + "' has other levels than its inputs";
+  return "";
+}
+
 void softmax(Step& s) { s.call("bl_softmax_f32", bl_softmax_f32, elems(s), channels(s), In{0}, Out{}); }
 // More than two inputs: the output accumulates one input at a time, as Keras' Add sums them.
 void add(Step& s) {
@@ -276,6 +307,13 @@ void add_tensor_ops(std::vector<KernelOp>& r) {
                .macc = per_output<2>});
   r.push_back({.name = "bl_softmax_f32", .op = Op::Softmax, .cls = K::Float, .op_type = ff, .describe = softmax,
                .explain = float_op<kSoftmax>, .macc = per_output<kSoftmaxMaccPerValue>});
+  r.push_back({.name = "bl_add_s8",
+               .op = Op::Add,
+               .cls = K::Int8,
+               .op_type = "op_s8_s8",
+               .describe = add_s8,
+               .rejects = add_s8_rejects,
+               .macc = per_output<1>});
   r.push_back({.name = "bl_add_f32", .op = Op::Add, .cls = K::Float, .op_type = ff, .describe = add,
                .explain = float_op<kAdd>, .macc = per_output<1>});
   r.push_back({.name = "bl_concat_s1", .op = Op::Concat, .cls = K::Binary, .op_type = "op_s1_s1",

@@ -182,15 +182,24 @@ const std::vector<ReasonInfo>& reason_table() {
        "Express the operation with Keras layers (Add, Multiply, Activation, ...)"},
       {"QUANTIZE_STEP", S::Warning,
        "quantizer {0} on '{1}' runs as a float32 step: clip, then round to its levels, each "
-       "operation as Keras computes it; its readers need float32 values, so no int8 kernel "
-       "reads it",
+       "operation as Keras computes it (its levels do not fit int8, or its output is a model "
+       "output)",
        "Nothing to change for exactness. For bit kernels quantize with ste_sign instead and retrain"},
       {"INPUT_QUANTIZER_STEP", S::Warning,
        "input_quantizer {0} of '{1}' runs as its own step before the layer: clip, then round to "
        "its levels as Keras computes them",
        "Nothing to change for exactness. For bit kernels use input_quantizer=\"ste_sign\" and retrain"},
       {"INT8_TENSOR", S::Info,
-       "quantizer {0} writes '{1}' as int8 (level = (q + {2}) / {3}), which '{4}' reads directly",
+       "quantizer {0} writes '{1}' as int8 (level = (q + {2}) / {3}): 1 byte per value; int8 and "
+       "sign-binarizing readers take it directly, float readers through a dequantize step",
+       "Nothing to do"},
+      {"CONCAT_ON_BITS", S::Info,
+       "every reader of this concatenation binarizes it ('{1}'), so its {0} inputs are packed to "
+       "bits and the bits are concatenated: packing the parts gives the bits of the whole",
+       "Nothing to do"},
+      {"ADD_INT8", S::Info,
+       "'{0}' and '{1}' hold integers over {2}, whose sum is exact; the quantizer {3} of '{4}' "
+       "that reads it only clamps it to [{5}, {6}]: one int8 add with saturation",
        "Nothing to do"},
       {"INPUT_DEQUANTIZED", S::Warning,
        "this layer needs float inputs but its input is int8; a dequantize step (s8 -> f32) is "

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "bitlens/format.hpp"
+#include "ops/params.hpp"
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
 
@@ -98,18 +99,30 @@ int insert_conversion(Graph& g, int consumer, size_t slot, Op op) {
       return t;
     }
   const bool from_s8 = g.tensors[src].format == Format::S8;
-  Node& n = insert_step(g, consumer, slot, op, op == Op::Pack ? "/pack" : op == Op::Unpack ? "/unpack" : "/dequantize", 0.5,
-                        op == Op::Pack ? Format::S1 : Format::F32);
+  // One pack per input of a concatenation on bits: "<concat>/pack0", "<concat>/pack1", ...
+  const std::string pack = g.nodes[consumer].inputs.size() > 1 ? "/pack" + std::to_string(slot) : "/pack";
+  Node& n = insert_step(g, consumer, slot, op, op == Op::Pack ? pack.c_str() : op == Op::Unpack ? "/unpack" : "/dequantize",
+                        0.5, op == Op::Pack ? Format::S1 : Format::F32);
   set_kernel(n, conversion(op, from_s8 ? Format::S8 : Format::F32));
   n.decision.reasons.push_back(
       make_reason(op == Op::Pack ? "INPUT_PACKED" : op == Op::Unpack ? "INPUT_UNPACKED" : "INPUT_DEQUANTIZED"));
   return n.outputs[0];
 }
 
-// Whether `p` applies quantizer `q` (same kind and k_bit) as an element-wise step.
+// Whether `p` applies quantizer `q` (same kind and k_bit) as an element-wise step: a quantize
+// step, or an int8 add that took over the quantizer after it.
 bool same_quantizer(const Node& p, const Quantizer& q) {
-  return p.op == Op::Quantize && p.decision.kernel != KernelClass::Unsupported && p.quant.elementwise_levels() &&
-         p.quant.kind == q.kind && p.quant.spec.k_bit == q.spec.k_bit;
+  const bool quantizes = (p.op == Op::Quantize && p.decision.kernel != KernelClass::Unsupported) ||
+                         (p.op == Op::Add && p.decision.kernel == KernelClass::Int8);
+  return quantizes && p.quant.elementwise_levels() && p.quant.kind == q.kind && p.quant.spec.k_bit == q.spec.k_bit;
+}
+
+// The Keras layer whose quantizer `p` applies (an int8 add: the quantizer layer folded into it).
+std::string quantizer_layer(const Graph& g, const Node& p) {
+  if (p.op == Op::Add)
+    for (const auto& f : g.nodes)
+      if (f.op == Op::Quantize && f.decision.kernel == KernelClass::Fused && f.decision.fused_into == p.name) return f.layer;
+  return p.layer;
 }
 
 // Inserts a float step that applies `consumer`'s input quantizer (a levels quantizer) to its
@@ -126,7 +139,7 @@ void insert_input_quantize(Graph& g, int consumer, size_t slot) {
       p = &g.nodes[g.tensors[p->inputs[0]].producer];
     if (same_quantizer(*p, q)) {
       g.nodes[consumer].decision.reasons.push_back(
-          make_reason("INPUT_ALREADY_QUANTIZED", {quantizer_text(q), p->layer, g.nodes[consumer].name}));
+          make_reason("INPUT_ALREADY_QUANTIZED", {quantizer_text(q), quantizer_layer(g, *p), g.nodes[consumer].name}));
       return;
     }
   }
@@ -166,7 +179,7 @@ void make_s8(Graph& g, int qid, int reader, const Selected& selected) {
   auto& rs = q.decision.reasons;
   rs.erase(std::remove_if(rs.begin(), rs.end(), [](const Reason& r) { return r.code == "QUANTIZE_STEP"; }), rs.end());
   rs.push_back(make_reason("INT8_TENSOR", {quantizer_text(q.quant), out.name, std::to_string(lv->offset),
-                                          short_number(lv->levels), g.nodes[reader].name}));
+                                          short_number(lv->levels)}));
   const std::vector<int> readers = out.consumers;
   for (int c : readers) {
     if (c == reader || !selected(c)) continue;
@@ -184,6 +197,42 @@ void make_s8(Graph& g, int qid, int reader, const Selected& selected) {
   }
 }
 
+// A quantizer layer with an int8 form writes int8 whatever reads it: 1 byte per value, a
+// quarter of the float step's instructions; readers that need float get a dequantize step, sign
+// quantizers pack it directly. A model output stays float32.
+void quantize_to_s8(Graph& g, int id) {
+  Node& q = g.nodes[id];
+  const auto lv = q.quant.elementwise_levels() ? sem::s8_activation_levels(q.quant.spec) : std::nullopt;
+  Tensor& out = g.tensors[q.outputs[0]];
+  if (!lv || out.model_output || q.decision.kernel == KernelClass::Unsupported) return;
+  out.format = Format::S8;
+  out.s8 = {lv->levels, lv->offset};
+  set_kernel(q, named(Op::Quantize, "bl_quantize_s8"));
+  auto& rs = q.decision.reasons;
+  rs.erase(std::remove_if(rs.begin(), rs.end(), [](const Reason& r) { return r.code == "QUANTIZE_STEP"; }), rs.end());
+  rs.push_back(make_reason("INT8_TENSOR", {quantizer_text(q.quant), out.name, std::to_string(lv->offset),
+                                          short_number(lv->levels)}));
+}
+
+// The int8 add (bl_add_s8) takes over the quantizer that alone reads its sum: the sum of two
+// levels over a power of two is exact, so that quantizer only clamps it.
+void fuse_int8_add(Graph& g, int id) {
+  Node& add = g.nodes[id];
+  const int sum = add.outputs[0];
+  Node& q = g.nodes[g.tensors[sum].consumers.at(0)];
+  add.quant = q.quant;
+  g.tensors[sum].format = Format::S8;
+  g.tensors[sum].s8 = g.tensors[add.inputs[0]].s8;
+  const auto p = ops::quantize_params(q.quant);
+  add.decision.reasons.push_back(make_reason(
+      "ADD_INT8", {g.tensors[add.inputs[0]].name, g.tensors[add.inputs[1]].name, short_number(g.tensors[sum].s8.levels),
+                   quantizer_text(q.quant), q.name, short_number(p.lo * p.levels), short_number(p.hi * p.levels)}));
+  g.bypass(q);
+  q.decision.kernel = KernelClass::Fused;
+  q.decision.fused_into = add.name;
+  q.decision.reasons.push_back(make_reason("FUSED", {add.name, "into its int8 clamp"}));
+}
+
 // An int8 MAC node's input: the int8 output of its input quantizer, made so if needed.
 void int8_input(Graph& g, int id, const Selected& selected) {
   const Quantizer q = g.nodes[id].conv.input_q;
@@ -191,7 +240,7 @@ void int8_input(Graph& g, int id, const Selected& selected) {
   int producer = g.tensors[t].producer;
   if (g.tensors[t].format == Format::S8 && producer >= 0 && same_quantizer(g.nodes[producer], q)) {
     g.nodes[id].decision.reasons.push_back(
-        make_reason("INPUT_ALREADY_QUANTIZED", {quantizer_text(q), g.nodes[producer].layer, g.nodes[id].name}));
+        make_reason("INPUT_ALREADY_QUANTIZED", {quantizer_text(q), quantizer_layer(g, g.nodes[producer]), g.nodes[id].name}));
     return;
   }
   need_format(g, id, 0, Format::F32);
@@ -360,6 +409,56 @@ void select_weighted(Graph& g, int id, const Selected& selected) {
   g.tensors[done.outputs[0]].format = done.epi.bits ? Format::S1 : Format::F32;
 }
 
+// Marks an inserted step as folded into `into`, with why.
+void fold_step(Node& step, const Node& into, const std::string& how) {
+  step.removed = true;
+  step.decision.kernel = KernelClass::Fused;
+  step.decision.kernel_name.clear();
+  step.decision.op_type.clear();
+  step.decision.fused_into = into.name;
+  step.decision.reasons = {make_reason("FUSED", {into.name, how})};
+}
+
+// A float Concatenate whose every reader packs it to bits runs on bits instead: each input is
+// packed (an int8 one directly, without its dequantize step), the bits are concatenated, and the
+// readers' packs go: packing the parts gives the bits packing the whole gives. A quarter (int8)
+// or a thirty-second (float) of the memory, and no float copy of the concatenation.
+void concat_on_bits(Graph& g) {
+  const size_t count = g.nodes.size();
+  for (size_t i = 0; i < count; ++i) {
+    if (g.nodes[i].removed || g.nodes[i].op != Op::Concat || g.nodes[i].decision.kernel != KernelClass::Float) continue;
+    const int id = static_cast<int>(i);
+    const int out = g.nodes[i].outputs[0];
+    const std::vector<int> readers = g.tensors[out].consumers;
+    if (g.tensors[out].model_output || readers.empty()) continue;
+    bool packed = true;
+    for (int r : readers)
+      packed = packed && !g.nodes[r].removed && g.nodes[r].op == Op::Pack && g.nodes[r].decision.kernel_name == "bl_pack_f32";
+    if (!packed) continue;
+    for (size_t slot = 0; slot < g.nodes[i].inputs.size(); ++slot) {
+      const int t = g.nodes[i].inputs[slot];
+      const int p = g.tensors[t].producer;
+      if (p >= 0 && g.nodes[p].op == Op::Dequantize && g.tensors[t].consumers.size() == 1) {
+        const int src = g.nodes[p].inputs[0];
+        g.nodes[i].inputs[slot] = src;
+        auto& sc = g.tensors[src].consumers;
+        std::replace(sc.begin(), sc.end(), p, id);
+        g.tensors[t].consumers.clear();
+        fold_step(g.nodes[p], g.nodes[i], "it packs the int8 input directly");
+      }
+      need_format(g, id, slot, Format::S1);
+    }
+    Node& c = g.nodes[i];
+    set_kernel(c, named(Op::Concat, "bl_concat_s1"));
+    c.decision.reasons = {make_reason("CONCAT_ON_BITS", {std::to_string(c.inputs.size()), g.nodes[readers[0]].layer})};
+    g.tensors[out].format = Format::S1;
+    for (int r : readers) {
+      g.bypass(g.nodes[r]);
+      fold_step(g.nodes[r], c, "the concatenation is already bits");
+    }
+  }
+}
+
 }  // namespace
 
 bool select_kernels(Graph& g) {
@@ -368,9 +467,9 @@ bool select_kernels(Graph& g) {
   // pack, input quantizer) plus one per model output, so reserving keeps every reference valid.
   size_t slots = 0;
   for (const auto& n : g.nodes) slots += n.inputs.size();
-  // An int8 reader can add two more (a quantize step, its model-output copy), and each int8
-  // tensor a dequantize per earlier reader.
-  g.nodes.reserve(original + 6 * slots + g.outputs.size() + 1);
+  // An int8 reader can add two more (a quantize step, its model-output copy), each int8 tensor
+  // a dequantize per reader, and a concatenation on bits a pack per input.
+  g.nodes.reserve(original + 7 * slots + g.outputs.size() + 1);
   Selected selected{std::vector<char>(original, 0)};
   for (size_t i = 0; i < original; ++i) {
     const int id = static_cast<int>(i);
@@ -403,7 +502,7 @@ bool select_kernels(Graph& g) {
       }
       default: {
         // Bits in and out when a bit kernel accepts the node (its inputs are already bits),
-        // otherwise float in and out.
+        // int8 in and out for the int8 add, otherwise float in and out.
         const ops::KernelOp& k = choose(g, n);
         if (k.cls == KernelClass::Float)
           for (size_t s = 0; s < g.nodes[i].inputs.size(); ++s) need_format(g, id, s, Format::F32);
@@ -412,9 +511,12 @@ bool select_kernels(Graph& g) {
         if (k.explain)
           for (auto& r : k.explain(g, m)) m.decision.reasons.push_back(std::move(r));
         g.tensors[m.outputs[0]].format = k.cls == KernelClass::Binary ? Format::S1 : Format::F32;
+        if (m.op == Op::Quantize) quantize_to_s8(g, id);
+        if (m.op == Op::Add && k.cls == KernelClass::Int8) fuse_int8_add(g, id);
       }
     }
   }
+  concat_on_bits(g);
   // Model outputs are delivered as float.
   for (size_t k = 0; k < g.outputs.size(); ++k) {
     const int t = g.outputs[k];

@@ -152,7 +152,7 @@ std::string text_report(const CompileResult& r, const ReportOptions& options) {
   for (const Node* n : nodes)
     if (!n->class_name.empty()) count[kernel_class_name(n->decision.kernel)]++;
   std::string kc;
-  for (const char* k : {"binary", "binary-weights", "float", "fused", "none", "unsupported"})
+  for (const char* k : {"binary", "binary-weights", "int8", "float", "fused", "none", "unsupported"})
     if (count.count(k)) kc += (kc.empty() ? "" : ", ") + std::to_string(count[k]) + " " + k;
   kv("layers", kc);
   // Unsupported layers have no kernel, so no MACC/ROM/RAM figure (and none is guessed for the

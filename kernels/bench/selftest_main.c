@@ -399,6 +399,31 @@ static int quantize_s8_case(int t)
                  bl_quantize_s8_ref(n, q[k].lo, q[k].hi, q[k].levels, q[k].offset, x, s8_out_b), n, "quantize_s8", t);
 }
 
+/* bl_add_s8 (QADD8 on Cortex-M) against its portable twin, the full range and narrower ones,
+ * lengths that end inside a word, in place too. */
+static int add_s8_case(int t)
+{
+  static int8_t a[1030], b[1030];
+  const size_t n = (size_t)uni(0, 1027), off = (size_t)uni(0, 3);
+  const int full = t % 2 == 0;
+  const int32_t lo = full ? -128 : uni(-128, 0), hi = full ? 127 : uni(0, 127);
+  size_t i;
+  for (i = 0; i < sizeof a; i++) {
+    a[i] = (int8_t)(rnd() >> 24);
+    b[i] = (int8_t)(rnd() >> 24);
+  }
+  memset(s8_out_a, 0x5A, sizeof s8_out_a);
+  memset(s8_out_b, 0x5A, sizeof s8_out_b);
+  if (t % 5 == 1) { /* in place: out == a */
+    memcpy(s8_out_a, a + off, n);
+    memcpy(s8_out_b, a + off, n);
+    return s8_same(bl_add_s8(n, s8_out_a, b, lo, hi, s8_out_a), bl_add_s8_ref(n, s8_out_b, b, lo, hi, s8_out_b), n,
+                   "add_s8", t);
+  }
+  return s8_same(bl_add_s8(n, a + off, b, lo, hi, s8_out_a), bl_add_s8_ref(n, a + off, b, lo, hi, s8_out_b), n,
+                 "add_s8", t);
+}
+
 int main(void)
 {
   int t, fails = 0;
@@ -409,8 +434,9 @@ int main(void)
   for (t = 0; t < 200; t++) fails += conv_s8_case(t);
   for (t = 0; t < 200; t++) fails += depthwise_s8_case(t);
   for (t = 0; t < 100; t++) fails += quantize_s8_case(t);
-  printf("selftest %s: %d failures in 1500 random cases (%d of them also bit-sliced, 200 int8 convs, 200 int8 "
-         "depthwise, 100 int8 quantize)\n", BENCH_CPU, fails, bs_cases);
+  for (t = 0; t < 100; t++) fails += add_s8_case(t);
+  printf("selftest %s: %d failures in 1600 random cases (%d of them also bit-sliced, 200 int8 convs, 200 int8 "
+         "depthwise, 100 int8 quantize, 100 int8 add)\n", BENCH_CPU, fails, bs_cases);
   {
     const int mf = mathf_check();
     printf("selftest %s: bl_expf/bl_tanhf on 12288 inputs and every activation on 2048 %s the host's bits\n", BENCH_CPU,

@@ -274,3 +274,30 @@ bl_status bl_dequantize_s8(size_t n, float levels, int32_t offset, const int8_t 
   for (i = 0; i < n; i++) out[i] = (float)((int32_t)in[i] + offset) / levels;
   return BL_OK;
 }
+
+bl_status bl_add_s8_ref(size_t n, const int8_t *a, const int8_t *b, int32_t lo, int32_t hi, int8_t *out)
+{
+  size_t i;
+  if (!a || !b || !out || lo < -128 || hi > 127 || lo > hi) return BL_ERR_PARAM;
+  for (i = 0; i < n; i++) {
+    const int32_t s = (int32_t)a[i] + (int32_t)b[i];
+    out[i] = (int8_t)(s < lo ? lo : (s > hi ? hi : s));
+  }
+  return BL_OK;
+}
+
+bl_status bl_add_s8(size_t n, const int8_t *a, const int8_t *b, int32_t lo, int32_t hi, int8_t *out)
+{
+#if BL_ARM_ASM
+  /* QADD8 saturates each byte lane to -128..127: the clamp of the full range. */
+  if (a && b && out && lo == -128 && hi == 127) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const uint32_t s = (uint32_t)__builtin_arm_qadd8((int32_t)bl_i_load32(a + i), (int32_t)bl_i_load32(b + i));
+      memcpy(out + i, &s, sizeof s);
+    }
+    return bl_add_s8_ref(n - i, a + i, b + i, lo, hi, out + i);
+  }
+#endif
+  return bl_add_s8_ref(n, a, b, lo, hi, out);
+}

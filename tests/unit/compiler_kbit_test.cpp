@@ -157,8 +157,17 @@ TEST(KbitModels, StResnet8HybridKernelsAndReasons) {
   for (const char* file : {"st_resnet_8_hybrid_v1.h5", "st_resnet_8_hybrid_v2.h5"}) {
     SCOPED_TRACE(file);
     const CompileResult r = compile(load_model(model_path(file)));
-    int binary = 0, eight_bit = 0, steps = 0, int8_steps = 0, input_steps = 0, already = 0;
+    int binary = 0, eight_bit = 0, steps = 0, int8_steps = 0, input_steps = 0, already = 0, int8_adds = 0;
     for (const Node& n : r.graph.nodes) {
+      if (n.op == Op::Quantize && n.removed) {  // folded into the int8 add whose sum it reads
+        const Node* add = r.graph.find_node(n.decision.fused_into);
+        ASSERT_TRUE(add && add->op == Op::Add) << n.name;
+        EXPECT_EQ(add->decision.kernel_name, "bl_add_s8");
+        EXPECT_TRUE(has_reason(*add, "ADD_INT8")) << add->name;
+        EXPECT_EQ(r.graph.tensors[add->outputs[0]].format, Format::S8);
+        ++int8_adds;
+        continue;
+      }
       if (n.removed) continue;
       ASSERT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
       EXPECT_FALSE(has_reason(n, "TANH_ROUNDING_BOUNDARY")) << n.name << ": the generator keeps those out";
@@ -225,10 +234,11 @@ TEST(KbitModels, StResnet8HybridKernelsAndReasons) {
     // 6 binary cells of 2 binary layers; stem, 6 transitions of 2, 2 shortcuts, the classifier.
     EXPECT_EQ(binary, 12);
     EXPECT_EQ(eight_bit, 1 + 12 + 2 + 1);
-    EXPECT_EQ(steps, 23);
-    // The quantizers after each of the 6 blocks' Add feed a depthwise (two also a shortcut),
-    // and 2 after a transition's 1x1 feed a binary cell whose Concatenate reads them too.
-    EXPECT_EQ(int8_steps, 8);
+    // 23 quantizer layers: the 8 after an Add are folded into an int8 add, the other 15 write
+    // int8 (none is a model output, all have 8 bits).
+    EXPECT_EQ(int8_adds, 8);
+    EXPECT_EQ(steps, 15);
+    EXPECT_EQ(int8_steps, 15);
     // The stem's DoReFa, and each 1x1 after a depthwise + BN; the depthwise layers and the
     // shortcuts read the output of an Activation(STCustomDoReFa) and need no step.
     EXPECT_EQ(input_steps, 1 + 6 + 1);
@@ -254,11 +264,17 @@ TEST(KbitModels, StResnet8HybridEnginesAgreeAndMatchTheOracle) {
     Executor ex(r);
     std::map<std::string, std::vector<float>> levels;  // layer -> values over the batch
     int int8_tensors = 0;
+    // An int8 Add computes the quantizer layer folded into it.
+    std::map<int, std::string> add_of;
+    for (const Node& q : r.graph.nodes)
+      if (q.op == Op::Quantize && q.decision.kernel == KernelClass::Fused)
+        add_of[r.graph.find_node(q.decision.fused_into)->id] = q.layer;
     ex.set_observer([&](int id, const void* data, int64_t) {
       const Node& n = r.graph.nodes[static_cast<size_t>(id)];
-      if (n.op != Op::Quantize || n.class_name != "Activation") return;
+      const bool add = add_of.count(id) > 0;
+      if (!add && (n.op != Op::Quantize || n.class_name != "Activation")) return;
       const Tensor& t = r.graph.tensors[n.outputs[0]];
-      auto& v = levels[n.layer];
+      auto& v = levels[add ? add_of[id] : n.layer];
       for (int64_t i = 0; i < t.elements(); ++i)
         v.push_back(t.format == Format::S8
                         ? (static_cast<float>(static_cast<const int8_t*>(data)[i]) + static_cast<float>(t.s8.offset)) / t.s8.levels
@@ -275,10 +291,12 @@ TEST(KbitModels, StResnet8HybridEnginesAgreeAndMatchTheOracle) {
       // Equal values: an int8 level has no -0, which Keras' float level of x in (-1/256, 0) is.
       for (size_t i = 0; i < v.size(); ++i) differ += !(v[i] == ref.data[i]);
       EXPECT_EQ(differ, 0u) << "of " << v.size();
-      int8_tensors += r.graph.tensors[r.graph.find_node(layer)->outputs[0]].format == Format::S8;
+      const Node* q = r.graph.find_node(layer);
+      const Node* writer = q->removed ? r.graph.find_node(q->decision.fused_into) : q;
+      int8_tensors += r.graph.tensors[writer->outputs[0]].format == Format::S8;
     }
     EXPECT_EQ(levels.size(), 23u);
-    EXPECT_EQ(int8_tensors, 8);
+    EXPECT_EQ(int8_tensors, 23);
     ASSERT_EQ(got.size(), 1u);
     ASSERT_EQ(got[0].shape, want[0].shape);
     size_t differ = 0;

@@ -3,6 +3,8 @@
 // and back gives bl_quantize_f32's value bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "unit/kernels_test_util.hpp"
 
 using namespace bltest;
@@ -176,6 +178,34 @@ TEST(QuantizeS8, RoundTripEqualsTheFloatQuantizer) {
   EXPECT_EQ(bl_quantize_s8(1, -1.0f, 1.0f, 128.0f, 0, &x, &q), BL_ERR_PARAM);    // +128 does not fit
   EXPECT_EQ(bl_quantize_s8(1, 0.0f, 1.0f, 255.0f, 129, &x, &q), BL_ERR_PARAM);   // offset range
   EXPECT_EQ(bl_dequantize_s8(1, 0.0f, 0, &q, &x), BL_ERR_PARAM);
+}
+
+// The int8 Add with its quantizer's clip: every pair of int8 values against the integer
+// definition, the full range and narrower bounds, in place; bad bounds rejected.
+TEST(AddS8, EqualsTheClampedIntegerSumForEveryPair) {
+  std::vector<int8_t> a, b;
+  for (int x = -128; x < 128; x++)
+    for (int y = -128; y < 128; y++) {
+      a.push_back(int8_t(x));
+      b.push_back(int8_t(y));
+    }
+  for (auto [lo, hi] : {std::pair{-128, 127}, std::pair{-8, 7}, std::pair{0, 127}, std::pair{-5, -5}}) {
+    std::vector<int8_t> out(a.size()), ref(a.size()), in_place = a;
+    ASSERT_EQ(bl_add_s8(a.size(), a.data(), b.data(), lo, hi, out.data()), BL_OK);
+    ASSERT_EQ(bl_add_s8_ref(a.size(), a.data(), b.data(), lo, hi, ref.data()), BL_OK);
+    ASSERT_EQ(bl_add_s8(in_place.size(), in_place.data(), b.data(), lo, hi, in_place.data()), BL_OK);
+    for (size_t i = 0; i < a.size(); i++) {
+      const int want = std::clamp(int(a[i]) + int(b[i]), lo, hi);
+      ASSERT_EQ(int(out[i]), want) << int(a[i]) << " + " << int(b[i]) << " in [" << lo << ", " << hi << "]";
+      ASSERT_EQ(int(ref[i]), want);
+      ASSERT_EQ(int(in_place[i]), want);
+    }
+  }
+  int8_t q = 0;
+  EXPECT_EQ(bl_add_s8(1, &q, &q, -129, 0, &q), BL_ERR_PARAM);
+  EXPECT_EQ(bl_add_s8(1, &q, &q, 0, 128, &q), BL_ERR_PARAM);
+  EXPECT_EQ(bl_add_s8(1, &q, &q, 1, 0, &q), BL_ERR_PARAM);
+  EXPECT_EQ(bl_add_s8(1, nullptr, &q, 0, 0, &q), BL_ERR_PARAM);
 }
 
 }  // namespace

@@ -296,6 +296,12 @@ bl_status bl_quantize_s8(size_t n, float lo, float hi, float levels, int32_t off
 bl_status bl_quantize_s8_ref(size_t n, float lo, float hi, float levels, int32_t offset, const float *in,
                              int8_t *out);
 bl_status bl_dequantize_s8(size_t n, float levels, int32_t offset, const int8_t *in, float *out);
+/* out = clamp(a + b, lo, hi) on int8: the Add of two tensors holding integers over the same
+ * levels (offset 0), followed by that quantizer, whose clip is then this clamp (-128 <= lo <= hi
+ * <= 127, else BL_ERR_PARAM). In place allowed (out == a or out == b). bl_add_s8_ref is the portable
+ * twin; on Cortex-M with the DSP extension the full range adds four values per QADD8. */
+bl_status bl_add_s8(size_t n, const int8_t *a, const int8_t *b, int32_t lo, int32_t hi, int8_t *out);
+bl_status bl_add_s8_ref(size_t n, const int8_t *a, const int8_t *b, int32_t lo, int32_t hi, int8_t *out);
 
 typedef struct {
   bl_conv_geom g;
