@@ -157,7 +157,7 @@ TEST(KbitModels, StResnet8HybridKernelsAndReasons) {
   for (const char* file : {"st_resnet_8_hybrid_v1.h5", "st_resnet_8_hybrid_v2.h5"}) {
     SCOPED_TRACE(file);
     const CompileResult r = compile(load_model(model_path(file)));
-    int binary = 0, eight_bit = 0, steps = 0, int8_steps = 0, input_steps = 0, already = 0, int8_adds = 0;
+    int binary = 0, eight_bit = 0, steps = 0, int8_steps = 0, input_steps = 0, already = 0, int8_adds = 0, concats = 0;
     for (const Node& n : r.graph.nodes) {
       if (n.op == Op::Quantize && n.removed) {  // folded into the int8 add whose sum it reads
         const Node* add = r.graph.find_node(n.decision.fused_into);
@@ -170,6 +170,19 @@ TEST(KbitModels, StResnet8HybridKernelsAndReasons) {
       }
       if (n.removed) continue;
       ASSERT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
+      if (n.op == Op::Concat) {  // the binary cell: int8 input and binary depthwise output, on bits
+        EXPECT_EQ(n.decision.kernel_name, "bl_concat_s1") << n.name;
+        EXPECT_TRUE(has_reason(n, "CONCAT_ON_BITS")) << n.name;
+        ASSERT_EQ(n.inputs.size(), 2u);
+        for (int t : n.inputs) {
+          const Node& pack = r.graph.nodes[r.graph.tensors[t].producer];
+          EXPECT_EQ(pack.op, Op::Pack) << n.name;
+          EXPECT_EQ(r.graph.tensors[pack.inputs[0]].format, t == n.inputs[0] ? Format::S8 : Format::F32) << n.name;
+        }
+        for (int reader : r.graph.tensors[n.outputs[0]].consumers)
+          EXPECT_EQ(r.graph.nodes[reader].decision.kernel, KernelClass::Binary) << n.name;
+        ++concats;
+      }
       EXPECT_FALSE(has_reason(n, "TANH_ROUNDING_BOUNDARY")) << n.name << ": the generator keeps those out";
       if (n.class_name == "QuantConv2D" || n.class_name == "QuantDepthwiseConv2D" || n.class_name == "QuantDense") {
         if (n.conv.input_q.kind == Quantizer::Kind::Sign) {
@@ -237,6 +250,7 @@ TEST(KbitModels, StResnet8HybridKernelsAndReasons) {
     // 23 quantizer layers: the 8 after an Add are folded into an int8 add, the other 15 write
     // int8 (none is a model output, all have 8 bits).
     EXPECT_EQ(int8_adds, 8);
+    EXPECT_EQ(concats, 6);
     EXPECT_EQ(steps, 15);
     EXPECT_EQ(int8_steps, 15);
     // The stem's DoReFa, and each 1x1 after a depthwise + BN; the depthwise layers and the
