@@ -164,23 +164,27 @@ struct Selected {
   bool operator()(int id) const { return static_cast<size_t>(id) >= done.size() || done[id]; }
 };
 
-// Stores the output of quantize node `qid` as int8 (bl_quantize_s8) for int8 reader `reader`.
-// Readers whose formats are already settled read float: a pack of it becomes bl_pack_s8, any
-// other gets a dequantize step; later readers ask for their format themselves (need_format).
+// Quantize node `q` writes int8 (bl_quantize_s8): q = level * levels - offset.
+void write_s8(Graph& g, Node& q, const sem::S8Levels& lv) {
+  Tensor& out = g.tensors[q.outputs[0]];
+  out.format = Format::S8;
+  out.s8 = {lv.levels, lv.offset};
+  set_kernel(q, named(Op::Quantize, "bl_quantize_s8"));
+  auto& rs = q.decision.reasons;
+  rs.erase(std::remove_if(rs.begin(), rs.end(), [](const Reason& r) { return r.code == "QUANTIZE_STEP"; }), rs.end());
+  rs.push_back(make_reason("INT8_TENSOR", {quantizer_text(q.quant), out.name, std::to_string(lv.offset),
+                                          short_number(lv.levels)}));
+}
+
+// Stores the output of quantize node `qid` as int8 for int8 reader `reader`. Readers whose
+// formats are already settled read float: a pack of it becomes bl_pack_s8, any other gets a
+// dequantize step; later readers ask for their format themselves (need_format).
 void make_s8(Graph& g, int qid, int reader, const Selected& selected) {
   const int t = g.nodes[qid].outputs[0];
   const auto lv = sem::s8_activation_levels(g.nodes[qid].quant.spec);
   if (!lv) throw ModelError("internal: '" + g.nodes[qid].name + "' has no int8 form");
-  Tensor& out = g.tensors[t];
-  out.format = Format::S8;
-  out.s8 = {lv->levels, lv->offset};
-  Node& q = g.nodes[qid];
-  set_kernel(q, named(Op::Quantize, "bl_quantize_s8"));
-  auto& rs = q.decision.reasons;
-  rs.erase(std::remove_if(rs.begin(), rs.end(), [](const Reason& r) { return r.code == "QUANTIZE_STEP"; }), rs.end());
-  rs.push_back(make_reason("INT8_TENSOR", {quantizer_text(q.quant), out.name, std::to_string(lv->offset),
-                                          short_number(lv->levels)}));
-  const std::vector<int> readers = out.consumers;
+  write_s8(g, g.nodes[qid], *lv);
+  const std::vector<int> readers = g.tensors[t].consumers;
   for (int c : readers) {
     if (c == reader || !selected(c)) continue;
     if (g.nodes[c].op == Op::Pack) {
@@ -203,15 +207,8 @@ void make_s8(Graph& g, int qid, int reader, const Selected& selected) {
 void quantize_to_s8(Graph& g, int id) {
   Node& q = g.nodes[id];
   const auto lv = q.quant.elementwise_levels() ? sem::s8_activation_levels(q.quant.spec) : std::nullopt;
-  Tensor& out = g.tensors[q.outputs[0]];
-  if (!lv || out.model_output || q.decision.kernel == KernelClass::Unsupported) return;
-  out.format = Format::S8;
-  out.s8 = {lv->levels, lv->offset};
-  set_kernel(q, named(Op::Quantize, "bl_quantize_s8"));
-  auto& rs = q.decision.reasons;
-  rs.erase(std::remove_if(rs.begin(), rs.end(), [](const Reason& r) { return r.code == "QUANTIZE_STEP"; }), rs.end());
-  rs.push_back(make_reason("INT8_TENSOR", {quantizer_text(q.quant), out.name, std::to_string(lv->offset),
-                                          short_number(lv->levels)}));
+  if (!lv || g.tensors[q.outputs[0]].model_output || q.decision.kernel == KernelClass::Unsupported) return;
+  write_s8(g, q, *lv);
 }
 
 // The int8 add (bl_add_s8) takes over the quantizer that alone reads its sum: the sum of two
@@ -247,11 +244,16 @@ void int8_input(Graph& g, int id, const Selected& selected) {
   insert_input_quantize(g, id, 0);
   t = g.nodes[id].inputs[0];
   producer = g.tensors[t].producer;
-  // A model output keeps its float32 values: the int8 copy is a step of its own.
+  // A model output keeps its float32 values: the int8 copy is a step of its own (and the input
+  // is not "already quantized" by a step this layer reads).
   if (g.tensors[t].model_output) {
+    auto& rs = g.nodes[id].decision.reasons;
+    rs.erase(std::remove_if(rs.begin(), rs.end(), [](const Reason& r) { return r.code == "INPUT_ALREADY_QUANTIZED"; }),
+             rs.end());
     Node& n = insert_step(g, id, 0, Op::Quantize, "/input_quantizer", 0.25, Format::F32);
     n.quant = q;
     set_kernel(n, *ops::find_kernel(Op::Quantize, KernelClass::Float));
+    n.decision.reasons.push_back(make_reason("INPUT_QUANTIZER_STEP", {quantizer_text(q), g.nodes[id].name}));
     producer = n.id;
   }
   make_s8(g, producer, id, selected);

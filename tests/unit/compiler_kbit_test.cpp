@@ -384,6 +384,16 @@ TEST(KbitModels, QuantizerConfigsOutsideTheDefinitionNameTheirValue) {
 
 // q(q(x)) == q(x): the step is skipped only when the input comes from the same quantizer, and
 // the model computes the same values either way.
+// Inputs uniform in [-1.5, 1.5): beyond both clip bounds of the 8-bit quantizers.
+Array uniform_input(std::vector<int64_t> shape, unsigned seed) {
+  Array in;
+  in.shape = std::move(shape);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.5f, 1.5f);
+  for (int64_t i = 0; i < in.size(); ++i) in.data.push_back(u(rng));
+  return in;
+}
+
 TEST(KbitModels, InputQuantizerStepIsSkippedOnlyAfterTheSameQuantizer) {
   TempDir t("skip");
   for (const char* before : {kAct8, "STCustomDoReFa(k_bit=4,mode=activations)", "DoReFa(k_bit=8,mode=activations)"}) {
@@ -397,15 +407,42 @@ TEST(KbitModels, InputQuantizerStepIsSkippedOnlyAfterTheSameQuantizer) {
     const bool same = std::string(before) == kAct8;
     EXPECT_EQ(has_reason(node(r, "quant_conv2d"), "INPUT_ALREADY_QUANTIZED"), same);
     EXPECT_EQ(r.graph.find_node("quant_conv2d/input_quantizer") != nullptr, !same);
-    Array in;
-    in.shape = {3, 6, 6, 3};
-    std::mt19937 rng(5);
-    std::uniform_real_distribution<float> u(-1.5f, 1.5f);
-    for (int64_t i = 0; i < in.size(); ++i) in.data.push_back(u(rng));
+    const Array in = uniform_input({3, 6, 6, 3}, 5);
     const auto got = Executor(r).run({in});
     const auto want = reference_run(r.model, {in});
     for (size_t k = 0; k < got[0].data.size(); ++k) ASSERT_TRUE(same_bits(got[0].data[k], want[0].data[k])) << k;
   }
+}
+
+// A quantizer layer whose output is also a model output keeps it float32 (the user reads Keras'
+// levels); the int8 layer reading it gets an int8 step of its own, said so, and both outputs
+// equal the reference.
+TEST(KbitModels, AQuantizedModelOutputStaysFloatAndTheInt8LayerGetsItsOwnStep) {
+  TempDir t("mout");
+  kb::ModelBuilder b("mout", kb::Style::functional, 10);
+  auto x = b.input({6, 6, 4});
+  auto q = b.activation(x, kAct8);
+  auto y = b.quant_conv2d(q, {.filters = 3, .kernel_size = {3, 3}, .padding = "same", .use_bias = false,
+                              .input_quantizer = kAct8, .kernel_quantizer = kW8});
+  b.set_outputs({q, y});
+  const CompileResult r = through_file(b, t, "mout");
+  const Node& act = node(r, "activation");
+  EXPECT_EQ(act.decision.kernel_name, "bl_quantize_f32");
+  EXPECT_EQ(r.graph.tensors[act.outputs[0]].format, Format::F32);
+  const Node& conv = node(r, "quant_conv2d");
+  EXPECT_EQ(conv.decision.kernel_name, "bl_conv2d_s8");
+  EXPECT_FALSE(has_reason(conv, "INPUT_ALREADY_QUANTIZED"));
+  const Node* step = r.graph.find_node("quant_conv2d/input_quantizer");
+  ASSERT_NE(step, nullptr);
+  EXPECT_EQ(step->decision.kernel_name, "bl_quantize_s8");
+  EXPECT_TRUE(has_reason(*step, "INPUT_QUANTIZER_STEP"));
+  EXPECT_EQ(r.graph.tensors[conv.inputs[0]].format, Format::S8);
+  const Array in = uniform_input({2, 6, 6, 4}, 8);
+  const auto got = Executor(r).run({in});
+  const auto want = reference_run(r.model, {in});
+  ASSERT_EQ(got.size(), 2u);
+  for (size_t o = 0; o < 2; ++o)
+    for (size_t k = 0; k < got[o].data.size(); ++k) ASSERT_EQ(got[o].data[k], want[o].data[k]) << o << " " << k;
 }
 
 // A k-bit input quantizer in front of +-1 weights: the quantizer step feeds the add/subtract
