@@ -43,7 +43,9 @@ Array conv1d(const OpContext& ctx, const Inputs& in) {
     const auto d = cfg_pair(l2, "dilation_rate", std::array<int64_t, 2>{1, 1})[1];
     x = pad_nhwc(quantized(cfg_quantizer(layer, "input_quantizer"), x), 0, 0, (k - 1) * d, 0, 0.0f);
     l2.config["padding"] = "valid";
-    l2.config["input_quantizer"] = nullptr;
+    // A k-bit levels quantizer maps its own levels and the padded zeros to themselves, so it
+    // stays on the layer: the integer definition (conv.cpp) reads the input's levels from it.
+    if (!sem::s8_activation_levels(cfg_quantizer(layer, "input_quantizer"))) l2.config["input_quantizer"] = nullptr;
   }
   return drop_height(conv2d(OpContext{l2, ctx.keras3}, {&x}));
 }

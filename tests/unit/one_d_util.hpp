@@ -34,6 +34,8 @@ struct Conv1DSpec {
   bool use_bias = true;
   std::string activation = "linear";
   int groups = 1;  // kernel (k, cin / groups, filters)
+  // With quant: the quantizer objects to write instead of SteSign (null: SteSign).
+  json input_quantizer = nullptr, kernel_quantizer = nullptr;
 };
 
 // A (Quant)Conv1D as tf.keras 2.x / Larq serialize it.
@@ -58,8 +60,9 @@ inline kb::Tensor conv1d(kb::ModelBuilder& b, const kb::Tensor& x, const Conv1DS
               {"kernel_constraint", nullptr},
               {"bias_constraint", nullptr}};
   if (s.quant) {
-    cfg["input_quantizer"] = {{"class_name", "SteSign"}, {"config", {{"clip_value", 1.0}}}};
-    cfg["kernel_quantizer"] = {{"class_name", "SteSign"}, {"config", {{"clip_value", 1.0}}}};
+    const json ste = {{"class_name", "SteSign"}, {"config", {{"clip_value", 1.0}}}};
+    cfg["input_quantizer"] = s.input_quantizer.is_null() ? ste : s.input_quantizer;
+    cfg["kernel_quantizer"] = s.kernel_quantizer.is_null() ? ste : s.kernel_quantizer;
     cfg["kernel_constraint"] = "weight_clip";
     cfg["pad_values"] = s.pad_values;
   }

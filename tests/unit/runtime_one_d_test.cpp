@@ -175,3 +175,26 @@ TEST(OneD, UpSampling2DNearestRunsBilinearIsUnsupported) {
     }
   }
 }
+
+// A causal, dilated k-bit QuantConv1D (STCustomDoReFa 8-bit inputs and weights): it runs on the
+// int8 kernel, and both engines give identical outputs, the reference keeping the input's levels
+// across its causal padding (core/reference/one_d.cpp).
+TEST(OneD, CausalKbitConv1DRunsOnTheInt8KernelAndEqualsTheReference) {
+  kb::ModelBuilder b("kbit_1d", kb::Style::functional, 3);
+  auto x = b.input({20, 6});
+  const json act = {{"class_name", "STCustomDoReFa"}, {"config", {{"k_bit", 8}, {"mode", "activations"}}}};
+  const json wq = {{"class_name", "STCustomDoReFa"}, {"config", {{"k_bit", 8}, {"mode", "weights"}}}};
+  one_d::conv1d(b, x,
+                {.filters = 5, .k = 3, .padding = "causal", .dilation = 2, .quant = true, .use_bias = true,
+                 .input_quantizer = act, .kernel_quantizer = wq},
+                7);
+  const CompileResult r = compile(b.build());
+  const Node* n = r.graph.find_node("quant_conv1d");
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(n->decision.kernel_name, "bl_conv2d_s8");
+  const Array in = one_d::random_array({4, 20, 6}, 9, -1.5f, 1.5f);
+  const auto got = Executor(r).run({in});
+  const auto want = reference_run(r.model, {in});
+  ASSERT_EQ(got[0].shape, want[0].shape);
+  for (size_t k = 0; k < got[0].data.size(); ++k) ASSERT_EQ(got[0].data[k], want[0].data[k]) << k;
+}
