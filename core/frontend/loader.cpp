@@ -117,7 +117,8 @@ class Reader {
     uint64_t n = u64();
     if (n > (in_.size() - pos_) / sizeof(float)) bad();
     a.data.resize(n);
-    std::memcpy(a.data.data(), in_.data() + pos_, n * sizeof(float));
+    // An empty vector's data() may be null, and memcpy(nullptr, p, 0) is undefined.
+    if (n > 0) std::memcpy(a.data.data(), in_.data() + pos_, n * sizeof(float));
     pos_ += n * sizeof(float);
     return a;
   }

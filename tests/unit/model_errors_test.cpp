@@ -344,6 +344,23 @@ TEST(ModelErrors, WrongWeightShapes) {
   }
 }
 
+TEST(ModelErrors, EmptyWeightDatasetIsAShapeError) {
+  // A zero-element dataset (found by the fuzzer) travels through the reader's snapshot like
+  // any other and ends as the layer's shape message, in and out of process (sanitizers watch).
+  TempDir dir;
+  auto p = write_small(dir);
+  {
+    RawFile f(p);
+    f.write_dataset("/model_weights/quant_dense/quant_dense/bias:0", {{0}, {}});
+  }
+  bitlens::LoadLimits inproc;
+  inproc.isolate_hdf5 = false;
+  for (const auto& limits : {bitlens::LoadLimits{}, inproc}) {
+    std::string msg = load_error(p, limits);
+    EXPECT_TRUE(contains(msg, "layer 'quant_dense' (QuantDense): weight 'bias' has shape (0,)")) << msg;
+  }
+}
+
 TEST(ModelErrors, BiasPresentAlthoughUseBiasIsFalse) {
   auto b = small_functional();
   b.set_weight("quant_conv2d", "bias", {{4}, {0, 0, 0, 0}});
