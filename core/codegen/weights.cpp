@@ -101,6 +101,13 @@ void add_output_stage(const Graph& g, const Node& n, NodeWeights& w) {
   if (e.act_max != INFINITY) y = "min(" + y + ", " + float_text(e.act_max) + ")";
   w.rule = e.bits ? "output[c] = -1 if y < 0 else +1, with y = " + y : "output[c] = " + y;
   if (y == acc && !e.bits) w.rule = "output[c] = " + acc + " (no output stage)";
+  if (e.s8) {
+    w.output_levels = e.s8_mul;
+    w.output_min = e.s8_min;
+    w.output_max = e.s8_max;
+    w.rule = "output[c] = q / " + float_text(e.s8_mul) + ", q = clamp(round_half_even(y * " + float_text(e.s8_mul) +
+             "), " + std::to_string(e.s8_min) + ", " + std::to_string(e.s8_max) + "), with y = " + y;
+  }
 }
 
 NodeWeights weighted_node(const CompileResult& c, const Node& n) {
@@ -231,8 +238,12 @@ WeightsExport effective_weights(const CompileResult& c, const std::string& only)
     w.input_format = format_name(g.tensors[n.inputs[0]].format);
     w.output_shape = g.tensors[n.outputs[0]].shape;
     w.output_format = format_name(g.tensors[n.outputs[0]].format);
+    // Keras layers only: an inserted step (a layer's input quantizer, folded into the int8
+    // output of the layer before) carries its reader's layer name and is described by
+    // output_levels instead.
     for (const auto& f : g.nodes)
-      if (f.decision.kernel == KernelClass::Fused && f.decision.fused_into == n.name) w.folded.push_back(f.layer);
+      if (f.decision.kernel == KernelClass::Fused && f.decision.fused_into == n.name && !f.class_name.empty())
+        w.folded.push_back(f.layer);
     out.nodes.push_back(std::move(w));
   }
   if (!layer_found) throw ModelError("the model has no layer named '" + only + "' (see 'bitlens analyze' for the names)");
@@ -311,6 +322,10 @@ json weights_manifest(const WeightsExport& w, WeightsFormat format) {
       e["weight_denominator"] = n.weight_denominator;
     }
     if (n.act_min != -INFINITY || n.act_max != INFINITY) e["clamp"] = {bound(n.act_min), bound(n.act_max)};
+    if (n.output_levels > 0) {
+      e["output_levels"] = n.output_levels;
+      e["output_clamp"] = {n.output_min, n.output_max};
+    }
     e["rule"] = n.rule;
     e["tensors"] = json::array();
     std::string base;

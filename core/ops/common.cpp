@@ -25,7 +25,7 @@ void geom(Fields& f, const bl_conv_geom& g) {
 
 void output(Fields& f, const bl_output& out) {
   const Epilogue& e = f.node().epi;
-  f.set("out.kind", out.kind == BL_OUT_BITS ? "BL_OUT_BITS" : "BL_OUT_F32");
+  f.set("out.kind", out.kind == BL_OUT_BITS ? "BL_OUT_BITS" : out.kind == BL_OUT_S8 ? "BL_OUT_S8" : "BL_OUT_F32");
   f.set_data("out.mul", out.mul, e.mul, "mul");
   f.set_data("out.add", out.add, e.add, "add");
   f.set_float("out.act_min", out.act_min);
@@ -40,6 +40,11 @@ void output(Fields& f, const bl_output& out) {
     f.set("out.mid_clamp", 1);
     f.set_float("out.mid_min", out.mid_min);
     f.set_float("out.mid_max", out.mid_max);
+  }
+  if (out.kind == BL_OUT_S8) {
+    f.set_float("out.s8_mul", out.s8_mul);
+    f.set("out.s8_min", out.s8_min);
+    f.set("out.s8_max", out.s8_max);
   }
 }
 

@@ -228,6 +228,7 @@ KernelOp registration(Op op, KernelClass cls, const Mac<P, In>& k) {
   if (cls == KernelClass::Binary) r.rejects = binary_rejects;
   if (cls == KernelClass::BinaryWeights) r.rejects = binary_weights_rejects;
   if (cls == KernelClass::Int8) r.rejects = int8_rejects;
+  r.s8_output = int8;
   r.macc = macc;
   if (int8)
     r.weights_rom = [](const Node& n) { return rom_bytes(n.weights_s8) + rom_bytes(n.acc_init); };
@@ -254,8 +255,11 @@ void add_mac_ops(std::vector<KernelOp>& r) {
                                    bl_bconv2d_bitsliced, nullptr, bl_bconv2d_bitsliced_scratch_size});
   sliced.rejects = bitsliced_rejects;
   r.push_back(std::move(sliced));
-  r.push_back(registration(Op::Conv2D, K::Binary,
-                           B{"bl_bconv2d", "bl_bconv2d_params", mac_params<bl_bconv2d_params>, bl_bconv2d, nullptr, bl_bconv2d_scratch_size}));
+  KernelOp patch = registration(Op::Conv2D, K::Binary,
+                                B{"bl_bconv2d", "bl_bconv2d_params", mac_params<bl_bconv2d_params>, bl_bconv2d, nullptr,
+                                  bl_bconv2d_scratch_size});
+  patch.s8_output = true;
+  r.push_back(std::move(patch));
   r.push_back(registration(Op::Conv2D, K::BinaryWeights,
                            Mac<bl_bwconv2d_params, float>{"bl_bwconv2d", "bl_bwconv2d_params", mac_params<bl_bwconv2d_params>,
                                                           bl_bwconv2d, nullptr, bl_bwconv2d_scratch_size}));

@@ -28,7 +28,7 @@ bl_conv_geom conv_geom(const Graph& g, const Node& n) {
 bl_output output_stage(const Node& n) {
   const auto& e = n.epi;
   bl_output o{};
-  o.kind = e.bits ? BL_OUT_BITS : BL_OUT_F32;
+  o.kind = e.bits ? BL_OUT_BITS : e.s8 ? BL_OUT_S8 : BL_OUT_F32;
   o.mul = e.mul.empty() ? nullptr : e.mul.data();
   o.add = e.add.empty() ? nullptr : e.add.data();
   o.act_min = e.act_min;
@@ -40,6 +40,11 @@ bl_output output_stage(const Node& n) {
   o.mid_clamp = e.mid_clamp ? 1 : 0;
   o.mid_min = e.mid_clamp ? e.mid_min : 0.0f;
   o.mid_max = e.mid_clamp ? e.mid_max : 0.0f;
+  if (e.s8) {
+    o.s8_mul = e.s8_mul;
+    o.s8_min = e.s8_min;
+    o.s8_max = e.s8_max;
+  }
   return o;
 }
 

@@ -42,6 +42,9 @@ struct KernelOp {
   // The kernel name analyze reports when it is not `name` (an Activation layer's first call
   // depends on its function); empty function: `name`.
   std::function<const char*(const Node&)> name_of = {};
+  // MAC kernels that also write BL_OUT_S8: a k-bit quantizer reading only their float output
+  // folds into them (passes/select.cpp).
+  bool s8_output = false;
 
   std::string kernel_name(const Node& n) const { return name_of ? name_of(n) : name; }
 };

@@ -59,6 +59,15 @@ bool collect_bits(Graph& g, int t, BitsPlan& plan) {
       if (!collect_bits(g, c.outputs[0], plan)) return false;
       continue;
     }
+    // A concatenation whose every reader binarizes it runs on bits (passes/select.cpp,
+    // concat_on_bits), where this input would be packed anyway: the layer writes the bits.
+    if (c.op == Op::Concat && c.decision.kernel != KernelClass::Unsupported) {
+      const Tensor& ct = g.tensors[c.outputs[0]];
+      if (ct.model_output || ct.consumers.empty()) return false;
+      for (int r : ct.consumers)
+        if (g.nodes[r].removed || !sign_consumer(g.nodes[r])) return false;
+      continue;
+    }
     if (c.op == Op::MaxPool && tt.consumers.size() == 1) {
       plan.pools.push_back(c.id);
       plan.after_pool.emplace_back();

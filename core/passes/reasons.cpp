@@ -197,6 +197,14 @@ const std::vector<ReasonInfo>& reason_table() {
        "every reader of this concatenation binarizes it ('{1}'), so its {0} inputs are packed to "
        "bits and the bits are concatenated: packing the parts gives the bits of the whole",
        "Nothing to do"},
+      {"INT8_OUTPUT", S::Info,
+       "the quantizer {0} of '{1}' alone reads this layer's float output, so the kernel writes its "
+       "int8 levels directly: the float value times {2}, rounded half to even, clamped to [{3}, {4}] "
+       "(the quantizer's clip and round, exactly); no float tensor and no quantize step",
+       "Nothing to do"},
+      {"IN_PLACE", S::Info,
+       "the result overwrites '{0}', which nothing reads after this layer: no buffer of its own",
+       "Nothing to do"},
       {"ADD_INT8", S::Info,
        "'{0}' and '{1}' hold integers over {2}, whose sum is exact; the quantizer {3} of '{4}' "
        "that reads it only clamps it to [{5}, {6}]: one int8 add with saturation",

@@ -110,16 +110,17 @@ int insert_conversion(Graph& g, int consumer, size_t slot, Op op) {
 }
 
 // Whether `p` applies quantizer `q` (same kind and k_bit) as an element-wise step: a quantize
-// step, or an int8 add that took over the quantizer after it.
+// step, or an int8 add or a MAC kernel that took over the quantizer after it.
 bool same_quantizer(const Node& p, const Quantizer& q) {
   const bool quantizes = (p.op == Op::Quantize && p.decision.kernel != KernelClass::Unsupported) ||
-                         (p.op == Op::Add && p.decision.kernel == KernelClass::Int8);
+                         (p.op == Op::Add && p.decision.kernel == KernelClass::Int8) || p.epi.s8;
   return quantizes && p.quant.elementwise_levels() && p.quant.kind == q.kind && p.quant.spec.k_bit == q.spec.k_bit;
 }
 
-// The Keras layer whose quantizer `p` applies (an int8 add: the quantizer layer folded into it).
+// The Keras layer whose quantizer `p` applies (an int8 add or a MAC kernel with int8 output: the
+// quantizer layer folded into it).
 std::string quantizer_layer(const Graph& g, const Node& p) {
-  if (p.op == Op::Add)
+  if (p.op == Op::Add || p.epi.s8)
     for (const auto& f : g.nodes)
       if (f.op == Op::Quantize && f.decision.kernel == KernelClass::Fused && f.decision.fused_into == p.name) return f.layer;
   return p.layer;
@@ -228,6 +229,57 @@ void fuse_int8_add(Graph& g, int id) {
   q.decision.kernel = KernelClass::Fused;
   q.decision.fused_into = add.name;
   q.decision.reasons.push_back(make_reason("FUSED", {add.name, "into its int8 clamp"}));
+  // In place: the sum overwrites an input that nothing reads after the add (bl_add_s8 allows
+  // out == a), so it takes no buffer of its own. Not a model input or output, not a view.
+  for (int in : add.inputs) {
+    const Tensor& it = g.tensors[in];
+    const Tensor& st = g.tensors[sum];
+    if (it.consumers == std::vector<int>{id} && it.alias_of < 0 && !it.model_input && !it.model_output &&
+        it.format == Format::S8 && it.shape == st.shape) {
+      g.tensors[sum].alias_of = in;
+      add.decision.reasons.push_back(make_reason("IN_PLACE", {it.name}));
+      break;
+    }
+  }
+}
+
+// A conv/dense kernel with an int8 output stage (BL_OUT_S8) takes over the quantizer node `qid`
+// when that quantizer alone reads its float output: the stage computes the float value it would
+// have written, and rounding it times the levels and clamping the integer is the quantizer's
+// clip-and-round (bl_quantize_s8) exactly. A quarter of the float tensor's memory, no quantize
+// step. Not for stored offsets (Larq's 8-bit DoReFa stores q - 128), nor after an activation the
+// kernel runs in place.
+void fold_quantizer_into_output(Graph& g, int qid) {
+  Node& q = g.nodes[qid];
+  const Tensor& qt = g.tensors[q.outputs[0]];
+  const int t = q.inputs[0];
+  const int pid = g.tensors[t].producer;
+  if (qt.format != Format::S8 || qt.s8.offset != 0 || pid < 0) return;
+  Node& p = g.nodes[pid];
+  const Tensor& pt = g.tensors[t];
+  if (p.removed || pt.format != Format::F32 || pt.model_output || pt.alias_of >= 0 || pt.consumers != std::vector<int>{qid})
+    return;
+  const ops::KernelOp* k = ops::find_kernel(p);
+  if (!k || !k->s8_output || p.epi.bits || !p.act.linear()) return;
+  const auto qp = ops::quantize_params(q.quant);
+  p.epi.s8 = true;
+  p.epi.s8_mul = qp.levels;
+  p.epi.s8_min = static_cast<int32_t>(std::nearbyint(qp.lo * qp.levels));
+  p.epi.s8_max = static_cast<int32_t>(std::nearbyint(qp.hi * qp.levels));
+  p.quant = q.quant;
+  Tensor& out = g.tensors[t];
+  out.format = Format::S8;
+  out.s8 = qt.s8;
+  auto& rs = p.decision.reasons;
+  rs.erase(std::remove_if(rs.begin(), rs.end(), [](const Reason& r) { return r.code == "OUTPUT_FLOAT"; }), rs.end());
+  rs.push_back(make_reason("INT8_OUTPUT", {quantizer_text(q.quant), q.name, short_number(qp.levels),
+                                           std::to_string(p.epi.s8_min), std::to_string(p.epi.s8_max)}));
+  g.bypass(q);
+  q.decision.kernel = KernelClass::Fused;
+  q.decision.kernel_name.clear();
+  q.decision.op_type.clear();
+  q.decision.fused_into = p.name;
+  q.decision.reasons = {make_reason("FUSED", {p.name, "into its int8 output stage"})};
 }
 
 // An int8 MAC node's input: the int8 output of its input quantizer, made so if needed.
@@ -257,6 +309,7 @@ void int8_input(Graph& g, int id, const Selected& selected) {
     producer = n.id;
   }
   make_s8(g, producer, id, selected);
+  fold_quantizer_into_output(g, producer);
 }
 
 void select_weighted(Graph& g, int id, const Selected& selected) {
@@ -440,13 +493,17 @@ void concat_on_bits(Graph& g) {
     for (size_t slot = 0; slot < g.nodes[i].inputs.size(); ++slot) {
       const int t = g.nodes[i].inputs[slot];
       const int p = g.tensors[t].producer;
-      if (p >= 0 && g.nodes[p].op == Op::Dequantize && g.tensors[t].consumers.size() == 1) {
+      // An int8 input is packed directly, a bit input (a layer that writes bits for this
+      // concatenation, passes/fold.cpp) is read directly: their conversions to float go.
+      const bool dequantized = p >= 0 && g.nodes[p].op == Op::Dequantize;
+      const bool unpacked = p >= 0 && g.nodes[p].op == Op::Unpack;
+      if ((dequantized || unpacked) && g.tensors[t].consumers.size() == 1) {
         const int src = g.nodes[p].inputs[0];
         g.nodes[i].inputs[slot] = src;
         auto& sc = g.tensors[src].consumers;
         std::replace(sc.begin(), sc.end(), p, id);
         g.tensors[t].consumers.clear();
-        fold_step(g.nodes[p], g.nodes[i], "it packs the int8 input directly");
+        fold_step(g.nodes[p], g.nodes[i], dequantized ? "it packs the int8 input directly" : "it reads the bits directly");
       }
       need_format(g, id, slot, Format::S1);
     }
@@ -513,7 +570,10 @@ bool select_kernels(Graph& g) {
         if (k.explain)
           for (auto& r : k.explain(g, m)) m.decision.reasons.push_back(std::move(r));
         g.tensors[m.outputs[0]].format = k.cls == KernelClass::Binary ? Format::S1 : Format::F32;
-        if (m.op == Op::Quantize) quantize_to_s8(g, id);
+        if (m.op == Op::Quantize) {
+          quantize_to_s8(g, id);
+          fold_quantizer_into_output(g, id);
+        }
         if (m.op == Op::Add && k.cls == KernelClass::Int8) fuse_int8_add(g, id);
       }
     }

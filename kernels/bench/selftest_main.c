@@ -80,7 +80,7 @@ static void random_output(bl_output *o, int32_t c, int32_t n)
 
 static size_t out_bytes(const bl_output *o, size_t elems)
 {
-  return o->kind == BL_OUT_BITS ? (elems + 31) / 32 * 4 : elems * 4;
+  return o->kind == BL_OUT_BITS ? (elems + 31) / 32 * 4 : o->kind == BL_OUT_S8 ? elems : elems * 4;
 }
 
 static int conv_case(int t)
@@ -126,6 +126,13 @@ static int conv_case(int t)
   }
   p.weights = w_bits;
   random_output(&p.out, g->out_c, g->k_h * g->k_w * (g->in_c / p.groups));
+  if (rnd() % 3 == 0) {
+    /* int8 output (a folded quantizer): values of about -1..1 times up to 255 levels */
+    p.out.kind = BL_OUT_S8;
+    p.out.s8_mul = (float)uni(1, 255) / (float)(g->k_h * g->k_w * (g->in_c / p.groups));
+    p.out.s8_min = uni(-128, 0);
+    p.out.s8_max = (rnd() % 8) ? uni(0, 127) : uni(p.out.s8_min, 127);
+  }
   if (bl_bconv2d_scratch_size(&p) > sizeof scratch) return 0;
   memset(out_a, 0x5a, sizeof out_a);
   memset(out_b, 0xa5, sizeof out_b);

@@ -13,7 +13,7 @@ static int32_t bconv_ok(const bl_bconv2d_params *p)
 {
   if (!p || !bl_i_geom_ok(&p->g) || !p->weights) return 0;
   if (p->pad != BL_PAD_ZERO && p->pad != BL_PAD_PLUS_ONE && p->pad != BL_PAD_MINUS_ONE) return 0;
-  if (!bl_i_output_ok(&p->out, 1)) return 0;
+  if (!bl_i_i8_output_ok(&p->out, NULL, 0)) return 0; /* f32, bits or int8 */
   return bl_i_groups(&p->g, p->groups);
 }
 
@@ -52,10 +52,9 @@ bl_status bl_bconv2d_ref(const bl_bconv2d_params *p, const uint32_t *in, void *o
   bw.pos = 0;
   for (oh = 0; oh < g->out_h; oh++) {
     for (ow = 0; ow < g->out_w; ow++) {
-      float *fout = p->out.kind == BL_OUT_F32
-                        ? (float *)out + ((size_t)oh * (size_t)g->out_w + (size_t)ow) *
-                                             (size_t)g->out_c
-                        : NULL;
+      const size_t at = ((size_t)oh * (size_t)g->out_w + (size_t)ow) * (size_t)g->out_c;
+      float *fout = p->out.kind == BL_OUT_F32 ? (float *)out + at : NULL;
+      int8_t *qout = p->out.kind == BL_OUT_S8 ? (int8_t *)out + at : NULL;
       for (oc = 0; oc < g->out_c; oc++) {
         const uint32_t *w = p->weights + (size_t)oc * wpf;
         const int32_t c0 = oc / og * cg; /* the group's first input channel */
@@ -83,7 +82,7 @@ bl_status bl_bconv2d_ref(const bl_bconv2d_params *p, const uint32_t *in, void *o
             }
           }
         }
-        bl_i_emit_int(&p->out, oc, d, fout, &bw);
+        bl_i_emit_i8(&p->out, oc, d, fout, qout, &bw);
       }
     }
   }
@@ -116,7 +115,7 @@ typedef struct {
 
 /* Output channels c0..c0+out_c-1 of one pixel (one group's filters, from `weights`). */
 typedef void (*bconv_chan_fn)(const bl_output *o, const uint32_t *weights, size_t wpf,
-                              int32_t c0, int32_t out_c, const bconv_pixel *px, float *fout,
+                              int32_t c0, int32_t out_c, const bconv_pixel *px, void *pout,
                               bl_i_bitwriter *bw);
 
 #if BL_X86_DISPATCH
@@ -340,7 +339,7 @@ BL_INLINE void bconv_block_counts(const bconv_pixel *px, const uint32_t *w, size
  * a register and appended at once. Everything read from the parameter struct is copied to
  * locals first: the output stores could alias it. */
 BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_t wpf,
-                              int32_t c0, int32_t out_c, const bconv_pixel *px, float *fout,
+                              int32_t c0, int32_t out_c, const bconv_pixel *px, void *pout,
                               bl_i_bitwriter *bwp, int hw)
 {
   uint32_t counts[32];
@@ -366,7 +365,11 @@ BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_
         }
       }
       bl_i_bw_putn(&bw, word, nb);
+    } else if (oc.kind == BL_OUT_S8) {
+      for (j = 0; j < nb; j++)
+        bl_i_emit_i8_fast(&oc, c0 + cb + (int32_t)j, n - 2 * (int32_t)counts[j], NULL, (int8_t *)pout, &bw);
     } else {
+      float *fout = (float *)pout;
       for (j = 0; j < nb; j++)
         fout[c0 + cb + (int32_t)j] =
             bl_i_affine_clamp(&oc, c0 + cb + (int32_t)j, (float)(n - 2 * (int32_t)counts[j]));
@@ -376,37 +379,37 @@ BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_
 }
 
 static void bconv_chan_swar(const bl_output *o, const uint32_t *weights, size_t wpf,
-                            int32_t c0, int32_t out_c, const bconv_pixel *px, float *fout,
+                            int32_t c0, int32_t out_c, const bconv_pixel *px, void *pout,
                             bl_i_bitwriter *bw)
 {
-  bconv_channels(o, weights, wpf, c0, out_c, px, fout, bw, 0);
+  bconv_channels(o, weights, wpf, c0, out_c, px, pout, bw, 0);
 }
 
 #if BL_X86_DISPATCH
 BL_TARGET_POPCNT static void bconv_chan_hw(const bl_output *o, const uint32_t *weights,
                                            size_t wpf, int32_t c0, int32_t out_c,
-                                           const bconv_pixel *px, float *fout,
+                                           const bconv_pixel *px, void *pout,
                                            bl_i_bitwriter *bw)
 {
-  bconv_channels(o, weights, wpf, c0, out_c, px, fout, bw, 1);
+  bconv_channels(o, weights, wpf, c0, out_c, px, pout, bw, 1);
 }
 
 /* Vector variants: bl_bconv2d gives them masks instead of run lists (word_mask), so every pixel
  * takes the vector counts. */
 BL_TARGET_POPCNT static void bconv_chan_avx2(const bl_output *o, const uint32_t *weights,
                                              size_t wpf, int32_t c0, int32_t out_c,
-                                             const bconv_pixel *px, float *fout,
+                                             const bconv_pixel *px, void *pout,
                                              bl_i_bitwriter *bw)
 {
-  bconv_channels(o, weights, wpf, c0, out_c, px, fout, bw, 2);
+  bconv_channels(o, weights, wpf, c0, out_c, px, pout, bw, 2);
 }
 
 BL_TARGET_POPCNT static void bconv_chan_avx512(const bl_output *o, const uint32_t *weights,
                                                size_t wpf, int32_t c0, int32_t out_c,
-                                               const bconv_pixel *px, float *fout,
+                                               const bconv_pixel *px, void *pout,
                                                bl_i_bitwriter *bw)
 {
-  bconv_channels(o, weights, wpf, c0, out_c, px, fout, bw, 3);
+  bconv_channels(o, weights, wpf, c0, out_c, px, pout, bw, 3);
 }
 
 /* Highest x86 variant bl_bconv2d may pick (tests lower it to run every variant on one host). */
@@ -535,7 +538,8 @@ bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, 
   int32_t oh, ow, h_lo, h_hi, w_lo, w_hi, gi, cg, og;
   bl_i_bitwriter bw;
   bconv_pixel px;
-  float *fout = NULL;
+  char *pout;
+  size_t pixel_bytes;
   bconv_chan_fn chan = bconv_chan_swar;
   const int32_t groups = bconv_ok(p);
 #if BL_X86_DISPATCH
@@ -547,7 +551,10 @@ bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, 
   cg = g->in_c / groups;
   og = g->out_c / groups;
   wpf = bconv_wpf(g, groups);
-  fout = p->out.kind == BL_OUT_F32 ? (float *)out : NULL;
+  /* Each pixel's f32 or int8 values follow the previous pixel's (bits go through bw). */
+  pout = (char *)out;
+  pixel_bytes = p->out.kind == BL_OUT_F32 ? (size_t)g->out_c * sizeof(float)
+                : p->out.kind == BL_OUT_S8 ? (size_t)g->out_c : 0u;
   /* run entries pack word offsets and lengths into 16 bits each */
   if (p->pad == BL_PAD_ZERO && (cg & 31) == 0 && wpf > 0xffffu) return BL_ERR_PARAM;
   patch = (uint32_t *)scratch;
@@ -571,10 +578,10 @@ bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, 
       for (gi = 0; gi < groups; gi++) {
         bconv_gather(p, in, oh, ow, gi * cg, cg, interior, !interior && p->pad == BL_PAD_ZERO,
                      wpf, patch, aux, &px BCONV_WM_ARG);
-        chan(&p->out, p->weights + (size_t)gi * (size_t)og * wpf, wpf, gi * og, og, &px, fout,
+        chan(&p->out, p->weights + (size_t)gi * (size_t)og * wpf, wpf, gi * og, og, &px, pout,
              &bw);
       }
-      if (fout) fout += g->out_c;
+      pout += pixel_bytes;
     }
   }
   if (p->out.kind == BL_OUT_BITS) bl_i_bw_flush(&bw);

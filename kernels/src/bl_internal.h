@@ -424,11 +424,13 @@ BL_INLINE int8_t bl_i_s8_of(const bl_output *o, float y)
 
 /* A BL_OUT_S8 stage with one affine step (the usual folded BatchNorm) whose activation clamp
  * changes no output: its bounds times s8_mul lie beyond the s8 bounds (y < act_min gives
- * y * m <= act_min * m <= s8_min either way: rounding is monotone). */
+ * y * m <= act_min * m <= s8_min either way: rounding is monotone). The bounds hold 0 (every
+ * quantizer's do), so a NaN, which gives 0, needs no test of its own on Cortex-M. */
 BL_INLINE int bl_i_s8_plain_ok(const bl_output *o)
 {
   return o->kind == BL_OUT_S8 && !o->mul2 && !o->add2 && !o->mid_clamp && o->s8_mul > 0.0f &&
-         o->act_min * o->s8_mul <= (float)o->s8_min && o->act_max * o->s8_mul >= (float)o->s8_max;
+         o->act_min * o->s8_mul <= (float)o->s8_min && o->act_max * o->s8_mul >= (float)o->s8_max &&
+         o->s8_min <= 0 && o->s8_max >= 0;
 }
 
 /* One value of such a stage from its channel's factors: the operations of the general path
@@ -437,8 +439,16 @@ BL_INLINE int8_t bl_i_s8_affine(int32_t acc, float mul, float add, float m, floa
 {
   float v = (float)acc * mul;
   v = (v + add) * m;
+#if BL_ARM_ASM && defined(__ARM_FP)
+  {
+    /* VCVTR gives 0 for a NaN, which lo <= 0 <= hi keeps (bl_i_s8_plain_ok). */
+    const int32_t q = bl_i_cvtr(v);
+    return (int8_t)(q < (int32_t)lo ? (int32_t)lo : (q > (int32_t)hi ? (int32_t)hi : q));
+  }
+#else
   if (v >= lo && v <= hi) return (int8_t)(int32_t)((v + 12582912.0f) - 12582912.0f);
   return v < lo ? (int8_t)lo : v > hi ? (int8_t)hi : (int8_t)0; /* NaN gives 0 */
+#endif
 }
 
 BL_INLINE int8_t bl_i_s8_plain(const bl_output *o, int32_t c, int32_t acc, float lo, float hi)
@@ -471,6 +481,33 @@ BL_INLINE void bl_i_emit_i8(const bl_output *o, int32_t c, int32_t acc, float *f
 {
   if (o->kind == BL_OUT_S8)
     qout[c] = bl_i_s8_of(o, bl_i_affine_clamp(o, c, (float)acc));
+  else
+    bl_i_emit_int(o, c, acc, fout, bw);
+}
+
+/* bl_i_s8_round for the optimized kernels: on Cortex-M with an FPU, VCVTR rounds (FPSCR's
+ * nearest-even mode, as every float kernel assumes) and the clamp is on the integer, which is
+ * the same result (rounding is monotone, the bounds are integers); a NaN, which VCVTR makes 0,
+ * is tested only when 0 lies outside the bounds. The reference twins keep bl_i_s8_round. */
+BL_INLINE int8_t bl_i_s8_round_fast(float v, int32_t lo, int32_t hi)
+{
+#if BL_ARM_ASM && defined(__ARM_FP)
+  int32_t q;
+  if ((lo > 0 || hi < 0) && v != v) return 0;
+  q = bl_i_cvtr(v);
+  return (int8_t)(q < lo ? lo : (q > hi ? hi : q));
+#else
+  return bl_i_s8_round(v, (float)lo, (float)hi);
+#endif
+}
+
+/* bl_i_emit_i8 for the optimized kernels (and the binary ones' int8 output): the same values,
+ * rounded by bl_i_s8_round_fast. */
+BL_INLINE void bl_i_emit_i8_fast(const bl_output *o, int32_t c, int32_t acc, float *fout, int8_t *qout,
+                                 bl_i_bitwriter *bw)
+{
+  if (o->kind == BL_OUT_S8)
+    qout[c] = bl_i_s8_round_fast(bl_i_affine_clamp(o, c, (float)acc) * o->s8_mul, o->s8_min, o->s8_max);
   else
     bl_i_emit_int(o, c, acc, fout, bw);
 }

@@ -347,8 +347,8 @@ bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out
             qout[oc] = bl_i_s8_plain(&p->out, oc, acc[q], lo, hi);
             if (pair) qout[oc + 1] = bl_i_s8_plain(&p->out, oc + 1, acc[2 + q], lo, hi);
           } else {
-            bl_i_emit_i8(&p->out, oc, acc[q], fout, qout, &bw);
-            if (pair) bl_i_emit_i8(&p->out, oc + 1, acc[2 + q], fout, qout, &bw);
+            bl_i_emit_i8_fast(&p->out, oc, acc[q], fout, qout, &bw);
+            if (pair) bl_i_emit_i8_fast(&p->out, oc + 1, acc[2 + q], fout, qout, &bw);
           }
         }
       }

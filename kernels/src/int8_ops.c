@@ -141,10 +141,10 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
           qout[c + 2] = bl_i_s8_affine(a2, mul[(c + 2) * ms], add[(c + 2) * as], qm, lo, hi);
           qout[c + 3] = bl_i_s8_affine(a3, mul[(c + 3) * ms], add[(c + 3) * as], qm, lo, hi);
         } else {
-          bl_i_emit_i8(&p->out, c, a0, fout, qout, &bw);
-          bl_i_emit_i8(&p->out, c + 1, a1, fout, qout, &bw);
-          bl_i_emit_i8(&p->out, c + 2, a2, fout, qout, &bw);
-          bl_i_emit_i8(&p->out, c + 3, a3, fout, qout, &bw);
+          bl_i_emit_i8_fast(&p->out, c, a0, fout, qout, &bw);
+          bl_i_emit_i8_fast(&p->out, c + 1, a1, fout, qout, &bw);
+          bl_i_emit_i8_fast(&p->out, c + 2, a2, fout, qout, &bw);
+          bl_i_emit_i8_fast(&p->out, c + 3, a3, fout, qout, &bw);
         }
       }
       for (o = c4 * m; o < g->out_c; o++) acc[o] = p->acc_init ? p->acc_init[o] : 0;
@@ -158,7 +158,7 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
           for (o = c4 * m; o < g->out_c; o++) acc[o] += p->pad_value * w[o];
         }
       }
-      for (o = c4 * m; o < g->out_c; o++) bl_i_emit_i8(&p->out, o, acc[o], fout, qout, &bw);
+      for (o = c4 * m; o < g->out_c; o++) bl_i_emit_i8_fast(&p->out, o, acc[o], fout, qout, &bw);
     }
   }
   if (p->out.kind == BL_OUT_BITS) bl_i_bw_flush(&bw);
@@ -203,7 +203,7 @@ bl_status bl_dense_s8(const bl_dense_s8_params *p, const int8_t *in, void *out)
       b += in[i + 2] * w[i + 2] + in[i + 3] * w[i + 3];
     }
     for (; i < p->n_in; i++) a += in[i] * w[i];
-    bl_i_emit_i8(&p->out, o, a + b, p->out.kind == BL_OUT_F32 ? (float *)out : NULL,
+    bl_i_emit_i8_fast(&p->out, o, a + b, p->out.kind == BL_OUT_F32 ? (float *)out : NULL,
             p->out.kind == BL_OUT_S8 ? (int8_t *)out : NULL, &bw);
   }
   if (p->out.kind == BL_OUT_BITS) bl_i_bw_flush(&bw);

@@ -169,6 +169,14 @@ def output_stage(n, acc):
         y = np.where(y > hi, F32(hi), y).astype(F32)
     if n["output_format"] == "s1":
         y = np.where(y < 0, -1.0, 1.0).astype(F32)
+    if n["output_format"] == "s8":
+        # The folded quantizer: round_half_even(y * L) (np.round rounds half to even) clamped,
+        # the level q / L as the float the Keras quantizer returns (NaN: level 0).
+        L = F32(n["output_levels"])
+        lo, hi = n["output_clamp"]
+        q = np.round((y * L).astype(F32))
+        q = np.where(np.isnan(q), 0.0, np.clip(q, lo, hi))
+        y = (q.astype(F32) / L).astype(F32)
     return y
 
 

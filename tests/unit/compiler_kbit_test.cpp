@@ -158,14 +158,45 @@ TEST(KbitModels, StResnet8HybridKernelsAndReasons) {
     SCOPED_TRACE(file);
     const CompileResult r = compile(load_model(model_path(file)));
     int binary = 0, eight_bit = 0, steps = 0, int8_steps = 0, input_steps = 0, already = 0, int8_adds = 0, concats = 0;
+    int binary_s8 = 0, int8_s8 = 0, input_folded = 0;
     for (const Node& n : r.graph.nodes) {
-      if (n.op == Op::Quantize && n.removed) {  // folded into the int8 add whose sum it reads
-        const Node* add = r.graph.find_node(n.decision.fused_into);
-        ASSERT_TRUE(add && add->op == Op::Add) << n.name;
-        EXPECT_EQ(add->decision.kernel_name, "bl_add_s8");
-        EXPECT_TRUE(has_reason(*add, "ADD_INT8")) << add->name;
-        EXPECT_EQ(r.graph.tensors[add->outputs[0]].format, Format::S8);
-        ++int8_adds;
+      if (n.op == Op::Quantize && n.removed) {
+        // Folded into the int8 add whose sum it reads, or into the int8 output stage of the
+        // conv whose float output it alone read.
+        const Node* host = r.graph.find_node(n.decision.fused_into);
+        ASSERT_TRUE(host) << n.name;
+        EXPECT_EQ(r.graph.tensors[host->outputs[0]].format, Format::S8);
+        if (host->op == Op::Add) {
+          EXPECT_EQ(host->decision.kernel_name, "bl_add_s8");
+          EXPECT_TRUE(has_reason(*host, "ADD_INT8")) << host->name;
+          // The sum overwrites the input that only the add reads (the residual branch); the
+          // shortcut input is read by the next block too, or by nothing but the add.
+          const Reason* in_place = reason(*host, "IN_PLACE");
+          ASSERT_TRUE(in_place) << host->name;
+          const int sum = host->outputs[0];
+          const int over = r.graph.tensors[sum].alias_of;
+          ASSERT_GE(over, 0) << host->name;
+          EXPECT_EQ(r.graph.tensors[over].consumers, std::vector<int>{host->id}) << host->name;
+          EXPECT_NE(in_place->message.find("'" + r.graph.tensors[over].name + "'"), std::string::npos);
+          EXPECT_TRUE(over == host->inputs[0] || over == host->inputs[1]) << host->name;
+          ++int8_adds;
+          continue;
+        }
+        const Reason* why = reason(*host, "INT8_OUTPUT");
+        ASSERT_TRUE(why) << host->name;
+        EXPECT_NE(why->message.find("'" + n.name + "'"), std::string::npos) << why->message;
+        EXPECT_FALSE(has_reason(*host, "OUTPUT_FLOAT")) << host->name;
+        EXPECT_TRUE(host->epi.s8 && host->epi.s8_mul == 128.0f && host->epi.s8_min == -128 && host->epi.s8_max == 127)
+            << host->name;
+        EXPECT_EQ(r.graph.tensors[host->outputs[0]].s8.levels, 128.0f);
+        if (host->decision.kernel == KernelClass::Binary) {
+          EXPECT_EQ(host->decision.kernel_name, "bl_bconv2d") << host->name;
+          ++binary_s8;
+        } else {
+          EXPECT_EQ(host->decision.kernel, KernelClass::Int8) << host->name;
+          ++int8_s8;
+        }
+        input_folded += n.class_name.empty();
         continue;
       }
       if (n.removed) continue;
@@ -174,11 +205,15 @@ TEST(KbitModels, StResnet8HybridKernelsAndReasons) {
         EXPECT_EQ(n.decision.kernel_name, "bl_concat_s1") << n.name;
         EXPECT_TRUE(has_reason(n, "CONCAT_ON_BITS")) << n.name;
         ASSERT_EQ(n.inputs.size(), 2u);
-        for (int t : n.inputs) {
-          const Node& pack = r.graph.nodes[r.graph.tensors[t].producer];
-          EXPECT_EQ(pack.op, Op::Pack) << n.name;
-          EXPECT_EQ(r.graph.tensors[pack.inputs[0]].format, t == n.inputs[0] ? Format::S8 : Format::F32) << n.name;
-        }
+        // The int8 input is packed; the binary depthwise writes its bits for the concatenation.
+        const Node& pack = r.graph.nodes[r.graph.tensors[n.inputs[0]].producer];
+        EXPECT_EQ(pack.op, Op::Pack) << n.name;
+        EXPECT_EQ(pack.decision.kernel_name, "bl_pack_s8") << n.name;
+        EXPECT_EQ(r.graph.tensors[pack.inputs[0]].format, Format::S8) << n.name;
+        const Node& dw = r.graph.nodes[r.graph.tensors[n.inputs[1]].producer];
+        EXPECT_EQ(dw.decision.kernel_name, "bl_bdepthwise") << n.name;
+        EXPECT_TRUE(dw.epi.bits && has_reason(dw, "OUTPUT_BITS")) << dw.name;
+        EXPECT_EQ(r.graph.tensors[n.inputs[1]].format, Format::S1) << n.name;
         for (int reader : r.graph.tensors[n.outputs[0]].consumers)
           EXPECT_EQ(r.graph.nodes[reader].decision.kernel, KernelClass::Binary) << n.name;
         ++concats;
@@ -247,17 +282,26 @@ TEST(KbitModels, StResnet8HybridKernelsAndReasons) {
     // 6 binary cells of 2 binary layers; stem, 6 transitions of 2, 2 shortcuts, the classifier.
     EXPECT_EQ(binary, 12);
     EXPECT_EQ(eight_bit, 1 + 12 + 2 + 1);
-    // 23 quantizer layers: the 8 after an Add are folded into an int8 add, the other 15 write
-    // int8 (none is a model output, all have 8 bits).
+    // 23 quantizer layers: the 8 after an Add are folded into an int8 add, the other 15 (each
+    // after a conv + BN: the stem, 6 binary 1x1 convs, 8 int8 convs) into that conv's int8
+    // output stage (none is a model output, all have 8 bits).
     EXPECT_EQ(int8_adds, 8);
     EXPECT_EQ(concats, 6);
-    EXPECT_EQ(steps, 15);
-    EXPECT_EQ(int8_steps, 15);
-    // The stem's DoReFa, and each 1x1 after a depthwise + BN; the depthwise layers and the
-    // shortcuts read the output of an Activation(STCustomDoReFa) and need no step.
-    EXPECT_EQ(input_steps, 1 + 6 + 1);
+    EXPECT_EQ(steps, 0);
+    EXPECT_EQ(int8_steps, 0);
+    EXPECT_EQ(binary_s8, 6);
+    // The input quantizer of each 1x1 after an int8 depthwise + BN is folded into that depthwise.
+    EXPECT_EQ(input_folded, 6);
+    EXPECT_EQ(int8_s8, 15 - 6 + 6);
+    // Left as steps: the stem's DoReFa (on the model input) and the classifier's (after the
+    // average pooling); the depthwise layers and the shortcuts read the output of an
+    // Activation(STCustomDoReFa) and need no step.
+    EXPECT_EQ(input_steps, 1 + 1);
     EXPECT_EQ(already, 6 + 2);
     EXPECT_EQ(node(r, "quant_conv2d/input_quantizer").quant.kind, Quantizer::Kind::DoReFa);
+    // The RAM target (ST: 97.37 / 96.22 KiB): at the liveness lower bound and <= 80 KiB.
+    EXPECT_EQ(r.plan.arena_bytes, r.plan.lower_bound_bytes);
+    EXPECT_LE(r.plan.arena_bytes, 80 * 1024);
   }
 }
 
@@ -279,10 +323,12 @@ TEST(KbitModels, StResnet8HybridEnginesAgreeAndMatchTheOracle) {
     std::map<std::string, std::vector<float>> levels;  // layer -> values over the batch
     int int8_tensors = 0;
     // An int8 Add computes the quantizer layer folded into it.
+    // So does a conv with the quantizer layer after it folded into its int8 output stage.
     std::map<int, std::string> add_of;
     for (const Node& q : r.graph.nodes)
-      if (q.op == Op::Quantize && q.decision.kernel == KernelClass::Fused)
+      if (q.op == Op::Quantize && q.decision.kernel == KernelClass::Fused && q.class_name == "Activation")
         add_of[r.graph.find_node(q.decision.fused_into)->id] = q.layer;
+    EXPECT_EQ(add_of.size(), 23u);
     ex.set_observer([&](int id, const void* data, int64_t) {
       const Node& n = r.graph.nodes[static_cast<size_t>(id)];
       const bool add = add_of.count(id) > 0;
@@ -443,6 +489,73 @@ TEST(KbitModels, AQuantizedModelOutputStaysFloatAndTheInt8LayerGetsItsOwnStep) {
   ASSERT_EQ(got.size(), 2u);
   for (size_t o = 0; o < 2; ++o)
     for (size_t k = 0; k < got[o].data.size(); ++k) ASSERT_EQ(got[o].data[k], want[o].data[k]) << o << " " << k;
+}
+
+// A quantizer layer that alone reads a conv's float output folds into the kernel's int8 output
+// stage (INT8_OUTPUT) on the int8 kernels and the binary patch kernel, and nowhere else: not
+// after the bit-sliced binary kernel, not for DoReFa's 8-bit levels (stored with an offset), not
+// when another layer reads the float output too. Both engines give the same outputs.
+TEST(KbitModels, QuantizerFoldsIntoTheOutputStageOnlyWhereItIsExact) {
+  TempDir t("fold");
+  constexpr const char* kDoReFa8 = "DoReFa(k_bit=8,mode=activations)";
+  kb::ModelBuilder b("fold", kb::Style::functional, 14);
+  auto x = b.input({8, 8, 4});
+  x = b.activation(x, kAct8);
+  auto c = b.quant_conv2d(x, {.filters = 32, .kernel_size = {3, 3}, .padding = "same", .use_bias = false,
+                              .input_quantizer = kAct8, .kernel_quantizer = kW8});
+  x = b.activation(b.batch_norm(c), kAct8);  // folds into the int8 conv
+  c = b.quant_conv2d(x, {.filters = 8, .kernel_size = {1, 1}, .use_bias = false, .input_quantizer = "ste_sign",
+                         .kernel_quantizer = "ste_sign"});
+  x = b.activation(b.batch_norm(c), kAct8);  // folds into bl_bconv2d
+  c = b.quant_conv2d(x, {.filters = 6, .kernel_size = {3, 3}, .padding = "same", .use_bias = false,
+                         .input_quantizer = "ste_sign", .kernel_quantizer = "ste_sign", .pad_values = 1.0});
+  x = b.activation(c, kAct8);  // after the bit-sliced kernel: a step
+  c = b.quant_conv2d(x, {.filters = 5, .kernel_size = {3, 3}, .padding = "same", .use_bias = false,
+                         .input_quantizer = kAct8, .kernel_quantizer = kW8});
+  x = b.activation(c, kDoReFa8);  // offset 128: a step
+  c = b.quant_conv2d(x, {.filters = 4, .kernel_size = {1, 1}, .use_bias = false, .input_quantizer = kDoReFa8,
+                         .kernel_quantizer = kW8});
+  x = b.activation(c, kAct8);  // the float output has a second reader: a step
+  auto relu = b.activation(c, "relu");
+  auto y = b.quant_conv2d(x, {.filters = 3, .kernel_size = {1, 1}, .use_bias = false, .input_quantizer = kAct8,
+                              .kernel_quantizer = kW8});
+  b.set_outputs({relu, y});
+  const CompileResult r = through_file(b, t, "fold");
+  const struct {
+    const char *conv, *quantizer, *kernel;
+    bool folded;
+  } cases[] = {{"quant_conv2d", "activation_1", "bl_conv2d_s8", true},
+               {"quant_conv2d_1", "activation_2", "bl_bconv2d", true},
+               {"quant_conv2d_2", "activation_3", "bl_bconv2d_bitsliced", false},
+               {"quant_conv2d_3", "activation_4", "bl_conv2d_s8", false},
+               {"quant_conv2d_4", "activation_5", "bl_conv2d_s8", false}};
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.conv);
+    const Node& conv = node(r, k.conv);
+    const Node& q = node(r, k.quantizer);
+    EXPECT_EQ(conv.decision.kernel_name, k.kernel);
+    EXPECT_EQ(conv.epi.s8, k.folded);
+    EXPECT_EQ(has_reason(conv, "INT8_OUTPUT"), k.folded);
+    EXPECT_EQ(r.graph.tensors[conv.outputs[0]].format, k.folded ? Format::S8 : Format::F32);
+    EXPECT_EQ(q.removed, k.folded);
+    if (k.folded) {
+      EXPECT_EQ(q.decision.fused_into, k.conv);
+    } else {
+      EXPECT_EQ(q.decision.kernel_name, "bl_quantize_s8");
+    }
+  }
+  EXPECT_EQ(r.graph.tensors[node(r, "activation_4").outputs[0]].s8.offset, 128);
+  // A binary conv writing float explains why; one writing int8 does not claim a float output.
+  EXPECT_TRUE(has_reason(node(r, "quant_conv2d_2"), "OUTPUT_FLOAT"));
+  EXPECT_FALSE(has_reason(node(r, "quant_conv2d_1"), "OUTPUT_FLOAT"));
+  for (uint32_t seed : {3u, 4u}) {
+    const Array in = uniform_input({3, 8, 8, 4}, seed);
+    const auto got = Executor(r).run({in});
+    const auto want = reference_run(r.model, {in});
+    ASSERT_EQ(got.size(), 2u);
+    for (size_t o = 0; o < 2; ++o)
+      for (size_t k = 0; k < got[o].data.size(); ++k) ASSERT_EQ(got[o].data[k], want[o].data[k]) << o << " " << k;
+  }
 }
 
 // A k-bit input quantizer in front of +-1 weights: the quantizer step feeds the add/subtract

@@ -259,3 +259,52 @@ TEST(BConv2D, EveryX86DispatchVariantMatchesReference) {
   }
   bl_i_x86_max_level = saved;
 }
+
+// BL_OUT_S8 (a k-bit quantizer folded into the binary conv): each value is the f32 output of
+// the same stage, times s8_mul, rounded half to even (std::nearbyint in the default mode) and
+// clamped, NaN 0, computed here from the reference's f32 output; the optimized kernel (every
+// x86 variant this CPU has) writes the same bytes, and nothing past them.
+TEST(BConv2D, Int8OutputIsTheRoundedFloatOutput) {
+  const int saved = &bl_i_x86_max_level ? bl_i_x86_max_level : 0;
+  for (int level = 0; level <= (&bl_i_x86_max_level ? 3 : 0); level++) {
+    if (&bl_i_x86_max_level) bl_i_x86_max_level = level;
+    Rng r(20261207u + unsigned(level));
+    int clamped = 0, rounded = 0;
+    for (int t = 0; t < 400; t++) {
+      BConvCase c = make_case(r, 40000);
+      const int32_t n = c.g.k_h * c.g.k_w * c.g.in_c;
+      c.st.init(r, c.g.out_c, BL_OUT_F32, n, true);
+      // Values of the size of a quantized activation: y = d / n spans about -1..1.
+      for (auto &m : c.st.mul) m /= float(n);
+      for (auto &a : c.st.add) a /= float(n);
+      c.p.out = c.st.o;
+      SCOPED_TRACE("case " + std::to_string(t) + ": " + c.str());
+      const auto y = run_ref(c);
+      bl_output q = c.st.o;
+      q.kind = BL_OUT_S8;
+      q.s8_mul = coin(r) ? 128.0f : float(uni(r, 1, 255));
+      q.s8_min = uni(r, -128, 0);
+      q.s8_max = uni(r, coin(r, 0.9) ? 0 : q.s8_min, 127);
+      c.p.out = q;
+      const size_t elems = out_elems(c.g);
+      auto ref = run_ref(c), opt = run_opt(c);
+      ASSERT_EQ(std::memcmp(ref.data(), opt.data(), elems), 0) << "x86 level " << level;
+      const auto *got = reinterpret_cast<const int8_t *>(opt.data());
+      for (size_t i = 0; i < elems; i++) {
+        const float v = u2f(y[i]) * q.s8_mul;
+        float want = std::nearbyint(v);
+        want = std::isnan(want) ? 0.0f : std::min(std::max(want, float(q.s8_min)), float(q.s8_max));
+        BL_ASSERT_EQ(int(got[i]), int(want)) << "element " << i << " y " << u2f(y[i]);
+        clamped += want == float(q.s8_min) || want == float(q.s8_max);
+        rounded += v != std::nearbyint(v);
+      }
+      // The int8 tensor is elems bytes: the kernel leaves the rest of the buffer alone.
+      const auto *bytes = reinterpret_cast<const uint8_t *>(opt.data());
+      for (size_t i = elems; i < std::min(opt.size() * 4, elems + 8); i++) ASSERT_EQ(bytes[i], 0xa5) << i;
+      if (HasFatalFailure()) break;
+    }
+    EXPECT_GT(clamped, 100);
+    EXPECT_GT(rounded, 1000);
+  }
+  if (&bl_i_x86_max_level) bl_i_x86_max_level = saved;
+}

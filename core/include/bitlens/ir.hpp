@@ -144,6 +144,11 @@ struct Epilogue {
   float mid_min = -INFINITY, mid_max = INFINITY;
   std::vector<int32_t> threshold;     // integer kernels, bits output
   std::vector<uint32_t> flip;         // integer kernels, bits output
+  // int8 output (BL_OUT_S8): the k-bit quantizer that alone read the float output is folded in
+  // (passes/select.cpp): q = clamp(round(y * s8_mul), s8_min, s8_max).
+  bool s8 = false;
+  float s8_mul = 0.0f;
+  int32_t s8_min = 0, s8_max = 0;
 };
 
 struct Tensor {

@@ -45,6 +45,9 @@ struct NodeWeights {
   // weight_denominator (0: not an int8 node).
   float input_levels = 0;
   int32_t weight_denominator = 0;
+  // int8 output (output_format "s8"): the folded quantizer's levels and integer clamp; 0: none.
+  float output_levels = 0;
+  int32_t output_min = 0, output_max = 0;
   std::string rule;  // how the node's output follows from its input and these tensors
   std::vector<WeightTensor> tensors;
 };

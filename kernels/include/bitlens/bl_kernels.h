@@ -70,7 +70,8 @@ typedef enum {
  *                (flip == NULL: no channel flipped; flip is a bit vector of C bits, word c/32,
  *                bit c%32). The bit is written to an s1 output.
  *                float-accumulating kernels: the f32 value y above is computed and bit = y < 0.
- *   BL_OUT_S8:   int8 kernels: y as for BL_OUT_F32, then q = round(y * s8_mul) (half to even,
+ *   BL_OUT_S8:   int8 kernels and bl_bconv2d (not its bit-sliced variant): y as for
+ *                BL_OUT_F32 (from d or acc), then q = round(y * s8_mul) (half to even,
  *                as tf.round), clamped to [s8_min, s8_max], written as int8: a k-bit quantizer
  *                with its clip folded into the clamp (s8_mul = 2^(k-1) for STCustomDoReFa, whose
  *                clip to [-1, 1 - 2^-(k-1)] times 2^(k-1) is exactly [-2^(k-1), 2^(k-1) - 1]).
