@@ -346,6 +346,8 @@ BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_
   const bl_output oc = *o;
   const int32_t n = px->n;
   bl_i_bitwriter bw = *bwp;
+  bl_i_s8_stage st;
+  const int fast_s8 = bl_i_s8_stage_init(&oc, &st);
   int32_t cb;
   for (cb = 0; cb < out_c; cb += 32) {
     const uint32_t nb = (uint32_t)(out_c - cb < 32 ? out_c - cb : 32);
@@ -366,8 +368,12 @@ BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_
       }
       bl_i_bw_putn(&bw, word, nb);
     } else if (oc.kind == BL_OUT_S8) {
-      for (j = 0; j < nb; j++)
-        bl_i_emit_i8_fast(&oc, c0 + cb + (int32_t)j, n - 2 * (int32_t)counts[j], NULL, (int8_t *)pout, &bw);
+      int8_t *q = (int8_t *)pout + c0 + cb;
+      if (fast_s8)
+        for (j = 0; j < nb; j++) q[j] = bl_i_s8_stage_of(&st, c0 + cb + (int32_t)j, n - 2 * (int32_t)counts[j]);
+      else
+        for (j = 0; j < nb; j++)
+          bl_i_emit_i8_fast(&oc, c0 + cb + (int32_t)j, n - 2 * (int32_t)counts[j], NULL, (int8_t *)pout, &bw);
     } else {
       float *fout = (float *)pout;
       for (j = 0; j < nb; j++)

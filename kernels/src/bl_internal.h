@@ -422,38 +422,58 @@ BL_INLINE int8_t bl_i_s8_of(const bl_output *o, float y)
   return bl_i_s8_round(y * o->s8_mul, (float)o->s8_min, (float)o->s8_max);
 }
 
-/* A BL_OUT_S8 stage with one affine step (the usual folded BatchNorm) whose activation clamp
- * changes no output: its bounds times s8_mul lie beyond the s8 bounds (y < act_min gives
- * y * m <= act_min * m <= s8_min either way: rounding is monotone). The bounds hold 0 (every
- * quantizer's do), so a NaN, which gives 0, needs no test of its own on Cortex-M. */
-BL_INLINE int bl_i_s8_plain_ok(const bl_output *o)
+/* A BL_OUT_S8 stage in loop-friendly form: one or two affine steps (a scale or bias, then the
+ * folded BatchNorm), no mid clamp, an activation clamp that changes no output (its bounds times
+ * s8_mul lie beyond the s8 bounds: y < act_min gives y * m <= act_min * m <= s8_min either way,
+ * rounding being monotone, with m > 0), and s8 bounds that hold 0, so a NaN, which gives 0,
+ * needs no test of its own on Cortex-M. A missing factor is read as the literal 1 or 0 of the
+ * general stage through a zero stride. Anything else takes bl_i_emit_i8(_fast). */
+typedef struct {
+  const float *mul, *add, *mul2, *add2;
+  int32_t ms, as, m2s, a2s, two;
+  float m;
+  int32_t lo, hi;
+} bl_i_s8_stage;
+
+BL_INLINE int bl_i_s8_stage_init(const bl_output *o, bl_i_s8_stage *s)
 {
-  return o->kind == BL_OUT_S8 && !o->mul2 && !o->add2 && !o->mid_clamp && o->s8_mul > 0.0f &&
-         o->act_min * o->s8_mul <= (float)o->s8_min && o->act_max * o->s8_mul >= (float)o->s8_max &&
-         o->s8_min <= 0 && o->s8_max >= 0;
+  static const float one = 1.0f, zero = 0.0f;
+  s->mul = o->mul ? o->mul : &one;
+  s->add = o->add ? o->add : &zero;
+  s->mul2 = o->mul2 ? o->mul2 : &one;
+  s->add2 = o->add2 ? o->add2 : &zero;
+  s->ms = o->mul ? 1 : 0;
+  s->as = o->add ? 1 : 0;
+  s->m2s = o->mul2 ? 1 : 0;
+  s->a2s = o->add2 ? 1 : 0;
+  s->two = o->mul2 || o->add2;
+  s->m = o->s8_mul;
+  s->lo = o->s8_min;
+  s->hi = o->s8_max;
+  /* Filled either way: compilers cannot see that a 0 here keeps the fields unread. */
+  return o->kind == BL_OUT_S8 && !o->mid_clamp && o->s8_mul > 0.0f && o->s8_min <= 0 && o->s8_max >= 0 &&
+         o->act_min * o->s8_mul <= (float)o->s8_min && o->act_max * o->s8_mul >= (float)o->s8_max;
 }
 
-/* One value of such a stage from its channel's factors: the operations of the general path
- * (bl_i_affine_clamp, then bl_i_s8_of), the in-range case first. */
-BL_INLINE int8_t bl_i_s8_affine(int32_t acc, float mul, float add, float m, float lo, float hi)
+/* One value of such a stage: the operations of the general path (bl_i_affine_clamp, then
+ * bl_i_s8_of). */
+BL_INLINE int8_t bl_i_s8_stage_of(const bl_i_s8_stage *s, int32_t c, int32_t acc)
 {
-  float v = (float)acc * mul;
-  v = (v + add) * m;
+  float v = (float)acc * s->mul[c * s->ms];
+  v = v + s->add[c * s->as];
+  if (s->two) {
+    v = v * s->mul2[c * s->m2s];
+    v = v + s->add2[c * s->a2s];
+  }
+  v = v * s->m;
 #if BL_ARM_ASM && defined(__ARM_FP)
   {
-    /* VCVTR gives 0 for a NaN, which lo <= 0 <= hi keeps (bl_i_s8_plain_ok). */
-    const int32_t q = bl_i_cvtr(v);
-    return (int8_t)(q < (int32_t)lo ? (int32_t)lo : (q > (int32_t)hi ? (int32_t)hi : q));
+    const int32_t q = bl_i_cvtr(v); /* a NaN gives 0, which lo <= 0 <= hi keeps */
+    return (int8_t)(q < s->lo ? s->lo : (q > s->hi ? s->hi : q));
   }
 #else
-  if (v >= lo && v <= hi) return (int8_t)(int32_t)((v + 12582912.0f) - 12582912.0f);
-  return v < lo ? (int8_t)lo : v > hi ? (int8_t)hi : (int8_t)0; /* NaN gives 0 */
+  return bl_i_s8_round(v, (float)s->lo, (float)s->hi);
 #endif
-}
-
-BL_INLINE int8_t bl_i_s8_plain(const bl_output *o, int32_t c, int32_t acc, float lo, float hi)
-{
-  return bl_i_s8_affine(acc, o->mul ? o->mul[c] : 1.0f, o->add ? o->add[c] : 0.0f, o->s8_mul, lo, hi);
 }
 
 /* Integer kernels, binary output: flip[c] ? d > t : d < t. */

@@ -284,12 +284,10 @@ bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out
   int16_t *cols, *wide;
   int32_t *accs;
   int32_t oc;
-  int plain_s8;
-  float lo, hi;
+  bl_i_s8_stage st;
+  int fast_s8;
   if (!s8_ok(p, in, out) || !scratch) return BL_ERR_PARAM;
-  lo = (float)p->out.s8_min;
-  hi = (float)p->out.s8_max;
-  plain_s8 = bl_i_s8_plain_ok(&p->out);
+  fast_s8 = bl_i_s8_stage_init(&p->out, &st);
   g = &p->g;
   patch = (size_t)g->k_h * (size_t)g->k_w * (size_t)g->in_c;
   full = patch & ~(size_t)3;
@@ -343,9 +341,9 @@ bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out
           const size_t at = (pix + 2 * r + q) * (size_t)g->out_c;
           float *fout = p->out.kind == BL_OUT_F32 ? (float *)out + at : NULL;
           int8_t *qout = p->out.kind == BL_OUT_S8 ? (int8_t *)out + at : NULL;
-          if (plain_s8) {
-            qout[oc] = bl_i_s8_plain(&p->out, oc, acc[q], lo, hi);
-            if (pair) qout[oc + 1] = bl_i_s8_plain(&p->out, oc + 1, acc[2 + q], lo, hi);
+          if (fast_s8) {
+            qout[oc] = bl_i_s8_stage_of(&st, oc, acc[q]);
+            if (pair) qout[oc + 1] = bl_i_s8_stage_of(&st, oc + 1, acc[2 + q]);
           } else {
             bl_i_emit_i8_fast(&p->out, oc, acc[q], fout, qout, &bw);
             if (pair) bl_i_emit_i8_fast(&p->out, oc + 1, acc[2 + q], fout, qout, &bw);

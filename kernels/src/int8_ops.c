@@ -63,28 +63,19 @@ bl_status bl_depthwise_s8_ref(const bl_depthwise_s8_params *p, const int8_t *in,
  * the last in_c % 4 channels, the accumulators are in scratch. */
 bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, void *out, void *scratch)
 {
-  static const float one = 1.0f, zero = 0.0f;
   const bl_conv_geom *g;
   bl_i_bitwriter bw;
-  int32_t oh, ow, c, j, m, o, t, taps, c4, ms, as;
+  int32_t oh, ow, c, j, m, o, t, taps, c4;
   int32_t *acc = (int32_t *)scratch;
   const int8_t **src;
-  const float *mul, *add;
-  int plain;
-  float lo, hi, qm;
+  bl_i_s8_stage st;
+  int fast_s8;
   if (!dw8_ok(p, in, out) || !scratch) return BL_ERR_PARAM;
   g = &p->g;
   m = p->depth_multiplier;
   taps = g->k_h * g->k_w;
   src = (const int8_t **)(void *)(acc + ((g->out_c + 1) & ~1));
-  plain = bl_i_s8_plain_ok(&p->out);
-  lo = (float)p->out.s8_min;
-  hi = (float)p->out.s8_max;
-  qm = p->out.s8_mul;
-  mul = p->out.mul ? p->out.mul : &one;
-  add = p->out.add ? p->out.add : &zero;
-  ms = p->out.mul ? 1 : 0;
-  as = p->out.add ? 1 : 0;
+  fast_s8 = bl_i_s8_stage_init(&p->out, &st);
   c4 = m == 1 ? g->in_c & ~3 : 0;
   bl_i_bw_init(&bw, out);
   for (oh = 0; oh < g->out_h; oh++) {
@@ -135,11 +126,11 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
             a3 += p->pad_value * w[3];
           }
         }
-        if (plain) {
-          qout[c] = bl_i_s8_affine(a0, mul[c * ms], add[c * as], qm, lo, hi);
-          qout[c + 1] = bl_i_s8_affine(a1, mul[(c + 1) * ms], add[(c + 1) * as], qm, lo, hi);
-          qout[c + 2] = bl_i_s8_affine(a2, mul[(c + 2) * ms], add[(c + 2) * as], qm, lo, hi);
-          qout[c + 3] = bl_i_s8_affine(a3, mul[(c + 3) * ms], add[(c + 3) * as], qm, lo, hi);
+        if (fast_s8) {
+          qout[c] = bl_i_s8_stage_of(&st, c, a0);
+          qout[c + 1] = bl_i_s8_stage_of(&st, c + 1, a1);
+          qout[c + 2] = bl_i_s8_stage_of(&st, c + 2, a2);
+          qout[c + 3] = bl_i_s8_stage_of(&st, c + 3, a3);
         } else {
           bl_i_emit_i8_fast(&p->out, c, a0, fout, qout, &bw);
           bl_i_emit_i8_fast(&p->out, c + 1, a1, fout, qout, &bw);
@@ -158,7 +149,12 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
           for (o = c4 * m; o < g->out_c; o++) acc[o] += p->pad_value * w[o];
         }
       }
-      for (o = c4 * m; o < g->out_c; o++) bl_i_emit_i8_fast(&p->out, o, acc[o], fout, qout, &bw);
+      for (o = c4 * m; o < g->out_c; o++) {
+        if (fast_s8)
+          qout[o] = bl_i_s8_stage_of(&st, o, acc[o]);
+        else
+          bl_i_emit_i8_fast(&p->out, o, acc[o], fout, qout, &bw);
+      }
     }
   }
   if (p->out.kind == BL_OUT_BITS) bl_i_bw_flush(&bw);
