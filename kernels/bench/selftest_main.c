@@ -27,7 +27,7 @@ static uint32_t bs_scratch[16384];
 static int bs_cases, bconv_s8_cases;
 static int32_t thr[256];
 static uint32_t flip[8];
-static float mul[256], add[256];
+static float mul[256], add[256], mul2[256], add2[256];
 
 /* TF "same" or "valid" geometry along one axis; returns 0 if valid leaves no output. */
 static int axis(int32_t in, int32_t k, int32_t s, int32_t d, int same, int32_t *out, int32_t *pad)
@@ -64,6 +64,8 @@ static void random_output(bl_output *o, int32_t c, int32_t n)
     thr[i] = uni(-n - 2, n + 2);
     mul[i] = (float)uni(-200, 200) / 100.0f;
     add[i] = (float)uni(-100, 100);
+    mul2[i] = (float)uni(-300, 300) / 100.0f;
+    add2[i] = (float)uni(-300, 300) / 100.0f;
   }
   o->threshold = thr;
   if (rnd() & 1) {
@@ -75,6 +77,11 @@ static void random_output(bl_output *o, int32_t c, int32_t n)
   if ((rnd() & 3) == 0) {
     o->act_min = 0.0f;
     o->act_max = 6.0f;
+  }
+  /* a second affine step (a bias or scale, then the BatchNorm) on a quarter of the stages */
+  if ((rnd() & 3) == 0) {
+    o->mul2 = mul2;
+    if (rnd() & 1) o->add2 = add2;
   }
 }
 
