@@ -111,6 +111,7 @@ typedef struct {
   const uint32_t *runs;
   uint32_t nruns;
   int32_t n; /* n_eff */
+  const bl_i_s8_stage *st; /* the int8 stage's loop form, or NULL (set once per call) */
 } bconv_pixel;
 
 /* Output channels c0..c0+out_c-1 of one pixel (one group's filters, from `weights`). */
@@ -346,8 +347,6 @@ BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_
   const bl_output oc = *o;
   const int32_t n = px->n;
   bl_i_bitwriter bw = *bwp;
-  bl_i_s8_stage st;
-  const int fast_s8 = bl_i_s8_stage_init(&oc, &st);
   int32_t cb;
   for (cb = 0; cb < out_c; cb += 32) {
     const uint32_t nb = (uint32_t)(out_c - cb < 32 ? out_c - cb : 32);
@@ -369,8 +368,8 @@ BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_
       bl_i_bw_putn(&bw, word, nb);
     } else if (oc.kind == BL_OUT_S8) {
       int8_t *q = (int8_t *)pout + c0 + cb;
-      if (fast_s8)
-        for (j = 0; j < nb; j++) q[j] = bl_i_s8_stage_of(&st, c0 + cb + (int32_t)j, n - 2 * (int32_t)counts[j]);
+      if (px->st)
+        for (j = 0; j < nb; j++) q[j] = bl_i_s8_stage_of(px->st, c0 + cb + (int32_t)j, n - 2 * (int32_t)counts[j]);
       else
         for (j = 0; j < nb; j++)
           bl_i_emit_i8_fast(&oc, c0 + cb + (int32_t)j, n - 2 * (int32_t)counts[j], NULL, (int8_t *)pout, &bw);
@@ -547,6 +546,7 @@ bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, 
   char *pout;
   size_t pixel_bytes;
   bconv_chan_fn chan = bconv_chan_swar;
+  bl_i_s8_stage stage;
   const int32_t groups = bconv_ok(p);
 #if BL_X86_DISPATCH
   int word_mask = 0;
@@ -565,6 +565,8 @@ bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, 
   if (p->pad == BL_PAD_ZERO && (cg & 31) == 0 && wpf > 0xffffu) return BL_ERR_PARAM;
   patch = (uint32_t *)scratch;
   aux = patch + wpf;
+  /* The int8 stage's loop form, set up once (NULL: the general emission). */
+  px.st = bl_i_s8_stage_init(&p->out, &stage) ? &stage : NULL;
 #if BL_X86_DISPATCH
   switch (bl_i_x86_level()) {
   case BL_X86_AVX512: chan = bconv_chan_avx512; word_mask = 1; break;

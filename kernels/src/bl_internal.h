@@ -81,6 +81,19 @@ BL_INLINE uint32_t bl_i_bytesum(uint32_t x)
 #endif
 }
 
+/* popcount(a) + popcount(b): bit pairs and nibbles per word (each nibble 0..4), the nibbles of
+ * both added (0..8), one byte stage and one byte sum for the two. */
+BL_INLINE uint32_t bl_i_popc2(uint32_t a, uint32_t b)
+{
+  a = a - ((a & 0xAAAAAAAAu) >> 1);
+  b = b - ((b & 0xAAAAAAAAu) >> 1);
+  a = (a & 0x33333333u) + ((a & 0xCCCCCCCCu) >> 2);
+  b = (b & 0x33333333u) + ((b & 0xCCCCCCCCu) >> 2);
+  a = a + b;
+  a = (a & 0x0F0F0F0Fu) + ((a & 0xF0F0F0F0u) >> 4);
+  return bl_i_bytesum(a);
+}
+
 /* ARMv7E-M (Cortex-M4/M7) with GCC: the hot loop (many filters against one patch) is an
  * assembly routine in popcount.c. gcc neither keeps SWAR masks in registers nor loads with LDM,
  * and cannot be told to; a self-contained routine also leaves the compiler's register
@@ -212,8 +225,15 @@ static inline void bl_i_arm_counts(const uint32_t *patch, const uint32_t *w, siz
                         (uint32_t)(chunk % 6 != 0), (uint32_t)(wpf - chunk));
     off += chunk;
   }
-  for (c = 0; c < nch; c++)
-    for (k = off; k < end; k++) counts[c] += bl_i_popc_swar(patch[k] ^ w[(size_t)c * wpf + k]);
+  /* The last one or two words (a 1x1 layer on 64 channels has only two): a pair shares the
+   * byte stage of one count, about 20 instructions per filter instead of 30. */
+  if (end - off == 2) {
+    const uint32_t p0 = patch[off], p1 = patch[off + 1];
+    for (c = 0, k = off; c < nch; c++, k += wpf) counts[c] += bl_i_popc2(p0 ^ w[k], p1 ^ w[k + 1]);
+  } else if (end - off == 1) {
+    const uint32_t p0 = patch[off];
+    for (c = 0, k = off; c < nch; c++, k += wpf) counts[c] += bl_i_popc_swar(p0 ^ w[k]);
+  }
 }
 #endif
 
