@@ -299,6 +299,29 @@ int main(void)
              (double)H * W * COUT * CIN * (k1 ? 1 : 9), chk);
     }
     {
+      /* The first layer of st_resnet_8_hybrid: 3 input channels (27-tap patches), Larq DoReFa's
+       * 0..255 levels stored as q - 128 (pad value -128, accumulator offsets), a scale then the
+       * BatchNorm (two affine steps). */
+      static int32_t init[COUT];
+      bl_conv2d_s8_params sp;
+      const char *chk;
+      memset(&sp, 0, sizeof sp);
+      sp.g = geom(3, 32);
+      for (i = 0; i < 32; i++) init[i] = (int32_t)(rnd() % 20000u) - 10000;
+      sp.weights = s8_w;
+      sp.pad_value = -128;
+      sp.acc_init = init;
+      sp.out = (bl_output){BL_OUT_S8, mul, add, -1e30f, 1e30f, NULL, NULL, mul, add, 0, 0.0f, 0.0f, 128.0f, -128, 127};
+      if (bl_conv2d_s8_scratch_size(&sp) > sizeof s8_scratch) return 6;
+      t0 = ticks();
+      bl_conv2d_s8(&sp, s8_in, s8_out_a, s8_scratch);
+      t1 = ticks();
+      bl_conv2d_s8_ref(&sp, s8_in, s8_out_b);
+      chk = same(s8_out_a, s8_out_b, (size_t)H * W * 32);
+      fail |= chk[5] == 'M';
+      report("12 conv2d s8 3x3 32x32x3->32 pad -128 s8 out (stem)", t1 - t0, (double)H * W * 32 * 27, chk);
+    }
+    {
       bl_depthwise_s8_params dp;
       const char *chk;
       memset(&dp, 0, sizeof dp);

@@ -73,6 +73,11 @@ BL_INLINE size_t s8_slot(size_t k, size_t full, size_t q)
  * once serves eight pixel pairs (the SXTB16s leave the inner loop); large ones two. */
 BL_INLINE size_t s8_block(size_t patch) { return patch <= 256 ? 16 : 2; }
 
+/* Taps in whole groups of four. With the filter pair widened (small patches) the last partial
+ * group is completed with zero taps and zero weights, which add nothing: no scalar tail (a
+ * 3-channel 3x3 first layer has 27 taps). Otherwise the patch % 4 last taps are the tail. */
+BL_INLINE size_t s8_full(size_t patch) { return s8_block(patch) > 2 ? (patch + 3) & ~(size_t)3 : patch & ~(size_t)3; }
+
 /* int16 entries of one pixel pair's interleaved patches (groups, then the two tails). */
 BL_INLINE size_t s8_pair_len(size_t full) { return 2 * full + 8; }
 
@@ -81,7 +86,7 @@ size_t bl_conv2d_s8_scratch_size(const bl_conv2d_s8_params *p)
   size_t patch, full, block;
   if (!p || !bl_i_geom_ok(&p->g)) return 0;
   patch = (size_t)p->g.k_h * (size_t)p->g.k_w * (size_t)p->g.in_c;
-  full = patch & ~(size_t)3;
+  full = s8_full(patch);
   block = s8_block(patch);
   /* f32 and s8 outputs are written as each filter pair finishes; bits go out in order, so
    * they wait in the block's accumulators */
@@ -130,6 +135,7 @@ static void s8_gather(const bl_conv2d_s8_params *p, const int8_t *in, int32_t oh
       }
     }
   }
+  for (; k < full; k++) col[s8_slot(k, full, q)] = 0; /* the zero taps completing the last group */
 }
 
 #if BL_ARM_ASM
@@ -220,13 +226,24 @@ __asm__(
     ".popsection\n");
 #endif
 
-/* The widened filter pair: per group of four taps filter 0's (w0, w2, w1, w3), then filter 1's. */
-static void s8_widen_pair(const int8_t *w0, const int8_t *w1, size_t groups, int16_t *wide)
+/* The widened filter pair: per group of four taps filter 0's (w0, w2, w1, w3), then filter 1's;
+ * taps from `patch` on (the completed last group) get zero weights. */
+static void s8_widen_pair(const int8_t *w0, const int8_t *w1, size_t patch, size_t groups, int16_t *wide)
 {
-  size_t gi;
-  for (gi = 0; gi < groups; gi++) {
+  const size_t whole = patch / 4 < groups ? patch / 4 : groups;
+  size_t gi, k;
+  for (gi = 0; gi < whole; gi++) {
     s8_widen4(w0 + 4 * gi, wide + 8 * gi);
     s8_widen4(w1 + 4 * gi, wide + 8 * gi + 4);
+  }
+  if (gi < groups) {
+    int8_t a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+    for (k = 4 * gi; k < patch; k++) {
+      a[k - 4 * gi] = w0[k];
+      b[k - 4 * gi] = w1[k];
+    }
+    s8_widen4(a, wide + 8 * gi);
+    s8_widen4(b, wide + 8 * gi + 4);
   }
 }
 
@@ -290,7 +307,7 @@ bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out
   fast_s8 = bl_i_s8_stage_init(&p->out, &st);
   g = &p->g;
   patch = (size_t)g->k_h * (size_t)g->k_w * (size_t)g->in_c;
-  full = patch & ~(size_t)3;
+  full = s8_full(patch);
   plen = s8_pair_len(full);
   block = s8_block(patch);
   cols = (int16_t *)scratch;
@@ -312,7 +329,7 @@ bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out
       const int8_t *w1 = pair ? w0 + patch : w0; /* a lone last filter is computed twice */
       const int32_t i0 = p->acc_init ? p->acc_init[oc] : 0;
       const int32_t i1 = pair && p->acc_init ? p->acc_init[oc + 1] : 0;
-      if (block > 2) s8_widen_pair(w0, w1, full / 4, wide);
+      if (block > 2) s8_widen_pair(w0, w1, patch, full / 4, wide);
       for (r = 0; r < pairs; r++) {
         const int16_t *col = cols + r * plen, *tail = col + 2 * full;
         int32_t acc[4];
