@@ -27,34 +27,104 @@ static uint32_t bdw_planes(const bl_conv_geom *g)
   return nb;
 }
 
-/* One pixel's channel bits (cw words), the counters (m * planes * cw words), then one pixel's
- * dot products as floats (out_c) for the float output row. */
+/* One pixel's channel bits (cw words), the counters (m * planes * cw words), one pixel's dot
+ * products as floats (out_c) for the float output row, then the bit-sliced thresholds (6 * cw
+ * words, bit output). */
 size_t bl_bdepthwise_scratch_size(const bl_bdepthwise_params *p)
 {
   size_t cw;
   if (!bdw_ok(p)) return 0;
   cw = BL_WORDS((size_t)p->g.in_c);
-  return (cw + (size_t)p->depth_multiplier * bdw_planes(&p->g) * cw + (size_t)p->g.out_c) * sizeof(uint32_t);
+  return (cw + (size_t)p->depth_multiplier * bdw_planes(&p->g) * cw + (size_t)p->g.out_c +
+          (p->out.kind == BL_OUT_BITS ? 6 * cw : 0)) *
+         sizeof(uint32_t);
+}
+
+/* Bit output of a pixel whose every tap counts (interior, or ±1 padding), depth multiplier 1:
+ * with T taps and acc = the count of -1 products, d = T - 2 acc, so with u = T - t
+ *   d < t  <=>  acc >= floor(u / 2) + 1        d > t  <=>  !(acc >= ceil(u / 2)),
+ * one bound G per channel (clamped to 0..16: acc <= 15) and the flip bit. G is kept as five bit
+ * planes over the 32 channels of a word, so that acc >= G for all 32 at once is the borrow of
+ * acc - G, about 14 instructions per word instead of a comparison per channel. Planes
+ * thr[5 * k + i] (bit i of G), flip word thr[5 * cw + k]. */
+static void bdw_thresholds(const bl_bdepthwise_params *p, size_t cw, uint32_t *thr)
+{
+  const int64_t taps = (int64_t)p->g.k_h * p->g.k_w;
+  size_t c;
+  memset(thr, 0, 6 * cw * sizeof(uint32_t));
+  for (c = 0; c < (size_t)p->g.in_c; c++) {
+    const int flip = p->out.flip && ((p->out.flip[c >> 5] >> (c & 31)) & 1u);
+    const int64_t u = taps - (int64_t)p->out.threshold[c];
+    /* floor(u / 2) + 1 and ceil(u / 2), for negative u too */
+    int64_t bound = flip ? (u >= 0 ? (u + 1) / 2 : -((-u) / 2)) : (u >= 0 ? u / 2 : -((-u + 1) / 2)) + 1;
+    uint32_t i;
+    bound = bound < 0 ? 0 : bound > 16 ? 16 : bound;
+    for (i = 0; i < 5; i++) thr[5 * (c >> 5) + i] |= (uint32_t)((bound >> i) & 1) << (c & 31);
+    thr[5 * cw + (c >> 5)] |= (uint32_t)flip << (c & 31);
+  }
+}
+
+/* 1 where the 4-bit count (c0..c3) >= the 5-bit bound (g[0..4]): no borrow out of count - bound. */
+BL_INLINE uint32_t bdw_ge(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, const uint32_t *g)
+{
+  uint32_t b = ~c0 & g[0];
+  b = (~c1 & g[1]) | (~(c1 ^ g[1]) & b);
+  b = (~c2 & g[2]) | (~(c2 ^ g[2]) & b);
+  b = (~c3 & g[3]) | (~(c3 ^ g[3]) & b);
+  return ~(g[4] | b);
 }
 
 /* Whole words of channels and at most 15 taps (4 counter planes): the counters of one word of
  * channels live in registers for all taps of a pixel, and the 32 counts are read out by
  * shifting the four planes together. */
-static void bdw_fast(const bl_bdepthwise_params *p, const uint32_t *in, void *out, float *dots)
+static void bdw_fast(const bl_bdepthwise_params *p, const uint32_t *in, void *out, float *dots,
+                     uint32_t *thr)
 {
   const bl_conv_geom *g = &p->g;
   const size_t cw = (size_t)g->in_c / 32;
   const int32_t m = p->depth_multiplier;
   const uint32_t padw = p->pad == BL_PAD_MINUS_ONE ? 0xffffffffu : 0u;
+  const int sliced = p->out.kind == BL_OUT_BITS && m == 1;
+  int32_t h_lo, h_hi, w_lo, w_hi;
   bl_i_bitwriter bw;
   int32_t oh, ow, kh, kw, j, i;
   size_t k;
   bl_i_bw_init(&bw, out);
+  if (sliced) bdw_thresholds(p, cw, thr);
+  bl_i_interior(g->in_h, g->out_h, g->k_h, g->stride_h, g->dil_h, g->pad_top, &h_lo, &h_hi);
+  bl_i_interior(g->in_w, g->out_w, g->k_w, g->stride_w, g->dil_w, g->pad_left, &w_lo, &w_hi);
   for (oh = 0; oh < g->out_h; oh++) {
     for (ow = 0; ow < g->out_w; ow++) {
       const size_t pixel = (size_t)oh * (size_t)g->out_w + (size_t)ow;
       float *fout = p->out.kind == BL_OUT_F32 ? (float *)out + pixel * (size_t)g->out_c : NULL;
       int32_t taps = 0;
+      if (sliced && (p->pad != BL_PAD_ZERO || (oh >= h_lo && oh < h_hi && ow >= w_lo && ow < w_hi))) {
+        /* every tap counts: the bit-sliced comparison, one output word per channel word */
+        for (k = 0; k < cw; k++) {
+          uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+          const uint32_t *w = p->weights + k;
+          for (kh = 0; kh < g->k_h; kh++) {
+            const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+            for (kw = 0; kw < g->k_w; kw++, w += cw) {
+              const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
+              uint32_t x, t;
+              x = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w
+                      ? in[((size_t)ih * (size_t)g->in_w + (size_t)iw) * cw + k]
+                      : padw;
+              x ^= *w;
+              t = c0 & x;
+              c0 ^= x;
+              x = c1 & t;
+              c1 ^= t;
+              t = c2 & x;
+              c2 ^= x;
+              c3 ^= t;
+            }
+          }
+          bl_i_bw_putn(&bw, bdw_ge(c0, c1, c2, c3, thr + 5 * k) ^ thr[5 * cw + k], 32);
+        }
+        continue;
+      }
       for (j = 0; j < m; j++) {
         for (k = 0; k < cw; k++) {
           uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
@@ -171,7 +241,7 @@ bl_status bl_bdepthwise(const bl_bdepthwise_params *p, const uint32_t *in, void 
   pix = (uint32_t *)scratch;
   cnt = pix + cw;
   if ((g->in_c & 31) == 0 && nb <= 4) {
-    bdw_fast(p, in, out, (float *)(void *)(cnt + (size_t)m * nb * cw));
+    bdw_fast(p, in, out, (float *)(void *)(cnt + (size_t)m * nb * cw), cnt + (size_t)m * nb * cw + (size_t)g->out_c);
     return BL_OK;
   }
   bl_i_bw_init(&bw, out);
