@@ -475,25 +475,33 @@ BL_INLINE int bl_i_s8_stage_init(const bl_output *o, bl_i_s8_stage *s)
          o->act_min * o->s8_mul <= (float)o->s8_min && o->act_max * o->s8_mul >= (float)o->s8_max;
 }
 
-/* One value of such a stage: the operations of the general path (bl_i_affine_clamp, then
- * bl_i_s8_of). */
-BL_INLINE int8_t bl_i_s8_stage_of(const bl_i_s8_stage *s, int32_t c, int32_t acc)
+/* One value of such a stage from its channel's factors: the operations of the general path
+ * (bl_i_affine_clamp, then bl_i_s8_of). Scalars, so that a caller keeping them in locals does
+ * not reload them after every int8 store (a char store may alias any object). */
+BL_INLINE int8_t bl_i_s8_value(int32_t acc, float mul, float add, int two, float mul2, float add2, float m,
+                               int32_t lo, int32_t hi)
 {
-  float v = (float)acc * s->mul[c * s->ms];
-  v = v + s->add[c * s->as];
-  if (s->two) {
-    v = v * s->mul2[c * s->m2s];
-    v = v + s->add2[c * s->a2s];
+  float v = (float)acc * mul;
+  v = v + add;
+  if (two) {
+    v = v * mul2;
+    v = v + add2;
   }
-  v = v * s->m;
+  v = v * m;
 #if BL_ARM_ASM && defined(__ARM_FP)
   {
     const int32_t q = bl_i_cvtr(v); /* a NaN gives 0, which lo <= 0 <= hi keeps */
-    return (int8_t)(q < s->lo ? s->lo : (q > s->hi ? s->hi : q));
+    return (int8_t)(q < lo ? lo : (q > hi ? hi : q));
   }
 #else
-  return bl_i_s8_round(v, (float)s->lo, (float)s->hi);
+  return bl_i_s8_round(v, (float)lo, (float)hi);
 #endif
+}
+
+BL_INLINE int8_t bl_i_s8_stage_of(const bl_i_s8_stage *s, int32_t c, int32_t acc)
+{
+  return bl_i_s8_value(acc, s->mul[c * s->ms], s->add[c * s->as], s->two, s->two ? s->mul2[c * s->m2s] : 1.0f,
+                       s->two ? s->add2[c * s->a2s] : 0.0f, s->m, s->lo, s->hi);
 }
 
 /* Integer kernels, binary output: flip[c] ? d > t : d < t. */

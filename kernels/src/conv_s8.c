@@ -81,6 +81,15 @@ BL_INLINE size_t s8_full(size_t patch) { return s8_block(patch) > 2 ? (patch + 3
 /* int16 entries of one pixel pair's interleaved patches (groups, then the two tails). */
 BL_INLINE size_t s8_pair_len(size_t full) { return 2 * full + 8; }
 
+/* Bytes of the slot table (the s8_slot of every tap for pixel 0, so that a patch whose taps are
+ * not whole groups of four channels is gathered with one table read per tap): small patches
+ * only (16-pixel blocks), when in_c % 4 != 0. */
+static size_t s8_table_bytes(const bl_conv2d_s8_params *p)
+{
+  const size_t patch = (size_t)p->g.k_h * (size_t)p->g.k_w * (size_t)p->g.in_c;
+  return s8_block(patch) > 2 && (p->g.in_c & 3) != 0 ? s8_full(patch) * sizeof(uint16_t) : 0;
+}
+
 size_t bl_conv2d_s8_scratch_size(const bl_conv2d_s8_params *p)
 {
   size_t patch, full, block;
@@ -90,7 +99,7 @@ size_t bl_conv2d_s8_scratch_size(const bl_conv2d_s8_params *p)
   block = s8_block(patch);
   /* f32 and s8 outputs are written as each filter pair finishes; bits go out in order, so
    * they wait in the block's accumulators */
-  return block / 2 * s8_pair_len(full) * sizeof(int16_t) + (block > 2 ? full * 4 : 0) +
+  return block / 2 * s8_pair_len(full) * sizeof(int16_t) + (block > 2 ? full * 4 : 0) + s8_table_bytes(p) +
          (p->out.kind == BL_OUT_BITS ? block * (size_t)p->g.out_c * sizeof(int32_t) : 0);
 }
 
@@ -110,13 +119,32 @@ BL_INLINE void s8_widen4(const int8_t *x, int16_t *to)
 #endif
 }
 
-/* The patch of output pixel (oh, ow) into slot q of col (zeros when valid == 0). */
+/* The patch of output pixel (oh, ow) into slot q of col (zeros when valid == 0). With a slot
+ * table (s8_table_bytes), valid pixels read it instead of computing s8_slot per tap. */
 static void s8_gather(const bl_conv2d_s8_params *p, const int8_t *in, int32_t oh, int32_t ow,
-                      int valid, int16_t *col, size_t full, size_t q)
+                      int valid, int16_t *col, size_t full, size_t q, const uint16_t *slot)
 {
   const bl_conv_geom *g = &p->g;
   size_t k = 0;
   int32_t kh, kw, ci;
+  if (slot && valid) {
+    int16_t *c = col + q * 4;
+    const int16_t pad = (int16_t)p->pad_value;
+    for (kh = 0; kh < g->k_h; kh++) {
+      const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+      for (kw = 0; kw < g->k_w; kw++) {
+        const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
+        if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w) {
+          const int8_t *x = in + ((size_t)ih * (size_t)g->in_w + (size_t)iw) * (size_t)g->in_c;
+          for (ci = 0; ci < g->in_c; ci++, k++) c[slot[k]] = x[ci];
+        } else {
+          for (ci = 0; ci < g->in_c; ci++, k++) c[slot[k]] = pad;
+        }
+      }
+    }
+    for (; k < full; k++) c[slot[k]] = 0;
+    return;
+  }
   for (kh = 0; kh < g->k_h; kh++) {
     const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
     for (kw = 0; kw < g->k_w; kw++) {
@@ -299,12 +327,19 @@ bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out
   bl_i_bitwriter bw;
   size_t patch, full, plen, block, pixels, pix, n, r, k, q;
   int16_t *cols, *wide;
+  uint16_t *table;
   int32_t *accs;
   int32_t oc;
   bl_i_s8_stage st;
-  int fast_s8;
+  int fast_s8, two;
+  float sm;
+  int32_t lo, hi;
   if (!s8_ok(p, in, out) || !scratch) return BL_ERR_PARAM;
   fast_s8 = bl_i_s8_stage_init(&p->out, &st);
+  two = st.two;
+  sm = st.m;
+  lo = st.lo;
+  hi = st.hi;
   g = &p->g;
   patch = (size_t)g->k_h * (size_t)g->k_w * (size_t)g->in_c;
   full = s8_full(patch);
@@ -312,7 +347,10 @@ bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out
   block = s8_block(patch);
   cols = (int16_t *)scratch;
   wide = cols + block / 2 * plen;
-  accs = (int32_t *)(void *)(wide + (block > 2 ? 2 * full : 0));
+  table = s8_table_bytes(p) ? (uint16_t *)(void *)(wide + (block > 2 ? 2 * full : 0)) : NULL;
+  accs = (int32_t *)(void *)((char *)(wide + (block > 2 ? 2 * full : 0)) + s8_table_bytes(p));
+  if (table)
+    for (k = 0; k < full; k++) table[k] = (uint16_t)s8_slot(k, full, 0);
   pixels = (size_t)g->out_h * (size_t)g->out_w;
   bl_i_bw_init(&bw, out);
   for (pix = 0; pix < pixels; pix += block) {
@@ -321,7 +359,7 @@ bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out
       for (q = 0; q < 2; q++) {
         const size_t i = 2 * r + q, at = pix + (i < n ? i : 0);
         s8_gather(p, in, (int32_t)(at / (size_t)g->out_w), (int32_t)(at % (size_t)g->out_w), i < n,
-                  cols + r * plen, full, q);
+                  cols + r * plen, full, q, table);
       }
     for (oc = 0; oc < g->out_c; oc += 2) {
       const int pair = oc + 1 < g->out_c;
@@ -329,6 +367,11 @@ bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out
       const int8_t *w1 = pair ? w0 + patch : w0; /* a lone last filter is computed twice */
       const int32_t i0 = p->acc_init ? p->acc_init[oc] : 0;
       const int32_t i1 = pair && p->acc_init ? p->acc_init[oc + 1] : 0;
+      /* the int8 stage's factors of the two filters, in locals (see bl_i_s8_value) */
+      const int oc1 = pair ? oc + 1 : oc;
+      const float m0 = st.mul[oc * st.ms], a0 = st.add[oc * st.as], m20 = st.mul2[oc * st.m2s], a20 = st.add2[oc * st.a2s];
+      const float m1 = st.mul[oc1 * st.ms], a1 = st.add[oc1 * st.as], m21 = st.mul2[oc1 * st.m2s],
+                  a21 = st.add2[oc1 * st.a2s];
       if (block > 2) s8_widen_pair(w0, w1, patch, full / 4, wide);
       for (r = 0; r < pairs; r++) {
         const int16_t *col = cols + r * plen, *tail = col + 2 * full;
@@ -354,14 +397,22 @@ bl_status bl_conv2d_s8(const bl_conv2d_s8_params *p, const int8_t *in, void *out
           }
           continue;
         }
+        if (fast_s8) {
+          int8_t *qout = (int8_t *)out + (pix + 2 * r) * (size_t)g->out_c + (size_t)oc;
+          qout[0] = bl_i_s8_value(acc[0], m0, a0, two, m20, a20, sm, lo, hi);
+          if (pair) qout[1] = bl_i_s8_value(acc[2], m1, a1, two, m21, a21, sm, lo, hi);
+          if (2 * r + 1 < n) {
+            qout += g->out_c;
+            qout[0] = bl_i_s8_value(acc[1], m0, a0, two, m20, a20, sm, lo, hi);
+            if (pair) qout[1] = bl_i_s8_value(acc[3], m1, a1, two, m21, a21, sm, lo, hi);
+          }
+          continue;
+        }
         for (q = 0; q < 2 && 2 * r + q < n; q++) {
           const size_t at = (pix + 2 * r + q) * (size_t)g->out_c;
           float *fout = p->out.kind == BL_OUT_F32 ? (float *)out + at : NULL;
           int8_t *qout = p->out.kind == BL_OUT_S8 ? (int8_t *)out + at : NULL;
-          if (fast_s8) {
-            qout[oc] = bl_i_s8_stage_of(&st, oc, acc[q]);
-            if (pair) qout[oc + 1] = bl_i_s8_stage_of(&st, oc + 1, acc[2 + q]);
-          } else {
+          {
             bl_i_emit_i8_fast(&p->out, oc, acc[q], fout, qout, &bw);
             if (pair) bl_i_emit_i8_fast(&p->out, oc + 1, acc[2 + q], fout, qout, &bw);
           }

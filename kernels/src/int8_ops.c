@@ -69,13 +69,29 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
   int32_t *acc = (int32_t *)scratch;
   const int8_t **src;
   bl_i_s8_stage st;
-  int fast_s8;
+  int fast_s8, two;
+  const float *mul, *add, *mul2, *add2;
+  int32_t ms, as, m2s, a2s, lo, hi;
+  float sm;
   if (!dw8_ok(p, in, out) || !scratch) return BL_ERR_PARAM;
   g = &p->g;
   m = p->depth_multiplier;
   taps = g->k_h * g->k_w;
   src = (const int8_t **)(void *)(acc + ((g->out_c + 1) & ~1));
   fast_s8 = bl_i_s8_stage_init(&p->out, &st);
+  /* the stage in locals (see bl_i_s8_value) */
+  mul = st.mul;
+  add = st.add;
+  mul2 = st.mul2;
+  add2 = st.add2;
+  ms = st.ms;
+  as = st.as;
+  m2s = st.m2s;
+  a2s = st.a2s;
+  two = st.two;
+  sm = st.m;
+  lo = st.lo;
+  hi = st.hi;
   c4 = m == 1 ? g->in_c & ~3 : 0;
   bl_i_bw_init(&bw, out);
   for (oh = 0; oh < g->out_h; oh++) {
@@ -127,10 +143,13 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
           }
         }
         if (fast_s8) {
-          qout[c] = bl_i_s8_stage_of(&st, c, a0);
-          qout[c + 1] = bl_i_s8_stage_of(&st, c + 1, a1);
-          qout[c + 2] = bl_i_s8_stage_of(&st, c + 2, a2);
-          qout[c + 3] = bl_i_s8_stage_of(&st, c + 3, a3);
+          qout[c] = bl_i_s8_value(a0, mul[c * ms], add[c * as], two, (two ? mul2[c * m2s] : 1.0f), (two ? add2[c * a2s] : 0.0f), sm, lo, hi);
+          qout[c + 1] = bl_i_s8_value(a1, mul[(c + 1) * ms], add[(c + 1) * as], two, (two ? mul2[(c + 1) * m2s] : 1.0f),
+                                      (two ? add2[(c + 1) * a2s] : 0.0f), sm, lo, hi);
+          qout[c + 2] = bl_i_s8_value(a2, mul[(c + 2) * ms], add[(c + 2) * as], two, (two ? mul2[(c + 2) * m2s] : 1.0f),
+                                      (two ? add2[(c + 2) * a2s] : 0.0f), sm, lo, hi);
+          qout[c + 3] = bl_i_s8_value(a3, mul[(c + 3) * ms], add[(c + 3) * as], two, (two ? mul2[(c + 3) * m2s] : 1.0f),
+                                      (two ? add2[(c + 3) * a2s] : 0.0f), sm, lo, hi);
         } else {
           bl_i_emit_i8_fast(&p->out, c, a0, fout, qout, &bw);
           bl_i_emit_i8_fast(&p->out, c + 1, a1, fout, qout, &bw);
