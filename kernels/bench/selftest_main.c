@@ -90,6 +90,54 @@ static size_t out_bytes(const bl_output *o, size_t elems)
   return o->kind == BL_OUT_BITS ? (elems + 31) / 32 * 4 : o->kind == BL_OUT_S8 ? elems : elems * 4;
 }
 
+/* A binary 1x1 (or 1x2) layer on 1..4 words of channels with int8 output over the full int8
+ * range, one affine step with both factors: the shape of st_resnet_8_hybrid's binary 1x1
+ * layers, which bl_bconv2d runs on a path of its own (2 or 4 words); zero padding borders
+ * (1x2) take the masked or run-list path. */
+static int bconv_s8_case(int t)
+{
+  bl_bconv2d_params p;
+  bl_conv_geom *g = &p.g;
+  size_t elems, wpf, i;
+  memset(&p, 0, sizeof p);
+  g->in_h = uni(1, 8);
+  g->in_w = uni(1, 8);
+  g->in_c = (rnd() & 1) ? 32 * uni(1, 4) : uni(1, 128);
+  g->out_c = uni(1, 70);
+  g->k_h = 1;
+  g->k_w = (rnd() % 4) ? 1 : 2;
+  g->stride_h = g->stride_w = 1;
+  g->dil_h = g->dil_w = 1;
+  if (!axis(g->in_h, g->k_h, 1, 1, 1, &g->out_h, &g->pad_top)) return 0;
+  if (!axis(g->in_w, g->k_w, 1, 1, 1, &g->out_w, &g->pad_left)) return 0;
+  wpf = ((size_t)g->k_h * g->k_w * (size_t)g->in_c + 31) / 32;
+  elems = (size_t)g->out_h * g->out_w * g->out_c;
+  p.pad = (bl_bpad)(rnd() % 3);
+  random_bits(in_bits, (size_t)g->in_h * g->in_w * g->in_c);
+  for (i = 0; i < (size_t)g->out_c; i++) random_bits(w_bits + i * wpf, (size_t)g->k_h * g->k_w * (size_t)g->in_c);
+  p.weights = w_bits;
+  random_output(&p.out, g->out_c, g->k_h * g->k_w * g->in_c);
+  p.out.kind = BL_OUT_S8;
+  p.out.mul = mul;
+  p.out.add = add;
+  p.out.mul2 = p.out.add2 = NULL;
+  p.out.act_min = -1e30f;
+  p.out.act_max = 1e30f;
+  p.out.s8_mul = (float)uni(1, 255) / (float)(g->k_w * g->in_c);
+  p.out.s8_min = -128;
+  p.out.s8_max = 127;
+  if (bl_bconv2d_scratch_size(&p) > sizeof scratch) return 0;
+  memset(out_a, 0x5a, sizeof out_a);
+  memset(out_b, 0xa5, sizeof out_b);
+  if (bl_bconv2d(&p, in_bits, out_a, scratch) != BL_OK || bl_bconv2d_ref(&p, in_bits, out_b) != BL_OK ||
+      memcmp(out_a, out_b, elems) != 0) {
+    printf("bconv2d int8 1x1 MISMATCH case %d: in %ldx%ldx%ld out_c %ld k 1x%ld pad %d\n", t, (long)g->in_h,
+           (long)g->in_w, (long)g->in_c, (long)g->out_c, (long)g->k_w, (int)p.pad);
+    return 1;
+  }
+  return 0;
+}
+
 static int conv_case(int t)
 {
   bl_bconv2d_params p;
@@ -446,11 +494,12 @@ int main(void)
   for (t = 0; t < 400; t++) fails += conv_case(t);
   for (t = 0; t < 300; t++) fails += dense_case(t);
   for (t = 0; t < 300; t++) fails += popcount_case(t);
+  for (t = 0; t < 200; t++) fails += bconv_s8_case(t);
   for (t = 0; t < 200; t++) fails += conv_s8_case(t);
   for (t = 0; t < 200; t++) fails += depthwise_s8_case(t);
   for (t = 0; t < 100; t++) fails += quantize_s8_case(t);
   for (t = 0; t < 100; t++) fails += add_s8_case(t);
-  printf("selftest %s: %d failures in 1600 random cases (%d of them also bit-sliced, %d binary convs with int8 output, "
+  printf("selftest %s: %d failures in 1800 random cases (%d of them also bit-sliced, %d + 200 binary convs with int8 output, "
          "200 int8 convs, 200 int8 depthwise, 100 int8 quantize, 100 int8 add)\n", BENCH_CPU, fails, bs_cases, bconv_s8_cases);
   {
     const int mf = mathf_check();

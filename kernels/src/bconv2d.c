@@ -348,6 +348,37 @@ BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_
   const int32_t n = px->n;
   bl_i_bitwriter bw = *bwp;
   int32_t cb;
+#if BL_ARM_ASM && defined(__ARM_FP)
+  /* The usual int8 output of a binary 1x1 layer (a BatchNorm as one affine step, STCustomDoReFa's
+   * full int8 range) from short unmasked patches: each filter counted where its value is made,
+   * the factors walked by pointer, SSAT for the clamp; no count array, nothing reloaded after
+   * the int8 stores (see bl_i_s8_value). Same values as the general stage. */
+  if (oc.kind == BL_OUT_S8 && px->st && (wpf == 2 || wpf == 4) && !px->mask && !px->runs && px->st->ms &&
+      px->st->as && !px->st->two && px->st->lo == -128 && px->st->hi == 127) {
+    const float *mul = px->st->mul + c0, *add = px->st->add + c0;
+    const float m = px->st->m;
+    const uint32_t p0 = px->patch[0], p1 = px->patch[1];
+    const uint32_t p2 = wpf == 4 ? px->patch[2] : 0u, p3 = wpf == 4 ? px->patch[3] : 0u;
+    const uint32_t *w = weights;
+    int8_t *q = (int8_t *)pout + c0;
+    int32_t c;
+    if (wpf == 2) {
+      for (c = 0; c < out_c; c++, w += 2) {
+        const uint32_t cnt = bl_i_popc2(p0 ^ w[0], p1 ^ w[1]);
+        const float v = ((float)(n - 2 * (int32_t)cnt) * mul[c] + add[c]) * m;
+        q[c] = (int8_t)__builtin_arm_ssat(bl_i_cvtr(v), 8);
+      }
+    } else {
+      for (c = 0; c < out_c; c++, w += 4) {
+        const uint32_t cnt =
+            bl_i_bytesum(bl_i_popc2_bytes(p0 ^ w[0], p1 ^ w[1]) + bl_i_popc2_bytes(p2 ^ w[2], p3 ^ w[3]));
+        const float v = ((float)(n - 2 * (int32_t)cnt) * mul[c] + add[c]) * m;
+        q[c] = (int8_t)__builtin_arm_ssat(bl_i_cvtr(v), 8);
+      }
+    }
+    return;
+  }
+#endif
   for (cb = 0; cb < out_c; cb += 32) {
     const uint32_t nb = (uint32_t)(out_c - cb < 32 ? out_c - cb : 32);
     uint32_t j;

@@ -83,16 +83,16 @@ BL_INLINE uint32_t bl_i_bytesum(uint32_t x)
 
 /* popcount(a) + popcount(b): bit pairs and nibbles per word (each nibble 0..4), the nibbles of
  * both added (0..8), one byte stage and one byte sum for the two. */
-BL_INLINE uint32_t bl_i_popc2(uint32_t a, uint32_t b)
+BL_INLINE uint32_t bl_i_popc2_bytes(uint32_t a, uint32_t b) /* four byte counts, each <= 16 */
 {
   a = a - ((a & 0xAAAAAAAAu) >> 1);
   b = b - ((b & 0xAAAAAAAAu) >> 1);
   a = (a & 0x33333333u) + ((a & 0xCCCCCCCCu) >> 2);
   b = (b & 0x33333333u) + ((b & 0xCCCCCCCCu) >> 2);
   a = a + b;
-  a = (a & 0x0F0F0F0Fu) + ((a & 0xF0F0F0F0u) >> 4);
-  return bl_i_bytesum(a);
+  return (a & 0x0F0F0F0Fu) + ((a & 0xF0F0F0F0u) >> 4);
 }
+BL_INLINE uint32_t bl_i_popc2(uint32_t a, uint32_t b) { return bl_i_bytesum(bl_i_popc2_bytes(a, b)); }
 
 /* ARMv7E-M (Cortex-M4/M7) with GCC: the hot loop (many filters against one patch) is an
  * assembly routine in popcount.c. gcc neither keeps SWAR masks in registers nor loads with LDM,
