@@ -384,6 +384,17 @@ static size_t s8_data(const bl_conv_geom *g, int32_t n, float s8_div, bl_output 
     o->s8_mul = (float)uni(1, 200) / s8_div;
     o->s8_min = uni(-128, 0);
     o->s8_max = uni(0, 127);
+    /* half of them the kernels' own paths for a folded BatchNorm over the full int8 range */
+    if (rnd() & 1) {
+      o->mul = mul;
+      o->add = (rnd() & 1) ? add : NULL;
+      if (!o->add) { /* the int8 layers' scale, then the BatchNorm */
+        o->mul2 = mul2;
+        o->add2 = add2;
+      }
+      o->s8_min = -128;
+      o->s8_max = 127;
+    }
   }
   *pad = (rnd() & 1) ? 0 : uni(-128, 127);
   *init = (rnd() & 1) ? s8_init : NULL;

@@ -123,7 +123,13 @@ BL_INLINE uint32_t bl_i_load32(const void *p)
   return v;
 }
 BL_INLINE uint32_t bl_i_sxtb16_even(uint32_t v) { return (uint32_t)__builtin_arm_sxtb16((int32_t)v); }
-BL_INLINE uint32_t bl_i_sxtb16_odd(uint32_t v) { return (uint32_t)__builtin_arm_sxtb16((int32_t)((v >> 8) | (v << 24))); }
+/* The rotation rides on the instruction (gcc emits a separate ROR for the builtin's argument). */
+BL_INLINE uint32_t bl_i_sxtb16_odd(uint32_t v)
+{
+  uint32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
 #endif
 
 /* acc + sum of the four bytes of x. */
@@ -495,6 +501,44 @@ BL_INLINE int8_t bl_i_s8_value(int32_t acc, float mul, float add, int two, float
   }
 #else
   return bl_i_s8_round(v, (float)lo, (float)hi);
+#endif
+}
+
+/* The commonest such stage: one affine step with both factors (a folded BatchNorm) and the full
+ * int8 range, so that the clamp is one SSAT on Cortex-M. */
+BL_INLINE int bl_i_s8_stage_unit(const bl_i_s8_stage *s)
+{
+  return s->ms && s->as && !s->two && s->lo == -128 && s->hi == 127;
+}
+BL_INLINE int8_t bl_i_s8_unit(int32_t acc, float mul, float add, float m)
+{
+  float v = (float)acc * mul;
+  v = v + add;
+  v = v * m;
+#if BL_ARM_ASM && defined(__ARM_FP)
+  return (int8_t)__builtin_arm_ssat(bl_i_cvtr(v), 8); /* a NaN gives 0 */
+#else
+  return bl_i_s8_round(v, -128.0f, 127.0f);
+#endif
+}
+
+/* The int8 layers' own stage: the sum's scale 1/(L*m) as the first step (no add: the literal
+ * + 0 of the general stage is kept), the folded BatchNorm as the second, the full int8 range. */
+BL_INLINE int bl_i_s8_stage_unit2(const bl_i_s8_stage *s)
+{
+  return s->ms && !s->as && s->two && s->m2s && s->a2s && s->lo == -128 && s->hi == 127;
+}
+BL_INLINE int8_t bl_i_s8_unit2(int32_t acc, float mul, float mul2, float add2, float m)
+{
+  float v = (float)acc * mul;
+  v = v + 0.0f;
+  v = v * mul2;
+  v = v + add2;
+  v = v * m;
+#if BL_ARM_ASM && defined(__ARM_FP)
+  return (int8_t)__builtin_arm_ssat(bl_i_cvtr(v), 8); /* a NaN gives 0 */
+#else
+  return bl_i_s8_round(v, -128.0f, 127.0f);
 #endif
 }
 

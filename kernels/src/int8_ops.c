@@ -17,7 +17,8 @@ static int dw8_ok(const bl_depthwise_s8_params *p, const int8_t *in, const void 
 size_t bl_depthwise_s8_scratch_size(const bl_depthwise_s8_params *p)
 {
   if (!p || !bl_i_geom_ok(&p->g)) return 0;
-  return (size_t)((p->g.out_c + 1) & ~1) * sizeof(int32_t) + (size_t)p->g.k_h * (size_t)p->g.k_w * sizeof(const int8_t *);
+  return (size_t)((p->g.out_c + 1) & ~1) * sizeof(int32_t) + (size_t)p->g.k_h * (size_t)p->g.k_w * sizeof(const int8_t *) +
+         (((size_t)p->g.in_c + 3) & ~(size_t)3);
 }
 
 bl_status bl_depthwise_s8_ref(const bl_depthwise_s8_params *p, const int8_t *in, void *out)
@@ -57,7 +58,8 @@ bl_status bl_depthwise_s8_ref(const bl_depthwise_s8_params *p, const int8_t *in,
   return BL_OK;
 }
 
-/* Optimized: per output pixel, the taps' input pointers are found once (NULL: padded); with depth
+/* Optimized: per output pixel, the taps' input pointers are found once (a padded tap points to a
+ * row of in_c pad values in scratch, so the tap loop has no branch); with depth
  * multiplier 1, four channels at a time keep their sums in registers over all taps (on ARMv7E-M
  * one word of four inputs and one of four weights feed four SMLABB/SMLATT); otherwise and for
  * the last in_c % 4 channels, the accumulators are in scratch. */
@@ -68,8 +70,9 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
   int32_t oh, ow, c, j, m, o, t, taps, c4;
   int32_t *acc = (int32_t *)scratch;
   const int8_t **src;
+  int8_t *padrow;
   bl_i_s8_stage st;
-  int fast_s8, two;
+  int fast_s8, two, unit, unit2;
   const float *mul, *add, *mul2, *add2;
   int32_t ms, as, m2s, a2s, lo, hi;
   float sm;
@@ -78,7 +81,11 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
   m = p->depth_multiplier;
   taps = g->k_h * g->k_w;
   src = (const int8_t **)(void *)(acc + ((g->out_c + 1) & ~1));
+  padrow = (int8_t *)(void *)(src + taps);
+  memset(padrow, (int8_t)p->pad_value, (size_t)g->in_c);
   fast_s8 = bl_i_s8_stage_init(&p->out, &st);
+  unit = fast_s8 && bl_i_s8_stage_unit(&st);
+  unit2 = fast_s8 && bl_i_s8_stage_unit2(&st);
   /* the stage in locals (see bl_i_s8_value) */
   mul = st.mul;
   add = st.add;
@@ -106,7 +113,7 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
           const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
           src[t] = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w
                        ? in + ((size_t)ih * (size_t)g->in_w + (size_t)iw) * (size_t)g->in_c
-                       : NULL;
+                       : padrow;
         }
       }
       for (c = 0; c < c4; c += 4) {
@@ -120,7 +127,7 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
         }
         for (t = 0; t < taps; t++, w += g->out_c) {
           const int8_t *x = src[t];
-          if (x) {
+          {
 #if BL_ARM_ASM
             const uint32_t xv = bl_i_load32(x + c), wv = bl_i_load32(w);
             const uint32_t xl = bl_i_sxtb16_even(xv), xh = bl_i_sxtb16_odd(xv);
@@ -135,14 +142,19 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
             a2 += x[c + 2] * w[2];
             a3 += x[c + 3] * w[3];
 #endif
-          } else {
-            a0 += p->pad_value * w[0];
-            a1 += p->pad_value * w[1];
-            a2 += p->pad_value * w[2];
-            a3 += p->pad_value * w[3];
           }
         }
-        if (fast_s8) {
+        if (unit) {
+          qout[c] = bl_i_s8_unit(a0, mul[c], add[c], sm);
+          qout[c + 1] = bl_i_s8_unit(a1, mul[c + 1], add[c + 1], sm);
+          qout[c + 2] = bl_i_s8_unit(a2, mul[c + 2], add[c + 2], sm);
+          qout[c + 3] = bl_i_s8_unit(a3, mul[c + 3], add[c + 3], sm);
+        } else if (unit2) {
+          qout[c] = bl_i_s8_unit2(a0, mul[c], mul2[c], add2[c], sm);
+          qout[c + 1] = bl_i_s8_unit2(a1, mul[c + 1], mul2[c + 1], add2[c + 1], sm);
+          qout[c + 2] = bl_i_s8_unit2(a2, mul[c + 2], mul2[c + 2], add2[c + 2], sm);
+          qout[c + 3] = bl_i_s8_unit2(a3, mul[c + 3], mul2[c + 3], add2[c + 3], sm);
+        } else if (fast_s8) {
           qout[c] = bl_i_s8_value(a0, mul[c * ms], add[c * as], two, (two ? mul2[c * m2s] : 1.0f), (two ? add2[c * a2s] : 0.0f), sm, lo, hi);
           qout[c + 1] = bl_i_s8_value(a1, mul[(c + 1) * ms], add[(c + 1) * as], two, (two ? mul2[(c + 1) * m2s] : 1.0f),
                                       (two ? add2[(c + 1) * a2s] : 0.0f), sm, lo, hi);
@@ -160,13 +172,9 @@ bl_status bl_depthwise_s8(const bl_depthwise_s8_params *p, const int8_t *in, voi
       for (o = c4 * m; o < g->out_c; o++) acc[o] = p->acc_init ? p->acc_init[o] : 0;
       for (t = 0; t < taps; t++) {
         const int8_t *w = p->weights + (size_t)t * (size_t)g->out_c;
-        if (src[t]) {
-          const int8_t *x = src[t];
-          for (c = c4, o = c4 * m; c < g->in_c; c++)
-            for (j = 0; j < m; j++, o++) acc[o] += x[c] * w[o];
-        } else {
-          for (o = c4 * m; o < g->out_c; o++) acc[o] += p->pad_value * w[o];
-        }
+        const int8_t *x = src[t];
+        for (c = c4, o = c4 * m; c < g->in_c; c++)
+          for (j = 0; j < m; j++, o++) acc[o] += x[c] * w[o];
       }
       for (o = c4 * m; o < g->out_c; o++) {
         if (fast_s8)
