@@ -138,6 +138,54 @@ static int bconv_s8_case(int t)
   return 0;
 }
 
+/* Binary depthwise (depth multiplier 1..2), whole words of channels half of the time, where bit
+ * output compares 32 channels at once with thresholds around the attainable sums. */
+static int bdepthwise_case(int t)
+{
+  bl_bdepthwise_params p;
+  bl_conv_geom *g = &p.g;
+  size_t elems, cw, i;
+  int32_t taps;
+  memset(&p, 0, sizeof p);
+  for (;;) {
+    const int same = (int)(rnd() & 1);
+    g->in_h = uni(1, 10);
+    g->in_w = uni(1, 10);
+    g->in_c = (rnd() & 1) ? 32 * uni(1, 3) : uni(1, 80);
+    p.depth_multiplier = (rnd() % 4) ? 1 : 2;
+    g->out_c = g->in_c * p.depth_multiplier;
+    g->k_h = uni(1, 3);
+    g->k_w = uni(1, 5);
+    g->stride_h = uni(1, 2);
+    g->stride_w = uni(1, 2);
+    g->dil_h = g->dil_w = 1;
+    if (!axis(g->in_h, g->k_h, g->stride_h, 1, same, &g->out_h, &g->pad_top)) continue;
+    if (!axis(g->in_w, g->k_w, g->stride_w, 1, same, &g->out_w, &g->pad_left)) continue;
+    elems = (size_t)g->out_h * g->out_w * g->out_c;
+    if (elems <= 8192) break;
+  }
+  taps = g->k_h * g->k_w;
+  cw = ((size_t)g->in_c + 31) / 32;
+  p.pad = (bl_bpad)(rnd() % 3);
+  random_bits(in_bits, (size_t)g->in_h * g->in_w * g->in_c);
+  for (i = 0; i < (size_t)(p.depth_multiplier * taps); i++) random_bits(w_bits + i * cw, (size_t)g->in_c);
+  p.weights = w_bits;
+  random_output(&p.out, g->out_c, taps);
+  if (p.out.kind == BL_OUT_BITS && (rnd() & 1))
+    for (i = 0; i < (size_t)g->out_c; i++) thr[i] = (rnd() % 16 == 0) ? (int32_t)0x7fffffff : uni(-taps - 3, taps + 3);
+  if (bl_bdepthwise_scratch_size(&p) > sizeof scratch) return 0;
+  memset(out_a, 0x5a, sizeof out_a);
+  memset(out_b, 0xa5, sizeof out_b);
+  if (bl_bdepthwise(&p, in_bits, out_a, scratch) != BL_OK || bl_bdepthwise_ref(&p, in_bits, out_b) != BL_OK ||
+      memcmp(out_a, out_b, out_bytes(&p.out, elems)) != 0) {
+    printf("bdepthwise MISMATCH case %d: in %ldx%ldx%ld mult %ld k %ldx%ld s %ld,%ld pad %d kind %d\n", t,
+           (long)g->in_h, (long)g->in_w, (long)g->in_c, (long)p.depth_multiplier, (long)g->k_h, (long)g->k_w,
+           (long)g->stride_h, (long)g->stride_w, (int)p.pad, (int)p.out.kind);
+    return 1;
+  }
+  return 0;
+}
+
 static int conv_case(int t)
 {
   bl_bconv2d_params p;
@@ -506,11 +554,12 @@ int main(void)
   for (t = 0; t < 300; t++) fails += dense_case(t);
   for (t = 0; t < 300; t++) fails += popcount_case(t);
   for (t = 0; t < 200; t++) fails += bconv_s8_case(t);
+  for (t = 0; t < 200; t++) fails += bdepthwise_case(t);
   for (t = 0; t < 200; t++) fails += conv_s8_case(t);
   for (t = 0; t < 200; t++) fails += depthwise_s8_case(t);
   for (t = 0; t < 100; t++) fails += quantize_s8_case(t);
   for (t = 0; t < 100; t++) fails += add_s8_case(t);
-  printf("selftest %s: %d failures in 1800 random cases (%d of them also bit-sliced, %d + 200 binary convs with int8 output, "
+  printf("selftest %s: %d failures in 2000 random cases (%d of them also bit-sliced, %d + 200 binary convs with int8 output, 200 binary depthwise, "
          "200 int8 convs, 200 int8 depthwise, 100 int8 quantize, 100 int8 add)\n", BENCH_CPU, fails, bs_cases, bconv_s8_cases);
   {
     const int mf = mathf_check();

@@ -366,14 +366,14 @@ BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_
       for (c = 0; c < out_c; c++, w += 2) {
         const uint32_t cnt = bl_i_popc2(p0 ^ w[0], p1 ^ w[1]);
         const float v = ((float)(n - 2 * (int32_t)cnt) * mul[c] + add[c]) * m;
-        q[c] = (int8_t)__builtin_arm_ssat(bl_i_cvtr(v), 8);
+        q[c] = bl_i_s8_full(v);
       }
     } else {
       for (c = 0; c < out_c; c++, w += 4) {
         const uint32_t cnt =
             bl_i_bytesum(bl_i_popc2_bytes(p0 ^ w[0], p1 ^ w[1]) + bl_i_popc2_bytes(p2 ^ w[2], p3 ^ w[3]));
         const float v = ((float)(n - 2 * (int32_t)cnt) * mul[c] + add[c]) * m;
-        q[c] = (int8_t)__builtin_arm_ssat(bl_i_cvtr(v), 8);
+        q[c] = bl_i_s8_full(v);
       }
     }
     return;

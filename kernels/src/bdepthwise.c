@@ -64,6 +64,18 @@ static void bdw_thresholds(const bl_bdepthwise_params *p, size_t cw, uint32_t *t
   }
 }
 
+/* Adds the word x (1 where the product is -1) to the 4-bit bit-sliced counters c0..c3. */
+BL_INLINE void bdw_count(uint32_t x, uint32_t *c0, uint32_t *c1, uint32_t *c2, uint32_t *c3)
+{
+  uint32_t t = *c0 & x;
+  *c0 ^= x;
+  x = *c1 & t;
+  *c1 ^= t;
+  t = *c2 & x;
+  *c2 ^= x;
+  *c3 ^= t;
+}
+
 /* 1 where the 4-bit count (c0..c3) >= the 5-bit bound (g[0..4]): no borrow out of count - bound. */
 BL_INLINE uint32_t bdw_ge(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, const uint32_t *g)
 {
@@ -107,18 +119,11 @@ static void bdw_fast(const bl_bdepthwise_params *p, const uint32_t *in, void *ou
             const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
             for (kw = 0; kw < g->k_w; kw++, w += cw) {
               const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
-              uint32_t x, t;
+              uint32_t x;
               x = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w
                       ? in[((size_t)ih * (size_t)g->in_w + (size_t)iw) * cw + k]
                       : padw;
-              x ^= *w;
-              t = c0 & x;
-              c0 ^= x;
-              x = c1 & t;
-              c1 ^= t;
-              t = c2 & x;
-              c2 ^= x;
-              c3 ^= t;
+              bdw_count(x ^ *w, &c0, &c1, &c2, &c3);
             }
           }
           bl_i_bw_putn(&bw, bdw_ge(c0, c1, c2, c3, thr + 5 * k) ^ thr[5 * cw + k], 32);
@@ -134,7 +139,7 @@ static void bdw_fast(const bl_bdepthwise_params *p, const uint32_t *in, void *ou
             const int32_t ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
             for (kw = 0; kw < g->k_w; kw++, w += cw) {
               const int32_t iw = ow * g->stride_w - g->pad_left + kw * g->dil_w;
-              uint32_t x, t;
+              uint32_t x;
               if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w)
                 x = in[((size_t)ih * (size_t)g->in_w + (size_t)iw) * cw + k];
               else if (p->pad == BL_PAD_ZERO)
@@ -142,14 +147,7 @@ static void bdw_fast(const bl_bdepthwise_params *p, const uint32_t *in, void *ou
               else
                 x = padw;
               taps++;
-              x ^= *w; /* 1 where the product is -1: add it to the 4-bit counters */
-              t = c0 & x;
-              c0 ^= x;
-              x = c1 & t;
-              c1 ^= t;
-              t = c2 & x;
-              c2 ^= x;
-              c3 ^= t;
+              bdw_count(x ^ *w, &c0, &c1, &c2, &c3);
             }
           }
           for (i = 0; i < 32; i++) {

@@ -510,16 +510,20 @@ BL_INLINE int bl_i_s8_stage_unit(const bl_i_s8_stage *s)
 {
   return s->ms && s->as && !s->two && s->lo == -128 && s->hi == 127;
 }
+/* round(v) clamped to the full int8 range (NaN: 0): SSAT on Cortex-M. */
+BL_INLINE int8_t bl_i_s8_full(float v)
+{
+#if BL_ARM_ASM && defined(__ARM_FP)
+  return (int8_t)__builtin_arm_ssat(bl_i_cvtr(v), 8); /* VCVTR gives 0 for a NaN */
+#else
+  return bl_i_s8_round(v, -128.0f, 127.0f);
+#endif
+}
 BL_INLINE int8_t bl_i_s8_unit(int32_t acc, float mul, float add, float m)
 {
   float v = (float)acc * mul;
   v = v + add;
-  v = v * m;
-#if BL_ARM_ASM && defined(__ARM_FP)
-  return (int8_t)__builtin_arm_ssat(bl_i_cvtr(v), 8); /* a NaN gives 0 */
-#else
-  return bl_i_s8_round(v, -128.0f, 127.0f);
-#endif
+  return bl_i_s8_full(v * m);
 }
 
 /* The int8 layers' own stage: the sum's scale 1/(L*m) as the first step (no add: the literal
@@ -534,12 +538,7 @@ BL_INLINE int8_t bl_i_s8_unit2(int32_t acc, float mul, float mul2, float add2, f
   v = v + 0.0f;
   v = v * mul2;
   v = v + add2;
-  v = v * m;
-#if BL_ARM_ASM && defined(__ARM_FP)
-  return (int8_t)__builtin_arm_ssat(bl_i_cvtr(v), 8); /* a NaN gives 0 */
-#else
-  return bl_i_s8_round(v, -128.0f, 127.0f);
-#endif
+  return bl_i_s8_full(v * m);
 }
 
 BL_INLINE int8_t bl_i_s8_stage_of(const bl_i_s8_stage *s, int32_t c, int32_t acc)
