@@ -353,8 +353,8 @@ BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_
    * full int8 range) from short unmasked patches: each filter counted where its value is made,
    * the factors walked by pointer, SSAT for the clamp; no count array, nothing reloaded after
    * the int8 stores (see bl_i_s8_value). Same values as the general stage. */
-  if (oc.kind == BL_OUT_S8 && px->st && (wpf == 2 || wpf == 4) && !px->mask && !px->runs && px->st->ms &&
-      px->st->as && !px->st->two && px->st->lo == -128 && px->st->hi == 127) {
+  if (oc.kind == BL_OUT_S8 && px->st && (wpf == 2 || wpf == 4) && !px->mask && !px->runs &&
+      bl_i_s8_stage_unit(px->st)) {
     const float *mul = px->st->mul + c0, *add = px->st->add + c0;
     const float m = px->st->m;
     const uint32_t p0 = px->patch[0], p1 = px->patch[1];
@@ -365,15 +365,13 @@ BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_
     if (wpf == 2) {
       for (c = 0; c < out_c; c++, w += 2) {
         const uint32_t cnt = bl_i_popc2(p0 ^ w[0], p1 ^ w[1]);
-        const float v = ((float)(n - 2 * (int32_t)cnt) * mul[c] + add[c]) * m;
-        q[c] = bl_i_s8_full(v);
+        q[c] = bl_i_s8_unit(n - 2 * (int32_t)cnt, mul[c], add[c], m);
       }
     } else {
       for (c = 0; c < out_c; c++, w += 4) {
         const uint32_t cnt =
             bl_i_bytesum(bl_i_popc2_bytes(p0 ^ w[0], p1 ^ w[1]) + bl_i_popc2_bytes(p2 ^ w[2], p3 ^ w[3]));
-        const float v = ((float)(n - 2 * (int32_t)cnt) * mul[c] + add[c]) * m;
-        q[c] = bl_i_s8_full(v);
+        q[c] = bl_i_s8_unit(n - 2 * (int32_t)cnt, mul[c], add[c], m);
       }
     }
     return;
