@@ -574,7 +574,8 @@ std::string weight_key(const std::string& class_name, const std::string& origina
   }
   std::string s = short_weight_name(full_name);
   // Keras 3 names the depthwise kernel "kernel".
-  if ((class_name == "DepthwiseConv2D" || class_name == "QuantDepthwiseConv2D") && s == "kernel")
+  if ((class_name == "DepthwiseConv2D" || class_name == "QuantDepthwiseConv2D" || class_name == "QDepthwiseConv2D") &&
+      s == "kernel")
     s = "depthwise_kernel";
   return s;
 }

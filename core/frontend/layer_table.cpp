@@ -105,6 +105,16 @@ std::vector<LayerInfo> build_table() {
   const IgnoredKey metrics = {"metrics", "Larq training metrics (e.g. flip_ratio) only"};
 
   const auto conv_ignored = ignored_for({"kernel", "bias"}, true);
+  // QKeras' weight and bias quantizers; its *_range keys are deprecated and unused by call().
+  const auto qkeras_kb = [](const char* weight_key) {
+    return std::vector<ConfigKey>{
+        {weight_key, T::Quantizer, false, "null, or QKeras' quantized_bits, quantized_relu, binary, ternary with a number or None as alpha (exact values in float32, QUANTIZED_WEIGHTS_FLOAT) (others: KERNEL_QUANTIZER_NOT_SIGN)"},
+        {"bias_quantizer", T::Quantizer, false, "null, or a QKeras quantizer as for the kernel (the bias Keras adds, exactly)"}};
+  };
+  const auto qkeras_ranges = [](const char* weight) {
+    return std::vector<IgnoredKey>{{std::string(weight) + "_range", "deprecated in QKeras; not used by call()"},
+                                   {"bias_range", "deprecated in QKeras; not used by call()"}};
+  };
   const auto dw_ignored = ignored_for({"depthwise", "bias"}, true);
   // tf.keras 2 SeparableConv2D also writes its parent Conv's kernel_* keys (unused).
   const auto sep_ignored = ignored_for({"depthwise", "pointwise", "bias", "kernel"}, true);
@@ -157,6 +167,15 @@ std::vector<LayerInfo> build_table() {
       {"QuantDense", "Larq",
        join(join(dense, larq_in), {{"kernel_quantizer", T::Quantizer, false, "null, no-op, ste_sign, approx_sign, swish_sign, magnitude_aware_sign, DoReFa / STCustomDoReFa (int8 integers up to 8 bits, INT8_KERNEL; else exact values in float32, QUANTIZED_WEIGHTS_FLOAT) (others: KERNEL_QUANTIZER_NOT_SIGN)"}}),
        join(conv_ignored, {metrics})},
+      // QKeras: tf.keras layers plus quantizers on the kernel and the bias; the activation may
+      // be a QKeras quantizer (ACTIVATION: use a QActivation layer).
+      {"QConv2D", "QKeras", join(conv2d, qkeras_kb("kernel_quantizer")), join(conv_ignored, qkeras_ranges("kernel"))},
+      {"QDepthwiseConv2D", "QKeras", join(depthwise, qkeras_kb("depthwise_quantizer")),
+       join(dw_ignored, qkeras_ranges("depthwise"))},
+      {"QDense", "QKeras", join(dense, qkeras_kb("kernel_quantizer")), join(conv_ignored, qkeras_ranges("kernel"))},
+      {"QActivation", "QKeras",
+       {{"activation", T::Activation, true, "quantized_bits (alpha None or 1) and quantized_relu as a call (\"quantized_relu(4,0)\") or an object (a quantize step, QUANTIZE_STEP; int8 tensors up to 8 bits, INT8_TENSOR), or a Keras activation name (others: ACTIVATION)"}},
+       {}},
       {"BatchNormalization", "Keras",
        {{"axis", T::Axis, false, "the last axis (else BN_AXIS)"},
         {"epsilon", T::Number, false, "any >= 0 (else BN_PARAMS); tf.keras 2 fused: at least 1.001e-5 (BN_EPSILON_FLOOR)"},
@@ -233,10 +252,10 @@ std::vector<LayerInfo> build_table() {
         if (l.class_name == c) l.weights = w;
   };
   const WeightSpec bias = {"bias", "(filters,) or (units,)", "use_bias"};
-  set_weights({"Conv2D", "QuantConv2D"}, {{"kernel", "(kh, kw, C/groups, filters)"}, bias});
+  set_weights({"Conv2D", "QuantConv2D", "QConv2D"}, {{"kernel", "(kh, kw, C/groups, filters)"}, bias});
   set_weights({"Conv1D", "QuantConv1D"}, {{"kernel", "(k, C/groups, filters)"}, bias});
-  set_weights({"Dense", "QuantDense"}, {{"kernel", "(C, units)"}, bias});
-  set_weights({"DepthwiseConv2D", "QuantDepthwiseConv2D"},
+  set_weights({"Dense", "QuantDense", "QDense"}, {{"kernel", "(C, units)"}, bias});
+  set_weights({"DepthwiseConv2D", "QuantDepthwiseConv2D", "QDepthwiseConv2D"},
               {{"depthwise_kernel", "(kh, kw, C, depth_multiplier)"}, {"bias", "(C * depth_multiplier,)", "use_bias"}});
   set_weights({"SeparableConv2D", "QuantSeparableConv2D"},
               {{"depthwise_kernel", "(kh, kw, C, depth_multiplier)"},

@@ -223,10 +223,10 @@ class Checker {
 
   void check_weights() const {
     const std::string& c = l_.class_name;
-    bool conv = c == "Conv2D" || c == "QuantConv2D";
-    bool dw = c == "DepthwiseConv2D" || c == "QuantDepthwiseConv2D";
+    bool conv = c == "Conv2D" || c == "QuantConv2D" || c == "QConv2D";
+    bool dw = c == "DepthwiseConv2D" || c == "QuantDepthwiseConv2D" || c == "QDepthwiseConv2D";
     bool sep = c == "SeparableConv2D" || c == "QuantSeparableConv2D";
-    bool dense = c == "Dense" || c == "QuantDense";
+    bool dense = c == "Dense" || c == "QuantDense" || c == "QDense";
     if (conv || dw || sep || dense) {
       bool use_bias = flag("use_bias", true);
       int64_t out = 0;

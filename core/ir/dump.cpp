@@ -40,8 +40,10 @@ std::pair<const char*, const std::vector<T>*> named(const char* name, const std:
 
 std::string quantizer(const Quantizer& q) {
   if (q.kind == Quantizer::Kind::None) return "null";
-  if (q.kind != Quantizer::Kind::DoReFa && q.kind != Quantizer::Kind::StDoReFa) return q.name;
+  if (q.kind != Quantizer::Kind::DoReFa && q.kind != Quantizer::Kind::StDoReFa && q.kind != Quantizer::Kind::QKeras)
+    return q.name;
   if (!q.invalid.empty()) return q.name + "(invalid: " + q.invalid + ")";
+  if (q.kind == Quantizer::Kind::QKeras) return sem::qkeras_text(q.spec);
   return fmt::format("{}(k_bit={}, mode={})", q.name, q.spec.k_bit, q.spec.dorefa_weights ? "weights" : "activations");
 }
 

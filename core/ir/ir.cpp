@@ -121,6 +121,9 @@ Quantizer parse_quantizer(const json& j) {
     return q;
   }
   q.name = name;
+  // QKeras writes quantizers as Python calls too ("quantized_relu(4,0)").
+  if (const size_t paren = name.find('('); paren != std::string::npos) name = name.substr(0, paren);
+  while (!name.empty() && name.back() == ' ') name.pop_back();
   // Keras 3 registered names carry a package prefix ("larq>SteSign", "Custom>STCustomDoReFa").
   const std::string base = name.substr(name.rfind('>') == std::string::npos ? 0 : name.rfind('>') + 1);
   const std::string key = lower_snake(base);
@@ -138,9 +141,11 @@ Quantizer parse_quantizer(const json& j) {
     q.kind = Quantizer::Kind::StDoReFa;
   else if (key == "no_op" || key == "noop")
     q.kind = Quantizer::Kind::NoOp;
+  else if (base == "quantized_bits" || base == "quantized_relu" || base == "binary" || base == "ternary")
+    q.kind = Quantizer::Kind::QKeras;
   else
     q.kind = Quantizer::Kind::Unknown;
-  if (q.kind == Quantizer::Kind::DoReFa || q.kind == Quantizer::Kind::StDoReFa) {
+  if (q.kind == Quantizer::Kind::DoReFa || q.kind == Quantizer::Kind::StDoReFa || q.kind == Quantizer::Kind::QKeras) {
     try {
       q.spec = sem::parse_quantizer(j, "");
     } catch (const ModelError& e) {

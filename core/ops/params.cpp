@@ -69,6 +69,11 @@ bl_pool_params pool_params(const Graph& g, const Node& n) {
 QuantizeParams quantize_params(const Quantizer& q) {
   if (!q.elementwise_levels())
     throw ModelError("internal: quantizer " + q.name + " is not an element-wise levels quantizer");
+  if (q.kind == Quantizer::Kind::QKeras) {
+    const auto c = sem::qkeras_clip_levels(q.spec);
+    if (!c) throw ModelError("internal: quantizer " + q.name + " has no clip-and-levels form");
+    return {c->lo, c->hi, c->n};
+  }
   if (q.kind == Quantizer::Kind::StDoReFa) {
     const float n = sem::st_dorefa_act_n(q.spec.k_bit);
     return {-1.0f, 1.0f - 1.0f / n, n};

@@ -9,6 +9,14 @@
 
 namespace bitlens::ops {
 namespace {
+// A quantizer layer's step; QKeras' add why its value is Keras' (QKERAS_STE).
+std::vector<Reason> quantize_reasons(const Node& n) {
+  std::vector<Reason> v{passes::make_reason("QUANTIZE_STEP", {passes::quantizer_text(n.quant), n.name})};
+  if (n.quant.kind == Quantizer::Kind::QKeras)
+    v.push_back(passes::make_reason("QKERAS_STE", {passes::quantizer_text(n.quant),
+                                                   sem::float_text(sem::qkeras_exact_bound(n.quant.spec)), n.name}));
+  return v;
+}
 
 size_t elems(const Step& s) { return static_cast<size_t>(s.g.tensors[s.n.outputs[0]].elements()); }
 int32_t channels(const Step& s) {
@@ -291,7 +299,7 @@ void add_tensor_ops(std::vector<KernelOp>& r) {
                .explain = [](const Graph&, const Node& n) {
                  // An inserted input-quantizer step carries its reason from the selection pass.
                  if (n.class_name.empty()) return std::vector<Reason>{};
-                 return std::vector{passes::make_reason("QUANTIZE_STEP", {passes::quantizer_text(n.quant), n.name})};
+                 return quantize_reasons(n);
                },
                .macc = per_output<2>});
   // Chosen by the int8 formats (passes/select.cpp) where every reader of the output takes int8.
@@ -302,7 +310,7 @@ void add_tensor_ops(std::vector<KernelOp>& r) {
                .describe = quantize_s8,
                .explain = [](const Graph&, const Node& n) {
                  if (n.class_name.empty()) return std::vector<Reason>{};
-                 return std::vector{passes::make_reason("QUANTIZE_STEP", {passes::quantizer_text(n.quant), n.name})};
+                 return quantize_reasons(n);
                },
                .macc = per_output<2>});
   r.push_back({.name = "bl_softmax_f32", .op = Op::Softmax, .cls = K::Float, .op_type = ff, .describe = softmax,

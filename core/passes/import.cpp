@@ -127,7 +127,8 @@ void same_pad(int64_t in, int k, int s, int d, int64_t& out, int& before, int& a
 std::vector<float> quantize_weights(const Quantizer& q, const Array& w, int64_t* near_boundary) {
   std::vector<float> r = w.data;
   using K = Quantizer::Kind;
-  if (q.levels()) {
+  // QKeras quantizers are element-wise: the weights Keras multiplies are sem's values exactly.
+  if (q.levels() || (q.kind == K::QKeras && q.invalid.empty())) {
     // Keras applies the kernel quantizer to the whole kernel tensor (weights mode: one max).
     sem::quantize_tensor(q.spec, r, w.shape.empty() ? 1 : w.shape.back());
     if (near_boundary && q.spec.dorefa_weights)
@@ -180,10 +181,10 @@ bool import_activation(const Layer& l, const json* v, bool keras3, Node& n, std:
   n.act.kind = spec->kind;
   n.act.alpha = spec->alpha;
   if (spec->kind == sem::ActivationKind::Quantizer) {
-    why = {"activation \"" + spec->name + "\" is a Larq quantizer used as an activation, which "
+    why = {"activation \"" + spec->name + "\" is a quantizer used as a layer's activation, which "
            "BitLens does not run as a separate step", l.name,
            sem::supported_activation_names() + " (or move the quantizer to the next layer's "
-           "input_quantizer)"};
+           "input_quantizer; in QKeras, to a QActivation layer after this one)"};
     return false;
   }
   return true;

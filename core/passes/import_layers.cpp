@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "bitlens/format.hpp"
+#include "bitlens/layer_table.hpp"
 #include "bitlens/semantics.hpp"
 #include "ops/registry.hpp"
 #include "passes/import.hpp"
@@ -32,6 +33,20 @@ void import_training_only(LayerImport& x) {
   x.need_inputs(1);
   x.n.op = Op::Identity;
   x.out_shape = x.in_shape(0);
+}
+
+// The bias Keras adds: QKeras layers pass it through their bias_quantizer first (the same
+// element-wise values as the reference); a quantizer BitLens cannot compute refuses the layer.
+std::vector<float> bias_values(LayerImport& x, int64_t channels) {
+  const Array& b = weight(x.l, "bias", {channels});
+  const json* v = config_get(x.l, "bias_quantizer");
+  if (!is_qkeras_layer(x.c) || !v || v->is_null()) return b.data;
+  const Quantizer q = parse_quantizer(*v);
+  if (q.kind == Quantizer::Kind::QKeras && q.invalid.empty()) return quantize_weights(q, b);
+  x.unsupported = true;
+  x.unsupported_why = "CONFIG_VALUE";
+  x.unsupported_args = {"bias_quantizer " + quantizer_text(q) + " is not a QKeras quantizer BitLens computes", x.l.name};
+  return b.data;
 }
 
 void import_conv(LayerImport& x) {
@@ -77,7 +92,7 @@ void import_conv(LayerImport& x) {
   }
   if (quant) a.input_q = parse_quantizer(config_get(x.l, "input_quantizer") ? *config_get(x.l, "input_quantizer") : json());
   const char* kq = depthwise ? "depthwise_quantizer" : "kernel_quantizer";
-  if (quant) a.kernel_q = parse_quantizer(config_get(x.l, kq) ? *config_get(x.l, kq) : json());
+  if (quant || is_qkeras_layer(x.c)) a.kernel_q = parse_quantizer(config_get(x.l, kq) ? *config_get(x.l, kq) : json());
   if (a.kh <= 0 || a.kw <= 0 || a.sh <= 0 || a.sw <= 0 || a.dh <= 0 || a.dw <= 0)
     fail(x.l, "kernel_size, strides and dilation_rate must be positive");
   if (!x.channels_last()) {
@@ -192,10 +207,8 @@ void import_conv(LayerImport& x) {
     split_magnitude(pw, a.filters);
     x.n = std::move(pw);
   }
-  if (get_bool(x.l, "use_bias", true)) {
-    const Array& b = weight(x.l, "bias", {x.n.conv.filters});
-    x.n.epi.chain.push_back({PostOp::Kind::Bias, b.data, {}, 0, 0, x.l.name});
-  }
+  if (get_bool(x.l, "use_bias", true))
+    x.n.epi.chain.push_back({PostOp::Kind::Bias, bias_values(x, x.n.conv.filters), {}, 0, 0, x.l.name});
   x.own_activation();
   x.out_shape = one_d ? std::vector<int64_t>{ow, x.n.conv.filters} : std::vector<int64_t>{oh, ow, x.n.conv.filters};
 }
@@ -205,8 +218,8 @@ void import_dense(LayerImport& x) {
   x.n.op = Op::Dense;
   auto& a = x.n.conv;
   const bool quant = x.c == "QuantDense";
-  if (quant) {
-    a.input_q = parse_quantizer(config_get(x.l, "input_quantizer") ? *config_get(x.l, "input_quantizer") : json());
+  if (quant) a.input_q = parse_quantizer(config_get(x.l, "input_quantizer") ? *config_get(x.l, "input_quantizer") : json());
+  if (quant || x.c == "QDense") {
     a.kernel_q = parse_quantizer(config_get(x.l, "kernel_quantizer") ? *config_get(x.l, "kernel_quantizer") : json());
   }
   a.filters = get_int(x.l, "units", 0);
@@ -223,10 +236,8 @@ void import_dense(LayerImport& x) {
     }
     x.n.epi.chain.push_back(std::move(p));
   }
-  if (get_bool(x.l, "use_bias", true)) {
-    const Array& b = weight(x.l, "bias", {a.filters});
-    x.n.epi.chain.push_back({PostOp::Kind::Bias, b.data, {}, 0, 0, x.l.name});
-  }
+  if (get_bool(x.l, "use_bias", true))
+    x.n.epi.chain.push_back({PostOp::Kind::Bias, bias_values(x, a.filters), {}, 0, 0, x.l.name});
   x.own_activation();
   x.out_shape = s;
   x.out_shape.back() = a.filters;
@@ -533,12 +544,13 @@ void import_activation_layer(LayerImport& x) {
   x.need_inputs(1);
   x.out_shape = x.in_shape(0);
   using K = sem::ActivationKind;
-  if (x.c == "Activation") {
+  if (x.c == "Activation" || x.c == "QActivation") {
     // A DoReFa-family quantizer object as the activation (ST's Activation(STCustomDoReFa(8,
     // "activations"))) is an element-wise step of its own.
     const json* v = config_get(x.l, "activation");
     const Quantizer q = v && (v->is_object() || v->is_string()) ? parse_quantizer(*v) : Quantizer{};
-    if (q.kind == Quantizer::Kind::DoReFa || q.kind == Quantizer::Kind::StDoReFa) {
+    if (q.kind == Quantizer::Kind::DoReFa || q.kind == Quantizer::Kind::StDoReFa ||
+        (q.kind == Quantizer::Kind::QKeras && (q.levels() || !q.invalid.empty()))) {
       x.n.activation = q.name;
       x.n.quant = q;
       x.n.op = Op::Quantize;
@@ -549,8 +561,24 @@ void import_activation_layer(LayerImport& x) {
                                   (q.invalid.empty() ? " normalises by a maximum over the whole tensor (weights mode), "
                                                        "which BitLens does not compute at run time"
                                                      : " cannot be computed"),
-                              x.l.name, "the \"activations\" mode with an integer k_bit in 1..24"};
+                              x.l.name,
+                              q.kind == Quantizer::Kind::QKeras
+                                  ? "quantized_bits with alpha None or 1, or quantized_relu, without the refused parameter"
+                                  : "the \"activations\" mode with an integer k_bit in 1..24"};
       }
+      return;
+    }
+    // QKeras evaluates QActivation's argument among its quantizers only (get_quantizer).
+    if (x.c == "QActivation") {
+      x.n.activation = v && v->is_string() ? v->get<std::string>() : (v ? v->dump() : "null");
+      x.unsupported = true;
+      x.unsupported_why = "ACTIVATION";
+      x.unsupported_args = {"QActivation's activation " + quantizer_text(q) +
+                                (q.kind == Quantizer::Kind::QKeras
+                                     ? " is computed by the reference interpreter, but no kernel step runs it yet "
+                                       "(binary, ternary, quantized_bits with 1 bit or alpha other than 1)"
+                                     : " is not a QKeras quantizer BitLens knows"),
+                            x.l.name, "quantized_bits (alpha None or 1) or quantized_relu"};
       return;
     }
     x.own_activation();
@@ -704,8 +732,8 @@ const std::vector<LayerImporter>& importers() {
   static const std::vector<LayerImporter> t = {
       {{"InputLayer"}, import_input, {Op::Input}},
       {{"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"}, import_training_only, {Op::Identity}},
-      {{"QuantConv2D", "Conv2D", "QuantDepthwiseConv2D", "DepthwiseConv2D", "QuantSeparableConv2D", "SeparableConv2D", "Conv1D", "QuantConv1D"}, import_conv, {Op::Conv2D, Op::DepthwiseConv2D}},
-      {{"QuantDense", "Dense"}, import_dense, {Op::Dense, Op::Conv2D}},
+      {{"QuantConv2D", "Conv2D", "QuantDepthwiseConv2D", "DepthwiseConv2D", "QuantSeparableConv2D", "SeparableConv2D", "Conv1D", "QuantConv1D", "QConv2D", "QDepthwiseConv2D"}, import_conv, {Op::Conv2D, Op::DepthwiseConv2D}},
+      {{"QuantDense", "Dense", "QDense"}, import_dense, {Op::Dense, Op::Conv2D}},
       {{"BatchNormalization"}, import_batch_norm, {Op::BatchNorm}},
       {{"MaxPooling2D", "AveragePooling2D", "MaxPooling1D", "AveragePooling1D"}, import_pool, {Op::MaxPool, Op::AvgPool}},
       {{"GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalMaxPooling1D"}, import_global_pool, {Op::GlobalAvgPool, Op::GlobalMaxPool}},
@@ -715,7 +743,7 @@ const std::vector<LayerImporter>& importers() {
       {{"ZeroPadding1D"}, import_zero_padding_1d, {Op::ZeroPad}},
       {{"ZeroPadding2D"}, import_zero_padding_2d, {Op::ZeroPad}},
       {{"Cropping1D", "Cropping2D"}, import_cropping, {Op::Crop}},
-      {{"Activation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU"}, import_activation_layer, {Op::Activation, Op::Softmax, Op::Quantize}},
+      {{"Activation", "QActivation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU"}, import_activation_layer, {Op::Activation, Op::Softmax, Op::Quantize}},
       {{"Add", "Concatenate"}, import_merge, {Op::Add, Op::Concat}},
       {{"TFOpLambda"}, import_tf_op, {Op::Add, Op::ConstAdd, Op::ConstMul}},
   };

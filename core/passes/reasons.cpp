@@ -185,6 +185,11 @@ const std::vector<ReasonInfo>& reason_table() {
        "operation as Keras computes it (its levels do not fit int8, or its output is a model "
        "output)",
        "Nothing to change for exactness. For bit kernels quantize with ste_sign instead and retrain"},
+      {"QKERAS_STE", S::Info,
+       "QKeras' {0} returns x + (xq - x) in float32 (its straight-through estimator); for |x| < {1} "
+       "that sum is the level xq exactly, which '{2}' computes. Beyond {1} Keras' own output leaves "
+       "the quantizer's grid (or is NaN) and BitLens' differs from it",
+       "Nothing to change: layer outputs of trained models stay far below that bound"},
       {"INPUT_QUANTIZER_STEP", S::Warning,
        "input_quantizer {0} of '{1}' runs as its own step before the layer: clip, then round to "
        "its levels as Keras computes them",
@@ -267,6 +272,7 @@ std::string quantizer_text(const Quantizer& q) {
     t += q.invalid.empty() ? " (k_bit=" + std::to_string(q.spec.k_bit) + ", mode=\"" +
                                  (q.spec.dorefa_weights ? "weights" : "activations") + "\")"
                            : " (" + q.invalid + ")";
+  if (q.kind == Quantizer::Kind::QKeras) t += q.invalid.empty() ? " (" + sem::qkeras_text(q.spec) + ")" : " (" + q.invalid + ")";
   return t;
 }
 

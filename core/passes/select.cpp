@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "bitlens/format.hpp"
+#include "bitlens/layer_table.hpp"
 #include "ops/params.hpp"
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
@@ -317,7 +318,7 @@ void select_weighted(Graph& g, int id, const Selected& selected) {
   auto& a = n.conv;
   auto& d = n.decision;
   const std::string plain_class = n.op == Op::Dense ? "Dense" : n.op == Op::Conv2D ? "Conv2D" : "DepthwiseConv2D";
-  const bool quant_layer = n.class_name.rfind("Quant", 0) == 0;
+  const bool quant_layer = n.class_name.rfind("Quant", 0) == 0 || is_qkeras_layer(n.class_name);
   const bool w_bin = a.kernel_q.binary_weights();
   using K = Quantizer::Kind;
 
@@ -334,7 +335,8 @@ void select_weighted(Graph& g, int id, const Selected& selected) {
     d.reasons.push_back(make_reason("INPUT_QUANTIZER_UNSUPPORTED", {quantizer_text(a.input_q), n.name}));
     return;
   }
-  const bool w_levels = a.kernel_q.levels();
+  // Any valid QKeras kernel quantizer runs on the float path with the weights Keras multiplies.
+  const bool w_levels = a.kernel_q.levels() || (!w_bin && a.kernel_q.kind == K::QKeras && a.kernel_q.invalid.empty());
   if (!w_bin && !w_levels && a.kernel_q.kind != K::None && a.kernel_q.kind != K::NoOp) {
     d.kernel = KernelClass::Unsupported;
     d.reasons.push_back(
@@ -497,11 +499,19 @@ void concat_on_bits(Graph& g) {
       // concatenation, passes/fold.cpp) is read directly: their conversions to float go.
       const bool dequantized = p >= 0 && g.nodes[p].op == Op::Dequantize;
       const bool unpacked = p >= 0 && g.nodes[p].op == Op::Unpack;
-      if ((dequantized || unpacked) && g.tensors[t].consumers.size() == 1) {
+      // Only when the concatenation alone reads the float copy (it may read it in several
+      // slots: Concatenate([x, x])); every such slot then reads the source.
+      const auto& tc = g.tensors[t].consumers;
+      const bool only_concat = !tc.empty() && std::all_of(tc.begin(), tc.end(), [&](int c) { return c == id; });
+      if ((dequantized || unpacked) && only_concat) {
         const int src = g.nodes[p].inputs[0];
-        g.nodes[i].inputs[slot] = src;
         auto& sc = g.tensors[src].consumers;
-        std::replace(sc.begin(), sc.end(), p, id);
+        sc.erase(std::remove(sc.begin(), sc.end(), p), sc.end());
+        for (int& in : g.nodes[i].inputs)
+          if (in == t) {
+            in = src;
+            sc.push_back(id);
+          }
         g.tensors[t].consumers.clear();
         fold_step(g.nodes[p], g.nodes[i], dequantized ? "it packs the int8 input directly" : "it reads the bits directly");
       }

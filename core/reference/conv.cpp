@@ -137,7 +137,8 @@ Array prepare_input(const Layer& layer, const Array& x, const Spatial& s,
 void finish(const OpContext& ctx, Array& y, int64_t channels) {
   const Layer& layer = ctx.layer;
   if (cfg_bool(layer, "use_bias", true)) {
-    const Array& b = weight(layer, "bias", {channels});
+    // QKeras layers add their bias through bias_quantizer (cfg_quantizer: None when absent).
+    const Array b = quantized(cfg_quantizer(layer, "bias_quantizer"), weight(layer, "bias", {channels}));
     for (size_t i = 0; i < y.data.size(); ++i) y.data[i] += b.data[i % channels];
   }
   sem::activate_tensor(cfg_activation(layer, "activation", ctx.keras3), y.data, channels);
@@ -289,10 +290,10 @@ Array dense(const OpContext& ctx, const Inputs& in) {
 }
 
 void add_conv_ops(OpTable& t) {
-  for (const char* c : {"Conv2D", "QuantConv2D", "Convolution2D"}) t[c] = conv2d;
-  for (const char* c : {"DepthwiseConv2D", "QuantDepthwiseConv2D"}) t[c] = depthwise_conv2d;
+  for (const char* c : {"Conv2D", "QuantConv2D", "Convolution2D", "QConv2D"}) t[c] = conv2d;
+  for (const char* c : {"DepthwiseConv2D", "QuantDepthwiseConv2D", "QDepthwiseConv2D"}) t[c] = depthwise_conv2d;
   for (const char* c : {"SeparableConv2D", "QuantSeparableConv2D", "SeparableConvolution2D"}) t[c] = separable_conv2d;
-  for (const char* c : {"Dense", "QuantDense"}) t[c] = dense;
+  for (const char* c : {"Dense", "QuantDense", "QDense"}) t[c] = dense;
 }
 
 }  // namespace bitlens::ref

@@ -265,6 +265,7 @@ Array tf_op_lambda(const OpContext& ctx, const Inputs& in) {
 
 void add_elementwise_ops(OpTable& t) {
   t["Activation"] = activation_layer;
+  t["QActivation"] = activation_layer;  // QKeras: the activation is a quantizer
   t["ReLU"] = relu_layer;
   t["LeakyReLU"] = leaky_relu_layer;
   t["ELU"] = elu_layer;

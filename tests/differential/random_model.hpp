@@ -178,6 +178,146 @@ inline json quantizer_json(const std::string& alias) {
   return {{"class_name", cls}, {"config", cfg}};
 }
 
+// ---- QKeras layers, configs as QKeras 0.9 + tf.keras 2 write them --------------------------------
+
+// A QKeras quantizer: the serialized object get_config() gives (constraints.serialize), or now
+// and then the Python call string QKeras also accepts. Mostly forms BitLens computes; one in
+// fifteen is a form it refuses (alpha "auto_po2", stochastic rounding).
+inline json qkeras_quantizer(Gen& g, bool relu_allowed) {
+  const auto none_or_one = [&]() -> json { return g.chance(0.5) ? json(nullptr) : json(1); };
+  const int kind = g.uni(0, relu_allowed ? 9 : 7);
+  std::string cls;
+  json cfg;
+  if (g.chance(1.0 / 15)) {
+    cls = "quantized_bits";
+    cfg = {{"bits", 4}, {"integer", 0}, {"symmetric", 1}, {"alpha", "auto_po2"}, {"keep_negative", true},
+           {"use_stochastic_rounding", false}, {"qnoise_factor", 1.0}};
+    if (g.chance(0.5)) cfg["alpha"] = 1, cfg["use_stochastic_rounding"] = true;
+  } else if (kind <= 4) {
+    cls = "quantized_bits";
+    const int bits = g.pick(std::vector<int>{2, 3, 4, 6, 8, 8, 12, 16});
+    cfg = {{"bits", bits}, {"integer", g.uni(0, std::min(2, bits - 1))}, {"symmetric", g.uni(0, 1)},
+           {"alpha", none_or_one()}, {"keep_negative", !g.chance(0.15)},
+           {"use_stochastic_rounding", false}, {"qnoise_factor", 1.0}};
+  } else if (kind <= 5) {
+    cls = "binary";
+    cfg = {{"use_01", g.chance(0.2)}, {"alpha", none_or_one()}, {"use_stochastic_rounding", false}};
+  } else if (kind <= 7) {
+    cls = "ternary";
+    cfg = {{"alpha", none_or_one()}, {"threshold", g.pick(std::vector<json>{nullptr, 0.5, 0.1})},
+           {"use_stochastic_rounding", false}, {"number_of_unrolls", 5}};
+  } else {
+    cls = "quantized_relu";
+    cfg = {{"bits", g.pick(std::vector<int>{2, 3, 4, 6, 8})}, {"integer", g.uni(0, 2)}, {"use_sigmoid", 0},
+           {"negative_slope", 0.0}, {"use_stochastic_rounding", false}, {"relu_upper_bound", nullptr},
+           {"qnoise_factor", 1.0}};
+  }
+  if (g.chance(0.2)) {  // the call form, positional where QKeras' order allows
+    std::string t = cls + "(";
+    bool first = true;
+    for (auto it = cfg.begin(); it != cfg.end(); ++it) {
+      if (it.key() == "qnoise_factor" || it.key() == "number_of_unrolls") continue;
+      const json& v = it.value();
+      const std::string text = v.is_null() ? "None" : v.is_boolean() ? (v.get<bool>() ? "True" : "False")
+                               : v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump();
+      t += (first ? "" : ", ") + it.key() + "=" + text;
+      first = false;
+    }
+    return t + ")";
+  }
+  return {{"class_name", cls}, {"config", cfg}};
+}
+
+// Mostly the activations QKeras models carry on their Q layers (linear: the quantizer follows in
+// a QActivation), sometimes a quantizer (BitLens refuses it there: ACTIVATION).
+inline json qkeras_layer_activation(Gen& g) {
+  if (g.chance(0.1)) return "quantized_relu(4,0)";
+  return g.chance(0.7) ? json("linear") : json(g.pick(common_activations()));
+}
+
+inline json qkeras_weight_config(Gen& g, const char* weight, bool relu_allowed) {
+  return {{std::string(weight) + "_quantizer", qkeras_quantizer(g, relu_allowed)},
+          {"bias_quantizer", g.chance(0.7) ? qkeras_quantizer(g, false) : json(nullptr)},
+          {std::string(weight) + "_range", nullptr},
+          {"bias_range", nullptr}};
+}
+
+inline kb::Tensor emit_qconv2d(Gen& g, const kb::Tensor& x) {
+  const int64_t cin = x.shape.back();
+  Geo o = random_geo(g, {x.shape[0], x.shape[1]});
+  const int groups = cin % 2 == 0 && g.chance(0.2) ? 2 : 1;
+  const int filters = groups * g.uni(1, 12);
+  const bool bias = g.chance(0.6);
+  json cfg = conv_config(2, filters, o, groups, "linear", bias, nullptr, nullptr, std::nullopt);
+  cfg["activation"] = qkeras_layer_activation(g);
+  cfg["kernel_initializer"] = {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}};
+  cfg.update(qkeras_weight_config(g, "kernel", false));
+  std::vector<std::pair<std::string, Array>> w;
+  w.emplace_back("kernel", g.array({o.k, o.k, cin / groups, filters}, -1.3, 1.3));
+  if (bias) w.emplace_back("bias", g.array({filters}, -0.6, 0.6));
+  return g.b.layer("QConv2D", {x}, cfg, {conv_out(x.shape[0], o.k, o.s, o.d, o.padding),
+                                           conv_out(x.shape[1], o.k, o.s, o.d, o.padding), filters}, std::move(w));
+}
+
+inline kb::Tensor emit_qdepthwise(Gen& g, const kb::Tensor& x) {
+  const int64_t cin = x.shape.back();
+  Geo o = random_geo(g, {x.shape[0], x.shape[1]});
+  const int dm = g.uni(1, 2);
+  const bool bias = g.chance(0.6);
+  auto pair = [](int v) { return json::array({v, v}); };
+  json cfg = {{"kernel_size", pair(o.k)}, {"strides", pair(o.s)}, {"padding", o.padding},
+              {"data_format", "channels_last"}, {"dilation_rate", pair(o.d)}, {"groups", 1},
+              {"activation", qkeras_layer_activation(g)}, {"use_bias", bias},
+              {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
+              {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr}, {"bias_constraint", nullptr},
+              {"depth_multiplier", dm},
+              {"depthwise_initializer", {{"class_name", "GlorotUniform"}, {"config", {{"seed", nullptr}}}}},
+              {"depthwise_regularizer", nullptr}, {"depthwise_constraint", nullptr}};
+  cfg.update(qkeras_weight_config(g, "depthwise", false));
+  std::vector<std::pair<std::string, Array>> w;
+  w.emplace_back("depthwise_kernel", g.array({o.k, o.k, cin, dm}, -1.3, 1.3));
+  if (bias) w.emplace_back("bias", g.array({cin * dm}, -0.6, 0.6));
+  return g.b.layer("QDepthwiseConv2D", {x}, cfg, {conv_out(x.shape[0], o.k, o.s, o.d, o.padding),
+                                                    conv_out(x.shape[1], o.k, o.s, o.d, o.padding), cin * dm},
+                   std::move(w));
+}
+
+inline kb::Tensor emit_qdense(Gen& g, const kb::Tensor& x) {
+  const int units = g.uni(1, 32);
+  const bool bias = g.chance(0.6);
+  json cfg = {{"units", units}, {"activation", qkeras_layer_activation(g)}, {"use_bias", bias},
+              {"kernel_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
+              {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
+              {"kernel_regularizer", nullptr}, {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr},
+              {"kernel_constraint", nullptr}, {"bias_constraint", nullptr}};
+  cfg.update(qkeras_weight_config(g, "kernel", false));
+  std::vector<std::pair<std::string, Array>> w;
+  w.emplace_back("kernel", g.array({x.shape.back(), units}, -1.3, 1.3));
+  if (bias) w.emplace_back("bias", g.array({units}, -0.6, 0.6));
+  std::vector<int64_t> out = x.shape;
+  out.back() = units;
+  return g.b.layer("QDense", {x}, cfg, out, std::move(w));
+}
+
+inline kb::Tensor emit_qactivation(Gen& g, const kb::Tensor& x) {
+  json q = qkeras_quantizer(g, true);
+  // QActivation stores what it was given; users write the call string far more often.
+  if (q.is_object() && g.chance(0.6)) {
+    std::string t = q["class_name"].get<std::string>() + "(";
+    bool first = true;
+    for (auto it = q["config"].begin(); it != q["config"].end(); ++it) {
+      if (it.key() == "qnoise_factor" || it.key() == "number_of_unrolls") continue;
+      const json& v = it.value();
+      t += (first ? "" : ",") + it.key() + "=" +
+           (v.is_null() ? std::string("None") : v.is_boolean() ? (v.get<bool>() ? "True" : "False")
+            : v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump());
+      first = false;
+    }
+    q = t + ")";
+  }
+  return g.b.layer("QActivation", {x}, {{"activation", q}}, x.shape);
+}
+
 // ---- the feature table -------------------------------------------------------------------------
 
 struct Feature {
@@ -508,6 +648,12 @@ inline const std::vector<Feature>& features() {
                    return g.b.layer("UpSampling2D", {x}, {{"size", json::array({a, c})}, {"data_format", "channels_last"}, {"interpolation", "nearest"}},
                                     {x.shape[0] * a, x.shape[1] * c, x.shape[2]});
                  }});
+    // QKeras
+    v.push_back({"QConv2D", 8, img, emit_qconv2d});
+    v.push_back({"QDepthwiseConv2D", 4, img, emit_qdepthwise});
+    v.push_back({"QDense", 6, [](const kb::Tensor& x) { return is_flat(x); }, emit_qdense});
+    v.push_back({"QDense(rank>1)", 1, [](const kb::Tensor& x) { return !is_flat(x); }, emit_qdense});
+    v.push_back({"QActivation", 8, any, emit_qactivation, true});
     // 1-D layers (sequences (steps, channels))
     v.push_back({"QuantConv1D", 10, seq, [](Gen& g, const kb::Tensor& x) { return emit_conv(g, x, true, 1, 1, false); }});
     v.push_back({"Conv1D", 5, seq, [](Gen& g, const kb::Tensor& x) { return emit_conv(g, x, false, 1, 1, false); }});

@@ -42,6 +42,7 @@ A sign decision whose input is within a rounding error of 0 (e.g. a real-arithme
 a + b - a - b after float layers) can come out differently in the variants; the caller accepts a
 result that matches any of them (see tests/differential/README.md).
 """
+import ast
 import json
 import math
 import sys
@@ -152,6 +153,8 @@ def quantizer_spec(q):
     """(kind, config) for a serialized quantizer: None, a string alias or a dict object."""
     if q is None:
         return None
+    if isinstance(q, str) and "(" in q:
+        return qkeras_call(q)
     if isinstance(q, str):
         name, cfg = q, {}
     elif isinstance(q, dict):
@@ -171,9 +174,97 @@ def quantizer_spec(q):
     }
     if isinstance(name, str) and ">" in name:  # Keras 3 registered name, "Custom>STCustomDoReFa"
         name = name.rsplit(">", 1)[1]
+    if name in QKERAS_PARAMS:
+        return name, dict(cfg)
     if name not in aliases:
         raise Unsupported(f"quantizer {name}")
     return aliases[name], cfg
+
+
+# QKeras (qkeras/quantizers.py) constructor parameters in positional order.
+QKERAS_PARAMS = {
+    "quantized_bits": ["bits", "integer", "symmetric", "keep_negative", "alpha", "use_stochastic_rounding",
+                       "scale_axis", "qnoise_factor", "var_name", "use_ste", "use_variables"],
+    "quantized_relu": ["bits", "integer", "use_sigmoid", "negative_slope", "use_stochastic_rounding",
+                       "relu_upper_bound", "is_quantized_clip", "qnoise_factor", "var_name", "use_ste",
+                       "use_variables"],
+    "binary": ["use_01", "alpha", "use_stochastic_rounding"],
+    "ternary": ["alpha", "threshold", "use_stochastic_rounding", "number_of_unrolls"],
+}
+
+
+def qkeras_call(text):
+    """A QKeras quantizer written as the Python call QKeras evaluates, "quantized_bits(8,0,alpha=1)",
+    read with Python's own parser."""
+    try:
+        call = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        raise Unsupported(f"quantizer {text!r}")
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or call.func.id not in QKERAS_PARAMS:
+        raise Unsupported(f"quantizer {text!r}")
+    params = QKERAS_PARAMS[call.func.id]
+    cfg = {}
+    for name, arg in zip(params, call.args):
+        cfg[name] = ast.literal_eval(arg)
+    for kw in call.keywords:
+        cfg[kw.arg] = ast.literal_eval(kw.value)
+    return call.func.id, cfg
+
+
+def qkeras_quantize(kind, cfg, x, num):
+    """QKeras 0.9+ forward values: xq as qkeras/quantizers.py computes it, then the straight-
+    through x + (-x + xq), every operation rounded to the variant's precision."""
+    r, c = num.r, num.c
+    if cfg.get("use_stochastic_rounding") or cfg.get("qnoise_factor", 1.0) != 1.0 or not cfg.get("use_ste", True):
+        raise Unsupported(f"{kind} {cfg}")
+    alpha = cfg.get("alpha")
+    if isinstance(alpha, str):
+        raise Unsupported(f"{kind} alpha={alpha}")
+    if kind == "quantized_bits":
+        bits, integer = int(cfg.get("bits", 8)), int(cfg.get("integer", 0))
+        keep = bool(cfg.get("keep_negative", True))
+        sym = bool(cfg.get("symmetric", False))
+        if integer < 0:
+            raise Unsupported("quantized_bits integer < 0")
+        ub = bits - int(keep)
+        if ub > 0:
+            m, mi = c(2.0 ** ub), c(2.0 ** integer)
+            p = r(r(x * m) / mi)
+            rt = r(p + r(-p + np.round(p)))
+            lo = c(-0.0) if not keep else r(-m + c(float(sym)))
+            xq = r(r(mi * np.clip(rt, lo, r(m - c(1.0)))) / m)
+        else:
+            xq = np.sign(x)
+            xq = r(xq + r(c(1.0) - np.abs(xq)))
+            if not keep:
+                xq = r(r(xq + c(1.0)) / c(2.0))
+        xq = r(c(1.0 if alpha is None else alpha) * xq)
+        return r(x + r(-x + xq))
+    if kind == "quantized_relu":
+        if cfg.get("use_sigmoid") or cfg.get("negative_slope", 0.0) or not cfg.get("is_quantized_clip", True):
+            raise Unsupported(f"quantized_relu {cfg}")
+        bits, integer = int(cfg.get("bits", 8)), int(cfg.get("integer", 0))
+        if integer < 0:
+            raise Unsupported("quantized_relu integer < 0")
+        m, mi, mf = c(2.0 ** bits), c(2.0 ** integer), c(2.0 ** (integer - bits))
+        top = r(mi - mf)
+        xu = np.where(x <= top, np.maximum(x, c(0.0)), top).astype(x.dtype)
+        p = r(r(x * m) / mi)
+        rt = r(p + r(-p + np.round(p)))
+        xq = r(mi * np.clip(r(rt / m), c(0.0), r(c(1.0) - r(c(1.0) / m))))
+        return r(xu + r(-xu + xq))
+    if kind in ("binary", "ternary"):
+        if kind == "binary":
+            k = np.sign(x)
+            k = r(k + r(c(1.0) - np.abs(k)))
+            if cfg.get("use_01", False):
+                k = r(r(k + c(1.0)) / c(2.0))
+        else:
+            t = cfg.get("threshold")
+            k = r((np.abs(x) >= c(0.33 if t is None else t)).astype(x.dtype) * np.sign(x))
+        base = x if alpha is not None else r(np.tanh(x))
+        return r(base + r(-base + r(c(1.0 if alpha is None else alpha) * k)))
+    raise Unsupported(f"quantizer {kind}")
 
 
 def sign_kernel(q):
@@ -231,6 +322,8 @@ def apply_quantizer(spec, x, num):
         raise Unsupported(f"{kind} mode {mode}")
     if kind == "NoOp":
         return x
+    if kind in QKERAS_PARAMS:
+        return qkeras_quantize(kind, cfg, x, num)
     raise Unsupported(f"quantizer {kind}")
 
 
@@ -564,7 +657,7 @@ def pool_nd(x, cfg, rank, kind):
 CONV_RANK = {"Conv1D": 1, "Conv2D": 2, "QuantConv1D": 1, "QuantConv2D": 2,
              "DepthwiseConv1D": 1, "DepthwiseConv2D": 2,
              "QuantDepthwiseConv2D": 2, "SeparableConv1D": 1, "SeparableConv2D": 2,
-             "QuantSeparableConv1D": 1, "QuantSeparableConv2D": 2}
+             "QuantSeparableConv1D": 1, "QuantSeparableConv2D": 2, "QConv2D": 2, "QDepthwiseConv2D": 2}
 IDENTITY = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
             "AlphaDropout", "ActivityRegularization"}
 
@@ -630,9 +723,9 @@ def run_layer(cls, cfg, inputs, w, num, keras3, kwargs):
                           sign_kernel(cfg.get("kernel_quantizer")))
         y = r(acc)
         if cfg.get("use_bias", True):
-            y = r(y + r(w["bias"]))
+            y = r(y + apply_quantizer(quantizer_spec(cfg.get("bias_quantizer")), r(w["bias"]), num))
         return activation(cfg.get("activation", "linear"), y, num, keras3)
-    if cls in ("Dense", "QuantDense"):
+    if cls in ("Dense", "QuantDense", "QDense"):
         x = apply_quantizer(quantizer_spec(cfg.get("input_quantizer")), r(inputs[0]), num)
         k = apply_quantizer(quantizer_spec(cfg.get("kernel_quantizer")), r(w["kernel"]), num)
         if num.seq and x.ndim > 2 and sign_kernel(cfg.get("kernel_quantizer")):
@@ -647,7 +740,7 @@ def run_layer(cls, cfg, inputs, w, num, keras3, kwargs):
         else:
             y = r(x.astype(np.float64) @ k.astype(np.float64))  # last axis, any rank (Keras Dense)
         if cfg.get("use_bias", True):
-            y = r(y + r(w["bias"]))
+            y = r(y + apply_quantizer(quantizer_spec(cfg.get("bias_quantizer")), r(w["bias"]), num))
         return activation(cfg.get("activation", "linear"), y, num, keras3)
     if cls == "BatchNormalization":
         x = r(inputs[0])
@@ -735,6 +828,15 @@ def run_layer(cls, cfg, inputs, w, num, keras3, kwargs):
         return np.repeat(np.repeat(r(inputs[0]), sh, axis=1), sw, axis=2)
     if cls == "Activation":
         return activation(cfg.get("activation"), inputs[0], num, keras3)
+    if cls == "QActivation":
+        # QKeras: the activation is a quantizer (a call string or a serialized object).
+        try:
+            spec = quantizer_spec(cfg.get("activation"))
+        except Unsupported:
+            raise Unsupported(f"QActivation {cfg.get('activation')!r}")
+        if spec is None or spec[0] not in QKERAS_PARAMS:
+            raise Unsupported(f"QActivation {cfg.get('activation')!r}")
+        return apply_quantizer(spec, inputs[0], num)
     if cls == "ReLU":
         mv = cfg.get("max_value")
         return relu_general(inputs[0], num, float(cfg.get("negative_slope", 0.0) or 0.0),

@@ -51,6 +51,29 @@ class Quantizers(unittest.TestCase):
         np.testing.assert_array_equal(ko.apply_quantizer(spec, f32(-1, 0.5, 0.6, 2), MAIN), f32(0, 0, 1, 1))
 
 
+    def test_qkeras_quantizers_by_hand(self):
+        # quantized_bits(8, 0): levels q/128, q in -128..127, half to even; quantized_relu(4, 0):
+        # q/16, q in 0..15; the call form reads as the object form.
+        qb = ko.quantizer_spec("quantized_bits(8, 0, alpha=1)")
+        np.testing.assert_array_equal(ko.apply_quantizer(qb, f32(0.3, -0.3, 2.5 / 128, 3.0, -3.0), MAIN),
+                                      f32(38 / 128, -38 / 128, 2 / 128, 127 / 128, -1.0))
+        same = ko.quantizer_spec({"class_name": "quantized_bits", "config": {"bits": 8, "integer": 0, "alpha": 1}})
+        self.assertEqual(qb, ("quantized_bits", {"bits": 8, "integer": 0, "alpha": 1}))
+        self.assertEqual(same[0], "quantized_bits")
+        # TF's x + (-x + xq) in float32 at x = 2^24: -2^24 + 127/128 rounds to -2^24 + 1.
+        np.testing.assert_array_equal(ko.apply_quantizer(qb, f32(2.0 ** 24), MAIN), f32(1.0))
+        qr = ko.quantizer_spec("quantized_relu(4,0)")
+        np.testing.assert_array_equal(ko.apply_quantizer(qr, f32(-1, 0.7, 0.5 / 16, 5.0), MAIN),
+                                      f32(0, 11 / 16, 0, 15 / 16))
+        # binary / ternary with alpha None: tanh is only the estimator's base.
+        np.testing.assert_array_equal(ko.apply_quantizer(ko.quantizer_spec("binary()"), f32(-1e-30, 0, 1e-30, 7), MAIN),
+                                      f32(-1, 1, 1, 1))
+        np.testing.assert_array_equal(ko.apply_quantizer(ko.quantizer_spec("ternary()"), f32(-0.5, -0.2, 0.33, 0.3), MAIN),
+                                      f32(-1, 0, 1, 0))
+        with self.assertRaises(ko.Unsupported):
+            ko.apply_quantizer(ko.quantizer_spec("quantized_bits(4, 0, alpha='auto_po2')"), f32(0.1), MAIN)
+
+
 class Activations(unittest.TestCase):
     def test_relu_docstring_examples(self):
         x = f32(-10, -5, 0, 5, 10)

@@ -73,9 +73,11 @@ def check_node(n):
         if not np.array_equal(np.where(K < 0, -1, 1), s):
             raise ExportError(f"{n['node']}: {k}_sign != sign({k})")
         scale = t.get(k + "_scale")
-        want = s.astype(F32) * (scale.astype(F32) if scale is not None else F32(1))
+        # A depthwise kernel (kh, kw, C, dm) has one scale per output channel c * dm + j.
         if scale is not None and n["op"] == "depthwise_conv2d":
             want = s.astype(F32) * scale.reshape(K.shape[-2], K.shape[-1]).astype(F32)
+        else:
+            want = s.astype(F32) * (scale.astype(F32) if scale is not None else F32(1))
         if not np.array_equal(want, K):
             raise ExportError(f"{n['node']}: {k} != {k}_sign * scale")
     if k + "_int8" in t:

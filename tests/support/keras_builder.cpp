@@ -767,6 +767,8 @@ json ModelBuilder::model_config(const BuildOptions& options) const {
     for (auto it = cfg.begin(); it != cfg.end(); ++it) {
       if (!it.key().ends_with("_quantizer") || !it.value().is_object()) continue;
       std::string cls = it.value().value("class_name", "");
+      // QKeras' quantizers are objects in every QKeras version (larq <= 0.8 wrote strings).
+      if (cls == "quantized_bits" || cls == "quantized_relu" || cls == "binary" || cls == "ternary") continue;
       it.value() = find_quantizer(cls).alias;
     }
     return cfg;

@@ -51,7 +51,7 @@ enum class Op {
 const char* op_name(Op op);
 
 struct Quantizer {
-  enum class Kind { None, Sign, MagnitudeAwareSign, Heaviside, Tern, DoReFa, StDoReFa, NoOp, Unknown };
+  enum class Kind { None, Sign, MagnitudeAwareSign, Heaviside, Tern, DoReFa, StDoReFa, NoOp, QKeras, Unknown };
   Kind kind = Kind::None;
   std::string name;  // as written in the file ("SteSign", "ste_sign", ...); empty for none
   // DoReFa / STCustomDoReFa: k_bit and mode as the reference semantics read them; `invalid`
@@ -61,7 +61,12 @@ struct Quantizer {
   bool sign_like() const { return kind == Kind::Sign; }
   bool binary_weights() const { return kind == Kind::Sign || kind == Kind::MagnitudeAwareSign; }
   // Clip-and-round to k-bit levels (both DoReFa flavours) with a valid config.
-  bool levels() const { return (kind == Kind::DoReFa || kind == Kind::StDoReFa) && invalid.empty(); }
+  // QKeras quantized_bits (alpha None or 1) and quantized_relu are levels too
+  // (sem::qkeras_clip_levels).
+  bool levels() const {
+    return invalid.empty() && (kind == Kind::DoReFa || kind == Kind::StDoReFa ||
+                               (kind == Kind::QKeras && sem::qkeras_clip_levels(spec).has_value()));
+  }
   // An element-wise levels quantizer: "activations" mode (weights mode normalises by a max over
   // the whole tensor).
   bool elementwise_levels() const { return levels() && !spec.dorefa_weights; }

@@ -74,6 +74,13 @@ struct LayerInfo {
 };
 
 const std::vector<LayerInfo>& layer_table();
+
+// QKeras' layers (qkeras/qconvolutional.py, qlayers.py): Keras layers whose kernel (and bias)
+// pass through a quantizer, and QActivation, an activation that is a quantizer.
+inline bool is_qkeras_layer(const std::string& class_name) {
+  return class_name == "QConv2D" || class_name == "QDepthwiseConv2D" || class_name == "QDense" ||
+         class_name == "QActivation";
+}
 const LayerInfo* find_layer_info(const std::string& class_name);
 
 // The first config key (alphabetically) that `class_name` neither reads nor ignores, or

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -179,6 +181,11 @@ enum class QuantizerKind {
   DoReFa,              // k-bit levels ("activations" or "weights" mode)
   StDoReFa,            // ST's STCustomDoReFa: signed k-bit levels (stm32ai-modelzoo)
   NoOp,                // identity
+  // QKeras (qkeras/quantizers.py); forward values below, each one as TF evaluates it.
+  QkBits,     // quantized_bits: fixed point, `bits` bits of which `integer` left of the point
+  QkRelu,     // quantized_relu: relu, then unsigned fixed point
+  QkBinary,   // binary: -1/+1 (or 0/1 with use_01), times alpha
+  QkTernary,  // ternary: -1/0/+1 by a threshold, times alpha
 };
 
 struct QuantizerSpec {
@@ -189,6 +196,20 @@ struct QuantizerSpec {
   bool ternary_weight_networks = false;  // SteTern
   int k_bit = 2;                         // DoReFa (8 for STCustomDoReFa)
   bool dorefa_weights = false;           // DoReFa / STCustomDoReFa mode == "weights"
+  // QKeras: quantized_bits(bits, integer, symmetric, keep_negative, alpha),
+  // quantized_relu(bits, integer), binary(use_01, alpha), ternary(alpha, threshold).
+  // alpha / threshold: nullopt for Python None.
+  int bits = 8;
+  int integer = 0;
+  bool symmetric = false;
+  bool keep_negative = true;
+  bool use_01 = false;
+  std::optional<float> alpha;
+  std::optional<float> threshold;
+  bool is_qkeras() const {
+    return kind == QuantizerKind::QkBits || kind == QuantizerKind::QkRelu || kind == QuantizerKind::QkBinary ||
+           kind == QuantizerKind::QkTernary;
+  }
 
   // Outputs only -1/+1 for every input (the XNOR/popcount domain).
   bool is_sign() const {
@@ -209,6 +230,10 @@ inline const char* quantizer_kind_name(QuantizerKind k) {
     case QuantizerKind::DoReFa: return "DoReFa";
     case QuantizerKind::StDoReFa: return "STCustomDoReFa";
     case QuantizerKind::NoOp: return "NoOp";
+    case QuantizerKind::QkBits: return "quantized_bits";
+    case QuantizerKind::QkRelu: return "quantized_relu";
+    case QuantizerKind::QkBinary: return "binary";
+    case QuantizerKind::QkTernary: return "ternary";
   }
   return "?";
 }
@@ -232,10 +257,205 @@ inline std::optional<QuantizerKind> quantizer_kind_from_name(std::string_view na
       {"DoReFaQuantizer", "DoReFaQuantizer", QuantizerKind::DoReFa},
       {"STCustomDoReFa", "STCustomDoReFa", QuantizerKind::StDoReFa},
       {"NoOp", "NoOpQuantizer", QuantizerKind::NoOp},
+      {"quantized_bits", "quantized_bits", QuantizerKind::QkBits},
+      {"quantized_relu", "quantized_relu", QuantizerKind::QkRelu},
+      {"binary", "binary", QuantizerKind::QkBinary},
+      {"ternary", "ternary", QuantizerKind::QkTernary},
   };
   for (const auto& e : table)
     if (name == e.a || name == e.b) return e.kind;
   return std::nullopt;
+}
+
+// ---- QKeras quantizers (qkeras/quantizers.py) ----
+// QKeras writes a quantizer in a layer config either as a serialized object
+// ({"class_name": "quantized_bits", "config": {"bits": 8, ...}}) or, in QActivation and in
+// configs written by hand, as the Python call QKeras evaluates ("quantized_relu(4,0)",
+// "quantized_bits(8, 0, alpha=1)"). Both become one config object here.
+
+// The constructor parameters in Python's positional order (qkeras/quantizers.py).
+inline const std::vector<std::string_view>& qkeras_params(QuantizerKind k) {
+  static const std::vector<std::string_view> bits = {"bits", "integer", "symmetric", "keep_negative", "alpha",
+                                                     "use_stochastic_rounding", "scale_axis", "qnoise_factor",
+                                                     "var_name", "use_ste", "use_variables"};
+  static const std::vector<std::string_view> relu = {"bits", "integer", "use_sigmoid", "negative_slope",
+                                                     "use_stochastic_rounding", "relu_upper_bound",
+                                                     "is_quantized_clip", "qnoise_factor", "var_name", "use_ste",
+                                                     "use_variables"};
+  static const std::vector<std::string_view> binary = {"use_01", "alpha", "use_stochastic_rounding"};
+  static const std::vector<std::string_view> ternary = {"alpha", "threshold", "use_stochastic_rounding",
+                                                        "number_of_unrolls"};
+  switch (k) {
+    case QuantizerKind::QkBits: return bits;
+    case QuantizerKind::QkRelu: return relu;
+    case QuantizerKind::QkBinary: return binary;
+    default: return ternary;
+  }
+}
+
+// "name(1, 2.5, alpha=None, mode='x')" -> {"1st param": 1, ...} by qkeras_params. Literals:
+// numbers, True/False, None and quoted strings, as QKeras' safe_eval accepts them.
+inline json qkeras_call_config(std::string_view text, QuantizerKind k, const std::string& where) {
+  const auto bad = [&](const std::string& what) {
+    return ModelError(where + ": cannot read QKeras quantizer \"" + std::string(text) + "\": " + what);
+  };
+  json cfg = json::object();
+  const size_t open = text.find('(');
+  if (open == std::string_view::npos) return cfg;
+  const size_t close = text.rfind(')');
+  if (close == std::string_view::npos || close < open) throw bad("no closing parenthesis");
+  for (char c : text.substr(close + 1))
+    if (!std::isspace(static_cast<unsigned char>(c))) throw bad("text after the closing parenthesis");
+  std::string_view body = text.substr(open + 1, close - open - 1);
+  const auto trim = [](std::string_view v) {
+    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
+    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
+    return v;
+  };
+  const auto literal = [&](std::string_view v) -> json {
+    v = trim(v);
+    if (v == "True") return true;
+    if (v == "False") return false;
+    if (v == "None") return nullptr;
+    if (v.size() >= 2 && (v.front() == '\'' || v.front() == '"') && v.back() == v.front())
+      return std::string(v.substr(1, v.size() - 2));
+    const std::string s(v);
+    char* end = nullptr;
+    const double d = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size()) throw bad("\"" + s + "\" is not a number, True, False, None or a string");
+    const bool integral = s.find_first_of(".eEn") == std::string::npos;
+    if (integral && std::fabs(d) < 1e15) return static_cast<int64_t>(d);
+    return d;
+  };
+  const auto& params = qkeras_params(k);
+  size_t position = 0;
+  bool keywords = false;
+  while (!trim(body).empty()) {
+    // Split at the next comma outside quotes.
+    size_t i = 0;
+    char quote = 0;
+    for (; i < body.size(); ++i) {
+      if (quote) {
+        if (body[i] == quote) quote = 0;
+      } else if (body[i] == '\'' || body[i] == '"') {
+        quote = body[i];
+      } else if (body[i] == ',') {
+        break;
+      }
+    }
+    const std::string_view arg = trim(body.substr(0, i));
+    body = i < body.size() ? body.substr(i + 1) : std::string_view{};
+    if (arg.empty()) {
+      if (trim(body).empty()) break;  // a trailing comma
+      throw bad("an empty argument");
+    }
+    const size_t eq = arg.find('=');
+    if (eq != std::string_view::npos && arg.substr(0, eq).find_first_of("'\"") == std::string_view::npos) {
+      const std::string key(trim(arg.substr(0, eq)));
+      if (std::find(params.begin(), params.end(), key) == params.end())
+        throw bad("no parameter named '" + key + "'");
+      cfg[key] = literal(arg.substr(eq + 1));
+      keywords = true;
+    } else {
+      if (keywords) throw bad("a positional argument after a keyword argument");
+      if (position >= params.size()) throw bad("more than " + std::to_string(params.size()) + " arguments");
+      cfg[std::string(params[position++])] = literal(arg);
+    }
+  }
+  return cfg;
+}
+
+// Reads a QKeras quantizer's config into q (kind already set). Every key is either computed as
+// QKeras computes it or refused with its value: alpha "auto"/"auto_po2" (scales fitted to the
+// tensor), stochastic rounding, qnoise_factor != 1, the sigmoid and leaky forms of
+// quantized_relu.
+inline void read_qkeras_config(QuantizerSpec& q, const json& cfg, const std::string& where) {
+  const std::string name = quantizer_kind_name(q.kind);
+  const auto refuse = [&](const std::string& key, const json& v, const std::string& why) {
+    return ModelError(where + ": " + name + " " + key + "=" + v.dump() + " " + why);
+  };
+  const auto& params = qkeras_params(q.kind);
+  for (auto it = cfg.begin(); it != cfg.end(); ++it) {
+    if (it.key() == "name" || it.key() == "trainable" || it.key() == "dtype") continue;  // not QKeras' own
+    if (std::find(params.begin(), params.end(), it.key()) == params.end())
+      throw refuse(it.key(), it.value(), "is not a parameter of QKeras' " + name + " that BitLens knows");
+  }
+  const auto get = [&](const char* key) -> const json* {
+    auto it = cfg.find(key);
+    return it == cfg.end() ? nullptr : &*it;
+  };
+  const auto integer = [&](const char* key, int def, int lo, int hi) {
+    const json* v = get(key);
+    if (!v) return def;
+    if (!v->is_number() || v->get<double>() != std::floor(v->get<double>()) || v->get<double>() < lo ||
+        v->get<double>() > hi)
+      throw refuse(key, *v, "is not an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+    return static_cast<int>(v->get<double>());
+  };
+  // Python truthiness of a flag QKeras also uses as a number (keep_negative * (...)): 0 or 1.
+  const auto flag = [&](const char* key, bool def) {
+    const json* v = get(key);
+    if (!v || v->is_null()) return def;
+    if (v->is_boolean()) return v->get<bool>();
+    if (v->is_number() && (v->get<double>() == 0 || v->get<double>() == 1)) return v->get<double>() != 0;
+    throw refuse(key, *v, "is not True/False (or 0/1)");
+  };
+  const auto optional_number = [&](const char* key) -> std::optional<float> {
+    const json* v = get(key);
+    if (!v || v->is_null()) return std::nullopt;
+    if (v->is_string())
+      throw refuse(key, *v, "fits a scale to the tensor (per channel, iterated on powers of two), which BitLens "
+                            "does not compute yet; use a number (alpha=1) or None");
+    if (!v->is_number() || !std::isfinite(v->get<double>())) throw refuse(key, *v, "is not a finite number or None");
+    return static_cast<float>(v->get<double>());
+  };
+  if (flag("use_stochastic_rounding", false))
+    throw refuse("use_stochastic_rounding", *get("use_stochastic_rounding"),
+                 "rounds at random (QKeras versions differ in whether inference does); BitLens computes only "
+                 "deterministic rounding: save the model with use_stochastic_rounding=False");
+  if (const json* v = get("qnoise_factor"); v && !(v->is_number() && v->get<double>() == 1.0))
+    throw refuse("qnoise_factor", *v, "mixes the unquantized input into the output; BitLens computes "
+                                      "qnoise_factor=1 (full quantization)");
+  if (!flag("use_ste", true))
+    throw refuse("use_ste", *get("use_ste"), "changes the forward expression; BitLens computes use_ste=True");
+  if (q.kind == QuantizerKind::QkBits || q.kind == QuantizerKind::QkRelu) {
+    q.bits = integer("bits", 8, 1, 24);
+    // A negative `integer` is version-dependent in QKeras (K.pow(2, integer) on Python ints is an
+    // integer power in QKeras 0.9+, 0 for negative exponents; a float power before).
+    q.integer = integer("integer", 0, 0, 24);
+  }
+  switch (q.kind) {
+    case QuantizerKind::QkBits:
+      q.symmetric = flag("symmetric", false);
+      q.keep_negative = flag("keep_negative", true);
+      q.alpha = optional_number("alpha");
+      if (const json* v = get("scale_axis"); v && !v->is_null() && !v->is_number_integer())
+        throw refuse("scale_axis", *v, "is not an integer or None");
+      break;
+    case QuantizerKind::QkRelu:
+      if (flag("use_sigmoid", false))
+        throw refuse("use_sigmoid", *get("use_sigmoid"), "(the sigmoid form) is not computed by BitLens; use 0");
+      if (const json* v = get("negative_slope"); v && !(v->is_number() && v->get<double>() == 0.0))
+        throw refuse("negative_slope", *v, "(the leaky form) is not computed by BitLens; use 0.0");
+      if (!flag("is_quantized_clip", true))
+        throw refuse("is_quantized_clip", *get("is_quantized_clip"),
+                     "(clipping at relu_upper_bound instead) is not computed by BitLens; use True");
+      if (const json* v = get("relu_upper_bound"); v && !v->is_null() && !v->is_number())
+        throw refuse("relu_upper_bound", *v, "is not a number or None");
+      break;
+    case QuantizerKind::QkBinary:
+      q.use_01 = flag("use_01", false);
+      q.alpha = optional_number("alpha");
+      break;
+    case QuantizerKind::QkTernary:
+      q.alpha = optional_number("alpha");
+      q.threshold = optional_number("threshold");
+      if (const json* v = get("number_of_unrolls"); v && !v->is_number_integer())
+        throw refuse("number_of_unrolls", *v, "is not an integer");
+      break;
+    default:
+      break;
+  }
 }
 
 // Parses a quantizer as Larq serializes it: null, a string ("ste_sign"), or a dict
@@ -256,13 +476,27 @@ inline QuantizerSpec parse_quantizer(const json& j, const std::string& where) {
                      "; expected null, a name such as \"ste_sign\" or "
                      "{\"class_name\": \"SteSign\", \"config\": {...}}");
   }
+  // QKeras' call form: "quantized_bits(8,0,alpha=1)".
+  std::string call;
+  if (const size_t paren = name.find('('); paren != std::string::npos) {
+    call = name;
+    name = name.substr(0, paren);
+    while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
+  }
   auto kind = quantizer_kind_from_name(name);
   if (!kind)
     throw ModelError(where + ": unsupported quantizer \"" + name +
                      "\"; supported: SteSign, ApproxSign, SwishSign, MagnitudeAwareSign, "
-                     "SteHeaviside, SteTern, DoReFa, STCustomDoReFa, NoOp");
+                     "SteHeaviside, SteTern, DoReFa, STCustomDoReFa, NoOp and QKeras' quantized_bits, "
+                     "quantized_relu, binary, ternary");
   q.kind = *kind;
   q.class_name = name;
+  if (q.is_qkeras()) {
+    read_qkeras_config(q, cfg ? *cfg : qkeras_call_config(call, q.kind, where), where);
+    return q;
+  }
+  if (!call.empty())
+    throw ModelError(where + ": quantizer \"" + call + "\" is written as a call, which only QKeras quantizers are");
   auto number = [&](const char* key, double fallback) {
     if (!cfg || !cfg->contains(key) || (*cfg)[key].is_null()) return fallback;
     if (!(*cfg)[key].is_number())
@@ -401,6 +635,146 @@ inline int64_t dorefa_weights_near_boundary(const std::vector<float>& w, float n
   return count;
 }
 
+// ---- QKeras forward values (qkeras/quantizers.py, QKeras 0.9+), one float32 operation at a
+// time in QKeras' order (docs/decisions.md, "QKeras quantizers"). Every QKeras quantizer returns
+// x + stop_gradient(-x + xq), a straight-through estimator whose forward value TF computes as
+// written: two float32 additions. For |x| below qkeras_exact_bound that sum is xq exactly; above
+// it Keras' own value leaves the quantizer's grid (x = 2^24 through quantized_bits(8, 0) gives
+// 1.0, not 0.9921875), and BitLens' kernels, which compute xq, differ from Keras there.
+
+// tf.sign: -1, 0, +1, NaN for NaN.
+inline float qk_sign(float x) { return std::isnan(x) ? x : tf_sign(x); }
+// tf.clip_by_value(x, lo, hi) = minimum(maximum(x, lo), hi); a NaN stays NaN.
+inline float qk_clip(float x, float lo, float hi) {
+  if (std::isnan(x)) return x;
+  return x < lo ? lo : (x > hi ? hi : x);
+}
+// QKeras' _round_through(p): p + (-p + round(p)) (round half to even).
+inline float qk_round_through(float p) { return p + (-p + round_half_even(p)); }
+inline float qk_ste(float x, float xq) { return x + (-x + xq); }
+
+// quantized_bits(bits, integer, symmetric, keep_negative, alpha) with alpha None or a number:
+//   m = 2^(bits - keep_negative), m_i = 2^integer
+//   xq = m_i * clip(round_through(x * m / m_i), keep_negative * (-m + symmetric), m - 1) / m
+//   (bits - keep_negative == 0: xq = sign(x) with sign(0) = +1, mapped to 0/1 without
+//   keep_negative), then xq = alpha * xq (1 for None).
+inline float qkeras_bits(float x, const QuantizerSpec& q) {
+  const int unsigned_bits = q.bits - (q.keep_negative ? 1 : 0);
+  float xq;
+  if (unsigned_bits > 0) {
+    const float m = std::ldexp(1.0f, unsigned_bits), m_i = std::ldexp(1.0f, q.integer);
+    // Python's keep_negative * (-m + symmetric): False * a negative float is -0.0.
+    const float lo = q.keep_negative ? -m + (q.symmetric ? 1.0f : 0.0f) : -0.0f;
+    const float p = x * m / m_i;
+    xq = m_i * qk_clip(qk_round_through(p), lo, m - 1.0f) / m;
+  } else {
+    xq = qk_sign(x);
+    xq += 1.0f - std::fabs(xq);
+    if (!q.keep_negative) xq = (xq + 1.0f) / 2.0f;
+  }
+  xq = (q.alpha ? *q.alpha : 1.0f) * xq;
+  return qk_ste(x, xq);
+}
+
+// quantized_relu(bits, integer) (use_sigmoid = 0, negative_slope = 0, is_quantized_clip):
+//   m = 2^bits, m_i = 2^integer, m_f = 2^(integer - bits)
+//   x_u = x <= m_i - m_f ? relu(x) : m_i - m_f
+//   xq = m_i * clip(round_through(x * m / m_i) / m, 0, 1 - 1/m); result x_u + (-x_u + xq).
+inline float qkeras_relu(float x, const QuantizerSpec& q) {
+  const float m = std::ldexp(1.0f, q.bits), m_i = std::ldexp(1.0f, q.integer);
+  const float top = m_i - std::ldexp(1.0f, q.integer - q.bits);
+  const float x_u = x <= top ? (std::isnan(x) ? x : std::max(x, 0.0f)) : top;
+  const float p = x * m / m_i;
+  const float xq = m_i * qk_clip(qk_round_through(p) / m, 0.0f, 1.0f - 1.0f / m);
+  return qk_ste(x_u, xq);
+}
+
+// binary(use_01, alpha): k = sign(x) with sign(0) = +1 ((k + 1) / 2 with use_01); alpha None
+// passes x through tanh first (the STE's base only: the value is k exactly, whichever tanh).
+inline float qkeras_binary(float x, const QuantizerSpec& q) {
+  float k = qk_sign(x);
+  k += 1.0f - std::fabs(k);
+  if (q.use_01) k = (k + 1.0f) / 2.0f;
+  const float base = q.alpha ? x : std::tanh(x);
+  return qk_ste(base, (q.alpha ? *q.alpha : 1.0f) * k);
+}
+
+// ternary(alpha, threshold): (|x| >= threshold) * sign(x), threshold None = 0.33; alpha None
+// passes x through tanh first, as binary.
+inline float qkeras_ternary(float x, const QuantizerSpec& q) {
+  const float t = q.threshold ? *q.threshold : 0.33f;
+  const float k = (std::fabs(x) >= t ? 1.0f : 0.0f) * qk_sign(x);
+  const float base = q.alpha ? x : std::tanh(x);
+  return qk_ste(base, (q.alpha ? *q.alpha : 1.0f) * k);
+}
+
+inline float qkeras_value(float x, const QuantizerSpec& q) {
+  switch (q.kind) {
+    case QuantizerKind::QkBits: return qkeras_bits(x, q);
+    case QuantizerKind::QkRelu: return qkeras_relu(x, q);
+    case QuantizerKind::QkBinary: return qkeras_binary(x, q);
+    default: return qkeras_ternary(x, q);
+  }
+}
+
+// The parameters BitLens computes with, for reports: "quantized_bits(8, 0, symmetric=0,
+// keep_negative=1, alpha=None)".
+inline std::string qkeras_text(const QuantizerSpec& q) {
+  const auto num = [](const std::optional<float>& v) { return v ? float_text(*v) : std::string("None"); };
+  switch (q.kind) {
+    case QuantizerKind::QkBits:
+      return "quantized_bits(" + std::to_string(q.bits) + ", " + std::to_string(q.integer) +
+             ", symmetric=" + (q.symmetric ? "1" : "0") + ", keep_negative=" + (q.keep_negative ? "1" : "0") +
+             ", alpha=" + num(q.alpha) + ")";
+    case QuantizerKind::QkRelu:
+      return "quantized_relu(" + std::to_string(q.bits) + ", " + std::to_string(q.integer) + ")";
+    case QuantizerKind::QkBinary:
+      return std::string("binary(use_01=") + (q.use_01 ? "1" : "0") + ", alpha=" + num(q.alpha) + ")";
+    case QuantizerKind::QkTernary:
+      return "ternary(alpha=" + num(q.alpha) + ", threshold=" + num(q.threshold) + ")";
+    default:
+      return quantizer_kind_name(q.kind);
+  }
+}
+
+// A QKeras quantizer as clip-then-levels (the DoReFa kernels' form): clip to [lo, hi], then
+// round(x * n) / n. quantized_bits with alpha None or 1 and at least one magnitude bit, and
+// quantized_relu: n = m / m_i is a power of two, so x * n and the bounds are exact and clipping
+// before rounding gives what rounding before clipping gives.
+struct ClipLevels {
+  float lo = 0, hi = 0, n = 0;
+};
+inline std::optional<ClipLevels> qkeras_clip_levels(const QuantizerSpec& q) {
+  if (q.kind == QuantizerKind::QkBits) {
+    const int unsigned_bits = q.bits - (q.keep_negative ? 1 : 0);
+    if (unsigned_bits < 1 || (q.alpha && *q.alpha != 1.0f)) return std::nullopt;
+    const float m = std::ldexp(1.0f, unsigned_bits), n = std::ldexp(1.0f, unsigned_bits - q.integer);
+    return ClipLevels{q.keep_negative ? (-m + (q.symmetric ? 1.0f : 0.0f)) / n : 0.0f, (m - 1.0f) / n, n};
+  }
+  if (q.kind == QuantizerKind::QkRelu) {
+    const float m = std::ldexp(1.0f, q.bits), n = std::ldexp(1.0f, q.bits - q.integer);
+    return ClipLevels{0.0f, (m - 1.0f) / n, n};
+  }
+  return std::nullopt;
+}
+
+// Below this |x| Keras' x + (-x + xq) equals xq (the clip-and-levels value). quantized_bits: x's
+// float spacing is at most the grid's 1/n (|x| < 2^24 / n), so -x + xq is exact and so is the
+// sum; quantized_relu: every x for which x * m stays finite (the clipped x_u and xq are within
+// one grid step, or both the top); binary/ternary with alpha None: tanh(x) is in [-1, 1] with
+// x's sign, every x; with alpha = 1, |x| < 2^24.
+inline double qkeras_exact_bound(const QuantizerSpec& q) {
+  switch (q.kind) {
+    case QuantizerKind::QkBits: {
+      const int unsigned_bits = q.bits - (q.keep_negative ? 1 : 0);
+      if (unsigned_bits < 1) return std::ldexp(1.0, 24);  // xq = +-1 or 0/1
+      return std::ldexp(1.0, 24 - (unsigned_bits - q.integer));
+    }
+    case QuantizerKind::QkRelu: return std::ldexp(1.0, 128 - q.bits);
+    default: return q.alpha ? std::ldexp(1.0, 24) : std::numeric_limits<double>::infinity();
+  }
+}
+
 // ---- The integer form of k-bit layers (BitLens' definition; the int8 kernels compute it) ----
 // An activations-mode DoReFa-family quantizer of at most 8 bits has levels q / levels with q an
 // integer that fits int8 after subtracting `offset`: STCustomDoReFa q in -2^(k-1)..2^(k-1) - 1
@@ -413,6 +787,9 @@ inline std::optional<S8Levels> s8_activation_levels(const QuantizerSpec& q) {
   if (q.dorefa_weights || q.k_bit < 1 || q.k_bit > 8) return std::nullopt;
   if (q.kind == QuantizerKind::StDoReFa) return S8Levels{st_dorefa_act_n(q.k_bit), 0};
   if (q.kind == QuantizerKind::DoReFa) return S8Levels{dorefa_n(q.k_bit), q.k_bit == 8 ? 128 : 0};
+  // QKeras: integers lo*n..hi*n over n; 0..255 (8-bit unsigned) is stored offset by 128.
+  if (const auto c = qkeras_clip_levels(q); c && q.bits <= 8)
+    return S8Levels{c->n, c->hi * c->n > 127.0f ? 128 : 0};
   return std::nullopt;
 }
 // A weights-mode quantizer whose levels are w / m with w an integer within +-127: m = 2^(k-1) - 1
@@ -490,6 +867,12 @@ inline void quantize_tensor(const QuantizerSpec& q, std::vector<float>& x, int64
       } else {
         for (float& v : x) v = st_dorefa_activation(v, q.k_bit);
       }
+      return;
+    case QuantizerKind::QkBits:
+    case QuantizerKind::QkRelu:
+    case QuantizerKind::QkBinary:
+    case QuantizerKind::QkTernary:
+      for (float& v : x) v = qkeras_value(v, q);
       return;
   }
 }
@@ -658,7 +1041,7 @@ inline std::optional<ActivationSpec> try_parse_activation(const json& j, const s
       return a;
     }
   }
-  if (quantizer_kind_from_name(name)) {
+  if (quantizer_kind_from_name(name.substr(0, name.find('(')))) {  // QKeras' call form too
     a.kind = ActivationKind::Quantizer;
     a.quantizer = parse_quantizer(j, where);
     return a;

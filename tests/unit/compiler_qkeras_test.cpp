@@ -1,0 +1,393 @@
+// QKeras models (qkeras/quantizers.py, qconvolutional.py, qlayers.py): the quantizers'
+// forward values as TF computes them (against definitions written here from QKeras' source and
+// against the independent numpy oracle, tests/oracle/keras_oracle.py), files laid out as QKeras
+// 0.9 + tf.keras 2 save them, both engines equal, and every parameter BitLens does not compute
+// refused by name.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+
+#include "bitlens/compiler.hpp"
+#include "bitlens/model.hpp"
+#include "bitlens/npy.hpp"
+#include "bitlens/reference.hpp"
+#include "bitlens/runtime.hpp"
+#include "bitlens/semantics.hpp"
+#include "oracle/run_oracle.hpp"
+#include "support/keras_builder.hpp"
+#include "support/model_writer.hpp"
+
+using namespace bitlens;
+namespace kb = bitlens::keras;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path dir;
+  explicit TempDir(const std::string& tag)
+      : dir(fs::temp_directory_path() / ("bitlens_qkeras_" + std::to_string(::getpid()) + "_" + tag)) {
+    fs::create_directories(dir);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+bool same_bits(float a, float b) {
+  if (std::isnan(a) && std::isnan(b)) return true;
+  uint32_t x, y;
+  std::memcpy(&x, &a, 4);
+  std::memcpy(&y, &b, 4);
+  return x == y;
+}
+
+bool has_reason(const Node& n, const std::string& code) {
+  for (const auto& r : n.decision.reasons)
+    if (r.code == code) return true;
+  return false;
+}
+
+Array random_input(std::vector<int64_t> shape, uint32_t seed, float lo, float hi) {
+  Array a;
+  a.shape = std::move(shape);
+  a.data.resize(static_cast<size_t>(a.size()));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  for (auto& v : a.data) v = u(rng);
+  return a;
+}
+
+}  // namespace
+
+// A QActivation with an 8-bit unsigned output (stored offset by 128) read twice by a
+// concatenation whose reader binarizes: the bits must be the signs of the levels.
+TEST(QKerasModels, UnsignedEightBitActivationIntoConcatenationOnBits) {
+  kb::ModelBuilder b("qk_concat");
+  auto x = b.input({5, 4, 4});
+  auto q = b.layer("QActivation", {x}, {{"activation", "quantized_relu(8,0)"}}, {5, 4, 4});
+  auto d = b.dropout(q, 0.1);
+  auto c = b.concatenate({q, d});
+  auto y = b.quant_conv2d(c, {.filters = 3, .padding = "same", .use_bias = false, .input_quantizer = "ste_sign",
+                              .kernel_quantizer = "ste_sign", .pad_values = 1.0});
+  (void)y;
+  TempDir t("concat");
+  const fs::path h5 = t.dir / "m.h5";
+  write_model_h5(b.build(), h5);
+  const CompileResult r = compile(load_model(h5));
+  const Array in = random_input({2, 5, 4, 4}, 3, -1.5f, 1.5f);
+  const auto got = Executor(r).run({in});
+  const auto want = reference_run(r.model, {in});
+  ASSERT_EQ(got[0].data.size(), want[0].data.size());
+  for (size_t i = 0; i < got[0].data.size(); ++i) ASSERT_TRUE(same_bits(got[0].data[i], want[0].data[i])) << i;
+}
+
+namespace {
+
+sem::QuantizerSpec q_of(const std::string& text) { return sem::parse_quantizer(json(text), "test"); }
+
+// The clip-and-levels value, written here from qkeras/quantizers.py without sem:: —
+// quantized_bits: m = 2^(bits - keep_negative), m_i = 2^integer,
+// xq = m_i * clip(round(x * m / m_i), keep_negative * (-m + symmetric), m - 1) / m, in double.
+double bits_level(double x, int bits, int integer, bool symmetric, bool keep_negative) {
+  const double m = std::ldexp(1.0, bits - (keep_negative ? 1 : 0)), m_i = std::ldexp(1.0, integer);
+  const double lo = keep_negative ? -m + (symmetric ? 1 : 0) : 0.0;
+  return m_i * std::min(std::max(std::nearbyint(x * m / m_i), lo), m - 1) / m;
+}
+double relu_level(double x, int bits, int integer) {
+  const double m = std::ldexp(1.0, bits), m_i = std::ldexp(1.0, integer);
+  return m_i * std::min(std::max(std::nearbyint(x * m / m_i) / m, 0.0), 1.0 - 1.0 / m);
+}
+
+std::vector<float> probe_values(uint32_t seed, float scale) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-scale, scale);
+  std::vector<float> v = {0.0f, -0.0f, 1e-30f, -1e-30f, std::numeric_limits<float>::denorm_min(), 0.5f, -0.5f,
+                          1.0f, -1.0f, 0.9921875f, 0.99609375f, 127.5f / 128.0f, -128.5f / 128.0f};
+  for (int i = 0; i < 20000; ++i) v.push_back(u(rng));
+  // Ties between levels of every grid used below, and their float neighbours.
+  for (int k = -600; k <= 600; ++k)
+    for (float n : {4.0f, 8.0f, 32.0f, 64.0f, 128.0f, 256.0f}) {
+      const float t = (static_cast<float>(k) + 0.5f) / n;
+      v.insert(v.end(), {t, std::nextafter(t, 1e9f), std::nextafter(t, -1e9f)});
+    }
+  return v;
+}
+
+}  // namespace
+
+// Below the bound sem::qkeras_exact_bound gives, Keras' x + (-x + xq) is the clip-and-levels
+// value (what the int8 and float steps compute); at 2^24 it is not, as the QKERAS_STE note says.
+TEST(QKerasQuantizers, ValuesAreTheLevelsBelowTheBoundAndKerasOwnSumAbove) {
+  struct Case {
+    const char* text;
+    int bits, integer;
+    bool symmetric, keep_negative;
+  };
+  for (const Case& c : {Case{"quantized_bits(8,0,0,1,alpha=1)", 8, 0, false, true},
+                        Case{"quantized_bits(8, 0, symmetric=1)", 8, 0, true, true},
+                        Case{"quantized_bits(6,2)", 6, 2, false, true},
+                        Case{"quantized_bits(4,0,keep_negative=False,alpha=None)", 4, 0, false, false},
+                        Case{"quantized_bits(8,1,keep_negative=0)", 8, 1, false, false},
+                        Case{"quantized_bits(16,3,1)", 16, 3, true, true}}) {
+    SCOPED_TRACE(c.text);
+    const auto q = q_of(c.text);
+    ASSERT_EQ(q.kind, sem::QuantizerKind::QkBits);
+    EXPECT_EQ(q.bits, c.bits);
+    EXPECT_EQ(q.integer, c.integer);
+    EXPECT_EQ(q.symmetric, c.symmetric);
+    EXPECT_EQ(q.keep_negative, c.keep_negative);
+    const double bound = sem::qkeras_exact_bound(q);
+    const auto cl = sem::qkeras_clip_levels(q);
+    ASSERT_TRUE(cl);
+    for (float x : probe_values(7, 12.0f)) {
+      if (std::fabs(x) >= bound) continue;
+      const float v = sem::qkeras_bits(x, q);
+      ASSERT_EQ(static_cast<double>(v), bits_level(x, c.bits, c.integer, c.symmetric, c.keep_negative)) << x;
+      // The float step's form: clip, then round(x * n) / n.
+      const float clipped = std::min(std::max(x, cl->lo), cl->hi);
+      ASSERT_EQ(v, sem::round_half_even(clipped * cl->n) / cl->n) << x;
+    }
+    // Just below the bound, still the level; at 2^24 Keras' own sum is off the grid.
+    const float below = std::nextafter(static_cast<float>(bound), 0.0f);
+    EXPECT_EQ(sem::qkeras_bits(below, q), static_cast<float>(bits_level(below, c.bits, c.integer, c.symmetric, c.keep_negative)));
+  }
+  const auto q8 = q_of("quantized_bits(8,0,alpha=1)");
+  EXPECT_EQ(sem::qkeras_exact_bound(q8), 131072.0);
+  EXPECT_EQ(sem::qkeras_bits(16777216.0f, q8), 1.0f);  // TF's x + (-x + 127/128) in float32
+  EXPECT_EQ(bits_level(16777216.0, 8, 0, false, true), 127.0 / 128.0);
+
+  // quantized_relu: the level for every x whose x * m stays finite.
+  for (const char* text : {"quantized_relu(4,0)", "quantized_relu(8)", "quantized_relu(6,2)", "quantized_relu(bits=3, integer=1)"}) {
+    SCOPED_TRACE(text);
+    const auto q = q_of(text);
+    ASSERT_EQ(q.kind, sem::QuantizerKind::QkRelu);
+    for (float x : probe_values(8, 1e6f)) ASSERT_EQ(static_cast<double>(sem::qkeras_relu(x, q)), relu_level(x, q.bits, q.integer)) << x;
+    for (float x : {1e30f, -1e30f, 3.0e36f}) {
+      if (std::fabs(x) >= sem::qkeras_exact_bound(q)) continue;
+      EXPECT_EQ(static_cast<double>(sem::qkeras_relu(x, q)), relu_level(x, q.bits, q.integer)) << x;
+    }
+  }
+  // binary / ternary with alpha None: tanh is only the estimator's base, the value is exact.
+  const auto bin = q_of("binary"), bin01 = q_of("binary(use_01=True)"), ter = q_of("ternary(threshold=0.5)");
+  for (float x : probe_values(9, 1e3f)) {
+    ASSERT_EQ(sem::qkeras_binary(x, bin), x < 0 ? -1.0f : 1.0f) << x;
+    ASSERT_EQ(sem::qkeras_binary(x, bin01), x < 0 ? 0.0f : 1.0f) << x;
+    ASSERT_EQ(sem::qkeras_ternary(x, ter), std::fabs(x) >= 0.5f ? (x < 0 ? -1.0f : 1.0f) : 0.0f) << x;
+  }
+  EXPECT_EQ(sem::qkeras_ternary(0.33f, q_of("ternary()")), 1.0f);  // threshold None: 0.33
+  EXPECT_EQ(sem::qkeras_ternary(0.3299f, q_of("ternary()")), 0.0f);
+  EXPECT_EQ(sem::qkeras_binary(0.25f, q_of("binary(alpha=0.5)")), 0.5f);
+}
+
+// The call form (positional in QKeras' order, keywords, Python literals) and the object form
+// read the same; every value BitLens does not compute is refused with its key and value.
+TEST(QKerasQuantizers, ConfigsAreReadOrRefusedByName) {
+  const auto a = q_of("quantized_bits(6, 2, 1, True, 1)");
+  const auto b = sem::parse_quantizer(json::parse(R"({"class_name": "quantized_bits", "config": {"bits": 6,
+      "integer": 2, "symmetric": 1, "alpha": 1, "keep_negative": true, "use_stochastic_rounding": false,
+      "qnoise_factor": 1.0}})"), "test");
+  for (const auto& q : {a, b}) {
+    EXPECT_EQ(q.bits, 6);
+    EXPECT_EQ(q.integer, 2);
+    EXPECT_TRUE(q.symmetric);
+    EXPECT_TRUE(q.keep_negative);
+    ASSERT_TRUE(q.alpha);
+    EXPECT_EQ(*q.alpha, 1.0f);
+  }
+  EXPECT_EQ(sem::qkeras_text(a), "quantized_bits(6, 2, symmetric=1, keep_negative=1, alpha=1)");
+  EXPECT_FALSE(q_of("quantized_bits(4,0,alpha=None)").alpha);
+  EXPECT_EQ(q_of("ternary(alpha=1.0, threshold=0.25)").threshold.value_or(0), 0.25f);
+  struct Bad {
+    const char* text;
+    const char* says;
+  };
+  for (const Bad& c : {Bad{"quantized_bits(4,0,alpha='auto_po2')", "alpha=\"auto_po2\""},
+                       Bad{"quantized_bits(4,0,1,alpha='auto')", "alpha=\"auto\""},
+                       Bad{"quantized_bits(4,0,use_stochastic_rounding=True)", "use_stochastic_rounding=true"},
+                       Bad{"quantized_bits(4,0,qnoise_factor=0.5)", "qnoise_factor=0.5"},
+                       Bad{"quantized_relu(4,0,1)", "use_sigmoid=1"},
+                       Bad{"quantized_relu(4,0,negative_slope=0.25)", "negative_slope=0.25"},
+                       Bad{"quantized_relu(4,0,is_quantized_clip=False)", "is_quantized_clip=false"},
+                       Bad{"quantized_bits(4,-1)", "integer=-1"},
+                       Bad{"quantized_bits(40)", "bits=40"},
+                       Bad{"quantized_bits(4,0,made_up=1)", "made_up"},
+                       Bad{"quantized_bits(4,0", "closing parenthesis"},
+                       Bad{"quantized_bits(4,0,1,1,1,0,0,1,None,True,False,7)", "more than 11 arguments"},
+                       Bad{"binary(use_stochastic_rounding=True)", "use_stochastic_rounding=true"},
+                       Bad{"quantized_bits(bits=4, 0)", "positional argument after a keyword"}}) {
+    SCOPED_TRACE(c.text);
+    try {
+      q_of(c.text);
+      ADD_FAILURE() << "accepted";
+    } catch (const ModelError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << e.what();
+    }
+  }
+}
+
+namespace {
+
+// An hls4ml-style QKeras MLP as QKeras 0.9 on tf.keras 2 saves it: QDense layers with
+// quantized_bits kernel and bias quantizers (serialized objects), QActivation layers holding the
+// call strings users write, a softmax head.
+kb::ModelBuilder qkeras_mlp() {
+  kb::ModelBuilder b("qkeras_jet_tagger", kb::Style::functional, 5);
+  auto qb = [](int bits) {
+    return json{{"class_name", "quantized_bits"},
+                {"config", {{"bits", bits}, {"integer", 0}, {"symmetric", 0}, {"alpha", 1}, {"keep_negative", true},
+                            {"use_stochastic_rounding", false}, {"qnoise_factor", 1.0}}}};
+  };
+  auto dense = [&](const kb::Tensor& x, int units, int bits, const std::string& name, float scale) {
+    json cfg = {{"name", name}, {"units", units}, {"activation", "linear"}, {"use_bias", true},
+                {"kernel_initializer", {{"class_name", "VarianceScaling"}, {"config", {{"scale", 1.0}, {"mode", "fan_in"}, {"distribution", "truncated_normal"}, {"seed", nullptr}}}}},
+                {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
+                {"kernel_regularizer", {{"class_name", "L1"}, {"config", {{"l1", 1e-4}}}}}, {"bias_regularizer", nullptr},
+                {"activity_regularizer", nullptr}, {"kernel_constraint", nullptr}, {"bias_constraint", nullptr},
+                {"kernel_quantizer", qb(bits)}, {"bias_quantizer", qb(bits)}, {"kernel_range", nullptr},
+                {"bias_range", nullptr}};
+    Array k, bias;
+    k.shape = {x.shape.back(), units};
+    bias.shape = {units};
+    std::mt19937 rng(static_cast<uint32_t>(units * 31 + bits));
+    std::normal_distribution<float> nd(0.0f, scale);
+    for (int64_t i = 0; i < k.size(); ++i) k.data.push_back(nd(rng));
+    for (int64_t i = 0; i < bias.size(); ++i) bias.data.push_back(nd(rng) * 0.5f);
+    return b.layer("QDense", {x}, cfg, {units}, {{"kernel", k}, {"bias", bias}});
+  };
+  auto x = b.input({16}, "input_1");
+  x = dense(x, 64, 6, "fc1", 0.3f);
+  x = b.layer("QActivation", {x}, {{"name", "relu1"}, {"activation", "quantized_relu(6)"}}, {64});
+  x = dense(x, 32, 6, "fc2", 0.2f);
+  x = b.layer("QActivation", {x}, {{"name", "relu2"}, {"activation", "quantized_relu(6)"}}, {32});
+  x = dense(x, 32, 6, "fc3", 0.2f);
+  x = b.layer("QActivation", {x}, {{"name", "relu3"}, {"activation", "quantized_bits(8,2,alpha=1)"}}, {32});
+  x = dense(x, 5, 6, "output", 0.3f);
+  b.activation(x, "softmax", "softmax");
+  return b;
+}
+
+}  // namespace
+
+TEST(QKerasModels, MlpRunsItsQuantizersAsIntegerStepsAndMatchesTheOracle) {
+  TempDir t("mlp");
+  const fs::path h5 = t.dir / "qkeras_mlp.h5";
+  write_model_h5(qkeras_mlp().build(), h5);
+  const CompileResult r = compile(load_model(h5));
+  for (const char* name : {"fc1", "fc2", "fc3", "output"}) {
+    const Node* n = r.graph.find_node(name);
+    ASSERT_TRUE(n) << name;
+    EXPECT_EQ(n->decision.kernel, KernelClass::Float) << name;
+    EXPECT_TRUE(has_reason(*n, "QUANTIZED_WEIGHTS_FLOAT")) << name;
+    // The kernel BitLens multiplies holds quantized_bits(6, 0)'s levels: k / 32, k in -32..31.
+    for (float w : n->weights) {
+      ASSERT_EQ(w * 32.0f, std::nearbyint(w * 32.0f)) << name;
+      ASSERT_GE(w, -1.0f);
+      ASSERT_LE(w, 31.0f / 32.0f);
+    }
+  }
+  for (const char* name : {"relu1", "relu2", "relu3"}) {
+    const Node* n = r.graph.find_node(name);
+    ASSERT_TRUE(n) << name;
+    EXPECT_EQ(n->op, Op::Quantize);
+    EXPECT_NE(n->decision.kernel, KernelClass::Unsupported) << name;
+    EXPECT_TRUE(has_reason(*n, "QKERAS_STE")) << name;
+  }
+  // quantized_relu(6): 0..63 over 64, no offset; quantized_bits(8, 2): -128..127 over 32.
+  EXPECT_EQ(r.graph.tensors[r.graph.find_node("relu1")->outputs[0]].format, Format::S8);
+  EXPECT_EQ(r.graph.tensors[r.graph.find_node("relu1")->outputs[0]].s8.levels, 64.0f);
+  EXPECT_EQ(r.graph.tensors[r.graph.find_node("relu3")->outputs[0]].s8.levels, 32.0f);
+
+  Array x = random_input({64, 16}, 21, -3.0f, 3.0f);
+  ReferenceTrace trace;
+  const auto want = reference_run(r.model, {x}, &trace);
+  Executor ex(r);
+  std::map<std::string, std::vector<float>> levels;
+  ex.set_observer([&](int id, const void* data, int64_t) {
+    const Node& n = r.graph.nodes[static_cast<size_t>(id)];
+    if (n.op != Op::Quantize || n.class_name != "QActivation") return;
+    const Tensor& o = r.graph.tensors[n.outputs[0]];
+    for (int64_t i = 0; i < o.elements(); ++i)
+      levels[n.layer].push_back(o.format == Format::S8 ? (static_cast<const int8_t*>(data)[i] + static_cast<float>(o.s8.offset)) / o.s8.levels
+                                                        : static_cast<const float*>(data)[i]);
+  });
+  const auto got = ex.run({x});
+  ASSERT_EQ(levels.size(), 3u);
+  for (const auto& [layer, v] : levels) {
+    const Array& ref = trace.outputs.at(layer);
+    ASSERT_EQ(v.size(), ref.data.size()) << layer;
+    for (size_t i = 0; i < v.size(); ++i) ASSERT_EQ(v[i], ref.data[i]) << layer << " " << i;
+    // Not constant: the inputs reach many levels.
+    EXPECT_GT(std::set<float>(v.begin(), v.end()).size(), 8u) << layer;
+  }
+  float maxd = 0;
+  for (size_t i = 0; i < got[0].data.size(); ++i) maxd = std::max(maxd, std::fabs(got[0].data[i] - want[0].data[i]));
+  EXPECT_LE(maxd, 1e-6f);
+
+  write_npy(t.dir / "x.npy", x);
+  const std::string log = oracle_run::run_capture(oracle_run::command() + " " + h5.string() + " --input " +
+                                                  (t.dir / "x.npy").string() + " --output " + (t.dir / "y.npy").string());
+  ASSERT_TRUE(fs::exists(t.dir / "y.npy")) << log;
+  const Array oracle = read_npy(t.dir / "y.npy");
+  ASSERT_EQ(oracle.shape, got[0].shape);
+  float worst = 0;
+  for (size_t i = 0; i < oracle.data.size(); ++i) worst = std::max(worst, std::fabs(oracle.data[i] - got[0].data[i]));
+  EXPECT_LE(worst, 1e-5f) << log;
+}
+
+// Parameters BitLens does not compute make their layer unsupported, naming the key and value;
+// the file still loads.
+TEST(QKerasModels, RefusedParametersNameTheirLayerKeyAndValue) {
+  struct Case {
+    const char* layer_class;
+    json cfg;
+    const char* code;
+    const char* says;
+  };
+  const json auto_po2 = {{"class_name", "quantized_bits"},
+                         {"config", {{"bits", 4}, {"integer", 0}, {"symmetric", 1}, {"alpha", "auto_po2"},
+                                     {"keep_negative", true}, {"use_stochastic_rounding", false}, {"qnoise_factor", 1.0}}}};
+  for (const Case& c : {Case{"QActivation", {{"activation", "quantized_relu(4,0,negative_slope=0.5)"}}, "ACTIVATION", "negative_slope=0.5"},
+                        Case{"QActivation", {{"activation", "binary()"}}, "ACTIVATION", "no kernel step runs it yet"},
+                        Case{"QActivation", {{"activation", "relu"}}, "ACTIVATION", "not a QKeras quantizer"},
+                        Case{"QDense", {{"units", 4}, {"kernel_quantizer", auto_po2}}, "KERNEL_QUANTIZER_NOT_SIGN", "auto_po2"},
+                        Case{"QDense", {{"units", 4}, {"bias_quantizer", auto_po2}}, "CONFIG_VALUE", "bias_quantizer"},
+                        Case{"QDense", {{"units", 4}, {"activation", "quantized_relu(4,0)"}}, "ACTIVATION", "QActivation"}}) {
+    SCOPED_TRACE(c.cfg.dump());
+    kb::ModelBuilder b("qk_bad");
+    auto x = b.input({8});
+    std::vector<std::pair<std::string, Array>> w;
+    std::vector<int64_t> out = {8};
+    if (std::string(c.layer_class) == "QDense") {
+      Array k, bias;
+      k.shape = {8, 4};
+      k.data.assign(32, 0.25f);
+      bias.shape = {4};
+      bias.data.assign(4, 0.125f);
+      w = {{"kernel", k}, {"bias", bias}};
+      out = {4};
+    }
+    b.layer(c.layer_class, {x}, c.cfg, out, w);
+    TempDir t("bad");
+    write_model_h5(b.build(), t.dir / "m.h5");
+    const CompileResult r = compile(load_model(t.dir / "m.h5"));
+    const Node* bad = nullptr;
+    for (const Node& n : r.graph.nodes)
+      if (n.decision.kernel == KernelClass::Unsupported) bad = &n;
+    ASSERT_TRUE(bad);
+    ASSERT_FALSE(bad->decision.reasons.empty());
+    bool found = false;
+    for (const auto& reason : bad->decision.reasons)
+      found = found || (reason.code == c.code && (reason.message + " " + reason.fix).find(c.says) != std::string::npos);
+    EXPECT_TRUE(found) << bad->decision.reasons[0].code << ": " << bad->decision.reasons[0].message;
+  }
+}
