@@ -108,7 +108,7 @@ std::vector<LayerInfo> build_table() {
   // QKeras' weight and bias quantizers; its *_range keys are deprecated and unused by call().
   const auto qkeras_kb = [](const char* weight_key) {
     return std::vector<ConfigKey>{
-        {weight_key, T::Quantizer, false, "null, or QKeras' quantized_bits, quantized_relu, binary, ternary with a number or None as alpha (exact values in float32, QUANTIZED_WEIGHTS_FLOAT) (others: KERNEL_QUANTIZER_NOT_SIGN)"},
+        {weight_key, T::Quantizer, false, "null, or QKeras' quantized_bits, quantized_relu, binary, ternary with a number or None as alpha, quantized_bits and binary also with alpha \"auto\" / \"auto_po2\" (exact values in float32, QUANTIZED_WEIGHTS_FLOAT) (others: KERNEL_QUANTIZER_NOT_SIGN)"},
         {"bias_quantizer", T::Quantizer, false, "null, or a QKeras quantizer as for the kernel (the bias Keras adds, exactly)"}};
   };
   const auto qkeras_ranges = [](const char* weight) {

@@ -130,7 +130,8 @@ std::vector<float> quantize_weights(const Quantizer& q, const Array& w, int64_t*
   // QKeras quantizers are element-wise: the weights Keras multiplies are sem's values exactly.
   if (q.levels() || (q.kind == K::QKeras && q.invalid.empty())) {
     // Keras applies the kernel quantizer to the whole kernel tensor (weights mode: one max).
-    sem::quantize_tensor(q.spec, r, w.shape.empty() ? 1 : w.shape.back());
+    sem::quantize_tensor(q.spec, r, w.shape.empty() ? 1 : w.shape.back(), static_cast<int>(w.shape.size()),
+                         q.kind == K::QKeras ? near_boundary : nullptr);
     if (near_boundary && q.spec.dorefa_weights)
       *near_boundary = sem::dorefa_weights_near_boundary(
           w.data, q.kind == K::StDoReFa ? sem::st_dorefa_weight_n(q.spec.k_bit) : sem::dorefa_n(q.spec.k_bit));

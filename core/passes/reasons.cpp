@@ -241,6 +241,11 @@ const std::vector<ReasonInfo>& reason_table() {
        "computes tanh with Eigen's approximation, not libm's, so Keras may round them to the "
        "neighbouring level",
        "Compare this layer's outputs with Keras; moving those weights by 1e-5 removes the doubt"},
+      {"QKERAS_SCALE_BOUNDARY", S::Info,
+       "{0} weight(s) of '{2}' belong to channels whose power-of-two scale from {1} lies within 1e-5 of a "
+       "rounding boundary of log2: TensorFlow's float log and its summation order may pick the neighbouring "
+       "power there, so Keras may scale those weights by 2x or 0.5x of BitLens' values",
+       "Compare this layer's outputs with Keras; retraining or a fixed alpha removes the doubt"},
       {"INPUT_QUANTIZER_UNSUPPORTED", S::Warning,
        "input_quantizer {0} has no kernel in BitLens ('{1}')",
        "Use ste_sign (binary) or no input quantizer (binary weights / float)"},

@@ -392,7 +392,7 @@ void select_weighted(Graph& g, int id, const Selected& selected) {
       d.reasons.push_back(
           make_reason("QUANTIZED_WEIGHTS_FLOAT", {quantizer_text(a.kernel_q), weight_quantizer_key(n), n.name, why}));
       if (n.weights_near_boundary > 0)
-        d.reasons.push_back(make_reason("TANH_ROUNDING_BOUNDARY", {std::to_string(n.weights_near_boundary),
+        d.reasons.push_back(make_reason(a.kernel_q.kind == K::QKeras ? "QKERAS_SCALE_BOUNDARY" : "TANH_ROUNDING_BOUNDARY", {std::to_string(n.weights_near_boundary),
                                                                    quantizer_text(a.kernel_q), n.name}));
     } else if (quant_layer)
       d.reasons.push_back(make_reason("KERNEL_NOT_QUANTIZED", {n.class_name, n.name}));

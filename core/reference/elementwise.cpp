@@ -9,7 +9,7 @@ namespace bitlens::ref {
 
 Array quantized(const sem::QuantizerSpec& q, const Array& a) {
   Array y = a;
-  sem::quantize_tensor(q, y.data, a.shape.empty() ? 1 : a.shape.back());
+  sem::quantize_tensor(q, y.data, a.shape.empty() ? 1 : a.shape.back(), static_cast<int>(a.shape.size()));
   return y;
 }
 

@@ -183,25 +183,29 @@ inline json quantizer_json(const std::string& alias) {
 // A QKeras quantizer: the serialized object get_config() gives (constraints.serialize), or now
 // and then the Python call string QKeras also accepts. Mostly forms BitLens computes; one in
 // fifteen is a form it refuses (alpha "auto_po2", stochastic rounding).
-inline json qkeras_quantizer(Gen& g, bool relu_allowed) {
+inline json qkeras_quantizer(Gen& g, bool relu_allowed, bool weights = true) {
   const auto none_or_one = [&]() -> json { return g.chance(0.5) ? json(nullptr) : json(1); };
   const int kind = g.uni(0, relu_allowed ? 9 : 7);
   std::string cls;
   json cfg;
+  // What QConv2D/QDense save for a kernel quantizer given alpha=None: "auto_po2" (QKeras'
+  // _set_trainable_parameter), sometimes "auto".
+  const auto fitted = [&]() -> json { return g.chance(0.7) ? json("auto_po2") : json("auto"); };
   if (g.chance(1.0 / 15)) {
     cls = "quantized_bits";
-    cfg = {{"bits", 4}, {"integer", 0}, {"symmetric", 1}, {"alpha", "auto_po2"}, {"keep_negative", true},
-           {"use_stochastic_rounding", false}, {"qnoise_factor", 1.0}};
-    if (g.chance(0.5)) cfg["alpha"] = 1, cfg["use_stochastic_rounding"] = true;
+    cfg = {{"bits", 4}, {"integer", 0}, {"symmetric", 1}, {"alpha", 1}, {"keep_negative", true},
+           {"use_stochastic_rounding", true}, {"qnoise_factor", 1.0}};
+    if (g.chance(0.5)) cls = "ternary", cfg = {{"alpha", "auto_po2"}, {"threshold", nullptr}, {"use_stochastic_rounding", false}};
   } else if (kind <= 4) {
     cls = "quantized_bits";
     const int bits = g.pick(std::vector<int>{2, 3, 4, 6, 8, 8, 12, 16});
     cfg = {{"bits", bits}, {"integer", g.uni(0, std::min(2, bits - 1))}, {"symmetric", g.uni(0, 1)},
-           {"alpha", none_or_one()}, {"keep_negative", !g.chance(0.15)},
+           {"alpha", weights && g.chance(0.5) ? fitted() : none_or_one()}, {"keep_negative", !g.chance(0.15)},
            {"use_stochastic_rounding", false}, {"qnoise_factor", 1.0}};
   } else if (kind <= 5) {
     cls = "binary";
-    cfg = {{"use_01", g.chance(0.2)}, {"alpha", none_or_one()}, {"use_stochastic_rounding", false}};
+    cfg = {{"use_01", g.chance(0.2)}, {"alpha", weights && g.chance(0.5) ? fitted() : none_or_one()},
+           {"use_stochastic_rounding", false}};
   } else if (kind <= 7) {
     cls = "ternary";
     cfg = {{"alpha", none_or_one()}, {"threshold", g.pick(std::vector<json>{nullptr, 0.5, 0.1})},
@@ -300,7 +304,7 @@ inline kb::Tensor emit_qdense(Gen& g, const kb::Tensor& x) {
 }
 
 inline kb::Tensor emit_qactivation(Gen& g, const kb::Tensor& x) {
-  json q = qkeras_quantizer(g, true);
+  json q = qkeras_quantizer(g, true, false);
   // QActivation stores what it was given; users write the call string far more often.
   if (q.is_object() && g.chance(0.6)) {
     std::string t = q["class_name"].get<std::string>() + "(";

@@ -219,7 +219,10 @@ def qkeras_quantize(kind, cfg, x, num):
         raise Unsupported(f"{kind} {cfg}")
     alpha = cfg.get("alpha")
     if isinstance(alpha, str):
-        raise Unsupported(f"{kind} alpha={alpha}")
+        if kind not in ("quantized_bits", "binary") or alpha not in ("auto", "auto_po2") or \
+                cfg.get("scale_axis") is not None:
+            raise Unsupported(f"{kind} alpha={alpha}")
+        return qkeras_fitted(kind, cfg, x, num)
     if kind == "quantized_bits":
         bits, integer = int(cfg.get("bits", 8)), int(cfg.get("integer", 0))
         keep = bool(cfg.get("keep_negative", True))
@@ -265,6 +268,58 @@ def qkeras_quantize(kind, cfg, x, num):
         base = x if alpha is not None else r(np.tanh(x))
         return r(base + r(-base + r(c(1.0 if alpha is None else alpha) * k)))
     raise Unsupported(f"quantizer {kind}")
+
+
+def qkeras_fitted(kind, cfg, x, num):
+    """alpha="auto"/"auto_po2": _get_scale's least squares mean(x q) / (mean(q q) + eps) over all
+    axes but the last (per element for a vector), powers of two 2^round(log(s + eps) / log 2) for
+    auto_po2; quantized_bits starts from max|x| * 2 / levels and refits five times."""
+    r, c = num.r, num.c
+    po2 = cfg["alpha"] == "auto_po2"
+    eps = c(1e-7)
+    axes = tuple(range(x.ndim - 1))
+
+    def pow2(v):
+        return r(np.power(c(2.0), np.round(r(r(np.log(r(v + eps))) / c(np.log(2.0))))))
+
+    def least_squares(xv, q):
+        if x.ndim > 1:
+            qx = r(np.mean(r(xv * q).astype(np.float64), axis=axes, keepdims=True))
+            qq = r(np.mean(r(q * q).astype(np.float64), axis=axes, keepdims=True))
+        else:
+            qx, qq = r(xv * q), r(q * q)
+        v = r(qx / r(qq + eps))
+        return pow2(v) if po2 else v
+
+    if kind == "binary":
+        k = np.sign(x)
+        k = r(k + r(c(1.0) - np.abs(k)))
+        if cfg.get("use_01", False):
+            k = r(r(k + c(1.0)) / c(2.0))
+        return r(x + r(-x + r(least_squares(x, k) * k)))
+    bits, integer = int(cfg.get("bits", 8)), int(cfg.get("integer", 0))
+    keep = bool(cfg.get("keep_negative", True))
+    if integer < 0:
+        raise Unsupported("quantized_bits integer < 0")
+    m, mi = c(2.0 ** (bits - int(keep))), c(2.0 ** integer)
+    levels = (2 ** (bits - 1) - 1) * 2  # QKeras makes a fitted quantized_bits symmetric
+    xs = r(x / mi)
+    mx = np.max(np.abs(xs), axis=axes if x.ndim > 1 else 0, keepdims=True)
+    scale = r(r(mx * c(2.0)) / c(levels))
+
+    def ints(sc):
+        v = np.floor(r(r(np.abs(xs) / sc) + c(0.5)))
+        return r(np.sign(xs) * np.where(v < levels / 2, v, c(levels / 2)))
+
+    if po2:
+        scale = pow2(scale)
+        for _ in range(5):
+            z = ints(scale)
+            scale = least_squares(xs, z)
+    else:
+        z = ints(scale)
+    back = r(mi * xs)
+    return r(back + r(-back + r(r(scale * m) * r(r(mi * z) / m))))
 
 
 def sign_kernel(q):

@@ -71,7 +71,14 @@ class Quantizers(unittest.TestCase):
         np.testing.assert_array_equal(ko.apply_quantizer(ko.quantizer_spec("ternary()"), f32(-0.5, -0.2, 0.33, 0.3), MAIN),
                                       f32(-1, 0, 1, 0))
         with self.assertRaises(ko.Unsupported):
-            ko.apply_quantizer(ko.quantizer_spec("quantized_bits(4, 0, alpha='auto_po2')"), f32(0.1), MAIN)
+            ko.apply_quantizer(ko.quantizer_spec("ternary(alpha='auto_po2')"), f32(0.1), MAIN)
+        # alpha="auto_po2" on a (4, 1) kernel: max 0.9 -> 0.9 * 2 / 14 -> 2^-3, z = 7, -2, 0, 5, kept
+        # by the refits (mean(x z) / mean(z z) = 2.475 / 19.5 -> 2^-3): values z / 8.
+        w = np.array([[0.9], [-0.3], [0.05], [0.6]], np.float32)
+        got = ko.apply_quantizer(ko.quantizer_spec("quantized_bits(4, 0, alpha='auto_po2')"), w, MAIN)
+        np.testing.assert_array_equal(got, np.array([[0.875], [-0.25], [0.0], [0.625]], np.float32))
+        got = ko.apply_quantizer(ko.quantizer_spec("binary(alpha='auto_po2')"), f32(0.3, -0.5, 0.2).reshape(3, 1), MAIN)
+        np.testing.assert_array_equal(got, np.array([[0.25], [-0.25], [0.25]], np.float32))
 
 
 class Activations(unittest.TestCase):

@@ -211,8 +211,9 @@ TEST(QKerasQuantizers, ConfigsAreReadOrRefusedByName) {
     const char* text;
     const char* says;
   };
-  for (const Bad& c : {Bad{"quantized_bits(4,0,alpha='auto_po2')", "alpha=\"auto_po2\""},
-                       Bad{"quantized_bits(4,0,1,alpha='auto')", "alpha=\"auto\""},
+  for (const Bad& c : {Bad{"ternary(alpha='auto_po2')", "alpha=\"auto_po2\""},
+                       Bad{"quantized_bits(4,0,1,alpha='fancy')", "alpha=\"fancy\""},
+                       Bad{"quantized_bits(4,0,alpha='auto',scale_axis=0)", "scale_axis=0"},
                        Bad{"quantized_bits(4,0,use_stochastic_rounding=True)", "use_stochastic_rounding=true"},
                        Bad{"quantized_bits(4,0,qnoise_factor=0.5)", "qnoise_factor=0.5"},
                        Bad{"quantized_relu(4,0,1)", "use_sigmoid=1"},
@@ -233,6 +234,36 @@ TEST(QKerasQuantizers, ConfigsAreReadOrRefusedByName) {
       EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << e.what();
     }
   }
+}
+
+// alpha="auto_po2" as QConv2D/QDense save it for a kernel quantizer given alpha=None: the
+// per-channel power-of-two scale QKeras fits (by hand from qkeras/quantizers.py).
+TEST(QKerasQuantizers, FittedPowerOfTwoScalesPerChannel) {
+  // quantized_bits(4, 0, alpha="auto_po2"), made symmetric: 14 levels, |z| <= 7, m = 8.
+  // Channel 0: max 0.9 -> 0.9 * 2 / 14 -> 2^-3; z = 7, -2, 0, 5; the refit mean(x z) / mean(z z)
+  // = 2.475 / 19.5 stays at 2^-3, so the values are z / 8. Channel 1 (x / 4): 2^-5, z / 32.
+  std::vector<float> w = {0.9f, 0.225f, -0.3f, -0.075f, 0.05f, 0.0125f, 0.6f, 0.15f};
+  const auto q = q_of("quantized_bits(4,0,alpha='auto_po2')");
+  EXPECT_TRUE(q.symmetric);
+  int64_t near = -1;
+  sem::quantize_tensor(q, w, 2, 2, &near);
+  EXPECT_EQ(near, 0);
+  const std::vector<float> want = {0.875f, 7.0f / 32, -0.25f, -2.0f / 32, 0.0f, 0.0f, 0.625f, 5.0f / 32};
+  for (size_t i = 0; i < w.size(); ++i) EXPECT_EQ(w[i], want[i]) << i;
+  // binary(alpha="auto_po2"): mean |x| per channel, rounded to a power of two: 1/3 -> 2^-2.
+  std::vector<float> b = {0.3f, -0.5f, 0.2f};
+  sem::quantize_tensor(q_of("binary(alpha='auto_po2')"), b, 1, 2);
+  EXPECT_EQ(b, (std::vector<float>{0.25f, -0.25f, 0.25f}));
+  // "auto": the float least-squares scale itself, 1/3 (one float32 rounding of the mean).
+  std::vector<float> a = {0.3f, -0.5f, 0.2f};
+  sem::quantize_tensor(q_of("binary(alpha='auto')"), a, 1, 2);
+  EXPECT_NEAR(a[0], 1.0f / 3, 1e-7f);
+  EXPECT_EQ(a[1], -a[0]);
+  // A channel whose scale sits on a log2 boundary is counted: mean |x| = 2^-1.5.
+  std::vector<float> edge = {static_cast<float>(std::ldexp(1.0, -1) / std::sqrt(2.0)), -static_cast<float>(std::ldexp(1.0, -1) / std::sqrt(2.0))};
+  near = 0;
+  sem::quantize_tensor(q_of("binary(alpha='auto_po2')"), edge, 1, 2, &near);
+  EXPECT_EQ(near, 2);
 }
 
 namespace {
@@ -353,9 +384,9 @@ TEST(QKerasModels, RefusedParametersNameTheirLayerKeyAndValue) {
     const char* code;
     const char* says;
   };
-  const json auto_po2 = {{"class_name", "quantized_bits"},
-                         {"config", {{"bits", 4}, {"integer", 0}, {"symmetric", 1}, {"alpha", "auto_po2"},
-                                     {"keep_negative", true}, {"use_stochastic_rounding", false}, {"qnoise_factor", 1.0}}}};
+  const json auto_po2 = {{"class_name", "ternary"},
+                         {"config", {{"alpha", "auto_po2"}, {"threshold", nullptr}, {"use_stochastic_rounding", false},
+                                     {"number_of_unrolls", 5}}}};
   for (const Case& c : {Case{"QActivation", {{"activation", "quantized_relu(4,0,negative_slope=0.5)"}}, "ACTIVATION", "negative_slope=0.5"},
                         Case{"QActivation", {{"activation", "binary()"}}, "ACTIVATION", "no kernel step runs it yet"},
                         Case{"QActivation", {{"activation", "relu"}}, "ACTIVATION", "not a QKeras quantizer"},
@@ -390,4 +421,94 @@ TEST(QKerasModels, RefusedParametersNameTheirLayerKeyAndValue) {
       found = found || (reason.code == c.code && (reason.message + " " + reason.fix).find(c.says) != std::string::npos);
     EXPECT_TRUE(found) << bad->decision.reasons[0].code << ": " << bad->decision.reasons[0].message;
   }
+}
+
+// A small QKeras CNN with the kernel quantizers QConv2D/QDepthwiseConv2D save when built with
+// alpha=None (alpha="auto_po2"), a ternary dense head, quantizer strings in QActivation layers:
+// both engines and the oracle agree, the kernels BitLens multiplies are per-channel powers of two
+// times small integers.
+TEST(QKerasModels, CnnWithFittedScalesMatchesTheOracle) {
+  kb::ModelBuilder b("qkeras_cnn", kb::Style::functional, 9);
+  std::mt19937 rng(77);
+  std::normal_distribution<float> nd(0.0f, 0.4f);
+  auto arr = [&](std::vector<int64_t> shape) {
+    Array a;
+    a.shape = std::move(shape);
+    for (int64_t i = 0; i < a.size(); ++i) a.data.push_back(nd(rng));
+    return a;
+  };
+  const json qb4_po2 = {{"class_name", "quantized_bits"},
+                        {"config", {{"bits", 4}, {"integer", 0}, {"symmetric", true}, {"alpha", "auto_po2"},
+                                    {"keep_negative", true}, {"use_stochastic_rounding", false}, {"qnoise_factor", 1.0}}}};
+  const json qb6 = {{"class_name", "quantized_bits"},
+                    {"config", {{"bits", 6}, {"integer", 0}, {"symmetric", 0}, {"alpha", 1}, {"keep_negative", true},
+                                {"use_stochastic_rounding", false}, {"qnoise_factor", 1.0}}}};
+  const json bin_po2 = {{"class_name", "binary"}, {"config", {{"use_01", false}, {"alpha", "auto_po2"}, {"use_stochastic_rounding", false}}}};
+  const json ter = {{"class_name", "ternary"},
+                    {"config", {{"alpha", 1.0}, {"threshold", 0.3}, {"use_stochastic_rounding", false}, {"number_of_unrolls", 5}}}};
+  auto x = b.input({12, 12, 1}, "input_1");
+  const json conv_cfg = {{"name", "conv1"}, {"filters", 8}, {"kernel_size", {3, 3}}, {"strides", {1, 1}}, {"padding", "same"},
+                         {"data_format", "channels_last"}, {"dilation_rate", {1, 1}}, {"groups", 1}, {"activation", "linear"},
+                         {"use_bias", true}, {"kernel_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
+                         {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
+                         {"kernel_regularizer", nullptr}, {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr},
+                         {"kernel_constraint", nullptr}, {"bias_constraint", nullptr}, {"kernel_quantizer", qb4_po2},
+                         {"bias_quantizer", qb6}, {"kernel_range", nullptr}, {"bias_range", nullptr}};
+  x = b.layer("QConv2D", {x}, conv_cfg, {12, 12, 8}, {{"kernel", arr({3, 3, 1, 8})}, {"bias", arr({8})}});
+  x = b.layer("QActivation", {x}, {{"name", "act1"}, {"activation", "quantized_relu(4,0)"}}, {12, 12, 8});
+  const json dw_cfg = {{"name", "dw1"}, {"kernel_size", {3, 3}}, {"strides", {2, 2}}, {"padding", "valid"},
+                       {"data_format", "channels_last"}, {"dilation_rate", {1, 1}}, {"groups", 1}, {"activation", "relu"},
+                       {"use_bias", false}, {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
+                       {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr}, {"bias_constraint", nullptr},
+                       {"depth_multiplier", 1}, {"depthwise_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
+                       {"depthwise_regularizer", nullptr}, {"depthwise_constraint", nullptr}, {"depthwise_quantizer", bin_po2},
+                       {"bias_quantizer", nullptr}, {"depthwise_range", nullptr}, {"bias_range", nullptr}};
+  x = b.layer("QDepthwiseConv2D", {x}, dw_cfg, {5, 5, 8}, {{"depthwise_kernel", arr({3, 3, 8, 1})}});
+  x = b.layer("QActivation", {x}, {{"name", "act2"}, {"activation", "quantized_bits(8, 2, alpha=1)"}}, {5, 5, 8});
+  x = b.flatten(x, "flatten");
+  const json dense_cfg = {{"name", "head"}, {"units", 10}, {"activation", "softmax"}, {"use_bias", true},
+                          {"kernel_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
+                          {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
+                          {"kernel_regularizer", nullptr}, {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr},
+                          {"kernel_constraint", nullptr}, {"bias_constraint", nullptr}, {"kernel_quantizer", ter},
+                          {"bias_quantizer", qb6}, {"kernel_range", nullptr}, {"bias_range", nullptr}};
+  b.layer("QDense", {x}, dense_cfg, {10}, {{"kernel", arr({200, 10})}, {"bias", arr({10})}});
+  TempDir t("cnn");
+  const fs::path h5 = t.dir / "qkeras_cnn.h5";
+  write_model_h5(b.build(), h5);
+  const CompileResult r = compile(load_model(h5));
+  for (const Node& n : r.graph.nodes) EXPECT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
+  // conv1: each filter's 9 weights are z * 2^-e with |z| <= 7 and one e per filter.
+  const Node* conv = r.graph.find_node("conv1");
+  ASSERT_TRUE(conv);
+  for (int f = 0; f < 8; ++f) {
+    float step = 0;
+    for (int i = 0; i < 9; ++i) step = std::max(step, std::fabs(conv->weights[static_cast<size_t>(i * 8 + f)]));
+    ASSERT_GT(step, 0.0f);
+    int e;
+    std::frexp(step, &e);
+    const float unit = std::ldexp(1.0f, e - 4);  // largest |z| in 4..7 -> 2^(e-3) steps; allow one more bit
+    for (int i = 0; i < 9; ++i) {
+      const float v = conv->weights[static_cast<size_t>(i * 8 + f)] / unit;
+      EXPECT_EQ(v, std::nearbyint(v)) << f << " " << i;
+      EXPECT_LE(std::fabs(v), 14.0f);
+    }
+  }
+  Array in = random_input({6, 12, 12, 1}, 5, 0.0f, 1.0f);
+  const auto got = Executor(r).run({in});
+  const auto want = reference_run(r.model, {in});
+  float maxd = 0;
+  for (size_t i = 0; i < got[0].data.size(); ++i) maxd = std::max(maxd, std::fabs(got[0].data[i] - want[0].data[i]));
+  EXPECT_LE(maxd, 1e-6f);
+  write_npy(t.dir / "x.npy", in);
+  const std::string log = oracle_run::run_capture(oracle_run::command() + " " + h5.string() + " --input " +
+                                                  (t.dir / "x.npy").string() + " --output " + (t.dir / "y.npy").string());
+  ASSERT_TRUE(fs::exists(t.dir / "y.npy")) << log;
+  const Array oracle = read_npy(t.dir / "y.npy");
+  float worst = 0;
+  for (size_t i = 0; i < oracle.data.size(); ++i) worst = std::max(worst, std::fabs(oracle.data[i] - got[0].data[i]));
+  EXPECT_LE(worst, 1e-5f) << log;
+  float spread = 0;
+  for (size_t i = 0; i < got[0].data.size(); ++i) spread = std::max(spread, std::fabs(got[0].data[i] - got[0].data[i % 10]));
+  EXPECT_GT(spread, 1e-3f) << "the inputs should lead to different outputs";
 }

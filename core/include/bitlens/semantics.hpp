@@ -205,6 +205,9 @@ struct QuantizerSpec {
   bool keep_negative = true;
   bool use_01 = false;
   std::optional<float> alpha;
+  // alpha="auto" / "auto_po2" (quantized_bits and binary on weights): per-channel scales fitted
+  // to the tensor (qkeras_fit). QKeras makes quantized_bits symmetric then.
+  enum class AlphaFit { None, Auto, AutoPo2 } alpha_fit = AlphaFit::None;
   std::optional<float> threshold;
   bool is_qkeras() const {
     return kind == QuantizerKind::QkBits || kind == QuantizerKind::QkRelu || kind == QuantizerKind::QkBinary ||
@@ -404,10 +407,20 @@ inline void read_qkeras_config(QuantizerSpec& q, const json& cfg, const std::str
     const json* v = get(key);
     if (!v || v->is_null()) return std::nullopt;
     if (v->is_string())
-      throw refuse(key, *v, "fits a scale to the tensor (per channel, iterated on powers of two), which BitLens "
-                            "does not compute yet; use a number (alpha=1) or None");
+      throw refuse(key, *v, "fits a scale to the tensor, which BitLens computes for quantized_bits and binary only; "
+                            "use a number (alpha=1) or None");
     if (!v->is_number() || !std::isfinite(v->get<double>())) throw refuse(key, *v, "is not a finite number or None");
     return static_cast<float>(v->get<double>());
+  };
+  // "auto" / "auto_po2" where QKeras fits them (quantized_bits, binary); other strings refused.
+  const auto alpha_fit = [&]() {
+    const json* v = get("alpha");
+    if (v && v->is_string()) {
+      if (v->get<std::string>() == "auto") return QuantizerSpec::AlphaFit::Auto;
+      if (v->get<std::string>() == "auto_po2") return QuantizerSpec::AlphaFit::AutoPo2;
+      throw refuse("alpha", *v, "is not a number, None, \"auto\" or \"auto_po2\" (QKeras asserts so)");
+    }
+    return QuantizerSpec::AlphaFit::None;
   };
   if (flag("use_stochastic_rounding", false))
     throw refuse("use_stochastic_rounding", *get("use_stochastic_rounding"),
@@ -428,9 +441,11 @@ inline void read_qkeras_config(QuantizerSpec& q, const json& cfg, const std::str
     case QuantizerKind::QkBits:
       q.symmetric = flag("symmetric", false);
       q.keep_negative = flag("keep_negative", true);
-      q.alpha = optional_number("alpha");
-      if (const json* v = get("scale_axis"); v && !v->is_null() && !v->is_number_integer())
-        throw refuse("scale_axis", *v, "is not an integer or None");
+      q.alpha_fit = alpha_fit();
+      if (q.alpha_fit != QuantizerSpec::AlphaFit::None) q.symmetric = true;  // QKeras' __init__
+      else q.alpha = optional_number("alpha");
+      if (const json* v = get("scale_axis"); v && !v->is_null())
+        throw refuse("scale_axis", *v, "(scales along another axis than the last) is not computed by BitLens; use None");
       break;
     case QuantizerKind::QkRelu:
       if (flag("use_sigmoid", false))
@@ -445,7 +460,8 @@ inline void read_qkeras_config(QuantizerSpec& q, const json& cfg, const std::str
       break;
     case QuantizerKind::QkBinary:
       q.use_01 = flag("use_01", false);
-      q.alpha = optional_number("alpha");
+      q.alpha_fit = alpha_fit();
+      if (q.alpha_fit == QuantizerSpec::AlphaFit::None) q.alpha = optional_number("alpha");
       break;
     case QuantizerKind::QkTernary:
       q.alpha = optional_number("alpha");
@@ -720,7 +736,11 @@ inline float qkeras_value(float x, const QuantizerSpec& q) {
 // The parameters BitLens computes with, for reports: "quantized_bits(8, 0, symmetric=0,
 // keep_negative=1, alpha=None)".
 inline std::string qkeras_text(const QuantizerSpec& q) {
-  const auto num = [](const std::optional<float>& v) { return v ? float_text(*v) : std::string("None"); };
+  const auto num = [&q](const std::optional<float>& v) {
+    if (q.alpha_fit != QuantizerSpec::AlphaFit::None && &v == &q.alpha)
+      return std::string(q.alpha_fit == QuantizerSpec::AlphaFit::Auto ? "'auto'" : "'auto_po2'");
+    return v ? float_text(*v) : std::string("None");
+  };
   switch (q.kind) {
     case QuantizerKind::QkBits:
       return "quantized_bits(" + std::to_string(q.bits) + ", " + std::to_string(q.integer) +
@@ -737,6 +757,120 @@ inline std::string qkeras_text(const QuantizerSpec& q) {
   }
 }
 
+// QKeras' fitted scales (alpha = "auto" / "auto_po2"), as qkeras/quantizers.py computes them on a
+// tensor of rank `rank` whose last axis has `last_dim` entries: per last-axis index for rank > 1
+// (K.image_data_format() "channels_last", scale_axis None), for rank 1 quantized_bits' first
+// scale over the whole vector and every least-squares refit per element. Each float32 operation
+// as TF runs it, except the reductions: TF's order of a float32 mean is unspecified, so sums are
+// taken in double and rounded once. A power-of-two scale is 2^round(log(s + 1e-7) / log 2); where
+// that log lies within 1e-5 of a .5 boundary, TF's own log and summation order may pick the
+// neighbouring power: *near (when given) counts the values of such channels.
+struct QkFit {
+  int64_t groups = 1;  // channels for rank > 1
+  int rank = 1;
+  int64_t last = 1;
+  size_t group(size_t i) const { return rank > 1 ? i % static_cast<size_t>(last) : 0; }
+};
+inline float qk_po2(float s, bool* near) {
+  const float l = std::log(s + 1e-7f) / static_cast<float>(0.6931471805599453);
+  if (near && std::fabs(std::fabs(l - std::trunc(l)) - 0.5f) < 1e-5f) *near = true;
+  return std::ldexp(1.0f, static_cast<int>(round_half_even(l)));
+}
+// _get_scale(alpha, x, q): mean(x q) / (mean(q q) + 1e-7) per channel (per element for rank 1),
+// a power of two for auto_po2. Returns one scale per value.
+inline std::vector<float> qk_least_squares(const std::vector<float>& x, const std::vector<float>& q, const QkFit& f,
+                                           bool po2, std::vector<char>& near) {
+  std::vector<float> s(x.size());
+  if (f.rank <= 1) {
+    for (size_t i = 0; i < x.size(); ++i) {
+      bool n = false;
+      const float v = (x[i] * q[i]) / (q[i] * q[i] + 1e-7f);
+      s[i] = po2 ? qk_po2(v, &n) : v;
+      near[i] = near[i] || n;
+    }
+    return s;
+  }
+  const size_t g = static_cast<size_t>(f.last);
+  std::vector<double> xq(g, 0.0), qq(g, 0.0);
+  for (size_t i = 0; i < x.size(); ++i) {
+    xq[i % g] += static_cast<double>(x[i] * q[i]);
+    qq[i % g] += static_cast<double>(q[i] * q[i]);
+  }
+  const float count = static_cast<float>(x.size() / g);
+  std::vector<float> per(g);
+  std::vector<char> pn(g, 0);
+  for (size_t c = 0; c < g; ++c) {
+    bool n = false;
+    const float v = (static_cast<float>(xq[c]) / count) / (static_cast<float>(qq[c]) / count + 1e-7f);
+    per[c] = po2 ? qk_po2(v, &n) : v;
+    pn[c] = n;
+  }
+  for (size_t i = 0; i < x.size(); ++i) {
+    s[i] = per[i % g];
+    near[i] = near[i] || pn[i % g];
+  }
+  return s;
+}
+
+inline void qkeras_fit(std::vector<float>& x, const QuantizerSpec& q, int64_t last_dim, int rank, int64_t* near_count) {
+  if (x.empty()) return;
+  const QkFit f{rank > 1 ? last_dim : 1, rank, last_dim > 0 ? last_dim : 1};
+  const bool po2 = q.alpha_fit == QuantizerSpec::AlphaFit::AutoPo2;
+  std::vector<char> near(x.size(), 0);
+  if (q.kind == QuantizerKind::QkBinary) {
+    std::vector<float> k(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      k[i] = qk_sign(x[i]);
+      k[i] += 1.0f - std::fabs(k[i]);
+      if (q.use_01) k[i] = (k[i] + 1.0f) / 2.0f;
+    }
+    const auto s = qk_least_squares(x, k, f, po2, near);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = qk_ste(x[i], s[i] * k[i]);
+  } else {  // quantized_bits
+    const int unsigned_bits = q.bits - (q.keep_negative ? 1 : 0);
+    const float m = std::ldexp(1.0f, unsigned_bits), m_i = std::ldexp(1.0f, q.integer);
+    const double levels = q.symmetric ? (std::ldexp(1.0, q.bits - 1) - 1) * 2 : std::ldexp(1.0, q.bits) - 1;
+    const float half = static_cast<float>(levels / 2);
+    std::vector<float> xs(x.size());
+    for (size_t i = 0; i < x.size(); ++i) xs[i] = x[i] / m_i;
+    // scale = max(|x|) * 2 / levels over the reduced axes (the whole vector for rank 1).
+    const size_t g = f.rank > 1 ? static_cast<size_t>(f.last) : 1;
+    std::vector<float> mx(g, 0.0f);
+    for (size_t i = 0; i < xs.size(); ++i) mx[f.group(i)] = std::max(mx[f.group(i)], std::fabs(xs[i]));
+    std::vector<float> s(x.size());
+    for (size_t i = 0; i < xs.size(); ++i) {
+      bool n = false;
+      const float v = mx[f.group(i)] * 2.0f / static_cast<float>(levels);
+      s[i] = po2 ? qk_po2(v, &n) : v;
+      near[i] = near[i] || n;
+    }
+    std::vector<float> z(x.size());
+    const auto levels_of = [&](const std::vector<float>& scale) {
+      for (size_t i = 0; i < xs.size(); ++i) {
+        const float v = std::floor(std::fabs(xs[i]) / scale[i] + 0.5f);
+        z[i] = qk_sign(xs[i]) * (v < half ? v : half);
+      }
+    };
+    if (po2) {
+      for (int it = 0; it < 5; ++it) {  // QKeras' five unrolled refits; z keeps the scale before the last
+        levels_of(s);
+        s = qk_least_squares(xs, z, f, true, near);
+      }
+    } else {
+      levels_of(s);
+    }
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float scale = s[i] * m;
+      const float back = m_i * xs[i];
+      x[i] = qk_ste(back, scale * (m_i * z[i] / m));
+    }
+  }
+  if (near_count) {
+    *near_count = 0;
+    for (char c : near) *near_count += c ? 1 : 0;
+  }
+}
+
 // A QKeras quantizer as clip-then-levels (the DoReFa kernels' form): clip to [lo, hi], then
 // round(x * n) / n. quantized_bits with alpha None or 1 and at least one magnitude bit, and
 // quantized_relu: n = m / m_i is a power of two, so x * n and the bounds are exact and clipping
@@ -747,7 +881,8 @@ struct ClipLevels {
 inline std::optional<ClipLevels> qkeras_clip_levels(const QuantizerSpec& q) {
   if (q.kind == QuantizerKind::QkBits) {
     const int unsigned_bits = q.bits - (q.keep_negative ? 1 : 0);
-    if (unsigned_bits < 1 || (q.alpha && *q.alpha != 1.0f)) return std::nullopt;
+    if (unsigned_bits < 1 || (q.alpha && *q.alpha != 1.0f) || q.alpha_fit != QuantizerSpec::AlphaFit::None)
+      return std::nullopt;
     const float m = std::ldexp(1.0f, unsigned_bits), n = std::ldexp(1.0f, unsigned_bits - q.integer);
     return ClipLevels{q.keep_negative ? (-m + (q.symmetric ? 1.0f : 0.0f)) / n : 0.0f, (m - 1.0f) / n, n};
   }
@@ -828,7 +963,8 @@ inline std::vector<float> magnitude_aware_alpha(const std::vector<float>& x, int
 // Applies a quantizer to a whole tensor whose last axis has `last_dim` entries (channels).
 // Tensor-wide statistics (MagnitudeAwareSign, TWN threshold, DoReFa weights) are computed over
 // exactly the tensor given, as Larq does.
-inline void quantize_tensor(const QuantizerSpec& q, std::vector<float>& x, int64_t last_dim) {
+inline void quantize_tensor(const QuantizerSpec& q, std::vector<float>& x, int64_t last_dim, int rank = 2,
+                            int64_t* near_boundary = nullptr) {
   switch (q.kind) {
     case QuantizerKind::None:
     case QuantizerKind::NoOp:
@@ -872,6 +1008,7 @@ inline void quantize_tensor(const QuantizerSpec& q, std::vector<float>& x, int64
     case QuantizerKind::QkRelu:
     case QuantizerKind::QkBinary:
     case QuantizerKind::QkTernary:
+      if (q.alpha_fit != QuantizerSpec::AlphaFit::None) return qkeras_fit(x, q, last_dim, rank, near_boundary);
       for (float& v : x) v = qkeras_value(v, q);
       return;
   }
