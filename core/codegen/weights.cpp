@@ -121,7 +121,7 @@ NodeWeights weighted_node(const CompileResult& c, const Node& n) {
   // Sign quantizers: the kernels multiply by the sign and apply magnitude_aware_sign's alpha in
   // the output stage (mul), whatever kernel runs the layer.
   const bool signs = n.conv.kernel_q.binary_weights();
-  const PostOp* scale = n.conv.kernel_q.kind == Quantizer::Kind::MagnitudeAwareSign && !n.epi.chain.empty() &&
+  const PostOp* scale = n.conv.kernel_q.scaled_sign() && !n.epi.chain.empty() &&
                                 n.epi.chain[0].kind == PostOp::Kind::Scale
                             ? &n.epi.chain[0]
                             : nullptr;

@@ -1,5 +1,6 @@
 // Registrations of the element-wise, pooling, shape and conversion kernels.
 #include <algorithm>
+#include <cmath>
 
 #include "bitlens/format.hpp"
 #include "ops/common.hpp"
@@ -12,7 +13,7 @@ namespace {
 // A quantizer layer's step; QKeras' add why its value is Keras' (QKERAS_STE).
 std::vector<Reason> quantize_reasons(const Node& n) {
   std::vector<Reason> v{passes::make_reason("QUANTIZE_STEP", {passes::quantizer_text(n.quant), n.name})};
-  if (n.quant.kind == Quantizer::Kind::QKeras)
+  if (n.quant.kind == Quantizer::Kind::QKeras && std::isfinite(sem::qkeras_exact_bound(n.quant.spec)))
     v.push_back(passes::make_reason("QKERAS_STE", {passes::quantizer_text(n.quant),
                                                    sem::float_text(sem::qkeras_exact_bound(n.quant.spec)), n.name}));
   return v;
@@ -291,11 +292,33 @@ void add_tensor_ops(std::vector<KernelOp>& r) {
                .name_of = [](const Node& n) {
                  return n.act.kind == sem::ActivationKind::LogSoftmax ? "bl_log_softmax_f32" : "bl_activate_f32";
                }});
+  // QKeras binary (values exactly -1/+1) as a layer: the sign bits, packed (bit = x < 0).
+  r.push_back({.name = "bl_pack_f32",
+               .op = Op::Quantize,
+               .cls = K::Binary,
+               .op_type = "op_f32_s1",
+               .describe = pack,
+               .rejects = [](const Graph&, const Node& n) -> std::string {
+                 return n.quant.qkeras_sign() ? "" : "its quantizer is no -1/+1 sign";
+               },
+               .explain = [](const Graph&, const Node& n) {
+                 std::vector v{passes::make_reason("SIGN_STEP", {passes::quantizer_text(n.quant), n.name})};
+                 // alpha=None: tanh(x) is the estimator's base, the value is +-1 for every x.
+                 if (std::isfinite(sem::qkeras_exact_bound(n.quant.spec)))
+                   v.push_back(passes::make_reason("QKERAS_STE", {passes::quantizer_text(n.quant),
+                                                                  sem::float_text(sem::qkeras_exact_bound(n.quant.spec)),
+                                                                  n.name}));
+                 return v;
+               },
+               .macc = per_output<2>});
   r.push_back({.name = "bl_quantize_f32",
                .op = Op::Quantize,
                .cls = K::Float,
                .op_type = ff,
                .describe = quantize,
+               .rejects = [](const Graph&, const Node& n) -> std::string {
+                 return n.quant.elementwise_levels() ? "" : "its quantizer has no clip-and-levels form";
+               },
                .explain = [](const Graph&, const Node& n) {
                  // An inserted input-quantizer step carries its reason from the selection pass.
                  if (n.class_name.empty()) return std::vector<Reason>{};

@@ -46,7 +46,28 @@ bool sign_consumer(const Node& c) {
 struct BitsPlan {
   std::vector<int> pools;
   std::vector<std::vector<int>> after_pool;  // folded nodes after each pool
+  std::vector<int> signs;                    // sign steps whose bits the layer writes itself
 };
+
+// A conv/dense layer without an input quantizer whose input is the -1/+1 output of a sign
+// step (QKeras: QActivation("binary") before QConv2D/QDense), possibly through a Flatten view,
+// runs as if its input quantizer were a sign: sign(+-1) = +-1, so its values are unchanged, and
+// the binary kernels read the step's bits.
+void inherit_sign_inputs(Graph& g) {
+  for (Node& n : g.nodes) {
+    if (n.removed || (n.op != Op::Conv2D && n.op != Op::DepthwiseConv2D && n.op != Op::Dense) ||
+        n.conv.input_q.kind != Quantizer::Kind::None || n.decision.kernel == KernelClass::Unsupported)
+      continue;
+    int p = g.tensors[n.inputs.at(0)].producer;
+    while (p >= 0 && g.nodes[p].op == Op::Flatten) p = g.tensors[g.nodes[p].inputs.at(0)].producer;
+    if (p < 0 || g.nodes[p].op != Op::Quantize || !g.nodes[p].quant.qkeras_sign() ||
+        g.nodes[p].decision.kernel == KernelClass::Unsupported)
+      continue;
+    n.conv.input_q.kind = Quantizer::Kind::Sign;
+    n.conv.input_q.name = g.nodes[p].quant.name;
+    n.decision.reasons.push_back(make_reason("INPUT_SIGNS_FROM_LAYER", {n.name, quantizer_text(g.nodes[p].quant), g.nodes[p].name}));
+  }
+}
 
 bool collect_bits(Graph& g, int t, BitsPlan& plan) {
   const Tensor& tt = g.tensors[t];
@@ -55,6 +76,12 @@ bool collect_bits(Graph& g, int t, BitsPlan& plan) {
     Node& c = g.nodes[cid];
     if (c.removed) continue;
     if (sign_consumer(c)) continue;
+    // A sign step (QActivation("binary")): the layer's bits are its output.
+    if (c.op == Op::Quantize && c.quant.qkeras_sign() && c.decision.kernel != KernelClass::Unsupported) {
+      if (!collect_bits(g, c.outputs[0], plan)) return false;
+      plan.signs.push_back(cid);
+      continue;
+    }
     if (c.op == Op::Flatten) {
       if (!collect_bits(g, c.outputs[0], plan)) return false;
       continue;
@@ -119,6 +146,7 @@ bool clamp_between_steps(const std::vector<PostOp>& chain) {
 }  // namespace
 
 bool fold_epilogues(Graph& g) {
+  inherit_sign_inputs(g);
   bool changed = false;
   for (auto& p : g.nodes) {
     if (p.removed || !is_weighted(p) || p.decision.kernel == KernelClass::Unsupported) continue;
@@ -174,6 +202,7 @@ bool fold_epilogues(Graph& g) {
     if (bits) {
       p.epi.chain = chain;
       for (int id : direct) fuse(id);
+      for (int id : plan.signs) fuse(id);
       for (size_t k = 0; k < plan.pools.size(); ++k) {
         p.epi.pools.push_back({plan.pools[k], p.epi.chain.size()});
         for (int id : plan.after_pool[k]) {

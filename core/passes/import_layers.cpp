@@ -35,6 +35,21 @@ void import_training_only(LayerImport& x) {
   x.out_shape = x.in_shape(0);
 }
 
+// QKeras binary(alpha=1) is +-1 exactly for latent weights below 2^24 (x + (-x + sign(x)) in
+// float32); beyond, Keras multiplies other values, which no sign kernel computes.
+void check_signs(LayerImport& x, const Quantizer& q, const std::vector<float>& w) {
+  if (!q.qkeras_sign()) return;
+  for (size_t i = 0; i < w.size(); ++i)
+    if (w[i] != 1.0f && w[i] != -1.0f) {
+      x.unsupported = true;
+      x.unsupported_why = "CONFIG_VALUE";
+      x.unsupported_args = {"kernel value [" + std::to_string(i) + "] = " + sem::float_text(w[i]) + " after " +
+                                quantizer_text(q) + " is not +-1 (a latent weight of magnitude 2^24 or more)",
+                            x.l.name};
+      return;
+    }
+}
+
 // The bias Keras adds: QKeras layers pass it through their bias_quantizer first (the same
 // element-wise values as the reference); a quantizer BitLens cannot compute refuses the layer.
 std::vector<float> bias_values(LayerImport& x, int64_t channels) {
@@ -150,6 +165,7 @@ void import_conv(LayerImport& x) {
     if (a.filters <= 0) fail(x.l, "config 'filters' must be a positive integer");
     const Array& k = weight(x.l, "depthwise_kernel", {a.kh, a.kw, C, a.depth_multiplier});
     x.n.weights = quantize_weights(a.kernel_q, k, &x.n.weights_near_boundary);
+    check_signs(x, a.kernel_q, x.n.weights);
   } else {
     a.filters = get_int(x.l, "filters", 0);
     if (a.filters <= 0) fail(x.l, "config 'filters' must be a positive integer");
@@ -163,11 +179,12 @@ void import_conv(LayerImport& x) {
     const Array& k = one_d ? weight(x.l, "kernel", {a.kw, C / groups, a.filters})
                            : weight(x.l, "kernel", {a.kh, a.kw, C / groups, a.filters});
     x.n.weights = quantize_weights(a.kernel_q, k, &x.n.weights_near_boundary);
+    check_signs(x, a.kernel_q, x.n.weights);
   }
   // MagnitudeAwareSign: split alpha*sign(w) into sign(w) and a per-channel scale folded
   // after the dot product (weights' last axis is the output channel for every layout here).
   auto split_magnitude = [&](Node& m, int64_t channels) {
-    if (m.conv.kernel_q.kind != Quantizer::Kind::MagnitudeAwareSign) return;
+    if (!m.conv.kernel_q.scaled_sign()) return;
     PostOp p{PostOp::Kind::Scale, std::vector<float>(static_cast<size_t>(channels), 0.0f), {}, 0, 0, x.l.name};
     for (size_t i = 0; i < m.weights.size(); ++i) {
       p.a[i % static_cast<size_t>(channels)] = std::fabs(m.weights[i]);
@@ -228,7 +245,8 @@ void import_dense(LayerImport& x) {
   const int64_t nin = s.back();
   const Array& k = weight(x.l, "kernel", {nin, a.filters});
   x.n.weights = quantize_weights(a.kernel_q, k, &x.n.weights_near_boundary);
-  if (a.kernel_q.kind == Quantizer::Kind::MagnitudeAwareSign) {
+  check_signs(x, a.kernel_q, x.n.weights);
+  if (a.kernel_q.scaled_sign()) {
     PostOp p{PostOp::Kind::Scale, std::vector<float>(a.filters, 0.0f), {}, 0, 0, x.l.name};
     for (size_t i = 0; i < x.n.weights.size(); ++i) {
       p.a[i % a.filters] = std::fabs(x.n.weights[i]);
@@ -550,11 +568,11 @@ void import_activation_layer(LayerImport& x) {
     const json* v = config_get(x.l, "activation");
     const Quantizer q = v && (v->is_object() || v->is_string()) ? parse_quantizer(*v) : Quantizer{};
     if (q.kind == Quantizer::Kind::DoReFa || q.kind == Quantizer::Kind::StDoReFa ||
-        (q.kind == Quantizer::Kind::QKeras && (q.levels() || !q.invalid.empty()))) {
+        (q.kind == Quantizer::Kind::QKeras && (q.levels() || q.qkeras_sign() || !q.invalid.empty()))) {
       x.n.activation = q.name;
       x.n.quant = q;
       x.n.op = Op::Quantize;
-      if (!q.elementwise_levels()) {
+      if (!q.elementwise_levels() && !q.qkeras_sign()) {
         x.unsupported = true;
         x.unsupported_why = "ACTIVATION";
         x.unsupported_args = {"activation " + quantizer_text(q) +

@@ -108,6 +108,10 @@ const std::vector<ReasonInfo>& reason_table() {
        "the layer's input_quantizer binarizes its float input: a pack step (f32 -> s1) is "
        "inserted before it",
        "Nothing required"},
+      {"FITTED_SIGN_SCALE", S::Info,
+       "{0} weights are -1/+1 times a power of two per output channel: the kernel multiplies the signs, "
+       "the output stage applies the scale (exact: a power of two)",
+       "Nothing required"},
       {"MAGNITUDE_AWARE_SCALE", S::Info,
        "magnitude_aware_sign weights: the per-channel scale alpha is folded into the output stage",
        "Nothing required"},
@@ -185,6 +189,14 @@ const std::vector<ReasonInfo>& reason_table() {
        "operation as Keras computes it (its levels do not fit int8, or its output is a model "
        "output)",
        "Nothing to change for exactness. For bit kernels quantize with ste_sign instead and retrain"},
+      {"SIGN_STEP", S::Info,
+       "quantizer {0} of '{1}' gives -1/+1 (sign(0) = +1): it runs as a sign step that writes bits (1 bit "
+       "per value); binary layers read them directly, float readers through an unpack step",
+       "Nothing to do"},
+      {"INPUT_SIGNS_FROM_LAYER", S::Info,
+       "the input of '{0}' is the -1/+1 output of {1} ('{2}'), so the layer runs on bits as if its "
+       "input_quantizer were a sign: sign(+-1) = +-1 and zero padding stays 0",
+       "Nothing to do"},
       {"QKERAS_STE", S::Info,
        "QKeras' {0} returns x + (xq - x) in float32 (its straight-through estimator); for |x| < {1} "
        "that sum is the level xq exactly, which '{2}' computes. Beyond {1} Keras' own output leaves "

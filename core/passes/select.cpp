@@ -447,7 +447,9 @@ void select_weighted(Graph& g, int id, const Selected& selected) {
   }
   for (const auto& p : n.epi.chain)
     if (p.kind == PostOp::Kind::Scale && p.from_layer == n.name)
-      d.reasons.push_back(make_reason("MAGNITUDE_AWARE_SCALE"));
+      d.reasons.push_back(a.kernel_q.qkeras_scaled_sign()
+                              ? make_reason("FITTED_SIGN_SCALE", {quantizer_text(a.kernel_q)})
+                              : make_reason("MAGNITUDE_AWARE_SCALE"));
   if (n.epi.bits) {
     std::string what = n.epi.pools.empty() ? "1 bit per value" : "max-pooling on bits follows";
     d.reasons.push_back(make_reason("OUTPUT_BITS", {what}));
@@ -573,7 +575,8 @@ bool select_kernels(Graph& g) {
         // Bits in and out when a bit kernel accepts the node (its inputs are already bits),
         // int8 in and out for the int8 add, otherwise float in and out.
         const ops::KernelOp& k = choose(g, n);
-        if (k.cls == KernelClass::Float)
+        // A sign step (bl_pack_f32) reads float like the float kernels.
+        if (k.cls == KernelClass::Float || g.nodes[i].op == Op::Quantize)
           for (size_t s = 0; s < g.nodes[i].inputs.size(); ++s) need_format(g, id, s, Format::F32);
         Node& m = g.nodes[i];
         set_kernel(m, k);

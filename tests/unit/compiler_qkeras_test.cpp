@@ -388,7 +388,8 @@ TEST(QKerasModels, RefusedParametersNameTheirLayerKeyAndValue) {
                          {"config", {{"alpha", "auto_po2"}, {"threshold", nullptr}, {"use_stochastic_rounding", false},
                                      {"number_of_unrolls", 5}}}};
   for (const Case& c : {Case{"QActivation", {{"activation", "quantized_relu(4,0,negative_slope=0.5)"}}, "ACTIVATION", "negative_slope=0.5"},
-                        Case{"QActivation", {{"activation", "binary()"}}, "ACTIVATION", "no kernel step runs it yet"},
+                        Case{"QActivation", {{"activation", "ternary()"}}, "ACTIVATION", "no kernel step runs it yet"},
+                        Case{"QActivation", {{"activation", "binary(use_01=True)"}}, "ACTIVATION", "no kernel step runs it yet"},
                         Case{"QActivation", {{"activation", "relu"}}, "ACTIVATION", "not a QKeras quantizer"},
                         Case{"QDense", {{"units", 4}, {"kernel_quantizer", auto_po2}}, "KERNEL_QUANTIZER_NOT_SIGN", "auto_po2"},
                         Case{"QDense", {{"units", 4}, {"bias_quantizer", auto_po2}}, "CONFIG_VALUE", "bias_quantizer"},
@@ -511,4 +512,90 @@ TEST(QKerasModels, CnnWithFittedScalesMatchesTheOracle) {
   float spread = 0;
   for (size_t i = 0; i < got[0].data.size(); ++i) spread = std::max(spread, std::fabs(got[0].data[i] - got[0].data[i % 10]));
   EXPECT_GT(spread, 1e-3f) << "the inputs should lead to different outputs";
+}
+
+// A QKeras BNN (QActivation("binary") before QConv2D/QDense with binary kernels, as in QKeras'
+// examples): the binary layers run on the XNOR/popcount kernels, reading the sign step's bits
+// (INPUT_SIGNS_FROM_LAYER); binary(alpha="auto_po2") kernels become signs and a per-channel
+// power-of-two scale. Bit for bit equal to the reference, the oracle within 1e-5.
+TEST(QKerasModels, BinaryActivationsAndKernelsRunOnBitKernels) {
+  kb::ModelBuilder b("qkeras_bnn", kb::Style::functional, 13);
+  std::mt19937 rng(99);
+  std::normal_distribution<float> nd(0.0f, 0.5f);
+  auto arr = [&](std::vector<int64_t> shape) {
+    Array a;
+    a.shape = std::move(shape);
+    for (int64_t i = 0; i < a.size(); ++i) a.data.push_back(nd(rng));
+    return a;
+  };
+  const json bin_po2 = {{"class_name", "binary"}, {"config", {{"use_01", false}, {"alpha", "auto_po2"}, {"use_stochastic_rounding", false}}}};
+  const json bin1 = {{"class_name", "binary"}, {"config", {{"use_01", false}, {"alpha", 1}, {"use_stochastic_rounding", false}}}};
+  auto conv_cfg = [&](const std::string& name, int filters, const json& kq, bool bias) {
+    return json{{"name", name}, {"filters", filters}, {"kernel_size", {3, 3}}, {"strides", {1, 1}}, {"padding", "same"},
+                {"data_format", "channels_last"}, {"dilation_rate", {1, 1}}, {"groups", 1}, {"activation", "linear"},
+                {"use_bias", bias}, {"kernel_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
+                {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
+                {"kernel_regularizer", nullptr}, {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr},
+                {"kernel_constraint", nullptr}, {"bias_constraint", nullptr}, {"kernel_quantizer", kq},
+                {"bias_quantizer", nullptr}, {"kernel_range", nullptr}, {"bias_range", nullptr}};
+  };
+  auto x = b.input({10, 10, 2}, "input_1");
+  x = b.layer("QConv2D", {x}, conv_cfg("conv1", 16, bin_po2, true), {10, 10, 16}, {{"kernel", arr({3, 3, 2, 16})}, {"bias", arr({16})}});
+  x = b.batch_norm(x, {});
+  x = b.layer("QActivation", {x}, {{"name", "sign1"}, {"activation", "binary"}}, {10, 10, 16});
+  x = b.layer("QConv2D", {x}, conv_cfg("conv2", 24, bin_po2, false), {10, 10, 24}, {{"kernel", arr({3, 3, 16, 24})}});
+  x = b.batch_norm(x, {});
+  x = b.layer("QActivation", {x}, {{"name", "sign2"}, {"activation", "binary(alpha=1)"}}, {10, 10, 24});
+  x = b.flatten(x, "flatten");
+  const json dense_cfg = {{"name", "head"}, {"units", 10}, {"activation", "linear"}, {"use_bias", true},
+                          {"kernel_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
+                          {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
+                          {"kernel_regularizer", nullptr}, {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr},
+                          {"kernel_constraint", nullptr}, {"bias_constraint", nullptr}, {"kernel_quantizer", bin1},
+                          {"bias_quantizer", nullptr}, {"kernel_range", nullptr}, {"bias_range", nullptr}};
+  b.layer("QDense", {x}, dense_cfg, {10}, {{"kernel", arr({2400, 10})}, {"bias", arr({10})}});
+  TempDir t("bnn");
+  const fs::path h5 = t.dir / "qkeras_bnn.h5";
+  write_model_h5(b.build(), h5);
+  const CompileResult r = compile(load_model(h5));
+  for (const Node& n : r.graph.nodes) EXPECT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
+  for (const char* name : {"conv2", "head"}) {
+    const Node* n = r.graph.find_node(name);
+    ASSERT_TRUE(n) << name;
+    EXPECT_EQ(n->decision.kernel, KernelClass::Binary) << name << " " << n->decision.kernel_name;
+    EXPECT_TRUE(has_reason(*n, "INPUT_SIGNS_FROM_LAYER")) << name;
+    for (float w : n->weights) ASSERT_TRUE(w == 1.0f || w == -1.0f) << name;
+  }
+  // conv1's float input runs on the binary-weights kernel; its alpha="auto_po2" scales are
+  // powers of two in the output stage. conv1 and conv2 write the bits of the sign steps after
+  // their BatchNorm themselves (integer thresholds): the steps are fused.
+  const Node* c1 = r.graph.find_node("conv1");
+  EXPECT_EQ(c1->decision.kernel, KernelClass::BinaryWeights) << c1->decision.kernel_name;
+  EXPECT_TRUE(has_reason(*c1, "FITTED_SIGN_SCALE"));
+  for (const char* name : {"conv1", "conv2"})
+    EXPECT_EQ(r.graph.tensors[r.graph.find_node(name)->outputs[0]].format, Format::S1) << name;
+  for (const char* name : {"sign1", "sign2"}) {
+    EXPECT_EQ(r.graph.find_node(name)->decision.kernel, KernelClass::Fused) << name;
+    EXPECT_TRUE(r.graph.find_node(name)->removed) << name;
+  }
+  Array in = random_input({4, 10, 10, 2}, 8, -1.0f, 1.0f);
+  ReferenceTrace trace;
+  const auto want = reference_run(r.model, {in}, &trace);
+  Executor ex(r);
+  const auto got = ex.run({in});
+  float maxd = 0;
+  for (size_t i = 0; i < got[0].data.size(); ++i) maxd = std::max(maxd, std::fabs(got[0].data[i] - want[0].data[i]));
+  EXPECT_LE(maxd, 1e-5f);
+  // The head's sums of +-1 products are integers: identical in both engines.
+  size_t differ = 0;
+  for (size_t i = 0; i < got[0].data.size(); ++i) differ += !same_bits(got[0].data[i], want[0].data[i]);
+  EXPECT_EQ(differ, 0u);
+  write_npy(t.dir / "x.npy", in);
+  const std::string log = oracle_run::run_capture(oracle_run::command() + " " + h5.string() + " --input " +
+                                                  (t.dir / "x.npy").string() + " --output " + (t.dir / "y.npy").string());
+  ASSERT_TRUE(fs::exists(t.dir / "y.npy")) << log;
+  const Array oracle = read_npy(t.dir / "y.npy");
+  float worst = 0;
+  for (size_t i = 0; i < oracle.data.size(); ++i) worst = std::max(worst, std::fabs(oracle.data[i] - got[0].data[i]));
+  EXPECT_LE(worst, 1e-4f) << log;
 }

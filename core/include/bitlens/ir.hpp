@@ -59,7 +59,22 @@ struct Quantizer {
   sem::QuantizerSpec spec;
   std::string invalid;
   bool sign_like() const { return kind == Kind::Sign; }
-  bool binary_weights() const { return kind == Kind::Sign || kind == Kind::MagnitudeAwareSign; }
+  // QKeras binary whose values are exactly -1/+1 (sign(0) = +1): alpha None (every x: tanh is
+  // only the estimator's base) or 1 (|x| < 2^24, checked on weights: QKERAS_STE).
+  bool qkeras_sign() const {
+    return kind == Kind::QKeras && invalid.empty() && spec.kind == sem::QuantizerKind::QkBinary && !spec.use_01 &&
+           spec.alpha_fit == sem::QuantizerSpec::AlphaFit::None && (!spec.alpha || *spec.alpha == 1.0f);
+  }
+  // Weights +-s with one power-of-two s per output channel: QKeras binary(alpha="auto_po2").
+  bool qkeras_scaled_sign() const {
+    return kind == Kind::QKeras && invalid.empty() && spec.kind == sem::QuantizerKind::QkBinary && !spec.use_01 &&
+           spec.alpha_fit == sem::QuantizerSpec::AlphaFit::AutoPo2;
+  }
+  // Weights sign(w) times a per-channel scale the output stage applies.
+  bool scaled_sign() const { return kind == Kind::MagnitudeAwareSign || qkeras_scaled_sign(); }
+  bool binary_weights() const {
+    return kind == Kind::Sign || kind == Kind::MagnitudeAwareSign || qkeras_sign() || qkeras_scaled_sign();
+  }
   // Clip-and-round to k-bit levels (both DoReFa flavours) with a valid config.
   // QKeras quantized_bits (alpha None or 1) and quantized_relu are levels too
   // (sem::qkeras_clip_levels).
