@@ -50,8 +50,8 @@ struct BitsPlan {
 };
 
 // A conv/dense layer without an input quantizer whose input is the -1/+1 output of a sign
-// step (QKeras: QActivation("binary") before QConv2D/QDense), possibly through a Flatten view,
-// runs as if its input quantizer were a sign: sign(+-1) = +-1, so its values are unchanged, and
+// step (QKeras: QActivation("binary") before QConv2D/QDense), possibly through Flatten views and
+// max-pools, runs as if its input quantizer were a sign: sign(+-1) = +-1, so its values are unchanged, and
 // the binary kernels read the step's bits.
 void inherit_sign_inputs(Graph& g) {
   for (Node& n : g.nodes) {
@@ -59,7 +59,9 @@ void inherit_sign_inputs(Graph& g) {
         n.conv.input_q.kind != Quantizer::Kind::None || n.decision.kernel == KernelClass::Unsupported)
       continue;
     int p = g.tensors[n.inputs.at(0)].producer;
-    while (p >= 0 && g.nodes[p].op == Op::Flatten) p = g.tensors[g.nodes[p].inputs.at(0)].producer;
+    // A Flatten view, and a max-pool: the maximum of -1/+1 values is one of them.
+    while (p >= 0 && (g.nodes[p].op == Op::Flatten || g.nodes[p].op == Op::MaxPool))
+      p = g.tensors[g.nodes[p].inputs.at(0)].producer;
     if (p < 0 || g.nodes[p].op != Op::Quantize || !g.nodes[p].quant.qkeras_sign() ||
         g.nodes[p].decision.kernel == KernelClass::Unsupported)
       continue;

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "support/keras_builder.hpp"
 #include "bitlens/model.hpp"
@@ -224,6 +225,66 @@ bitlens::Model st_resnet_8_hybrid(const char* name, std::array<int, 3> f, uint64
   return m;
 }
 
+// A QKeras BNN (QKeras 0.9 on tf.keras 2, as QKeras' MNIST examples build them): binary kernels
+// saved with the alpha="auto_po2" QConv2D gives a binary() kernel quantizer, BatchNorm, then
+// QActivation("binary") holding the call string users write, max-pooling; a binary QDense head.
+bitlens::Model qkeras_bnn() {
+  using bitlens::json;
+  ModelBuilder b("qkeras_bnn", Style::functional, 31);
+  uint64_t state = 0x5EED;
+  auto normal = [&state]() {  // Box-Muller on splitmix64: the same bytes on every platform
+    auto u = [&state]() {
+      uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      return (static_cast<double>((z ^ (z >> 31)) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    };
+    return static_cast<float>(std::sqrt(-2.0 * std::log(u())) * std::cos(6.283185307179586 * u()));
+  };
+  auto weights = [&](std::vector<int64_t> shape, float scale) {
+    bitlens::Array a;
+    a.shape = std::move(shape);
+    for (int64_t i = 0; i < a.size(); ++i) a.data.push_back(scale * normal());
+    return a;
+  };
+  const json bin_po2 = {{"class_name", "binary"},
+                        {"config", {{"use_01", false}, {"alpha", "auto_po2"}, {"use_stochastic_rounding", false}}}};
+  const json bin1 = {{"class_name", "binary"}, {"config", {{"use_01", false}, {"alpha", 1}, {"use_stochastic_rounding", false}}}};
+  const json none_init = {{"class_name", "Zeros"}, {"config", json::object()}};
+  auto conv = [&](const Tensor& x, const std::string& name, int filters) {
+    const json cfg = {{"name", name}, {"filters", filters}, {"kernel_size", {3, 3}}, {"strides", {1, 1}},
+                      {"padding", "same"}, {"data_format", "channels_last"}, {"dilation_rate", {1, 1}},
+                      {"groups", 1}, {"activation", "linear"}, {"use_bias", false},
+                      {"kernel_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
+                      {"bias_initializer", none_init}, {"kernel_regularizer", nullptr}, {"bias_regularizer", nullptr},
+                      {"activity_regularizer", nullptr}, {"kernel_constraint", nullptr}, {"bias_constraint", nullptr},
+                      {"kernel_quantizer", bin_po2}, {"bias_quantizer", nullptr}, {"kernel_range", nullptr},
+                      {"bias_range", nullptr}};
+    return b.layer("QConv2D", {x}, cfg, {x.shape[0], x.shape[1], filters},
+                   {{"kernel", weights({3, 3, x.shape[2], filters}, 0.3f)}});
+  };
+  Tensor x = b.input({28, 28, 1}, "input_1");
+  x = conv(x, "conv2d_0", 16);
+  x = b.batch_norm(x, {.name = "bn_0"});
+  x = b.layer("QActivation", {x}, {{"name", "act_0"}, {"activation", "binary"}}, x.shape);
+  x = b.max_pool2d(x, {.pool_size = {2, 2}, .name = "pool_0"});
+  x = conv(x, "conv2d_1", 32);
+  x = b.batch_norm(x, {.name = "bn_1"});
+  x = b.layer("QActivation", {x}, {{"name", "act_1"}, {"activation", "binary"}}, x.shape);
+  x = b.max_pool2d(x, {.pool_size = {2, 2}, .name = "pool_1"});
+  x = b.flatten(x, "flatten");
+  const json dense_cfg = {{"name", "dense"}, {"units", 10}, {"activation", "linear"}, {"use_bias", false},
+                          {"kernel_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
+                          {"bias_initializer", none_init}, {"kernel_regularizer", nullptr}, {"bias_regularizer", nullptr},
+                          {"activity_regularizer", nullptr}, {"kernel_constraint", nullptr}, {"bias_constraint", nullptr},
+                          {"kernel_quantizer", bin1}, {"bias_quantizer", nullptr}, {"kernel_range", nullptr},
+                          {"bias_range", nullptr}};
+  x = b.layer("QDense", {x}, dense_cfg, {10}, {{"kernel", weights({x.shape[0], 10}, 0.3f)}});
+  x = b.batch_norm(x, {.name = "bn_2"});
+  x = b.activation(x, "softmax", "softmax");
+  return b.build();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -244,6 +305,7 @@ int main(int argc, char** argv) {
     bitlens::write_model_h5(large(), out / "large_binary.h5");
     bitlens::write_model_h5(st_resnet_8_hybrid("st_resnet_8_hybrid_v1", {32, 96, 128}, 8), out / "st_resnet_8_hybrid_v1.h5");
     bitlens::write_model_h5(st_resnet_8_hybrid("st_resnet_8_hybrid_v2", {32, 64, 128}, 8), out / "st_resnet_8_hybrid_v2.h5");
+    bitlens::write_model_h5(qkeras_bnn(), out / "qkeras_bnn.h5");
     // A classifier with a labelled dataset (tests/support/orientation_task.hpp): compare and
     // validate on real samples; the app's dataset picker.
     bitlens::write_model_h5(orientation_task::make_model(1.0), out / "orientation_lines.h5");

@@ -599,3 +599,50 @@ TEST(QKerasModels, BinaryActivationsAndKernelsRunOnBitKernels) {
   for (size_t i = 0; i < oracle.data.size(); ++i) worst = std::max(worst, std::fabs(oracle.data[i] - got[0].data[i]));
   EXPECT_LE(worst, 1e-4f) << log;
 }
+
+// The bundled QKeras BNN (resources/models/generate.cpp): every layer after the first on the
+// XNOR/popcount kernels, the sign steps fused into thresholds (bit max-pools included), both
+// engines equal bit for bit, the oracle within 1e-4.
+TEST(QKerasModels, BundledBnnRunsOnBitKernels) {
+  const fs::path file = fs::path(BITLENS_MODELS_DIR) / "qkeras_bnn.h5";
+  const CompileResult r = compile(load_model(file));
+  for (const Node& n : r.graph.nodes) EXPECT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
+  EXPECT_EQ(r.graph.find_node("conv2d_0")->decision.kernel, KernelClass::BinaryWeights);
+  for (const char* name : {"conv2d_1", "dense"}) EXPECT_EQ(r.graph.find_node(name)->decision.kernel, KernelClass::Binary) << name;
+  for (const char* name : {"act_0", "act_1"}) EXPECT_EQ(r.graph.find_node(name)->decision.kernel, KernelClass::Fused) << name;
+  for (const char* name : {"conv2d_0", "conv2d_1"})
+    EXPECT_EQ(r.graph.tensors[r.graph.find_node(name)->outputs[0]].format, Format::S1) << name;
+  Array x = random_input({8, 28, 28, 1}, 12, 0.0f, 1.0f);
+  Executor ex(r);
+  // The head's values before the softmax (its BatchNorm folded in): integer sums of +-1 products
+  // scaled as Keras does, identical in both engines; the softmax's exp may round apart.
+  std::vector<float> logits;
+  const int head = r.graph.find_node("dense")->id;
+  ex.set_observer([&](int id, const void* data, int64_t bytes) {
+    if (id != head) return;
+    const float* f = static_cast<const float*>(data);
+    logits.insert(logits.end(), f, f + bytes / 4);
+  });
+  const auto got = ex.run({x});
+  ReferenceTrace trace;
+  const auto want = reference_run(r.model, {x}, &trace);
+  const Array& ref_logits = trace.outputs.at("bn_2");
+  ASSERT_EQ(logits.size(), ref_logits.data.size());
+  for (size_t i = 0; i < logits.size(); ++i) ASSERT_TRUE(same_bits(logits[i], ref_logits.data[i])) << i;
+  float maxd = 0;
+  for (size_t i = 0; i < got[0].data.size(); ++i) maxd = std::max(maxd, std::fabs(got[0].data[i] - want[0].data[i]));
+  EXPECT_LE(maxd, 1e-6f);
+  TempDir t("bundled");
+  write_npy(t.dir / "x.npy", x);
+  const std::string log = oracle_run::run_capture(oracle_run::command() + " " + file.string() + " --input " +
+                                                  (t.dir / "x.npy").string() + " --output " + (t.dir / "y.npy").string());
+  ASSERT_TRUE(fs::exists(t.dir / "y.npy")) << log;
+  const Array oracle = read_npy(t.dir / "y.npy");
+  float worst = 0, spread = 0;
+  for (size_t i = 0; i < oracle.data.size(); ++i) {
+    worst = std::max(worst, std::fabs(oracle.data[i] - got[0].data[i]));
+    spread = std::max(spread, std::fabs(got[0].data[i] - got[0].data[i % 10]));
+  }
+  EXPECT_LE(worst, 1e-4f) << log;
+  EXPECT_GT(spread, 1e-3f) << "the inputs should lead to different outputs";
+}

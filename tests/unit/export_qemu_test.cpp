@@ -40,6 +40,8 @@ std::vector<Case> cases() {
   // ST's hybrid network on the board ST publishes it for (an M7): binary cells, k-bit quantizer
   // steps and the 8-bit layers' float path in exported C.
   r.push_back({"st_resnet_8_hybrid_v2.h5", ValidateTarget::QemuM7});
+  // A QKeras BNN: sign steps fused into thresholds, fitted power-of-two kernel scales.
+  for (auto t : {ValidateTarget::QemuM4, ValidateTarget::QemuM7}) r.push_back({"qkeras_bnn.h5", t});
   return r;
 }
 
