@@ -774,7 +774,10 @@ struct QkFit {
 inline float qk_po2(float s, bool* near) {
   const float l = std::log(s + 1e-7f) / static_cast<float>(0.6931471805599453);
   if (near && std::fabs(std::fabs(l - std::trunc(l)) - 0.5f) < 1e-5f) *near = true;
-  return std::ldexp(1.0f, static_cast<int>(round_half_even(l)));
+  // pow(2, round(l)): +Inf for an overflowing scale, 0 for a vanishing one, NaN for NaN.
+  const float r = round_half_even(l);
+  if (std::isnan(r)) return r;
+  return std::ldexp(1.0f, r > 300.0f ? 300 : r < -300.0f ? -300 : static_cast<int>(r));
 }
 // _get_scale(alpha, x, q): mean(x q) / (mean(q q) + 1e-7) per channel (per element for rank 1),
 // a power of two for auto_po2. Returns one scale per value.
