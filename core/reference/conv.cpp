@@ -13,7 +13,8 @@ namespace {
 //   order-free value: the exact sum, rounded once. In double that sum is exact (alpha has 24
 //   significant bits, |d| < 2^24), and float(d * alpha) is also what the compiler's thresholds
 //   evaluate (docs/decisions.md, MAS_SUM_ORDER);
-// - a +-1 kernel of a convolution (the binary-weights conv kernel's order, bl_kernels.h): taps in
+// - a +-1 kernel of a convolution (the binary-weights conv kernel's order, bl_kernels.h; Larq's
+//   sign quantizers and QKeras' binary, also with power-of-two channel scales): taps in
 //   groups of four, (v0 + v1) + (v2 + v3) with a shorter last group, group sums added in order
 //   (docs/decisions.md, BWCONV_SUM_ORDER); with +-1 inputs every order gives the same integers;
 // - a k-bit layer whose input and kernel levels are integers over L and m (sem::S8Levels,
@@ -72,6 +73,13 @@ Acc::Mode conv_sum(const sem::QuantizerSpec& kernel_q) {
   using K = sem::QuantizerKind;
   if (kernel_q.kind == K::MagnitudeAwareSign) return Acc::Exact;
   if (kernel_q.kind == K::SteSign || kernel_q.kind == K::ApproxSign || kernel_q.kind == K::SwishSign) return Acc::Quads;
+  // QKeras binary kernels of -1/+1 (alpha None or 1) or -1/+1 times a power of two per channel
+  // (alpha "auto_po2"): scaling by a power of two commutes with every rounding of the sum, so the
+  // kernel's order (sum of +-x, then the scale) is this order's value too.
+  if (kernel_q.kind == K::QkBinary && !kernel_q.use_01 &&
+      (kernel_q.alpha_fit == sem::QuantizerSpec::AlphaFit::AutoPo2 ||
+       (kernel_q.alpha_fit == sem::QuantizerSpec::AlphaFit::None && (!kernel_q.alpha || *kernel_q.alpha == 1.0f))))
+    return Acc::Quads;
   return Acc::Float;
 }
 

@@ -644,3 +644,36 @@ TEST(QKerasModels, BundledBnnRunsOnBitKernels) {
   EXPECT_LE(oracle_difference(file, x, got[0], t.dir, &log), 1e-4f) << log;
   EXPECT_GT(output_spread(got[0]), 1e-3f) << "the inputs should lead to different outputs";
 }
+
+// A binary QKeras kernel on a float input (the usual first layer) runs on the binary-weights
+// kernel, whose float sum has a fixed order (docs/decisions.md, BWCONV_SUM_ORDER); the reference
+// takes the same order for QKeras' -1/+1 and power-of-two-scaled sign kernels, so both engines
+// agree bit for bit.
+TEST(QKerasModels, BinaryWeightsOnFloatInputsSumInTheKernelsOrder) {
+  for (const char* alpha : {"null", "1", "\"auto_po2\""}) {
+    SCOPED_TRACE(alpha);
+    kb::ModelBuilder b("qk_bw", kb::Style::functional, 3);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.0f, 0.5f);
+    Array k;
+    k.shape = {3, 3, 5, 8};
+    for (int64_t i = 0; i < k.size(); ++i) k.data.push_back(nd(rng));
+    const json cfg = {{"filters", 8}, {"kernel_size", {3, 3}}, {"strides", {1, 1}}, {"padding", "same"},
+                      {"data_format", "channels_last"}, {"dilation_rate", {1, 1}}, {"groups", 1}, {"activation", "linear"},
+                      {"use_bias", false}, {"kernel_quantizer", {{"class_name", "binary"}, {"config", {{"use_01", false},
+                      {"alpha", json::parse(alpha)}, {"use_stochastic_rounding", false}}}}}, {"bias_quantizer", nullptr},
+                      {"kernel_range", nullptr}, {"bias_range", nullptr}};
+    auto x = b.input({9, 9, 5});
+    b.layer("QConv2D", {x}, cfg, {9, 9, 8}, {{"kernel", k}});
+    TempDir t("bw");
+    write_model_h5(b.build(), t.dir / "m.h5");
+    const CompileResult r = compile(load_model(t.dir / "m.h5"));
+    ASSERT_EQ(r.graph.find_node("q_conv2d")->decision.kernel, KernelClass::BinaryWeights);
+    const Array in = random_input({3, 9, 9, 5}, 4, -3.0f, 3.0f);
+    const auto got = Executor(r).run({in});
+    const auto want = reference_run(r.model, {in});
+    size_t differ = 0;
+    for (size_t i = 0; i < got[0].data.size(); ++i) differ += !same_bits(got[0].data[i], want[0].data[i]);
+    EXPECT_EQ(differ, 0u) << "of " << got[0].data.size();
+  }
+}
