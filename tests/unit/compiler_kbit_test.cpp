@@ -25,6 +25,7 @@
 #include "bitlens/semantics.hpp"
 #include "oracle/run_oracle.hpp"
 #include "support/keras_builder.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace bitlens;
 namespace kb = bitlens::keras;
@@ -55,20 +56,12 @@ const Node& node(const CompileResult& r, const std::string& name) {
   return *n;
 }
 
-struct TempDir {
-  fs::path dir;
-  explicit TempDir(const std::string& tag)
-      : dir(fs::temp_directory_path() / ("bitlens_kbit_" + std::to_string(::getpid()) + "_" + tag)) {
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+struct Scratch : TempDir {
+  explicit Scratch(const std::string& tag) : TempDir("kbit", tag) {}
 };
 
 // Written to .h5 and read back: the file layout users' files have.
-CompileResult through_file(const kb::ModelBuilder& b, const TempDir& t, const std::string& name) {
+CompileResult through_file(const kb::ModelBuilder& b, const Scratch& t, const std::string& name) {
   const fs::path h5 = t.dir / (name + ".h5");
   write_model_h5(b.build(), h5);
   return compile(load_model(h5));
@@ -310,7 +303,7 @@ TEST(KbitModels, StResnet8HybridKernelsAndReasons) {
 TEST(KbitModels, StResnet8HybridEnginesAgreeAndMatchTheOracle) {
   for (const char* file : {"st_resnet_8_hybrid_v1.h5", "st_resnet_8_hybrid_v2.h5"}) {
     SCOPED_TRACE(file);
-    TempDir t(std::string(file).substr(0, 21));
+    Scratch t(std::string(file).substr(0, 21));
     const CompileResult r = compile(load_model(model_path(file)));
     Array x;
     x.shape = {8, 32, 32, 3};
@@ -395,7 +388,7 @@ TEST(KbitModels, StResnet8HybridEnginesAgreeAndMatchTheOracle) {
 // A quantizer object BitLens cannot compute makes its layer unsupported with the value named; the
 // rest of the model still compiles.
 TEST(KbitModels, QuantizerConfigsOutsideTheDefinitionNameTheirValue) {
-  TempDir t("bad");
+  Scratch t("bad");
   struct Case {
     const char* act;
     const char* in_q;
@@ -441,7 +434,7 @@ Array uniform_input(std::vector<int64_t> shape, unsigned seed) {
 }
 
 TEST(KbitModels, InputQuantizerStepIsSkippedOnlyAfterTheSameQuantizer) {
-  TempDir t("skip");
+  Scratch t("skip");
   for (const char* before : {kAct8, "STCustomDoReFa(k_bit=4,mode=activations)", "DoReFa(k_bit=8,mode=activations)"}) {
     SCOPED_TRACE(before);
     kb::ModelBuilder b("skip", kb::Style::functional, 9);
@@ -464,7 +457,7 @@ TEST(KbitModels, InputQuantizerStepIsSkippedOnlyAfterTheSameQuantizer) {
 // levels); the int8 layer reading it gets an int8 step of its own, said so, and both outputs
 // equal the reference.
 TEST(KbitModels, AQuantizedModelOutputStaysFloatAndTheInt8LayerGetsItsOwnStep) {
-  TempDir t("mout");
+  Scratch t("mout");
   kb::ModelBuilder b("mout", kb::Style::functional, 10);
   auto x = b.input({6, 6, 4});
   auto q = b.activation(x, kAct8);
@@ -496,7 +489,7 @@ TEST(KbitModels, AQuantizedModelOutputStaysFloatAndTheInt8LayerGetsItsOwnStep) {
 // after the bit-sliced binary kernel, not for DoReFa's 8-bit levels (stored with an offset), not
 // when another layer reads the float output too. Both engines give the same outputs.
 TEST(KbitModels, QuantizerFoldsIntoTheOutputStageOnlyWhereItIsExact) {
-  TempDir t("fold");
+  Scratch t("fold");
   constexpr const char* kDoReFa8 = "DoReFa(k_bit=8,mode=activations)";
   kb::ModelBuilder b("fold", kb::Style::functional, 14);
   auto x = b.input({8, 8, 4});
@@ -561,7 +554,7 @@ TEST(KbitModels, QuantizerFoldsIntoTheOutputStageOnlyWhereItIsExact) {
 // A k-bit input quantizer in front of +-1 weights: the quantizer step feeds the add/subtract
 // kernel, the layer says why it is not XNOR/popcount, and both engines agree.
 TEST(KbitModels, KbitInputWithSignWeightsRunsOnTheBinaryWeightsKernel) {
-  TempDir t("bw");
+  Scratch t("bw");
   kb::ModelBuilder b("bw", kb::Style::functional, 12);
   auto x = b.input({7, 7, 5});
   x = b.quant_conv2d(x, {.filters = 6, .kernel_size = {3, 3}, .padding = "same", .use_bias = false,
@@ -587,7 +580,7 @@ TEST(KbitModels, KbitInputWithSignWeightsRunsOnTheBinaryWeightsKernel) {
 // A latent weight on a rounding boundary of the weights quantizer is reported (TF's tanh may
 // round it the other way); the others are not.
 TEST(KbitModels, WeightsOnATanhRoundingBoundaryAreCounted) {
-  TempDir t("tanh");
+  Scratch t("tanh");
   kb::ModelBuilder b("tanh", kb::Style::functional, 3);
   auto x = b.input({4});
   x = b.quant_dense(x, {.units = 2, .use_bias = false, .input_quantizer = kAct8, .kernel_quantizer = kW8});

@@ -23,6 +23,7 @@
 #include "bitlens/semantics.hpp"
 #include "oracle/run_oracle.hpp"
 #include "support/keras_builder.hpp"
+#include "support/temp_dir.hpp"
 #include "support/model_writer.hpp"
 
 using namespace bitlens;
@@ -31,16 +32,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path dir;
-  explicit TempDir(const std::string& tag)
-      : dir(fs::temp_directory_path() / ("bitlens_qkeras_" + std::to_string(::getpid()) + "_" + tag)) {
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+struct Scratch : TempDir {
+  explicit Scratch(const std::string& tag) : TempDir("qkeras", tag) {}
 };
 
 bool same_bits(float a, float b) {
@@ -65,6 +58,26 @@ Array random_input(std::vector<int64_t> shape, uint32_t seed, float lo, float hi
   std::uniform_real_distribution<float> u(lo, hi);
   for (auto& v : a.data) v = u(rng);
   return a;
+}
+
+// QConv2D (3x3, stride 1, "same") and QDense configs with every key QKeras 0.9 on tf.keras 2
+// writes.
+json qconv2d_config(const std::string& name, int filters, bool use_bias, const json& kq, const json& bq) {
+  return {{"name", name}, {"filters", filters}, {"kernel_size", {3, 3}}, {"strides", {1, 1}}, {"padding", "same"},
+          {"data_format", "channels_last"}, {"dilation_rate", {1, 1}}, {"groups", 1}, {"activation", "linear"},
+          {"use_bias", use_bias}, {"kernel_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
+          {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
+          {"kernel_regularizer", nullptr}, {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr},
+          {"kernel_constraint", nullptr}, {"bias_constraint", nullptr}, {"kernel_quantizer", kq},
+          {"bias_quantizer", bq}, {"kernel_range", nullptr}, {"bias_range", nullptr}};
+}
+json qdense_config(const std::string& name, int units, const std::string& activation, const json& kq, const json& bq) {
+  return {{"name", name}, {"units", units}, {"activation", activation}, {"use_bias", true},
+          {"kernel_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
+          {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
+          {"kernel_regularizer", nullptr}, {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr},
+          {"kernel_constraint", nullptr}, {"bias_constraint", nullptr}, {"kernel_quantizer", kq},
+          {"bias_quantizer", bq}, {"kernel_range", nullptr}, {"bias_range", nullptr}};
 }
 
 // The numpy oracle's outputs for `x` (it reads the .h5 itself), against `got`: the largest
@@ -102,7 +115,7 @@ TEST(QKerasModels, UnsignedEightBitActivationIntoConcatenationOnBits) {
   auto y = b.quant_conv2d(c, {.filters = 3, .padding = "same", .use_bias = false, .input_quantizer = "ste_sign",
                               .kernel_quantizer = "ste_sign", .pad_values = 1.0});
   (void)y;
-  TempDir t("concat");
+  Scratch t("concat");
   const fs::path h5 = t.dir / "m.h5";
   write_model_h5(b.build(), h5);
   const CompileResult r = compile(load_model(h5));
@@ -337,7 +350,7 @@ kb::ModelBuilder qkeras_mlp() {
 }  // namespace
 
 TEST(QKerasModels, MlpRunsItsQuantizersAsIntegerStepsAndMatchesTheOracle) {
-  TempDir t("mlp");
+  Scratch t("mlp");
   const fs::path h5 = t.dir / "qkeras_mlp.h5";
   write_model_h5(qkeras_mlp().build(), h5);
   const CompileResult r = compile(load_model(h5));
@@ -429,7 +442,7 @@ TEST(QKerasModels, RefusedParametersNameTheirLayerKeyAndValue) {
       out = {4};
     }
     b.layer(c.layer_class, {x}, c.cfg, out, w);
-    TempDir t("bad");
+    Scratch t("bad");
     write_model_h5(b.build(), t.dir / "m.h5");
     const CompileResult r = compile(load_model(t.dir / "m.h5"));
     const Node* bad = nullptr;
@@ -468,14 +481,7 @@ TEST(QKerasModels, CnnWithFittedScalesMatchesTheOracle) {
   const json ter = {{"class_name", "ternary"},
                     {"config", {{"alpha", 1.0}, {"threshold", 0.3}, {"use_stochastic_rounding", false}, {"number_of_unrolls", 5}}}};
   auto x = b.input({12, 12, 1}, "input_1");
-  const json conv_cfg = {{"name", "conv1"}, {"filters", 8}, {"kernel_size", {3, 3}}, {"strides", {1, 1}}, {"padding", "same"},
-                         {"data_format", "channels_last"}, {"dilation_rate", {1, 1}}, {"groups", 1}, {"activation", "linear"},
-                         {"use_bias", true}, {"kernel_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
-                         {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
-                         {"kernel_regularizer", nullptr}, {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr},
-                         {"kernel_constraint", nullptr}, {"bias_constraint", nullptr}, {"kernel_quantizer", qb4_po2},
-                         {"bias_quantizer", qb6}, {"kernel_range", nullptr}, {"bias_range", nullptr}};
-  x = b.layer("QConv2D", {x}, conv_cfg, {12, 12, 8}, {{"kernel", arr({3, 3, 1, 8})}, {"bias", arr({8})}});
+  x = b.layer("QConv2D", {x}, qconv2d_config("conv1", 8, true, qb4_po2, qb6), {12, 12, 8}, {{"kernel", arr({3, 3, 1, 8})}, {"bias", arr({8})}});
   x = b.layer("QActivation", {x}, {{"name", "act1"}, {"activation", "quantized_relu(4,0)"}}, {12, 12, 8});
   const json dw_cfg = {{"name", "dw1"}, {"kernel_size", {3, 3}}, {"strides", {2, 2}}, {"padding", "valid"},
                        {"data_format", "channels_last"}, {"dilation_rate", {1, 1}}, {"groups", 1}, {"activation", "relu"},
@@ -487,14 +493,8 @@ TEST(QKerasModels, CnnWithFittedScalesMatchesTheOracle) {
   x = b.layer("QDepthwiseConv2D", {x}, dw_cfg, {5, 5, 8}, {{"depthwise_kernel", arr({3, 3, 8, 1})}});
   x = b.layer("QActivation", {x}, {{"name", "act2"}, {"activation", "quantized_bits(8, 2, alpha=1)"}}, {5, 5, 8});
   x = b.flatten(x, "flatten");
-  const json dense_cfg = {{"name", "head"}, {"units", 10}, {"activation", "softmax"}, {"use_bias", true},
-                          {"kernel_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
-                          {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
-                          {"kernel_regularizer", nullptr}, {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr},
-                          {"kernel_constraint", nullptr}, {"bias_constraint", nullptr}, {"kernel_quantizer", ter},
-                          {"bias_quantizer", qb6}, {"kernel_range", nullptr}, {"bias_range", nullptr}};
-  b.layer("QDense", {x}, dense_cfg, {10}, {{"kernel", arr({200, 10})}, {"bias", arr({10})}});
-  TempDir t("cnn");
+  b.layer("QDense", {x}, qdense_config("head", 10, "softmax", ter, qb6), {10}, {{"kernel", arr({200, 10})}, {"bias", arr({10})}});
+  Scratch t("cnn");
   const fs::path h5 = t.dir / "qkeras_cnn.h5";
   write_model_h5(b.build(), h5);
   const CompileResult r = compile(load_model(h5));
@@ -542,31 +542,16 @@ TEST(QKerasModels, BinaryActivationsAndKernelsRunOnBitKernels) {
   };
   const json bin_po2 = {{"class_name", "binary"}, {"config", {{"use_01", false}, {"alpha", "auto_po2"}, {"use_stochastic_rounding", false}}}};
   const json bin1 = {{"class_name", "binary"}, {"config", {{"use_01", false}, {"alpha", 1}, {"use_stochastic_rounding", false}}}};
-  auto conv_cfg = [&](const std::string& name, int filters, const json& kq, bool bias) {
-    return json{{"name", name}, {"filters", filters}, {"kernel_size", {3, 3}}, {"strides", {1, 1}}, {"padding", "same"},
-                {"data_format", "channels_last"}, {"dilation_rate", {1, 1}}, {"groups", 1}, {"activation", "linear"},
-                {"use_bias", bias}, {"kernel_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
-                {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
-                {"kernel_regularizer", nullptr}, {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr},
-                {"kernel_constraint", nullptr}, {"bias_constraint", nullptr}, {"kernel_quantizer", kq},
-                {"bias_quantizer", nullptr}, {"kernel_range", nullptr}, {"bias_range", nullptr}};
-  };
   auto x = b.input({10, 10, 2}, "input_1");
-  x = b.layer("QConv2D", {x}, conv_cfg("conv1", 16, bin_po2, true), {10, 10, 16}, {{"kernel", arr({3, 3, 2, 16})}, {"bias", arr({16})}});
+  x = b.layer("QConv2D", {x}, qconv2d_config("conv1", 16, true, bin_po2, nullptr), {10, 10, 16}, {{"kernel", arr({3, 3, 2, 16})}, {"bias", arr({16})}});
   x = b.batch_norm(x, {});
   x = b.layer("QActivation", {x}, {{"name", "sign1"}, {"activation", "binary"}}, {10, 10, 16});
-  x = b.layer("QConv2D", {x}, conv_cfg("conv2", 24, bin_po2, false), {10, 10, 24}, {{"kernel", arr({3, 3, 16, 24})}});
+  x = b.layer("QConv2D", {x}, qconv2d_config("conv2", 24, false, bin_po2, nullptr), {10, 10, 24}, {{"kernel", arr({3, 3, 16, 24})}});
   x = b.batch_norm(x, {});
   x = b.layer("QActivation", {x}, {{"name", "sign2"}, {"activation", "binary(alpha=1)"}}, {10, 10, 24});
   x = b.flatten(x, "flatten");
-  const json dense_cfg = {{"name", "head"}, {"units", 10}, {"activation", "linear"}, {"use_bias", true},
-                          {"kernel_initializer", {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}}},
-                          {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
-                          {"kernel_regularizer", nullptr}, {"bias_regularizer", nullptr}, {"activity_regularizer", nullptr},
-                          {"kernel_constraint", nullptr}, {"bias_constraint", nullptr}, {"kernel_quantizer", bin1},
-                          {"bias_quantizer", nullptr}, {"kernel_range", nullptr}, {"bias_range", nullptr}};
-  b.layer("QDense", {x}, dense_cfg, {10}, {{"kernel", arr({2400, 10})}, {"bias", arr({10})}});
-  TempDir t("bnn");
+  b.layer("QDense", {x}, qdense_config("head", 10, "linear", bin1, nullptr), {10}, {{"kernel", arr({2400, 10})}, {"bias", arr({10})}});
+  Scratch t("bnn");
   const fs::path h5 = t.dir / "qkeras_bnn.h5";
   write_model_h5(b.build(), h5);
   const CompileResult r = compile(load_model(h5));
@@ -639,7 +624,7 @@ TEST(QKerasModels, BundledBnnRunsOnBitKernels) {
   float maxd = 0;
   for (size_t i = 0; i < got[0].data.size(); ++i) maxd = std::max(maxd, std::fabs(got[0].data[i] - want[0].data[i]));
   EXPECT_LE(maxd, 1e-6f);
-  TempDir t("bundled");
+  Scratch t("bundled");
   std::string log;
   EXPECT_LE(oracle_difference(file, x, got[0], t.dir, &log), 1e-4f) << log;
   EXPECT_GT(output_spread(got[0]), 1e-3f) << "the inputs should lead to different outputs";
@@ -665,7 +650,7 @@ TEST(QKerasModels, BinaryWeightsOnFloatInputsSumInTheKernelsOrder) {
                       {"kernel_range", nullptr}, {"bias_range", nullptr}};
     auto x = b.input({9, 9, 5});
     b.layer("QConv2D", {x}, cfg, {9, 9, 8}, {{"kernel", k}});
-    TempDir t("bw");
+    Scratch t("bw");
     write_model_h5(b.build(), t.dir / "m.h5");
     const CompileResult r = compile(load_model(t.dir / "m.h5"));
     ASSERT_EQ(r.graph.find_node("q_conv2d")->decision.kernel, KernelClass::BinaryWeights);

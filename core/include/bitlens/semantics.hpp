@@ -736,22 +736,21 @@ inline float qkeras_value(float x, const QuantizerSpec& q) {
 // The parameters BitLens computes with, for reports: "quantized_bits(8, 0, symmetric=0,
 // keep_negative=1, alpha=None)".
 inline std::string qkeras_text(const QuantizerSpec& q) {
-  const auto num = [&q](const std::optional<float>& v) {
-    if (q.alpha_fit != QuantizerSpec::AlphaFit::None && &v == &q.alpha)
-      return std::string(q.alpha_fit == QuantizerSpec::AlphaFit::Auto ? "'auto'" : "'auto_po2'");
-    return v ? float_text(*v) : std::string("None");
-  };
+  const auto num = [](const std::optional<float>& v) { return v ? float_text(*v) : std::string("None"); };
+  const std::string alpha = q.alpha_fit == QuantizerSpec::AlphaFit::Auto      ? "'auto'"
+                            : q.alpha_fit == QuantizerSpec::AlphaFit::AutoPo2 ? "'auto_po2'"
+                                                                              : num(q.alpha);
   switch (q.kind) {
     case QuantizerKind::QkBits:
       return "quantized_bits(" + std::to_string(q.bits) + ", " + std::to_string(q.integer) +
              ", symmetric=" + (q.symmetric ? "1" : "0") + ", keep_negative=" + (q.keep_negative ? "1" : "0") +
-             ", alpha=" + num(q.alpha) + ")";
+             ", alpha=" + alpha + ")";
     case QuantizerKind::QkRelu:
       return "quantized_relu(" + std::to_string(q.bits) + ", " + std::to_string(q.integer) + ")";
     case QuantizerKind::QkBinary:
-      return std::string("binary(use_01=") + (q.use_01 ? "1" : "0") + ", alpha=" + num(q.alpha) + ")";
+      return std::string("binary(use_01=") + (q.use_01 ? "1" : "0") + ", alpha=" + alpha + ")";
     case QuantizerKind::QkTernary:
-      return "ternary(alpha=" + num(q.alpha) + ", threshold=" + num(q.threshold) + ")";
+      return "ternary(alpha=" + alpha + ", threshold=" + num(q.threshold) + ")";
     default:
       return quantizer_kind_name(q.kind);
   }
