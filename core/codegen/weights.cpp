@@ -166,6 +166,13 @@ NodeWeights weighted_node(const CompileResult& c, const Node& n) {
     w.tensors.push_back(floats("bias", {static_cast<int64_t>(b->a.size())}, b->a,
                                "the layer's bias, as stored (folded into the output stage below)"));
   add_output_stage(g, n, w);
+  if (n.epi.residual >= 0) {
+    const int r = n.inputs.at(static_cast<size_t>(n.epi.residual));
+    for (const auto& f : g.nodes)
+      if (f.op == Op::Add && f.decision.kernel == KernelClass::Fused && f.decision.fused_into == n.name) w.residual_add = f.layer;
+    w.residual_operand = g.tensors[r].name;
+    w.rule += ", then output[i] += '" + w.residual_operand + "'[i] (the other input of the folded Add '" + w.residual_add + "')";
+  }
   // Activations other than a clamp (sigmoid, swish, ...) run after the output stage.
   if (!n.act.linear()) {
     w.activation = n.activation;
@@ -317,6 +324,7 @@ json weights_manifest(const WeightsExport& w, WeightsFormat format) {
     if (!n.activation.empty()) e["activation"] = n.activation;
     if (n.has_geometry) e["geometry"] = geometry_json(n);
     if (n.mid_clamp) e["mid_clamp"] = {bound(n.mid_min), bound(n.mid_max)};
+    if (!n.residual_add.empty()) e["residual_add"] = {{"layer", n.residual_add}, {"operand", n.residual_operand}};
     if (n.weight_denominator > 0) {
       e["input_levels"] = n.input_levels;
       e["weight_denominator"] = n.weight_denominator;

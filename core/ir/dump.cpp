@@ -105,9 +105,9 @@ void node_lines(const Graph& g, const Node& n, std::string& o) {
                      p.from_layer.empty() ? "" : " from '" + p.from_layer + "'");
   for (const auto& p : e.pools) o += fmt::format("  pooled: node {} at chain {}\n", p.node, p.chain_pos);
   if (e.bits || !e.mul.empty() || !e.add.empty() || !e.mul2.empty() || !e.add2.empty() || !e.threshold.empty() ||
-      !e.flip.empty() || e.act_min != -INFINITY || e.act_max != INFINITY)
-    o += fmt::format("  output: {} act [{}, {}]{}\n", e.bits ? "bits" : "f32", short_number(e.act_min),
-                     short_number(e.act_max),
+      !e.flip.empty() || e.act_min != -INFINITY || e.act_max != INFINITY || e.residual >= 0)
+    o += fmt::format("  output: {} act [{}, {}]{}{}\n", e.bits ? "bits" : "f32", short_number(e.act_min),
+                     short_number(e.act_max), e.residual >= 0 ? fmt::format(" + input {}", e.residual) : "",
                      arrays(named("mul", e.mul), named("add", e.add), named("mul2", e.mul2), named("add2", e.add2),
                             named("threshold", e.threshold), named("flip", e.flip)));
   if (!n.weights.empty() || !n.weight_bits.empty() || !n.or_mask.empty())

@@ -41,6 +41,8 @@ void output(Fields& f, const bl_output& out) {
     f.set_float("out.mid_min", out.mid_min);
     f.set_float("out.mid_max", out.mid_max);
   }
+  if (e.residual >= 0)
+    f.set("out.residual", "(const float *)" + f.env().tensor(f.node().inputs.at(static_cast<size_t>(e.residual))));
   if (out.kind == BL_OUT_S8) {
     f.set_float("out.s8_mul", out.s8_mul);
     f.set("out.s8_min", out.s8_min);

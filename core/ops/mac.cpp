@@ -62,7 +62,11 @@ struct Mac {
 
 template <class P, class In>
 void describe(const Mac<P, In>& k, Step& s) {
-  const P p = k.make(s.g, s.n);
+  P p = k.make(s.g, s.n);
+  // The residual is a tensor: its address is known only where the step runs (the generated
+  // code spells it from the node, ops/common.cpp).
+  if (s.n.epi.residual >= 0 && s.host())
+    p.out.residual = static_cast<const float*>(s.host_tensor(s.n.inputs.at(static_cast<size_t>(s.n.epi.residual))));
   const Params<P> params{p, k.type, [&](Fields& f) { fields(f, p, s.n); }};
   if (k.with_scratch)
     s.call(k.name, k.with_scratch, params, ops::In{0}, Out{}, Scratch{});
@@ -98,6 +102,8 @@ int64_t macc(const Graph& g, const Node& n) {
     const int64_t cin = n.op == Op::Conv2D ? g.tensors[n.inputs[0]].shape.back() / n.conv.groups : 1;
     m = sat_add(sat_mul(sat_mul(out_elems, int64_t{n.conv.kh} * n.conv.kw), cin), has_bias(n) ? out.shape.back() : 0);
   }
+  // A folded Add: one addition per value, as the Add layer counted (ST's convention).
+  if (n.epi.residual >= 0) m = sat_add(m, out_elems);
   return sat_add(m, activation_macc(n, out_elems));
 }
 
@@ -259,6 +265,7 @@ void add_mac_ops(std::vector<KernelOp>& r) {
                                 B{"bl_bconv2d", "bl_bconv2d_params", mac_params<bl_bconv2d_params>, bl_bconv2d, nullptr,
                                   bl_bconv2d_scratch_size});
   patch.s8_output = true;
+  patch.residual_output = true;
   r.push_back(std::move(patch));
   r.push_back(registration(Op::Conv2D, K::BinaryWeights,
                            Mac<bl_bwconv2d_params, float>{"bl_bwconv2d", "bl_bwconv2d_params", mac_params<bl_bwconv2d_params>,

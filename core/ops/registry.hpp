@@ -45,6 +45,9 @@ struct KernelOp {
   // MAC kernels that also write BL_OUT_S8: a k-bit quantizer reading only their float output
   // folds into them (passes/select.cpp).
   bool s8_output = false;
+  // MAC kernels whose float output stage adds a residual tensor (bl_output.residual): a Keras Add
+  // reading only their float output folds into them (passes/select.cpp).
+  bool residual_output = false;
 
   std::string kernel_name(const Node& n) const { return name_of ? name_of(n) : name; }
 };

@@ -108,6 +108,8 @@ class Step {
   const Graph& g;
   const Node& n;
   bool host() const { return host_ != nullptr; }
+  // Host runs only: where tensor t lives in the arena.
+  void* host_tensor(int t) const { return host_->tensor(t); }
   const std::vector<std::string>& called() const { return called_; }
 
   template <class... A, class... T>

@@ -219,6 +219,10 @@ const std::vector<ReasonInfo>& reason_table() {
        "int8 levels directly: the float value times {2}, rounded half to even, clamped to [{3}, {4}] "
        "(the quantizer's clip and round, exactly); no float tensor and no quantize step",
        "Nothing to do"},
+      {"RESIDUAL_ADD", S::Info,
+       "the Add '{0}' alone reads this layer's float output: the kernel adds '{1}' to each value after "
+       "its output stage, the Add's float32 sum exactly; no add pass, and no buffer for this layer's own result",
+       "Nothing to do"},
       {"IN_PLACE", S::Info,
        "the result overwrites '{0}', which nothing reads after this layer: no buffer of its own",
        "Nothing to do"},

@@ -244,6 +244,64 @@ void fuse_int8_add(Graph& g, int id) {
   }
 }
 
+// A float Add of two tensors of one shape, one of them the float output of a MAC kernel that
+// adds a residual in its output stage (bl_output.residual: QuickNet's conv -> BatchNorm ->
+// shortcut Add) and read by nothing else: the kernel adds the other tensor to each value after
+// its stage, which is the Add's float32 sum (x + y is y + x exactly). No add pass, and no
+// buffer for the conv's own result. Not after an activation the kernel runs in place (it would
+// come after the sum), nor for a model output of the conv itself.
+void fold_residual_add(Graph& g, int id) {
+  Node& add = g.nodes[id];
+  if (add.inputs.size() != 2 || !add.act.linear()) return;
+  const int sum = add.outputs[0];
+  for (size_t slot = 0; slot < 2; ++slot) {
+    const int t = add.inputs[slot], r = add.inputs[1 - slot];
+    const int pid = g.tensors[t].producer;
+    if (pid < 0 || t == r) continue;
+    Node& p = g.nodes[pid];
+    const Tensor& pt = g.tensors[t];
+    const ops::KernelOp* k = ops::find_kernel(p);
+    if (p.removed || !k || !k->residual_output || p.epi.bits || p.epi.s8 || p.epi.residual >= 0 || !p.act.linear() ||
+        pt.format != Format::F32 || pt.model_output || pt.alias_of >= 0 || pt.consumers != std::vector<int>{id} ||
+        g.tensors[r].format != Format::F32 || g.tensors[r].shape != pt.shape || g.tensors[sum].shape != pt.shape)
+      continue;
+    // Steps run in layer order (analysis/schedule.cpp): r must be ready when the conv runs, which
+    // a conversion inserted for the Add itself, or a layer listed after the conv, is not.
+    const int rp = g.tensors[r].producer;
+    if (rp >= 0 && !(g.nodes[rp].order < p.order)) continue;
+    // The conv reads r; the Add's readers read the conv's output, which now holds the sum.
+    auto& rc = g.tensors[r].consumers;
+    std::replace(rc.begin(), rc.end(), id, pid);
+    p.inputs.push_back(r);
+    p.epi.residual = static_cast<int>(p.inputs.size()) - 1;
+    g.tensors[t].consumers.clear();
+    Tensor& st = g.tensors[sum];
+    for (int c : st.consumers) {
+      for (int& i : g.nodes[c].inputs)
+        if (i == sum) i = t;
+      g.tensors[t].consumers.push_back(c);
+    }
+    st.consumers.clear();
+    if (st.model_output) {
+      st.model_output = false;
+      g.tensors[t].model_output = true;
+      for (int& o : g.outputs)
+        if (o == sum) o = t;
+    }
+    // The conv's tensor now holds the Add's value: it takes the Add's name (reports, RAM table).
+    std::swap(g.tensors[t].name, st.name);
+    add.removed = true;
+    add.decision.kernel = KernelClass::Fused;
+    add.decision.kernel_name.clear();
+    add.decision.op_type.clear();
+    add.decision.fused_into = p.name;
+    add.decision.reasons = {make_reason("FUSED", {p.name, "into its output stage"})};
+    add.decision.rejected.clear();
+    p.decision.reasons.push_back(make_reason("RESIDUAL_ADD", {add.name, g.tensors[r].name}));
+    return;
+  }
+}
+
 // A conv/dense kernel with an int8 output stage (BL_OUT_S8) takes over the quantizer node `qid`
 // when that quantizer alone reads its float output: the stage computes the float value it would
 // have written, and rounding it times the levels and clamping the integer is the quantizer's
@@ -588,6 +646,7 @@ bool select_kernels(Graph& g) {
           fold_quantizer_into_output(g, id);
         }
         if (m.op == Op::Add && k.cls == KernelClass::Int8) fuse_int8_add(g, id);
+        if (m.op == Op::Add && k.cls == KernelClass::Float) fold_residual_add(g, id);
       }
     }
   }

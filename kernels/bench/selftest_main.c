@@ -24,7 +24,8 @@ static int32_t uni(int32_t lo, int32_t hi) { return lo + (int32_t)(rnd() % (uint
 
 static uint32_t in_bits[4096], w_bits[40000], out_a[8192], out_b[8192], scratch[4096];
 static uint32_t bs_scratch[16384];
-static int bs_cases, bconv_s8_cases;
+static int bs_cases, bconv_s8_cases, bconv_res_cases;
+static float res_f[8192];
 static int32_t thr[256];
 static uint32_t flip[8];
 static float mul[256], add[256], mul2[256], add2[256];
@@ -236,6 +237,12 @@ static int conv_case(int t)
     p.out.s8_min = uni(-128, 0);
     p.out.s8_max = (rnd() % 8) ? uni(0, 127) : uni(p.out.s8_min, 127);
     bconv_s8_cases++;
+  } else if (p.out.kind == BL_OUT_F32 && rnd() % 3 == 0) {
+    /* a residual (a folded Add; the bit-sliced variant refuses one and is skipped below) */
+    size_t i;
+    for (i = 0; i < elems; i++) res_f[i] = (float)uni(-4000, 4000) / 64.0f;
+    p.out.residual = res_f;
+    bconv_res_cases++;
   }
   if (bl_bconv2d_scratch_size(&p) > sizeof scratch) return 0;
   memset(out_a, 0x5a, sizeof out_a);
@@ -559,8 +566,9 @@ int main(void)
   for (t = 0; t < 200; t++) fails += depthwise_s8_case(t);
   for (t = 0; t < 100; t++) fails += quantize_s8_case(t);
   for (t = 0; t < 100; t++) fails += add_s8_case(t);
-  printf("selftest %s: %d failures in 2000 random cases (%d of them also bit-sliced, %d + 200 binary convs with int8 output, 200 binary depthwise, "
-         "200 int8 convs, 200 int8 depthwise, 100 int8 quantize, 100 int8 add)\n", BENCH_CPU, fails, bs_cases, bconv_s8_cases);
+  printf("selftest %s: %d failures in 2000 random cases (%d of them also bit-sliced, %d + 200 binary convs with int8 output, %d with a residual, "
+         "200 binary depthwise, 200 int8 convs, 200 int8 depthwise, 100 int8 quantize, 100 int8 add)\n", BENCH_CPU, fails,
+         bs_cases, bconv_s8_cases, bconv_res_cases);
   {
     const int mf = mathf_check();
     printf("selftest %s: bl_expf/bl_tanhf on 12288 inputs and every activation on 2048 %s the host's bits\n", BENCH_CPU,

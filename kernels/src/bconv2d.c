@@ -11,9 +11,14 @@ size_t bl_bconv2d_weight_words(int32_t k_h, int32_t k_w, int32_t in_c, int32_t o
 /* 0 for bad parameters, else the number of groups. */
 static int32_t bconv_ok(const bl_bconv2d_params *p)
 {
+  bl_output o;
   if (!p || !bl_i_geom_ok(&p->g) || !p->weights) return 0;
   if (p->pad != BL_PAD_ZERO && p->pad != BL_PAD_PLUS_ONE && p->pad != BL_PAD_MINUS_ONE) return 0;
-  if (!bl_i_i8_output_ok(&p->out, NULL, 0)) return 0; /* f32, bits or int8 */
+  /* f32, bits or int8; a residual with f32 only */
+  o = p->out;
+  if (o.residual && o.kind != BL_OUT_F32) return 0;
+  o.residual = NULL;
+  if (!bl_i_i8_output_ok(&o, NULL, 0)) return 0;
   return bl_i_groups(&p->g, p->groups);
 }
 
@@ -83,6 +88,7 @@ bl_status bl_bconv2d_ref(const bl_bconv2d_params *p, const uint32_t *in, void *o
           }
         }
         bl_i_emit_i8(&p->out, oc, d, fout, qout, &bw);
+        if (fout && p->out.residual) fout[oc] = fout[oc] + p->out.residual[at + (size_t)oc];
       }
     }
   }
@@ -112,6 +118,7 @@ typedef struct {
   uint32_t nruns;
   int32_t n; /* n_eff */
   const bl_i_s8_stage *st; /* the int8 stage's loop form, or NULL (set once per call) */
+  const float *res;        /* the residual at this pixel (f32 output), or NULL */
 } bconv_pixel;
 
 /* Output channels c0..c0+out_c-1 of one pixel (one group's filters, from `weights`). */
@@ -403,10 +410,15 @@ BL_INLINE void bconv_channels(const bl_output *o, const uint32_t *weights, size_
         for (j = 0; j < nb; j++)
           bl_i_emit_i8_fast(&oc, c0 + cb + (int32_t)j, n - 2 * (int32_t)counts[j], NULL, (int8_t *)pout, &bw);
     } else {
-      float *fout = (float *)pout;
-      for (j = 0; j < nb; j++)
-        fout[c0 + cb + (int32_t)j] =
-            bl_i_affine_clamp(&oc, c0 + cb + (int32_t)j, (float)(n - 2 * (int32_t)counts[j]));
+      float *fout = (float *)pout + c0 + cb;
+      if (px->res) {
+        const float *res = px->res + c0 + cb;
+        for (j = 0; j < nb; j++)
+          fout[j] = bl_i_affine_clamp(&oc, c0 + cb + (int32_t)j, (float)(n - 2 * (int32_t)counts[j])) + res[j];
+      } else {
+        for (j = 0; j < nb; j++)
+          fout[j] = bl_i_affine_clamp(&oc, c0 + cb + (int32_t)j, (float)(n - 2 * (int32_t)counts[j]));
+      }
     }
   }
   *bwp = bw;
@@ -596,6 +608,7 @@ bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, 
   aux = patch + wpf;
   /* The int8 stage's loop form, set up once (NULL: the general emission). */
   px.st = bl_i_s8_stage_init(&p->out, &stage) ? &stage : NULL;
+  px.res = p->out.residual; /* advanced with pout */
 #if BL_X86_DISPATCH
   switch (bl_i_x86_level()) {
   case BL_X86_AVX512: chan = bconv_chan_avx512; word_mask = 1; break;
@@ -619,6 +632,7 @@ bl_status bl_bconv2d(const bl_bconv2d_params *p, const uint32_t *in, void *out, 
              &bw);
       }
       pout += pixel_bytes;
+      if (px.res) px.res += g->out_c;
     }
   }
   if (p->out.kind == BL_OUT_BITS) bl_i_bw_flush(&bw);

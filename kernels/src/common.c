@@ -18,6 +18,7 @@ int bl_i_geom_ok(const bl_conv_geom *g)
 int bl_i_output_ok(const bl_output *o, int integer)
 {
   if (o->kind != BL_OUT_F32 && o->kind != BL_OUT_BITS) return 0;
+  if (o->residual) return 0; /* only the kernels that add it accept it (they check it themselves) */
   if (integer && o->kind == BL_OUT_BITS && !o->threshold) return 0;
   return 1;
 }
@@ -26,7 +27,7 @@ int bl_i_i8_output_ok(const bl_output *o, const int32_t *acc_init, int32_t n)
 {
   int32_t c;
   if (o->kind == BL_OUT_S8) {
-    if (o->s8_min < -128 || o->s8_max > 127 || o->s8_min > o->s8_max) return 0;
+    if (o->s8_min < -128 || o->s8_max > 127 || o->s8_min > o->s8_max || o->residual) return 0;
   } else if (!bl_i_output_ok(o, 1)) {
     return 0;
   }

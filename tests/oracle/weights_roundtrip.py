@@ -268,10 +268,12 @@ def main(argv):
     except ExportError as e:
         print(f"weights_roundtrip: {e}", file=sys.stderr)
         return 1
-    owners, folded = {}, set()
+    owners, folded, residual_adds = {}, set(), set()
     for n in m["nodes"]:
         owners.setdefault(n["layer"], []).append(n)
         folded.update(n["folded"])
+        if "residual_add" in n:
+            residual_adds.add(n["residual_add"]["layer"])
     reached = set()
     original = ko.run_layer
 
@@ -308,6 +310,13 @@ def main(argv):
 
     def patched(cls, cfg, inputs, w, num, keras3, kwargs):
         name = bitlens_name(cfg.get("name"))
+        # An Add folded into a conv's output stage (residual_add): the node's output is the
+        # stage's value plus the other operand, one float32 addition per value.
+        if name in residual_adds:
+            reached.add(name)
+            if len(inputs) != 2:
+                raise ExportError(f"residual_add '{name}' has {len(inputs)} inputs, not 2")
+            return (np.asarray(inputs[0], F32) + np.asarray(inputs[1], F32)).astype(F32)
         if name in folded:
             reached.add(name)
             return inputs[0]

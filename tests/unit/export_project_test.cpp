@@ -225,5 +225,5 @@ TEST(ExportBuild, EveryBundledModelForEveryBoard) {
     }
   }
   EXPECT_GE(built, 40);
-  EXPECT_GE(refused, 2);  // large_binary on L476 (flash), quicknet_style on L476 (RAM)
+  EXPECT_GE(refused, 1);  // large_binary on L476 (flash); quicknet_style (65 KiB of RAM) fits its 96 KiB
 }

@@ -42,6 +42,8 @@ std::vector<Case> cases() {
   r.push_back({"st_resnet_8_hybrid_v2.h5", ValidateTarget::QemuM7});
   // A QKeras BNN: sign steps fused into thresholds, fitted power-of-two kernel scales.
   for (auto t : {ValidateTarget::QemuM4, ValidateTarget::QemuM7}) r.push_back({"qkeras_bnn.h5", t});
+  // QuickNet-style blocks: ReLU, BatchNorm and the shortcut Add in the binary conv's float stage.
+  r.push_back({"quicknet_style.h5", ValidateTarget::QemuM4});
   return r;
 }
 

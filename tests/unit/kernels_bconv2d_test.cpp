@@ -308,3 +308,61 @@ TEST(BConv2D, Int8OutputIsTheRoundedFloatOutput) {
   }
   if (&bl_i_x86_max_level) bl_i_x86_max_level = saved;
 }
+
+// A residual (a Keras Add folded into the float output stage): every value is the stage's value
+// without it plus the residual's value at the same index, one float32 addition computed here;
+// the optimized kernel (every x86 variant this CPU has) writes the same words, grouped layers
+// and partial channel blocks included. Bit and int8 outputs, and the kernels that do not add a
+// residual, refuse one.
+TEST(BConv2D, ResidualIsAddedAfterTheFloatStage) {
+  const int saved = &bl_i_x86_max_level ? bl_i_x86_max_level : 0;
+  for (int level = 0; level <= (&bl_i_x86_max_level ? 3 : 0); level++) {
+    if (&bl_i_x86_max_level) bl_i_x86_max_level = level;
+    Rng r(20261208u + unsigned(level));
+    for (int t = 0; t < 300; t++) {
+      BConvCase c = make_case(r, 40000);
+      if (t % 3 == 0 && c.g.in_c % 2 == 0 && c.g.out_c % 2 == 0) {
+        // Two groups: each filter is the bit stream of its group's channels, 0-padded to words.
+        c.p.groups = 2;
+        const size_t per = size_t(c.g.k_h) * c.g.k_w * (c.g.in_c / 2);
+        c.w.assign(size_t(c.g.out_c) * BL_WORDS(per), 0);
+        for (int32_t o = 0; o < c.g.out_c; o++) {
+          const auto f = random_bits(r, per);
+          std::copy(f.begin(), f.end(), c.w.begin() + long(o * BL_WORDS(per)));
+        }
+        c.p.weights = c.w.data();
+      }
+      const int32_t n = c.g.k_h * c.g.k_w * c.g.in_c / (c.p.groups ? c.p.groups : 1);
+      c.st.init(r, c.g.out_c, BL_OUT_F32, n, true);
+      c.p.out = c.st.o;
+      SCOPED_TRACE("case " + std::to_string(t) + ": " + c.str() + " groups " + std::to_string(c.p.groups));
+      const auto plain = run_ref(c);
+      const auto res = random_floats(r, out_elems(c.g), -100.f, 100.f);
+      c.p.out.residual = res.data();
+      const auto ref = run_ref(c), opt = run_opt(c);
+      for (size_t i = 0; i < res.size(); i++)
+        BL_ASSERT_EQ(ref[i], f2u(u2f(plain[i]) + res[i])) << "element " << i;
+      expect_same(c, ref, opt);
+      if (HasFatalFailure()) break;
+    }
+  }
+  if (&bl_i_x86_max_level) bl_i_x86_max_level = saved;
+
+  Rng r(5);
+  BConvCase c = make_case(r, 2000);
+  const auto res = random_floats(r, out_elems(c.g));
+  std::vector<uint32_t> out(out_elems(c.g) + 1), scratch(64 + bl_bconv2d_bitsliced_scratch_size(&c.p) / 4);
+  for (bl_out_kind k : {BL_OUT_BITS, BL_OUT_S8}) {
+    c.st.init(r, c.g.out_c, k, c.g.k_h * c.g.k_w * c.g.in_c, true);
+    c.p.out = c.st.o;
+    c.p.out.s8_mul = 1.0f;
+    c.p.out.residual = res.data();
+    EXPECT_EQ(bl_bconv2d_ref(&c.p, c.in.data(), out.data()), BL_ERR_PARAM);
+    EXPECT_EQ(bl_bconv2d(&c.p, c.in.data(), out.data(), scratch.data()), BL_ERR_PARAM);
+  }
+  c.st.init(r, c.g.out_c, BL_OUT_F32, c.g.k_h * c.g.k_w * c.g.in_c, true);
+  c.p.out = c.st.o;
+  c.p.out.residual = res.data();
+  EXPECT_EQ(bl_bconv2d_bitsliced_scratch_size(&c.p), 0u);
+  EXPECT_EQ(bl_bconv2d_bitsliced(&c.p, c.in.data(), out.data(), scratch.data()), BL_ERR_PARAM);
+}

@@ -181,3 +181,74 @@ TEST(EngineVsReference, SeparableConvolutionsLowerToDepthwisePlusPointwise) {
               << "element " << i;
       }
 }
+
+// QuickNet's shortcut: binary conv (ReLU inside, optionally a BatchNorm) -> Add with another
+// float tensor of its shape. Where the patch kernel runs the conv, the Add folds into its float
+// output stage (RESIDUAL_ADD, the Add FUSED, the other operand an input of the conv) and the
+// result is bit for bit the reference's, operands in either order. A shortcut computed by a
+// layer listed after the conv is not ready when the conv runs: that Add stays a pass.
+TEST(EngineVsReference, ResidualAddFoldsIntoTheBinaryConvStage) {
+#if defined(__SANITIZE_ADDRESS__)
+  const int count = 60;
+#else
+  const int count = 200;
+#endif
+  std::mt19937 rng(11);
+  auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int folded = 0, late = 0;
+  for (int i = 0; i < count; ++i) {
+    const int h = uni(1, 12), w = uni(1, 12), cin = uni(1, 80), cout = uni(1, 70), k = uni(1, 3), stride = uni(1, 2);
+    const bool same = uni(0, 2) != 0, bn = uni(0, 3) != 0, first = uni(0, 1) != 0, after = uni(0, 3) == 0;
+    const double pads[] = {-1.0, 0.0, 1.0};
+    const double pad = pads[uni(0, 2)];
+    if (!same && (h < k || w < k)) continue;
+    const int oh = same ? (h + stride - 1) / stride : (h - k) / stride + 1;
+    const int ow = same ? (w + stride - 1) / stride : (w - k) / stride + 1;
+    std::ostringstream d;
+    d << "in " << h << "x" << w << "x" << cin << " -> " << cout << " k" << k << " s" << stride << (same ? " same" : " valid")
+      << " pad_values=" << pad << (bn ? " bn" : "") << (first ? " shortcut first" : " conv first")
+      << (after ? " shortcut after the conv" : "");
+    SCOPED_TRACE("configuration #" + std::to_string(i) + ": " + d.str());
+    kb::ModelBuilder b("res", kb::Style::functional, static_cast<uint64_t>(i) + 1);
+    auto x = b.input({h, w, cin});
+    auto s = b.input({oh, ow, cout});
+    kb::ConvOptions o;
+    o.filters = cout;
+    o.kernel_size = {k, k};
+    o.strides = {stride, stride};
+    o.padding = same ? "same" : "valid";
+    o.pad_values = pad;
+    o.use_bias = uni(0, 1) != 0;
+    o.activation = "relu";
+    o.input_quantizer = "ste_sign";
+    o.kernel_quantizer = "ste_sign";
+    auto y = b.quant_conv2d(x, o);
+    const std::string conv = y.layer;
+    if (bn) y = b.batch_norm(y);
+    if (after) s = b.relu(s);
+    const auto sum = first ? b.add({s, y}) : b.add({y, s});
+    CompileResult r = compile(b.build());
+    const Node* c = r.graph.find_node(conv);
+    const Node* a = r.graph.find_node(sum.layer);
+    ASSERT_TRUE(c && a);
+    const bool patch = c->decision.kernel_name == "bl_bconv2d";
+    if (patch && !after) {
+      EXPECT_EQ(c->epi.residual, 1);
+      EXPECT_EQ(a->decision.kernel, KernelClass::Fused);
+      EXPECT_EQ(a->decision.fused_into, conv);
+      ++folded;
+    } else {
+      EXPECT_EQ(c->epi.residual, -1);
+      EXPECT_EQ(a->decision.kernel_name, "bl_add_f32");
+      late += after && patch;
+    }
+    const auto xs = random_inputs(r, static_cast<uint64_t>(i), 2);
+    Executor ex(r);
+    const auto got = ex.run(xs);
+    const auto want = reference_run(r.model, xs);
+    ASSERT_EQ(got[0].data.size(), want[0].data.size());
+    for (size_t e = 0; e < got[0].data.size(); ++e) ASSERT_EQ(got[0].data[e], want[0].data[e]) << "element " << e;
+  }
+  EXPECT_GT(folded, count / 4);
+  EXPECT_GT(late, 0);
+}

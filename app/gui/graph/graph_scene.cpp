@@ -160,8 +160,9 @@ int GraphScene::neighbour(int node_id, Step step, int prefer) const {
         if (shown(c)) siblings.push_back(c);
   std::sort(siblings.begin(), siblings.end());
   siblings.erase(std::unique(siblings.begin(), siblings.end()), siblings.end());
-  if (siblings.size() < 2) {
-    // No branch here: walk the graph order.
+  if (siblings.size() < 2 || std::find(siblings.begin(), siblings.end(), node_id) == siblings.end()) {
+    // No branch here (or a layer folded into its producer, which reads nothing the others do):
+    // walk the graph order.
     siblings.clear();
     for (const auto& [id, item] : nodes_) siblings.push_back(id);
   }

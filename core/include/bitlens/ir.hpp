@@ -169,6 +169,9 @@ struct Epilogue {
   bool s8 = false;
   float s8_mul = 0.0f;
   int32_t s8_min = 0, s8_max = 0;
+  // A Keras Add of the float output and another tensor, folded into the stage (passes/select.cpp):
+  // the index in the node's inputs of the tensor added last (bl_output.residual), or -1.
+  int residual = -1;
 };
 
 struct Tensor {

@@ -48,6 +48,9 @@ struct NodeWeights {
   // int8 output (output_format "s8"): the folded quantizer's levels and integer clamp; 0: none.
   float output_levels = 0;
   int32_t output_min = 0, output_max = 0;
+  // A Keras Add folded into the float output stage (listed in `folded` too): its layer name and
+  // the tensor its other input is, added to each value last; empty: none.
+  std::string residual_add, residual_operand;
   std::string rule;  // how the node's output follows from its input and these tensors
   std::vector<WeightTensor> tensors;
 };

@@ -76,6 +76,12 @@ typedef enum {
  *                with its clip folded into the clamp (s8_mul = 2^(k-1) for STCustomDoReFa, whose
  *                clip to [-1, 1 - 2^-(k-1)] times 2^(k-1) is exactly [-2^(k-1), 2^(k-1) - 1]).
  *                A NaN y gives 0.
+ *   residual:    BL_OUT_F32 only, and only in the kernels that say so (bl_bconv2d and its
+ *                reference; every other kernel rejects it with BL_ERR_PARAM): when not NULL, the
+ *                value written is y + residual[i], i being its index in the output (h, w, c
+ *                order), added after the clamp in one float32 rounding. That is a Keras Add of
+ *                this output and a tensor of the same shape (x + y and y + x are the same float,
+ *                so the operand order does not matter). residual must not overlap the output.
  */
 typedef enum { BL_OUT_F32 = 0, BL_OUT_BITS = 1, BL_OUT_S8 = 2 } bl_out_kind;
 
@@ -92,6 +98,7 @@ typedef struct {
   float mid_min, mid_max;
   float s8_mul;              /* BL_OUT_S8 */
   int32_t s8_min, s8_max;    /* BL_OUT_S8: within -128..127 */
+  const float *residual;     /* BL_OUT_F32: a tensor of the output's shape added last, or NULL */
 } bl_output;
 
 /* ---- Shapes ---- */
