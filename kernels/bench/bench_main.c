@@ -311,7 +311,7 @@ int main(void)
       sp.weights = s8_w;
       sp.pad_value = -128;
       sp.acc_init = init;
-      sp.out = (bl_output){BL_OUT_S8, mul, add, -1e30f, 1e30f, NULL, NULL, mul, add, 0, 0.0f, 0.0f, 128.0f, -128, 127};
+      sp.out = (bl_output){BL_OUT_S8, mul, add, -1e30f, 1e30f, NULL, NULL, mul, add, 0, 0.0f, 0.0f, 128.0f, -128, 127, NULL};
       if (bl_conv2d_s8_scratch_size(&sp) > sizeof s8_scratch) return 6;
       t0 = ticks();
       bl_conv2d_s8(&sp, s8_in, s8_out_a, s8_scratch);
@@ -328,7 +328,7 @@ int main(void)
       dp.g = geom(CIN, CIN);
       dp.depth_multiplier = 1;
       dp.weights = s8_w;
-      dp.out = (bl_output){BL_OUT_S8, mul, add, -1e30f, 1e30f, NULL, NULL, NULL, NULL, 0, 0.0f, 0.0f, 128.0f, -128, 127};
+      dp.out = (bl_output){BL_OUT_S8, mul, add, -1e30f, 1e30f, NULL, NULL, NULL, NULL, 0, 0.0f, 0.0f, 128.0f, -128, 127, NULL};
       if (bl_depthwise_s8_scratch_size(&dp) > sizeof s8_scratch) return 5;
       t0 = ticks();
       bl_depthwise_s8(&dp, s8_in, s8_out_a, s8_scratch);
