@@ -33,7 +33,8 @@ std::function<bool(int64_t, int64_t)> terminal_progress(const char* what) {
 
 int compare_models(const std::vector<std::string>& files, const std::vector<float>& pads,
                    const std::vector<CompileOptions::Set>& sets, const std::string& input, const std::string& labels_file,
-                   const std::string& images, const Preprocess& pre, CompareOptions opt, bool as_json, int width) {
+                   const std::string& images, const Preprocess& pre, CompareOptions opt, bool prefer_ram, bool as_json,
+                   int width) {
   if (files.empty()) usage_error("compare: no MODEL given (see 'bitlens help compare')");
   if (files.size() == 1 && pads.empty() && sets.empty())
     usage_error("compare: give --pad-values V1,V2,..., --set LAYER.pad_values=V, or several model files");
@@ -50,6 +51,7 @@ int compare_models(const std::vector<std::string>& files, const std::vector<floa
     s.options.sets.push_back(st);
     specs.push_back(s);
   }
+  for (auto& s : specs) s.options.prefer_ram = prefer_ram;
   std::string current = files[0];
   try {
     std::unique_ptr<Dataset> data;
@@ -111,6 +113,7 @@ Command compare_command(CLI::App& root) {
     Preprocess pre;
     CompareOptions compare;
     bool as_json = false;
+    bool prefer_ram = false;
     int width = 120;
   };
   auto o = std::make_shared<Opts>();
@@ -159,6 +162,8 @@ Command compare_command(CLI::App& root) {
       ->check(CLI::Range(1, 1000000))
       ->option_text("N");
   cmd->add_option("--board", o->board, "add fit and instruction estimates for board B")->option_text("B");
+  cmd->add_flag("--prefer-ram", o->prefer_ram,
+                "compile every variant passing over kernels that trade scratch RAM for speed, as analyze --prefer-ram");
   cmd->add_flag("--json", o->as_json, "print one JSON document instead");
   cmd->add_option("--width", o->width, "fit the text to N columns (default 120)")->option_text("N");
   return {cmd, [o]() -> int {
@@ -166,7 +171,7 @@ Command compare_command(CLI::App& root) {
             if ((o->pre.scale != 1.0f || o->pre.offset != 0.0f) && o->input.empty() && o->images.empty())
               usage_error("compare: --scale and --offset apply to --input or --images");
             return compare_models(o->files, o->pads, o->sets, o->input, o->labels, o->images, o->pre, o->compare,
-                                  o->as_json, o->width);
+                                  o->prefer_ram, o->as_json, o->width);
           }};
 }
 

@@ -206,8 +206,10 @@ void MainWindow::create_actions() {
                                         "bit-sliced one): less RAM, more instructions on few-channel layers"));
   compile_options_.prefer_ram = QSettings().value(QStringLiteral("analysis/prefer_ram"), false).toBool();
   prefer_ram->setChecked(compile_options_.prefer_ram);
+  compare_->set_prefer_ram(compile_options_.prefer_ram);
   connect(prefer_ram, &QAction::toggled, this, [this](bool on) {
     compile_options_.prefer_ram = on;
+    compare_->set_prefer_ram(on);
     QSettings().setValue(QStringLiteral("analysis/prefer_ram"), on);
     reload();
   });

@@ -13,6 +13,7 @@
 #include "graph/graph_scene.hpp"
 #include "gui_test_util.hpp"
 #include "main_window.hpp"
+#include "pages/compare_page.hpp"
 #include "pages/details_panel.hpp"
 #include "pages/fallbacks_page.hpp"
 #include "pages/graph_page.hpp"
@@ -231,9 +232,15 @@ class GuiWindowTest : public QObject {
     QCOMPARE(kernel(), std::string("bl_bconv2d"));
     QVERIFY(w.analysis().result->totals.ram_bytes < fast_ram);
     QVERIFY(w.analysis().result->options.prefer_ram);  // what exports and reports of this result use
+    // The Compare tab compiles its variants the same way, so its RAM column matches Analyze.
+    QVERIFY(w.compare_page()->prefer_ram());
+    w.compare_page()->set_pad_enabled(1.0f, true);
+    for (const auto& s : w.compare_page()->variant_specs()) QVERIFY(s.options.prefer_ram);
     prefer->setChecked(false);  // the choice is remembered: leave the default for other tests
     QVERIFY(spy.wait(30000));
     QCOMPARE(kernel(), std::string("bl_bconv2d_bitsliced"));
+    QVERIFY(!w.compare_page()->prefer_ram());
+    for (const auto& s : w.compare_page()->variant_specs()) QVERIFY(!s.options.prefer_ram);
   }
 
   void newerOpenWinsOverStaleResult() {

@@ -84,6 +84,17 @@ TEST(Cli, PreferRamSwapsTheBitSlicedKernelForThePatchKernel) {
   EXPECT_TRUE(kb.count("bl_bconv2d"));
   EXPECT_LT(b.at("totals").at("ram_bytes").get<int64_t>(), a.at("totals").at("ram_bytes").get<int64_t>());
   EXPECT_NE(cli("help export").out.find("--prefer-ram"), std::string::npos);
+
+  // compare --prefer-ram compiles every variant so: its saved column is analyze --prefer-ram's.
+  auto cmp = cli("compare --json --samples 2 --pad-values 1 --prefer-ram " + model("forum_2layer_pad0.h5"));
+  auto cmp_fast = cli("compare --json --samples 2 --pad-values 1 " + model("forum_2layer_pad0.h5"));
+  ASSERT_EQ(cmp.status, 0) << cmp.err;
+  ASSERT_EQ(cmp_fast.status, 0) << cmp_fast.err;
+  const auto c = json::parse(cmp.out), cf = json::parse(cmp_fast.out);
+  EXPECT_EQ(c.at("variants").at(0).at("activations_bytes"), b.at("totals").at("activations_bytes"));
+  EXPECT_EQ(cf.at("variants").at(0).at("activations_bytes"), a.at("totals").at("activations_bytes"));
+  EXPECT_LT(c.at("variants").at(1).at("activations_bytes").get<int64_t>(),
+            cf.at("variants").at(1).at("activations_bytes").get<int64_t>());
 }
 
 TEST(Cli, AnalyzeJsonHasDocumentedFields) {

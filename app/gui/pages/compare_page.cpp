@@ -544,6 +544,12 @@ void ComparePage::set_model(const QString& path) {
 
 void ComparePage::set_saved_enabled(bool on) { saved_->setChecked(on); }
 
+void ComparePage::set_prefer_ram(bool on) {
+  if (on == prefer_ram_) return;
+  prefer_ram_ = on;
+  selection_changed();
+}
+
 void ComparePage::set_pad_enabled(float pad, bool on) {
   for (size_t i = 0; i < kPadValues.size(); ++i)
     if (kPadValues[i] == pad) pads_[i]->setChecked(on);
@@ -587,6 +593,7 @@ std::vector<VariantSpec> ComparePage::variant_specs() const {
     specs.push_back(std::move(s));
   }
   for (const QString& f : files_) specs.push_back({QFileInfo(f).fileName().toStdString(), f.toStdString(), {}});
+  for (auto& s : specs) s.options.prefer_ram = prefer_ram_;
   return specs;
 }
 

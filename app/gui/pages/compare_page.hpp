@@ -54,6 +54,10 @@ class ComparePage : public QWidget {
   void add_files(const QStringList& paths);
   void clear_files();
   QStringList files() const { return files_; }
+  // View > Prefer RAM over Speed: every variant is compiled with it, as the analysis is, so the
+  // RAM and instruction columns describe the kernels Analyze shows. Compares again.
+  void set_prefer_ram(bool on);
+  bool prefer_ram() const { return prefer_ram_; }
   std::vector<VariantSpec> variant_specs() const;
 
   // The samples the variants run on: random (samples and images empty), a .npy with optional
@@ -161,6 +165,7 @@ class ComparePage : public QWidget {
   quint64 generation_ = 0;
   bool busy_ = false;
   bool dirty_ = false;
+  bool prefer_ram_ = false;
 };
 
 }  // namespace bitlens::gui
