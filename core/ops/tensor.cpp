@@ -85,6 +85,30 @@ void quantize(Step& s) {
   const QuantizeParams q = quantize_params(s.n.quant);
   s.call("bl_quantize_f32", bl_quantize_f32, elems(s), q.lo, q.hi, q.levels, In{0}, Out{});
 }
+// QKeras binary/ternary activations: the threshold step the quantizer is (sem::qkeras_threshold_step).
+bl_threshold_params threshold_params(const Node& n) {
+  const auto t = sem::qkeras_threshold_step(n.quant.spec);
+  if (!t) throw ModelError("internal: quantizer " + n.quant.name + " is not a threshold step");
+  bl_threshold_params p{};
+  p.count = t->count;
+  for (int j = 0; j < 2; ++j) p.thr[j] = t->thr[j];
+  for (int j = 0; j < 3; ++j) p.val[j] = t->val[j];
+  p.ste = t->ste ? 1 : 0;
+  return p;
+}
+void threshold(Step& s) {
+  const bl_threshold_params p = threshold_params(s.n);
+  s.call("bl_threshold_f32", bl_threshold_f32, elems(s),
+         Params<bl_threshold_params>{p, "bl_threshold_params",
+                                     [&p](Fields& f) {
+                                       f.set("count", p.count);
+                                       for (int j = 0; j < 2; ++j) f.set_float("thr[" + std::to_string(j) + "]", p.thr[j]);
+                                       for (int j = 0; j < 3; ++j) f.set_float("val[" + std::to_string(j) + "]", p.val[j]);
+                                       f.set("ste", p.ste);
+                                     },
+                                     "t"},
+         In{0}, Out{});
+}
 void quantize_s8(Step& s) {
   const QuantizeParams q = quantize_params(s.n.quant);
   s.call("bl_quantize_s8", bl_quantize_s8, elems(s), q.lo, q.hi, q.levels, s.g.tensors[s.n.outputs[0]].s8.offset, In{0},
@@ -323,6 +347,26 @@ void add_tensor_ops(std::vector<KernelOp>& r) {
                  // An inserted input-quantizer step carries its reason from the selection pass.
                  if (n.class_name.empty()) return std::vector<Reason>{};
                  return quantize_reasons(n);
+               },
+               .macc = per_output<2>});
+  // QKeras binary (0/1 or +-alpha) and ternary activations: levels by thresholds.
+  r.push_back({.name = "bl_threshold_f32",
+               .op = Op::Quantize,
+               .cls = K::Float,
+               .op_type = ff,
+               .describe = threshold,
+               .rejects = [](const Graph&, const Node& n) -> std::string {
+                 return n.quant.qkeras_threshold() ? "" : "its quantizer is no binary or ternary threshold step";
+               },
+               .explain = [](const Graph&, const Node& n) {
+                 const auto t = sem::qkeras_threshold_step(n.quant.spec);
+                 std::string levels;
+                 for (int j = 0; j <= t->count; ++j) levels += (j ? ", " : "") + sem::float_text(t->val[j]);
+                 return std::vector<Reason>{passes::make_reason(
+                     "THRESHOLD_STEP", {passes::quantizer_text(n.quant), n.name, levels,
+                                        t->ste ? "Keras' sum x + (-x + level) in float32, as Keras computes it"
+                                               : "the level itself, which Keras' sum tanh(x) + (-tanh(x) + level) "
+                                                 "always equals for these levels"})};
                },
                .macc = per_output<2>});
   // Chosen by the int8 formats (passes/select.cpp) where every reader of the output takes int8.

@@ -568,11 +568,11 @@ void import_activation_layer(LayerImport& x) {
     const json* v = config_get(x.l, "activation");
     const Quantizer q = v && (v->is_object() || v->is_string()) ? parse_quantizer(*v) : Quantizer{};
     if (q.kind == Quantizer::Kind::DoReFa || q.kind == Quantizer::Kind::StDoReFa ||
-        (q.kind == Quantizer::Kind::QKeras && (q.levels() || q.qkeras_sign() || !q.invalid.empty()))) {
+        (q.kind == Quantizer::Kind::QKeras && (q.levels() || q.qkeras_sign() || q.qkeras_threshold() || !q.invalid.empty()))) {
       x.n.activation = q.name;
       x.n.quant = q;
       x.n.op = Op::Quantize;
-      if (!q.elementwise_levels() && !q.qkeras_sign()) {
+      if (!q.elementwise_levels() && !q.qkeras_sign() && !q.qkeras_threshold()) {
         x.unsupported = true;
         x.unsupported_why = "ACTIVATION";
         x.unsupported_args = {"activation " + quantizer_text(q) +
@@ -594,7 +594,8 @@ void import_activation_layer(LayerImport& x) {
       x.unsupported_args = {"QActivation's activation " + quantizer_text(q) +
                                 (q.kind == Quantizer::Kind::QKeras
                                      ? " is computed by the reference interpreter, but no kernel step runs it yet "
-                                       "(binary, ternary, quantized_bits with 1 bit or alpha other than 1)"
+                                       "(quantized_bits with 1 bit or an alpha other than 1, fitted alphas, ternary "
+                                       "thresholds below 0)"
                                      : " is not a QKeras quantizer BitLens knows"),
                             x.l.name, "quantized_bits (alpha None or 1) or quantized_relu"};
       return;

@@ -189,6 +189,10 @@ const std::vector<ReasonInfo>& reason_table() {
        "operation as Keras computes it (its levels do not fit int8, or its output is a model "
        "output)",
        "Nothing to change for exactness. For bit kernels quantize with ste_sign instead and retrain"},
+      {"THRESHOLD_STEP", S::Warning,
+       "quantizer {0} of '{1}' runs as a float32 threshold step: each value becomes one of the levels {2} "
+       "by comparisons with its thresholds, and the step writes {3}",
+       "Nothing to change for exactness; its readers run on float kernels"},
       {"SIGN_STEP", S::Info,
        "quantizer {0} of '{1}' gives -1/+1 (sign(0) = +1): it runs as a sign step that writes bits (1 bit "
        "per value); binary layers read them directly, float readers through an unpack step",

@@ -141,6 +141,28 @@ bl_status bl_affine_f32(size_t n, int32_t c, const float *mul, const float *add,
   return BL_OK;
 }
 
+bl_status bl_threshold_f32(size_t n, const bl_threshold_params *p, const float *in, float *out)
+{
+  size_t i;
+  int32_t j;
+  if (!p || (n && (!in || !out)) || p->count < 0 || p->count > 2) return BL_ERR_PARAM;
+  for (j = 0; j < p->count; j++)
+    if (p->thr[j] != p->thr[j]) return BL_ERR_PARAM;
+  for (i = 0; i < n; i++) {
+    const float x = in[i];
+    int32_t k = 0;
+    float v;
+    if (x != x) {
+      out[i] = x;
+      continue;
+    }
+    for (j = 0; j < p->count; j++) k += x >= p->thr[j];
+    v = p->val[k];
+    out[i] = p->ste ? x + (-x + v) : v;
+  }
+  return BL_OK;
+}
+
 bl_status bl_quantize_f32(size_t n, float lo, float hi, float levels, const float *in, float *out)
 {
   size_t i;

@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 
+#include "bitlens/bl_kernels.h"
 #include "bitlens/compiler.hpp"
 #include "bitlens/model.hpp"
 #include "bitlens/npy.hpp"
@@ -224,6 +225,48 @@ TEST(QKerasQuantizers, ValuesAreTheLevelsBelowTheBoundAndKerasOwnSumAbove) {
   EXPECT_EQ(sem::qkeras_binary(0.25f, q_of("binary(alpha=0.5)")), 0.5f);
 }
 
+// The threshold step kernel (bl_threshold_f32, from sem::qkeras_threshold_step) gives QKeras'
+// binary/ternary value bit for bit: levels, thresholds and their neighbours, -0, NaN, huge values
+// where the straight-through sum x + (-x + level) leaves the level; a negative threshold and fitted
+// alphas are no threshold step.
+TEST(QKerasQuantizers, ThresholdStepKernelEqualsTheQuantizer) {
+  std::vector<float> xs = probe_values(11, 4.0f);
+  for (float t : {0.0f, 0.2f, 0.33f, 0.5f, 1.0f})
+    for (float s : {t, -t}) xs.insert(xs.end(), {s, std::nextafter(s, 1e9f), std::nextafter(s, -1e9f)});
+  xs.insert(xs.end(), {std::numeric_limits<float>::quiet_NaN(), INFINITY, -INFINITY, 3e38f, -3e38f, 16777216.0f,
+                       -33554432.0f, 1e9f});
+  int off_level = 0;
+  for (const char* text : {"binary(use_01=True)", "binary(alpha=0.3)", "binary(alpha=2, use_01=True)", "ternary()",
+                           "ternary(threshold=0)", "ternary(alpha=0.75, threshold=0.2)", "ternary(alpha=1, threshold=1)",
+                           "binary", "binary(alpha=1)"}) {
+    SCOPED_TRACE(text);
+    const auto q = q_of(text);
+    const auto step = sem::qkeras_threshold_step(q);
+    ASSERT_TRUE(step);
+    bl_threshold_params p{};
+    p.count = step->count;
+    std::copy(step->thr, step->thr + 2, p.thr);
+    std::copy(step->val, step->val + 3, p.val);
+    p.ste = step->ste;
+    std::vector<float> got(xs.size());
+    ASSERT_EQ(bl_threshold_f32(xs.size(), &p, xs.data(), got.data()), BL_OK);
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const float want = sem::qkeras_value(xs[i], q);
+      ASSERT_TRUE(same_bits(got[i], want)) << "x " << xs[i] << ": " << got[i] << " vs " << want;
+      off_level += step->ste && std::isfinite(want) && want != step->val[0] && want != step->val[1] &&
+                   (step->count < 2 || want != step->val[2]);
+    }
+  }
+  EXPECT_GT(off_level, 0) << "the probes never reached Keras' sum off the levels";
+  EXPECT_FALSE(sem::qkeras_threshold_step(q_of("ternary(threshold=-0.5)")));
+  EXPECT_FALSE(sem::qkeras_threshold_step(q_of("binary(alpha='auto_po2')")));
+  EXPECT_FALSE(sem::qkeras_threshold_step(q_of("quantized_bits(4,0)")));
+  bl_threshold_params bad{};
+  bad.count = 3;
+  float v = 0;
+  EXPECT_EQ(bl_threshold_f32(1, &bad, &v, &v), BL_ERR_PARAM);
+}
+
 // The call form (positional in QKeras' order, keywords, Python literals) and the object form
 // read the same; every value BitLens does not compute is refused with its key and value.
 TEST(QKerasQuantizers, ConfigsAreReadOrRefusedByName) {
@@ -311,7 +354,10 @@ namespace {
 // An hls4ml-style QKeras MLP as QKeras 0.9 on tf.keras 2 saves it: QDense layers with
 // quantized_bits kernel and bias quantizers (serialized objects), QActivation layers holding the
 // call strings users write, a softmax head.
-kb::ModelBuilder qkeras_mlp() {
+// hls4ml's jet tagger shape: QDense layers with one QActivation after each hidden one
+// (QActivation i is named "relu<i>").
+kb::ModelBuilder qkeras_mlp(const std::vector<std::string>& activations = {"quantized_relu(6)", "quantized_relu(6)",
+                                                                           "quantized_bits(8,2,alpha=1)"}) {
   kb::ModelBuilder b("qkeras_jet_tagger", kb::Style::functional, 5);
   auto qb = [](int bits) {
     return json{{"class_name", "quantized_bits"},
@@ -337,12 +383,11 @@ kb::ModelBuilder qkeras_mlp() {
   };
   auto x = b.input({16}, "input_1");
   x = dense(x, 64, 6, "fc1", 0.3f);
-  x = b.layer("QActivation", {x}, {{"name", "relu1"}, {"activation", "quantized_relu(6)"}}, {64});
-  x = dense(x, 32, 6, "fc2", 0.2f);
-  x = b.layer("QActivation", {x}, {{"name", "relu2"}, {"activation", "quantized_relu(6)"}}, {32});
-  x = dense(x, 32, 6, "fc3", 0.2f);
-  x = b.layer("QActivation", {x}, {{"name", "relu3"}, {"activation", "quantized_bits(8,2,alpha=1)"}}, {32});
-  x = dense(x, 5, 6, "output", 0.3f);
+  for (size_t i = 0; i < activations.size(); ++i) {
+    x = b.layer("QActivation", {x}, {{"name", "relu" + std::to_string(i + 1)}, {"activation", activations[i]}}, x.shape);
+    const bool last = i + 1 == activations.size();
+    x = dense(x, last ? 5 : 32, 6, last ? "output" : "fc" + std::to_string(i + 2), last ? 0.3f : 0.2f);
+  }
   b.activation(x, "softmax", "softmax");
   return b;
 }
@@ -408,6 +453,56 @@ TEST(QKerasModels, MlpRunsItsQuantizersAsIntegerStepsAndMatchesTheOracle) {
   EXPECT_LE(oracle_difference(h5, x, got[0], t.dir, &log), 1e-5f) << log;
 }
 
+// QKeras binary (0/1, or +-alpha with alpha set) and ternary QActivations run as float threshold
+// steps (bl_threshold_f32): each step's values are the reference interpreter's bit for bit, the
+// outputs the oracle's. With alpha None, Keras' sum tanh(x) + (-tanh(x) + level) is the level
+// itself; with alpha set the step computes x + (-x + level) as Keras does.
+TEST(QKerasModels, BinaryAndTernaryActivationsRunAsThresholdSteps) {
+  Scratch t("threshold");
+  const fs::path h5 = t.dir / "qkeras_threshold.h5";
+  const std::vector<std::string> acts = {"ternary()", "binary(use_01=True)", "ternary(alpha=0.75, threshold=0.2)",
+                                         "binary(alpha=0.3)"};
+  write_model_h5(qkeras_mlp(acts).build(), h5);
+  const CompileResult r = compile(load_model(h5));
+  for (size_t i = 0; i < acts.size(); ++i) {
+    const Node* n = r.graph.find_node("relu" + std::to_string(i + 1));
+    ASSERT_TRUE(n) << acts[i];
+    EXPECT_EQ(n->decision.kernel_name, "bl_threshold_f32") << acts[i];
+    EXPECT_TRUE(has_reason(*n, "THRESHOLD_STEP")) << acts[i];
+  }
+  Array x = random_input({64, 16}, 23, -3.0f, 3.0f);
+  ReferenceTrace trace;
+  const auto want = reference_run(r.model, {x}, &trace);
+  Executor ex(r);
+  std::map<std::string, std::vector<float>> steps;
+  ex.set_observer([&](int id, const void* data, int64_t) {
+    const Node& n = r.graph.nodes[static_cast<size_t>(id)];
+    if (n.class_name != "QActivation") return;
+    const auto* v = static_cast<const float*>(data);
+    steps[n.layer].insert(steps[n.layer].end(), v, v + r.graph.tensors[n.outputs[0]].elements());
+  });
+  const auto got = ex.run({x});
+  ASSERT_EQ(steps.size(), acts.size());
+  std::map<std::string, std::set<float>> seen;
+  for (const auto& [layer, v] : steps) {
+    const Array& ref = trace.outputs.at(layer);
+    ASSERT_EQ(v.size(), ref.data.size()) << layer;
+    for (size_t i = 0; i < v.size(); ++i) ASSERT_TRUE(same_bits(v[i], ref.data[i])) << layer << " " << i << ": " << v[i] << " vs " << ref.data[i];
+    seen[layer].insert(v.begin(), v.end());
+  }
+  // Every level is reached: ternary's three, binary's two.
+  EXPECT_EQ(seen["relu1"], (std::set<float>{-1.0f, 0.0f, 1.0f}));
+  EXPECT_EQ(seen["relu2"], (std::set<float>{0.0f, 1.0f}));
+  EXPECT_GE(seen["relu3"].size(), 3u);
+  EXPECT_GE(seen["relu4"].size(), 2u);
+  float maxd = 0;
+  for (size_t i = 0; i < got[0].data.size(); ++i) maxd = std::max(maxd, std::fabs(got[0].data[i] - want[0].data[i]));
+  EXPECT_LE(maxd, 1e-6f);
+  EXPECT_GT(output_spread(got[0]), 1e-3f);
+  std::string log;
+  EXPECT_LE(oracle_difference(h5, x, got[0], t.dir, &log), 1e-5f) << log;
+}
+
 // Parameters BitLens does not compute make their layer unsupported, naming the key and value;
 // the file still loads.
 TEST(QKerasModels, RefusedParametersNameTheirLayerKeyAndValue) {
@@ -421,8 +516,8 @@ TEST(QKerasModels, RefusedParametersNameTheirLayerKeyAndValue) {
                          {"config", {{"alpha", "auto_po2"}, {"threshold", nullptr}, {"use_stochastic_rounding", false},
                                      {"number_of_unrolls", 5}}}};
   for (const Case& c : {Case{"QActivation", {{"activation", "quantized_relu(4,0,negative_slope=0.5)"}}, "ACTIVATION", "negative_slope=0.5"},
-                        Case{"QActivation", {{"activation", "ternary()"}}, "ACTIVATION", "no kernel step runs it yet"},
-                        Case{"QActivation", {{"activation", "binary(use_01=True)"}}, "ACTIVATION", "no kernel step runs it yet"},
+                        Case{"QActivation", {{"activation", "ternary(threshold=-0.5)"}}, "ACTIVATION", "no kernel step runs it yet"},
+                        Case{"QActivation", {{"activation", "quantized_bits(1,0)"}}, "ACTIVATION", "no kernel step runs it yet"},
                         Case{"QActivation", {{"activation", "relu"}}, "ACTIVATION", "not a QKeras quantizer"},
                         Case{"QDense", {{"units", 4}, {"kernel_quantizer", auto_po2}}, "KERNEL_QUANTIZER_NOT_SIGN", "auto_po2"},
                         Case{"QDense", {{"units", 4}, {"bias_quantizer", auto_po2}}, "CONFIG_VALUE", "bias_quantizer"},

@@ -65,6 +65,10 @@ struct Quantizer {
     return kind == Kind::QKeras && invalid.empty() && spec.kind == sem::QuantizerKind::QkBinary && !spec.use_01 &&
            spec.alpha_fit == sem::QuantizerSpec::AlphaFit::None && (!spec.alpha || *spec.alpha == 1.0f);
   }
+  // QKeras binary (0/1, or +-alpha with alpha set) and ternary activations: a threshold step.
+  bool qkeras_threshold() const {
+    return kind == Kind::QKeras && invalid.empty() && sem::qkeras_threshold_step(spec).has_value();
+  }
   // Weights +-s with one power-of-two s per output channel: QKeras binary(alpha="auto_po2").
   bool qkeras_scaled_sign() const {
     return kind == Kind::QKeras && invalid.empty() && spec.kind == sem::QuantizerKind::QkBinary && !spec.use_01 &&

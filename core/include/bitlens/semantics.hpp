@@ -724,6 +724,46 @@ inline float qkeras_ternary(float x, const QuantizerSpec& q) {
   return qk_ste(base, (q.alpha ? *q.alpha : 1.0f) * k);
 }
 
+// binary and ternary with a constant alpha (or None) as a threshold step: the level index is the
+// number of thresholds t with x >= t, the value that level's, and with alpha set Keras'
+// straight-through sum x + (-x + value) in float32 (ste). With alpha None the sum's base is
+// tanh(x), |tanh(x)| <= 1, and for values -1, 0 and 1 that sum is the value itself whatever
+// tanh's last bit (t + (1 - t) rounds to 1; t + (-t) is +0): the step writes the value. NaN
+// stays NaN. nullopt: not such a quantizer (fitted alpha, a threshold below 0 or not finite).
+struct QkThresholdStep {
+  int count = 0;
+  float thr[2] = {0, 0};
+  float val[3] = {0, 0, 0};
+  bool ste = false;
+};
+inline std::optional<QkThresholdStep> qkeras_threshold_step(const QuantizerSpec& q) {
+  if (q.alpha_fit != QuantizerSpec::AlphaFit::None) return std::nullopt;
+  const float a = q.alpha ? *q.alpha : 1.0f;
+  QkThresholdStep s;
+  s.ste = q.alpha.has_value();
+  if (q.kind == QuantizerKind::QkBinary) {
+    // k = sign(x) with sign(0) = +1: x >= 0 (-0 included) is the upper level.
+    s.count = 1;
+    s.thr[0] = 0.0f;
+    s.val[0] = q.use_01 ? 0.0f : -a;
+    s.val[1] = a;
+    return s;
+  }
+  if (q.kind == QuantizerKind::QkTernary) {
+    const float t = q.threshold ? *q.threshold : 0.33f;
+    if (!std::isfinite(t) || t < 0.0f) return std::nullopt;
+    // |x| >= t: -1 for x <= -t, +1 for x >= t; x > -t is x >= the float after -t.
+    s.count = 2;
+    s.thr[0] = std::nextafter(-t, INFINITY);
+    s.thr[1] = t;
+    s.val[0] = -a;
+    s.val[1] = 0.0f;
+    s.val[2] = a;
+    return s;
+  }
+  return std::nullopt;
+}
+
 inline float qkeras_value(float x, const QuantizerSpec& q) {
   switch (q.kind) {
     case QuantizerKind::QkBits: return qkeras_bits(x, q);

@@ -447,6 +447,17 @@ bl_status bl_activate_f32(size_t n, int32_t c, const bl_act *act, const float *i
  * 2^k - 1 levels; ST's STCustomDoReFa: [-1, 1 - 2^-(k-1)] and 2^(k-1)). NaN stays NaN, -0 stays
  * -0. Needs lo <= hi and 0 < levels <= 2^24. In place allowed. */
 bl_status bl_quantize_f32(size_t n, float lo, float hi, float levels, const float *in, float *out);
+/* A threshold step (QKeras binary and ternary activations): k = the number of thr[j], j < count,
+ * with x >= thr[j] (in any order), v = val[k]; y = ste ? x + (-x + v) : v, the sum in float32
+ * as Keras' straight-through estimator computes it (two roundings, never simplified). NaN stays
+ * NaN. Needs 0 <= count <= 2 and thresholds that are not NaN. In place allowed. */
+typedef struct {
+  int32_t count;
+  float thr[2];
+  float val[3];
+  int32_t ste;
+} bl_threshold_params;
+bl_status bl_threshold_f32(size_t n, const bl_threshold_params *p, const float *in, float *out);
 /* Softmax over the last axis of size c, for n/c rows: bl_expf(x - max) / sum (sum in order).
  * In place allowed. */
 bl_status bl_softmax_f32(size_t n, int32_t c, const float *in, float *out);
