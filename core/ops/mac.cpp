@@ -260,6 +260,7 @@ void add_mac_ops(std::vector<KernelOp>& r) {
                                  B{"bl_bconv2d_bitsliced", "bl_bconv2d_params", mac_params<bl_bconv2d_params>,
                                    bl_bconv2d_bitsliced, nullptr, bl_bconv2d_bitsliced_scratch_size});
   sliced.rejects = bitsliced_rejects;
+  sliced.residual_output = true;
   r.push_back(std::move(sliced));
   KernelOp patch = registration(Op::Conv2D, K::Binary,
                                 B{"bl_bconv2d", "bl_bconv2d_params", mac_params<bl_bconv2d_params>, bl_bconv2d, nullptr,

@@ -53,9 +53,14 @@ static int bs_setup(const bl_bconv2d_params *p, bs_geom *s)
   const bl_conv_geom *g;
   size_t last;
   int32_t bits;
+  bl_output o;
   if (!p || !bl_i_geom_ok(&p->g) || !p->weights) return 0;
   if (p->pad != BL_PAD_ZERO && p->pad != BL_PAD_PLUS_ONE && p->pad != BL_PAD_MINUS_ONE) return 0;
-  if (!bl_i_output_ok(&p->out, 1) || bl_i_groups(&p->g, p->groups) != 1) return 0;
+  /* a residual with float outputs only */
+  o = p->out;
+  if (o.residual && o.kind != BL_OUT_F32) return 0;
+  o.residual = NULL;
+  if (!bl_i_output_ok(&o, 1) || bl_i_groups(&p->g, p->groups) != 1) return 0;
   g = &p->g;
   if (g->stride_h != 1 || g->stride_w != 1) return 0;
   s->taps = (size_t)g->k_h * (size_t)g->k_w * (size_t)g->in_c;
@@ -359,9 +364,10 @@ BL_INLINE uint32_t bs_compare(const uint32_t *sp, int32_t np, bs_cmp c)
  * expanded into ma (pairs; 1 and 0 where the stage has none: bl_i_affine_clamp multiplies
  * and adds those literally too), then the clamp, left out when both bounds are infinite (it
  * could not change any value then, NaN included). A second affine step takes the general
- * bl_i_affine_clamp. The branches are decided once per lane, not per value. */
+ * bl_i_affine_clamp. The branches are decided once per lane, not per value. A residual (r, the
+ * same pixel's values) is added to each value last. */
 BL_NOINLINE void bs_emit_f32(const bl_output *o, const float *ma, const uint32_t *w, int32_t np,
-                        int32_t per, int32_t n, int32_t out_c, float *f)
+                        int32_t per, int32_t n, int32_t out_c, const float *r, float *f)
 {
   const uint32_t smask = (1u << np) - 1u;
   const float lo = o->act_min, hi = o->act_max;
@@ -394,6 +400,8 @@ BL_NOINLINE void bs_emit_f32(const bl_output *o, const float *ma, const uint32_t
       }
     }
   }
+  if (r)
+    for (i = 0; i < out_c; i++) f[i] = f[i] + r[i];
 }
 
 bl_status bl_bconv2d_bitsliced(const bl_bconv2d_params *p, const uint32_t *in, void *out,
@@ -495,9 +503,11 @@ bl_status bl_bconv2d_bitsliced(const bl_bconv2d_params *p, const uint32_t *in, v
       oh = (int32_t)(q0 / (size_t)s.wp);
       ow = (int32_t)(q0 % (size_t)s.wp);
       for (b = 0; b < 32 && oh < g->out_h; b++) {
-        if (ow < g->out_w)
+        if (ow < g->out_w) {
+          const size_t at = ((size_t)oh * (size_t)g->out_w + (size_t)ow) * (size_t)g->out_c;
           bs_emit_f32(&p->out, ma, res + b, np, s.per, (int32_t)s.taps, g->out_c,
-                      fout + ((size_t)oh * (size_t)g->out_w + (size_t)ow) * (size_t)g->out_c);
+                      p->out.residual ? p->out.residual + at : NULL, fout + at);
+        }
         if (++ow == s.wp) {
           ow = 0;
           oh++;

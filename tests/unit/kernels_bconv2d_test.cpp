@@ -360,9 +360,33 @@ TEST(BConv2D, ResidualIsAddedAfterTheFloatStage) {
     EXPECT_EQ(bl_bconv2d_ref(&c.p, c.in.data(), out.data()), BL_ERR_PARAM);
     EXPECT_EQ(bl_bconv2d(&c.p, c.in.data(), out.data(), scratch.data()), BL_ERR_PARAM);
   }
-  c.st.init(r, c.g.out_c, BL_OUT_F32, c.g.k_h * c.g.k_w * c.g.in_c, true);
+  c.st.init(r, c.g.out_c, BL_OUT_BITS, c.g.k_h * c.g.k_w * c.g.in_c, true);
   c.p.out = c.st.o;
   c.p.out.residual = res.data();
   EXPECT_EQ(bl_bconv2d_bitsliced_scratch_size(&c.p), 0u);
   EXPECT_EQ(bl_bconv2d_bitsliced(&c.p, c.in.data(), out.data(), scratch.data()), BL_ERR_PARAM);
+}
+
+// The bit-sliced variant adds the residual too: the reference's words, on stride-1 layers of
+// every padding with few channels (where the registry chooses it).
+TEST(BConv2D, BitslicedAddsTheResidualAsTheReference) {
+  Rng r(20261209u);
+  int run = 0;
+  for (int t = 0; t < 20000 && run < 150; t++) {
+    BConvCase c = make_case(r, 30000);
+    if (c.g.stride_h != 1 || c.g.stride_w != 1) continue;
+    c.st.init(r, c.g.out_c, BL_OUT_F32, c.g.k_h * c.g.k_w * c.g.in_c, true);
+    c.p.out = c.st.o;
+    const auto res = random_floats(r, out_elems(c.g), -50.f, 50.f);
+    c.p.out.residual = res.data();
+    const size_t ss = bl_bconv2d_bitsliced_scratch_size(&c.p);
+    if (ss == 0) continue;
+    ++run;
+    SCOPED_TRACE("case " + std::to_string(t) + ": " + c.str());
+    std::vector<uint32_t> scratch(ss / 4 + 1), out(out_elems(c.g), 0xa5a5a5a5u);
+    ASSERT_EQ(bl_bconv2d_bitsliced(&c.p, c.in.data(), out.data(), scratch.data()), BL_OK);
+    expect_same(c, run_ref(c), out);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GE(run, 100);
 }

@@ -183,8 +183,9 @@ TEST(EngineVsReference, SeparableConvolutionsLowerToDepthwisePlusPointwise) {
 }
 
 // QuickNet's shortcut: binary conv (ReLU inside, optionally a BatchNorm) -> Add with another
-// float tensor of its shape. Where the patch kernel runs the conv, the Add folds into its float
-// output stage (RESIDUAL_ADD, the Add FUSED, the other operand an input of the conv) and the
+// float tensor of its shape. Where the patch or the bit-sliced kernel runs the conv, the Add
+// folds into its float output stage (RESIDUAL_ADD, the Add FUSED, the other operand an input of
+// the conv) and the
 // result is bit for bit the reference's, operands in either order. A shortcut computed by a
 // layer listed after the conv is not ready when the conv runs: that Add stays a pass.
 TEST(EngineVsReference, ResidualAddFoldsIntoTheBinaryConvStage) {
@@ -195,7 +196,7 @@ TEST(EngineVsReference, ResidualAddFoldsIntoTheBinaryConvStage) {
 #endif
   std::mt19937 rng(11);
   auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  int folded = 0, late = 0;
+  int folded = 0, late = 0, sliced = 0;
   for (int i = 0; i < count; ++i) {
     const int h = uni(1, 12), w = uni(1, 12), cin = uni(1, 80), cout = uni(1, 70), k = uni(1, 3), stride = uni(1, 2);
     const bool same = uni(0, 2) != 0, bn = uni(0, 3) != 0, first = uni(0, 1) != 0, after = uni(0, 3) == 0;
@@ -231,7 +232,8 @@ TEST(EngineVsReference, ResidualAddFoldsIntoTheBinaryConvStage) {
     const Node* c = r.graph.find_node(conv);
     const Node* a = r.graph.find_node(sum.layer);
     ASSERT_TRUE(c && a);
-    const bool patch = c->decision.kernel_name == "bl_bconv2d";
+    const bool patch = c->decision.kernel_name == "bl_bconv2d" || c->decision.kernel_name == "bl_bconv2d_bitsliced";
+    sliced += patch && c->decision.kernel_name == "bl_bconv2d_bitsliced" && !after;
     if (patch && !after) {
       EXPECT_EQ(c->epi.residual, 1);
       EXPECT_EQ(a->decision.kernel, KernelClass::Fused);
@@ -250,5 +252,6 @@ TEST(EngineVsReference, ResidualAddFoldsIntoTheBinaryConvStage) {
     for (size_t e = 0; e < got[0].data.size(); ++e) ASSERT_EQ(got[0].data[e], want[0].data[e]) << "element " << e;
   }
   EXPECT_GT(folded, count / 4);
+  EXPECT_GT(sliced, 0);
   EXPECT_GT(late, 0);
 }

@@ -76,8 +76,9 @@ typedef enum {
  *                with its clip folded into the clamp (s8_mul = 2^(k-1) for STCustomDoReFa, whose
  *                clip to [-1, 1 - 2^-(k-1)] times 2^(k-1) is exactly [-2^(k-1), 2^(k-1) - 1]).
  *                A NaN y gives 0.
- *   residual:    BL_OUT_F32 only, and only in the kernels that say so (bl_bconv2d and its
- *                reference; every other kernel rejects it with BL_ERR_PARAM): when not NULL, the
+ *   residual:    BL_OUT_F32 only, and only in the kernels that say so (bl_bconv2d, its
+ *                reference and bl_bconv2d_bitsliced; every other kernel rejects it with
+ *                BL_ERR_PARAM): when not NULL, the
  *                value written is y + residual[i], i being its index in the output (h, w, c
  *                order), added after the clamp in one float32 rounding. That is a Keras Add of
  *                this output and a tensor of the same shape (x + y and y + x are the same float,
