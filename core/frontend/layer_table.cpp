@@ -174,7 +174,7 @@ std::vector<LayerInfo> build_table() {
        join(dw_ignored, qkeras_ranges("depthwise"))},
       {"QDense", "QKeras", join(dense, qkeras_kb("kernel_quantizer")), join(conv_ignored, qkeras_ranges("kernel"))},
       {"QActivation", "QKeras",
-       {{"activation", T::Activation, true, "quantized_bits (alpha None or 1) and quantized_relu as a call (\"quantized_relu(4,0)\") or an object (a quantize step, QUANTIZE_STEP; int8 tensors up to 8 bits, INT8_TENSOR), or a Keras activation name (others: ACTIVATION)"}},
+       {{"activation", T::Activation, true, "a QKeras quantizer as a call (\"quantized_relu(4,0)\") or an object: quantized_bits (alpha None or 1) and quantized_relu (a quantize step, QUANTIZE_STEP; int8 tensors up to 8 bits, INT8_TENSOR), binary with alpha None or 1 (a sign step, SIGN_STEP), binary(use_01=True) and binary or ternary with a constant alpha (a threshold step, THRESHOLD_STEP); others, Keras activation names included: ACTIVATION"}},
        {}},
       {"BatchNormalization", "Keras",
        {{"axis", T::Axis, false, "the last axis (else BN_AXIS)"},
