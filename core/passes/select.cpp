@@ -319,7 +319,8 @@ void fold_quantizer_into_output(Graph& g, int qid) {
   if (p.removed || pt.format != Format::F32 || pt.model_output || pt.alias_of >= 0 || pt.consumers != std::vector<int>{qid})
     return;
   const ops::KernelOp* k = ops::find_kernel(p);
-  if (!k || !k->s8_output || p.epi.bits || !p.act.linear()) return;
+  // A folded residual Add comes after the stage the int8 output would round (the kernels refuse both).
+  if (!k || !k->s8_output || p.epi.bits || p.epi.residual >= 0 || !p.act.linear()) return;
   const auto qp = ops::quantize_params(q.quant);
   p.epi.s8 = true;
   p.epi.s8_mul = qp.levels;
