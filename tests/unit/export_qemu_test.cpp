@@ -123,6 +123,30 @@ TEST(ExportActivations, EveryActivationMatchesTheHostOnM4AndM7) {
   expect_bit_exact_on_m4_and_m7(c, 3);
 }
 
+// QKeras binary/ternary QActivations as threshold steps (bl_threshold_f32, the parameters
+// printed as hex floats, the straight-through sum with alpha set) in firmware: bit for bit with
+// the host on M4 and M7.
+TEST(ExportQKeras, ThresholdStepsMatchTheHostOnM4AndM7) {
+  if (!have_cross_tools()) GTEST_SKIP() << "arm-none-eabi-gcc, make or qemu-system-arm not installed";
+  namespace kb = bitlens::keras;
+  kb::ModelBuilder b("thresholds", kb::Style::functional, 23);
+  auto x = b.input({12});
+  for (const char* q : {"ternary(alpha=0.75, threshold=0)", "binary(use_01=True)", "ternary()", "binary(alpha=0.3)"}) {
+    kb::DenseOptions d;
+    d.units = 10;
+    x = b.dense(x, d);
+    x = b.layer("QActivation", {x}, {{"activation", q}}, x.shape);
+  }
+  const CompileResult c = compile(b.build());
+  int steps = 0;
+  for (const auto& n : c.graph.nodes) {
+    ASSERT_NE(n.decision.kernel, KernelClass::Unsupported) << n.name;
+    steps += n.decision.kernel_name == "bl_threshold_f32";
+  }
+  EXPECT_EQ(steps, 4);
+  expect_bit_exact_on_m4_and_m7(c, 4);
+}
+
 // A 1-D network in firmware: QuantConv1D with pad_values -1, causal and dilated binary
 // convs, BN folded to thresholds, bit max-pool, UpSampling1D, ZeroPadding1D, a float Conv1D,
 // GlobalAveragePooling1D and Dense. Bit for bit with the host on M4 and M7.
