@@ -269,28 +269,16 @@ void fold_residual_add(Graph& g, int id) {
     // a conversion inserted for the Add itself, or a layer listed after the conv, is not.
     const int rp = g.tensors[r].producer;
     if (rp >= 0 && !(g.nodes[rp].order < p.order)) continue;
-    // The conv reads r; the Add's readers read the conv's output, which now holds the sum.
+    // The conv reads r; the Add's readers read the conv's output, which now holds the sum
+    // (bypass hands them input 0).
     auto& rc = g.tensors[r].consumers;
     std::replace(rc.begin(), rc.end(), id, pid);
     p.inputs.push_back(r);
     p.epi.residual = static_cast<int>(p.inputs.size()) - 1;
-    g.tensors[t].consumers.clear();
-    Tensor& st = g.tensors[sum];
-    for (int c : st.consumers) {
-      for (int& i : g.nodes[c].inputs)
-        if (i == sum) i = t;
-      g.tensors[t].consumers.push_back(c);
-    }
-    st.consumers.clear();
-    if (st.model_output) {
-      st.model_output = false;
-      g.tensors[t].model_output = true;
-      for (int& o : g.outputs)
-        if (o == sum) o = t;
-    }
+    add.inputs = {t, r};
+    g.bypass(add);
     // The conv's tensor now holds the Add's value: it takes the Add's name (reports, RAM table).
-    std::swap(g.tensors[t].name, st.name);
-    add.removed = true;
+    std::swap(g.tensors[t].name, g.tensors[sum].name);
     add.decision.kernel = KernelClass::Fused;
     add.decision.kernel_name.clear();
     add.decision.op_type.clear();
